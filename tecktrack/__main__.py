@@ -1,0 +1,5 @@
+import sys
+
+from tecktrack.cli import main
+
+sys.exit(main())

@@ -1,0 +1,61 @@
+"""The ``tecktrack`` command.
+
+Sub-commands live in :mod:`tecktrack.commands`: every module there defines
+``register(subparsers)`` which adds its parser(s) and sets ``func`` to a handler
+``handler(args) -> int``. Handlers import heavy libraries lazily so ``--help`` stays fast.
+A :class:`~tecktrack.errors.TeckTrackError` becomes a one-line message and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from tecktrack import __version__
+from tecktrack.errors import TeckTrackError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every sub-command registered.
+
+    Examples
+    --------
+    >>> build_parser().prog
+    'tecktrack'
+    """
+    parser = argparse.ArgumentParser(
+        prog="tecktrack",
+        description="TeckTrack: object-detection research workbench.",
+    )
+    parser.add_argument("--version", action="version", version=f"tecktrack {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    import tecktrack.commands as commands
+
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"tecktrack.commands.{info.name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status = args.func(args)
+    except TeckTrackError as exc:
+        print(f"tecktrack {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(status or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of ``tecktrack``: each module defines ``register(subparsers)``."""
