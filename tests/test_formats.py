@@ -1,0 +1,357 @@
+"""YOLO label files, data.yaml, image headers and label paths (tecktrack.formats)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tecktrack.detections import Detections
+from tecktrack.errors import DatasetError, FormatError
+from tecktrack.formats import (
+    LabelProblem,
+    image_size,
+    label_path_for,
+    list_images,
+    read_data_yaml,
+    read_yolo_labels,
+    write_yolo_labels,
+)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+# -- image_size ---------------------------------------------------------------------------
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".bmp"])
+def test_image_size_reads_width_then_height(tmp_path, suffix):
+    path = tmp_path / f"a{suffix}"
+    assert cv2.imwrite(str(path), np.zeros((17, 41, 3), np.uint8))
+    assert image_size(path) == (41, 17)
+
+
+def test_image_size_swaps_for_exif_rotation_like_cv2(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "rotated.jpg"
+    img = Image.new("RGB", (40, 10))
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90 CW on display
+    img.save(path, exif=exif)
+    decoded = cv2.imread(str(path))
+    assert image_size(path) == (decoded.shape[1], decoded.shape[0]) == (10, 40)
+
+
+def test_image_size_rejects_non_images_naming_the_file(tmp_path):
+    bad = _write(tmp_path / "not-an-image.jpg", "hello")
+    with pytest.raises(DatasetError, match="not-an-image.jpg"):
+        image_size(bad)
+    with pytest.raises(DatasetError, match="not found"):
+        image_size(tmp_path / "missing.png")
+
+
+# -- label_path_for -----------------------------------------------------------------------
+@pytest.mark.parametrize(("image", "label"), [
+    ("d/images/train/a.jpg", "d/labels/train/a.txt"),
+    ("/abs/images/x.PNG", "/abs/labels/x.txt"),
+    ("images/sub/images/b.jpeg", "images/sub/labels/b.txt"),
+    ("d/pics/c.jpg", "d/pics/c.txt"),
+    ("d/images.v2/c.jpg", "d/images.v2/c.txt"),
+])
+def test_label_path_for_replaces_last_images_component(image, label):
+    assert label_path_for(image) == Path(label)
+
+
+def test_label_path_for_ignores_images_in_the_file_name():
+    assert label_path_for(Path("d/images/images.jpg")) == Path("d/labels/images.txt")
+
+
+# -- read_yolo_labels ---------------------------------------------------------------------
+def test_read_labels_converts_to_pixel_corners(tmp_path):
+    p = _write(tmp_path / "a.txt", "0 0.5 0.5 0.2 0.4\n3 0.25 0.75 0.5 0.5\n")
+    d = read_yolo_labels(p, 200, 100, n_classes=4)
+    np.testing.assert_allclose(d.xyxy, [[80, 30, 120, 70], [0, 50, 100, 100]])
+    np.testing.assert_array_equal(d.class_ids, [0, 3])
+    assert d.scores is None and d.xyxy.dtype == np.float32 and d.class_ids.dtype == np.int64
+
+
+def test_read_predictions_keeps_scores(tmp_path):
+    p = _write(tmp_path / "p.txt", "1 0.5 0.5 1 1 0.25\n")
+    d = read_yolo_labels(p, 10, 10, with_scores=True)
+    np.testing.assert_allclose(d.scores, [0.25])
+    np.testing.assert_allclose(d.xyxy, [[0, 0, 10, 10]])
+
+
+@pytest.mark.parametrize("text", ["", "\n", "  \n\t\n"])
+def test_empty_file_means_no_boxes(tmp_path, text):
+    d = read_yolo_labels(_write(tmp_path / "e.txt", text), 10, 10)
+    assert len(d) == 0 and d.xyxy.shape == (0, 4)
+
+
+def test_blank_lines_are_skipped_but_line_numbers_stay_true(tmp_path):
+    p = _write(tmp_path / "a.txt", "\n0 0.5 0.5 0.1 0.1\n\n0 0.5 0.5 0.1\n")
+    with pytest.raises(FormatError) as info:
+        read_yolo_labels(p, 10, 10)
+    assert info.value.line == 4 and str(info.value).startswith(f"{p}:4: ")
+
+
+@pytest.mark.parametrize(("line", "needle"), [
+    ("0 0.5 0.5 0.1", "expected 5 columns"),
+    ("0 0.5 0.5 0.1 0.1 0.9", "expected 5 columns"),
+    ("0 0.5 abc 0.1 0.1", "non-number"),
+    ("0 0.5 nan 0.1 0.1", "non-finite"),
+    ("0 inf 0.5 0.1 0.1", "non-finite"),
+    ("1.5 0.5 0.5 0.1 0.1", "not an integer"),
+    ("-1 0.5 0.5 0.1 0.1", "out of range"),
+    ("5 0.5 0.5 0.1 0.1", "class id 5 out of range [0, 5)"),
+    ("0 1.2 0.5 0.1 0.1", "cx=1.2 outside [0, 1]"),
+    ("0 0.5 -0.01 0.1 0.1", "cy=-0.01 outside"),
+    ("0 0.5 0.5 -0.1 0.1", "negative size w=-0.1"),
+    ("0 0.5 0.5 0.1 -0.2", "negative size h=-0.2"),
+])
+def test_strict_errors_name_file_line_and_field(tmp_path, line, needle):
+    p = _write(tmp_path / "bad.txt", "0 0.5 0.5 0.1 0.1\n" + line + "\n")
+    with pytest.raises(FormatError) as info:
+        read_yolo_labels(p, 10, 10, n_classes=5)
+    assert needle in str(info.value)
+    assert info.value.path == str(p) and info.value.line == 2
+
+
+def test_confidence_outside_unit_interval_is_an_error(tmp_path):
+    p = _write(tmp_path / "p.txt", "0 0.5 0.5 0.1 0.1 1.5\n")
+    with pytest.raises(FormatError, match="confidence=1.5"):
+        read_yolo_labels(p, 10, 10, with_scores=True)
+
+
+def test_values_within_tolerance_are_clipped(tmp_path):
+    p = _write(tmp_path / "a.txt", "0 1.0005 -0.0005 0.1 1.0009\n")
+    d = read_yolo_labels(p, 100, 100)
+    yolo = d.to_yolo(100, 100)
+    np.testing.assert_allclose(yolo[0, :2], [1.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(yolo[0, 3], 1.0, atol=1e-6)
+
+
+def test_integer_valued_float_class_ids_are_accepted(tmp_path):
+    d = read_yolo_labels(_write(tmp_path / "a.txt", "2.0 0.5 0.5 0.1 0.1\n"), 10, 10)
+    assert d.class_ids.tolist() == [2]
+
+
+def test_lenient_mode_skips_bad_lines_and_reports_each(tmp_path):
+    p = _write(tmp_path / "a.txt", "0 0.5 0.5 0.1 0.1\nx\n9 0.5 0.5 0.1 0.1\n1 0.2 0.2 0.1 0.1\n")
+    problems: list[LabelProblem] = []
+    d = read_yolo_labels(p, 10, 10, n_classes=2, strict=False, problems=problems)
+    assert d.class_ids.tolist() == [0, 1]
+    assert [(q.path, q.line) for q in problems] == [(p, 2), (p, 3)]
+    assert "expected 5 columns" in problems[0].message and "out of range" in problems[1].message
+    assert str(problems[1]).startswith(f"{p}:3: ")
+
+
+def test_lenient_mode_without_a_list_still_skips(tmp_path):
+    p = _write(tmp_path / "a.txt", "0 0.5 0.5 0.1 0.1\n0 2 2 2 2\n")
+    assert len(read_yolo_labels(p, 10, 10, strict=False)) == 1
+
+
+def test_missing_label_file_is_a_dataset_error(tmp_path):
+    with pytest.raises(DatasetError, match="label file not found"):
+        read_yolo_labels(tmp_path / "nope.txt", 10, 10)
+
+
+def test_non_positive_image_size_is_rejected(tmp_path):
+    p = _write(tmp_path / "a.txt", "")
+    with pytest.raises(ValueError, match="positive"):
+        read_yolo_labels(p, 0, 10)
+
+
+def test_binary_garbage_is_a_format_error(tmp_path):
+    p = tmp_path / "bin.txt"
+    p.write_bytes(b"\xff\xfe\x00\x01 0.5 0.5 0.1 0.1\n")
+    with pytest.raises(FormatError, match=":1: "):
+        read_yolo_labels(p, 10, 10)
+
+
+def test_input_file_is_not_modified(tmp_path):
+    text = "0 0.5 0.5 0.1 0.1\n0 1.0004 0.5 0.1 0.1\nbad\n"
+    p = _write(tmp_path / "a.txt", text)
+    read_yolo_labels(p, 10, 10, strict=False, problems=[])
+    assert p.read_text() == text
+
+
+_line_chars = "0123456789.-+eE nainf\t\x0b\u00a0x,\n\r"
+_token = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr),
+                   st.integers(-3, 9).map(str), st.floats(-0.01, 1.01).map(str),
+                   st.text(max_size=3))
+_FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+_label_like = st.lists(st.lists(_token, min_size=0, max_size=7).map(" ".join),
+                       max_size=6).map("\n".join)
+
+
+@settings(_FUZZ, max_examples=300)
+@given(text=st.one_of(st.text(), st.text(alphabet=_line_chars), _label_like),
+       with_scores=st.booleans(), n_classes=st.one_of(st.none(), st.integers(1, 5)))
+def test_parser_raises_only_format_error_on_arbitrary_text(tmp_path, text, with_scores, n_classes):
+    p = tmp_path / "fuzz.txt"
+    p.write_text(text, encoding="utf-8", errors="surrogatepass")
+    problems: list[LabelProblem] = []
+    try:
+        strict = read_yolo_labels(p, 64, 48, n_classes=n_classes, with_scores=with_scores)
+    except FormatError as exc:
+        assert exc.path == str(p) and exc.line is not None
+        strict = None
+    lenient = read_yolo_labels(p, 64, 48, n_classes=n_classes, with_scores=with_scores,
+                               strict=False, problems=problems)
+    assert (strict is None) == bool(problems)
+    assert np.all(np.isfinite(lenient.xyxy))
+    assert np.all((lenient.xyxy >= 0) & (lenient.xyxy <= [64, 48, 64, 48]))
+    if n_classes is not None:
+        assert np.all((lenient.class_ids >= 0) & (lenient.class_ids < n_classes))
+
+
+# -- write_yolo_labels --------------------------------------------------------------------
+def test_write_then_read_round_trips(tmp_path):
+    d = Detections([[10, 20, 30, 40], [0, 0, 64, 48]], [2, 0], [0.75, 0.5])
+    p = tmp_path / "deep" / "folder" / "a.txt"
+    write_yolo_labels(p, d, 64, 48)
+    back = read_yolo_labels(p, 64, 48, with_scores=True)
+    np.testing.assert_allclose(back.xyxy, d.xyxy, atol=1e-3)
+    np.testing.assert_array_equal(back.class_ids, d.class_ids)
+    np.testing.assert_allclose(back.scores, d.scores, atol=1e-6)
+
+
+def test_write_ground_truth_has_five_fixed_precision_columns(tmp_path):
+    p = tmp_path / "gt.txt"
+    write_yolo_labels(p, Detections([[0, 0, 10, 5]], [7]), 20, 10)
+    assert p.read_text() == "7 0.250000 0.250000 0.500000 0.500000\n"
+
+
+def test_write_empty_gives_empty_file(tmp_path):
+    p = tmp_path / "e.txt"
+    write_yolo_labels(p, Detections.empty(), 20, 10)
+    assert p.read_text() == ""
+
+
+def test_write_clips_boxes_to_the_image_so_files_read_back(tmp_path):
+    p = tmp_path / "c.txt"
+    write_yolo_labels(p, Detections([[-5, -5, 25, 8], [30, 2, 40, 4]], [0, 1]), 20, 10)
+    back = read_yolo_labels(p, 20, 10)
+    np.testing.assert_allclose(back.xyxy, [[0, 0, 20, 8], [20, 2, 20, 4]], atol=1e-4)
+    assert "-" not in p.read_text()
+
+
+@settings(_FUZZ, max_examples=100)
+@given(boxes=st.lists(st.tuples(*[st.floats(0, 1)] * 4, st.integers(0, 79), st.floats(0, 1)),
+                      max_size=20))
+def test_write_read_property(tmp_path, boxes):
+    arr = np.array([b[:4] for b in boxes], dtype=np.float64).reshape(-1, 4)
+    xyxy = np.concatenate([np.minimum(arr[:, :2], arr[:, 2:]), np.maximum(arr[:, :2], arr[:, 2:])],
+                          axis=1) * [640, 480, 640, 480]
+    d = Detections(xyxy, [b[4] for b in boxes], [b[5] for b in boxes])
+    p = tmp_path / "prop.txt"
+    write_yolo_labels(p, d, 640, 480)
+    back = read_yolo_labels(p, 640, 480, n_classes=80, with_scores=True)
+    np.testing.assert_allclose(back.xyxy, d.xyxy, atol=1e-3)
+    np.testing.assert_array_equal(back.class_ids, d.class_ids)
+    np.testing.assert_allclose(back.scores, d.scores, atol=1e-6)
+
+
+# -- data.yaml ----------------------------------------------------------------------------
+def _image(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.zeros((4, 6, 3), np.uint8))
+    return path
+
+
+@pytest.fixture()
+def dataset_dir(tmp_path) -> Path:
+    root = tmp_path / "ds"
+    for split, stems in {"train": ["a", "b"], "val": ["c"], "test": ["d"]}.items():
+        for stem in stems:
+            _image(root / "images" / split / f"{stem}.jpg")
+    (root / "images" / "val" / "notes.md").write_text("not an image")
+    return root
+
+
+def test_data_yaml_with_folders_and_name_list(dataset_dir):
+    y = _write(dataset_dir / "data.yaml",
+               "path: .\ntrain: images/train\nval: images/val\ntest: images/test\n"
+               "names: [cat, dog]\n")
+    cfg = read_data_yaml(y)
+    assert cfg.path == y.resolve() and cfg.root == dataset_dir.resolve()
+    assert cfg.names == ["cat", "dog"] and cfg.nc == 2
+    assert {k: [p.name for p in v] for k, v in cfg.splits.items()} == {
+        "train": ["a.jpg", "b.jpg"], "val": ["c.jpg"], "test": ["d.jpg"]}
+
+
+def test_data_yaml_names_as_dict_and_root_relative_to_yaml(dataset_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    y = _write(dataset_dir / "cfg" / "data.yaml",
+               "path: ..\ntrain: [images/train, images/test]\nval: images/val\n"
+               "names:\n  1: dog\n  0: cat\n")
+    cfg = read_data_yaml(y)
+    assert cfg.names == ["cat", "dog"] and cfg.root == dataset_dir.resolve()
+    assert [p.name for p in cfg.splits["train"]] == ["a.jpg", "b.jpg", "d.jpg"]
+    assert "test" not in cfg.splits
+
+
+def test_data_yaml_with_txt_list_files(dataset_dir):
+    absolute = dataset_dir / "images/test/d.jpg"
+    _write(dataset_dir / "val.txt", f"./images/val/c.jpg\n\n{absolute}")
+    y = _write(dataset_dir / "data.yaml", "train: images/train\nval: val.txt\nnames: [x]\n")
+    assert [p.name for p in read_data_yaml(y).splits["val"]] == ["c.jpg", "d.jpg"]
+
+
+def test_data_yaml_list_file_with_missing_image_names_line(dataset_dir):
+    _write(dataset_dir / "val.txt", "images/val/c.jpg\nimages/val/zz.jpg\n")
+    y = _write(dataset_dir / "data.yaml", "train: images/train\nval: val.txt\nnames: [x]\n")
+    with pytest.raises(DatasetError, match=r"val\.txt:2: listed image not found"):
+        read_data_yaml(y)
+
+
+def test_data_yaml_missing_folder_is_named(dataset_dir):
+    y = _write(dataset_dir / "data.yaml", "train: images/train\nval: images/nope\nnames: [x]\n")
+    with pytest.raises(DatasetError, match="val: images/nope not found"):
+        read_data_yaml(y)
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("train: images/train\nval: images/val\n", "names"),
+    ("train: images/train\nnames: [a]\n", "val: missing"),
+    ("train: images/train\nval: images/val\nnames: {0: a, 2: b}\n", "dict keys"),
+    ("train: images/train\nval: images/val\nnames: [a, b]\nnc: 3\n", "nc: 3"),
+    ("train: images/train\nval: 5\nnames: [a]\n", "val: expected a folder"),
+    ("- just\n- a list\n", "expected a mapping"),
+])
+def test_data_yaml_format_errors(dataset_dir, text, needle):
+    y = _write(dataset_dir / "data.yaml", text)
+    with pytest.raises(FormatError, match=needle) as info:
+        read_data_yaml(y)
+    assert info.value.path == str(y.resolve())
+
+
+def test_data_yaml_syntax_error_has_line(dataset_dir):
+    y = _write(dataset_dir / "data.yaml", "train: images/train\nval: [unclosed\nnames: [a]\n")
+    with pytest.raises(FormatError, match="invalid YAML") as info:
+        read_data_yaml(y)
+    assert info.value.line is not None and info.value.line >= 2
+
+
+def test_data_yaml_missing_file_and_root(tmp_path):
+    with pytest.raises(DatasetError, match="data.yaml not found"):
+        read_data_yaml(tmp_path / "data.yaml")
+    y = _write(tmp_path / "data.yaml", "path: nowhere\ntrain: a\nval: a\nnames: [x]\n")
+    with pytest.raises(DatasetError, match="dataset root"):
+        read_data_yaml(y)
+
+
+def test_list_images_is_recursive_sorted_and_filters_suffixes(dataset_dir):
+    names = [p.relative_to(dataset_dir / "images").as_posix() for p in
+             list_images(dataset_dir / "images")]
+    assert names == ["test/d.jpg", "train/a.jpg", "train/b.jpg", "val/c.jpg"]
+    with pytest.raises(DatasetError, match="image folder not found"):
+        list_images(dataset_dir / "missing")
