@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -13,12 +14,20 @@ from hypothesis import strategies as st
 from tecktrack.detections import Detections
 from tecktrack.errors import DatasetError, FormatError
 from tecktrack.formats import (
+    CocoDataset,
+    CocoImage,
     LabelProblem,
+    coco_results,
+    coco_to_dict,
     image_size,
     label_path_for,
     list_images,
+    read_coco,
+    read_coco_results,
     read_data_yaml,
     read_yolo_labels,
+    write_coco,
+    write_coco_results,
     write_yolo_labels,
 )
 
@@ -355,3 +364,135 @@ def test_list_images_is_recursive_sorted_and_filters_suffixes(dataset_dir):
     assert names == ["test/d.jpg", "train/a.jpg", "train/b.jpg", "val/c.jpg"]
     with pytest.raises(DatasetError, match="image folder not found"):
         list_images(dataset_dir / "missing")
+
+
+# -- COCO JSON ----------------------------------------------------------------------------
+def _coco_dataset() -> CocoDataset:
+    images = [CocoImage(3, "a.jpg", 64, 48), CocoImage(10, "b.jpg", 32, 32),
+              CocoImage(11, "empty.jpg", 8, 8)]
+    annotations = {
+        3: Detections([[1, 2, 11, 22], [0, 0, 64, 48], [5.5, 6.25, 7.5, 9.0]], [0, 1, 0]),
+        10: Detections([[4, 4, 8, 8]], [1]),
+    }
+    return CocoDataset(images, ["cat", "dog"], [1, 7], annotations,
+                       iscrowd={3: np.array([False, True, False])})
+
+
+def test_coco_round_trip_through_pycocotools_loader(tmp_path):
+    from pycocotools.coco import COCO
+
+    ds = _coco_dataset()
+    p = tmp_path / "gt.json"
+    write_coco(p, ds)
+    coco = COCO(str(p))
+    assert sorted(coco.getImgIds()) == [3, 10, 11]
+    assert coco.loadCats(coco.getCatIds()) == [
+        {"id": 1, "name": "cat", "supercategory": "none"},
+        {"id": 7, "name": "dog", "supercategory": "none"}]
+    anns = coco.loadAnns(coco.getAnnIds(imgIds=[3]))
+    np.testing.assert_allclose([a["bbox"] for a in anns],
+                               [[1, 2, 10, 20], [0, 0, 64, 48], [5.5, 6.25, 2, 2.75]])
+    assert [a["category_id"] for a in anns] == [1, 7, 1]
+    assert [a["iscrowd"] for a in anns] == [0, 1, 0]
+    np.testing.assert_allclose([a["area"] for a in anns], [200, 64 * 48, 5.5])
+    assert coco.getAnnIds(imgIds=[11]) == []
+    back = read_coco(p)
+    assert back.images == ds.images and back.names == ["cat", "dog"]
+    assert back.category_ids == [1, 7]
+    for image_id, det in ds.annotations.items():
+        np.testing.assert_array_equal(back.annotations[image_id].xyxy, det.xyxy)
+        np.testing.assert_array_equal(back.annotations[image_id].class_ids, det.class_ids)
+    np.testing.assert_array_equal(back.iscrowd[3], [False, True, False])
+    assert len(back.annotations[11]) == 0
+
+
+def test_coco_results_round_trip_through_load_res(tmp_path):
+    from pycocotools.coco import COCO
+
+    gt = tmp_path / "gt.json"
+    write_coco(gt, _coco_dataset())
+    preds = {3: Detections([[1, 2, 11, 22], [3, 3, 5, 9]], [1, 0], [0.9, 0.25]),
+             10: Detections([[0, 0, 4, 4]], [1], [0.5])}
+    res = tmp_path / "res.json"
+    write_coco_results(res, preds, [1, 7])
+    loaded = COCO(str(gt)).loadRes(str(res))
+    anns = loaded.loadAnns(loaded.getAnnIds(imgIds=[3]))
+    np.testing.assert_allclose([a["bbox"] for a in anns], [[1, 2, 10, 20], [3, 3, 2, 6]])
+    assert [a["category_id"] for a in anns] == [7, 1]
+    np.testing.assert_allclose([a["score"] for a in anns], [0.9, 0.25], rtol=1e-6)
+    back = read_coco_results(res, [1, 7], image_ids=[3, 10, 11])
+    assert sorted(back) == [3, 10, 11] and len(back[11]) == 0
+    for image_id, det in preds.items():
+        np.testing.assert_array_equal(back[image_id].xyxy, det.xyxy)
+        np.testing.assert_array_equal(back[image_id].class_ids, det.class_ids)
+        np.testing.assert_array_equal(back[image_id].scores, det.scores)
+
+
+def test_read_coco_of_a_pycocotools_style_file_keeps_area_and_sorts_categories(tmp_path):
+    p = _write(tmp_path / "gt.json", json.dumps({
+        "images": [{"id": 1, "file_name": "x.jpg", "width": 100, "height": 100}],
+        "annotations": [{"id": 5, "image_id": 1, "category_id": 90, "bbox": [0, 0, 10, 10],
+                         "area": 42.0, "iscrowd": 0, "segmentation": [[0, 0, 1, 1, 2, 2]]},
+                        {"id": 6, "image_id": 1, "category_id": 2, "bbox": [1, 1, 1, 1]}],
+        "categories": [{"id": 90, "name": "toothbrush"}, {"id": 2, "name": "bicycle"}]}))
+    ds = read_coco(p)
+    assert ds.names == ["bicycle", "toothbrush"] and ds.category_ids == [2, 90]
+    np.testing.assert_array_equal(ds.annotations[1].class_ids, [1, 0])
+    np.testing.assert_allclose(ds.areas[1], [42.0, 1.0])
+
+
+def test_coco_results_need_scores():
+    with pytest.raises(ValueError, match="no scores"):
+        coco_results({1: Detections([[0, 0, 1, 1]], [0])}, [1])
+
+
+def test_coco_to_dict_numbers_annotations_from_one():
+    ids = [a["id"] for a in coco_to_dict(_coco_dataset())["annotations"]]
+    assert ids == [1, 2, 3, 4]
+
+
+_GOOD = {"images": [{"id": 1, "file_name": "x.jpg", "width": 9, "height": 9}],
+         "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2]}],
+         "categories": [{"id": 1, "name": "a"}]}
+
+
+@pytest.mark.parametrize(("patch", "needle"), [
+    ({"annotations": [{"image_id": 1, "category_id": 1}]}, "annotations[0]: missing field 'bbox'"),
+    ({"annotations": [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 2]}]},
+     r"annotations[0].bbox: expected [x, y, w, h]"),
+    ({"annotations": [{"image_id": 1, "category_id": 1, "bbox": [0, 0, -2, 2]}]}, "negative"),
+    ({"annotations": [{"image_id": 2, "category_id": 1, "bbox": [0, 0, 2, 2]}]},
+     "annotations[0].image_id: 2 is not in images"),
+    ({"annotations": [{"image_id": 1, "category_id": 5, "bbox": [0, 0, 2, 2]}]},
+     "annotations[0].category_id: 5 is not a known category"),
+    ({"annotations": [{"image_id": "1", "category_id": 1, "bbox": [0, 0, 2, 2]}]},
+     "annotations[0].image_id: expected an integer"),
+    ({"images": {"id": 1}}, "images: expected a list"),
+    ({"images": _GOOD["images"] * 2}, "duplicate image id"),
+    ({"categories": [{"id": 1, "name": "a"}, {"id": 1, "name": "b"}]}, "duplicate category"),
+])
+def test_read_coco_errors_name_the_field(tmp_path, patch, needle):
+    p = _write(tmp_path / "bad.json", json.dumps({**_GOOD, **patch}))
+    with pytest.raises(FormatError) as info:
+        read_coco(p)
+    assert needle in str(info.value) and info.value.path == str(p)
+
+
+def test_read_coco_invalid_json_has_line(tmp_path):
+    p = _write(tmp_path / "bad.json", '{\n  "images": [\n  oops\n]}')
+    with pytest.raises(FormatError, match="invalid JSON") as info:
+        read_coco(p)
+    assert info.value.line == 3
+
+
+def test_read_coco_results_errors(tmp_path):
+    p = _write(tmp_path / "res.json", json.dumps(
+        [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": "high"}]))
+    with pytest.raises(FormatError, match="score"):
+        read_coco_results(p, [1])
+    p.write_text(json.dumps([{"image_id": 4, "category_id": 1, "bbox": [0, 0, 1, 1],
+                              "score": 0.5}]))
+    with pytest.raises(FormatError, match=r"results\[0\].image_id: 4 is not in images"):
+        read_coco_results(p, [1], image_ids=[1, 2])
+    with pytest.raises(DatasetError, match="not found"):
+        read_coco_results(tmp_path / "missing.json", [1])
