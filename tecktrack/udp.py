@@ -1,0 +1,271 @@
+"""MPEG-TS over UDP: parse ``udp://host:port``, receive frames, and send a video at its pace.
+
+The receiver uses PyAV (FFmpeg) with the MPEG-TS demuxer forced and FFmpeg's interrupt
+callback as the stall timeout. OpenCV's FFmpeg backend can also read ``udp://`` and honours
+``CAP_PROP_READ_TIMEOUT_MSEC``, but it cannot force the input format per capture: with
+garbage datagrams on the port its format probe fails and it delivers no frame at all, where
+the forced demuxer resynchronises on the next valid transport-stream packet.
+
+The sender (:func:`send_video`) is the stand-in for a surveillance camera: it reads a video
+file with OpenCV, encodes H.264 (``libx264``, falling back to MPEG-2) into MPEG-TS and sends
+it in 1316-byte datagrams, one frame every ``1 / fps`` seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from tecktrack.errors import StreamError
+
+__all__ = ["UdpAddress", "parse_udp_url", "receive_frames", "send_video"]
+
+#: Datagram payload: seven 188-byte transport-stream packets, below a 1500-byte MTU.
+TS_PACKET_PAYLOAD = 1316
+#: FFmpeg's receive FIFO in bytes, so a busy consumer does not lose datagrams.
+_FIFO_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class UdpAddress:
+    """A validated ``udp://host:port`` address.
+
+    Examples
+    --------
+    >>> parse_udp_url("udp://127.0.0.1:5000").port
+    5000
+    """
+
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        """The canonical ``udp://host:port`` form."""
+        return f"udp://{self.host}:{self.port}"
+
+
+def parse_udp_url(url: str) -> UdpAddress:
+    """Parse and validate ``udp://host:port`` (no path, query or credentials).
+
+    Raises
+    ------
+    StreamError
+        When the scheme is not ``udp`` or the host or port is missing or out of range.
+
+    Examples
+    --------
+    >>> parse_udp_url("udp://localhost:5000")
+    UdpAddress(host='localhost', port=5000)
+    """
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "udp":
+        raise StreamError(f"expected a udp://host:port URL, got scheme {parts.scheme!r}", url)
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise StreamError("a UDP source is udp://host:port, without path, query or user", url)
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise StreamError(f"bad port: {exc}", url) from exc
+    if not parts.hostname or port is None or not 1 <= port <= 65535:
+        raise StreamError("a UDP source needs a host and a port in 1..65535", url)
+    return UdpAddress(parts.hostname, port)
+
+
+def _open_input(address: UdpAddress, timeout: float):
+    """Open the MPEG-TS demuxer; ``None`` when nothing decodable arrived within ``timeout``."""
+    import av
+
+    options = {
+        "overrun_nonfatal": "1",
+        "fifo_size": str(_FIFO_BYTES // 188),
+        "buffer_size": str(8 * 1024 * 1024),
+        "analyzeduration": "1000000",
+    }
+    # PyAV applies the open timeout twice (header read, then stream probing): half each
+    # keeps "nothing arrived" bounded by ``timeout`` in total.
+    try:
+        container = av.open(address.url, format="mpegts", options=options,
+                            timeout=(timeout / 2, timeout))
+    except (av.error.ExitError, av.error.TimeoutError, av.error.InvalidDataError, EOFError):
+        return None
+    except OSError as exc:
+        raise StreamError(f"cannot listen on the UDP port: {exc}", address.url) from exc
+    if not container.streams.video:
+        container.close()
+        return None
+    return container
+
+
+def receive_frames(url: str, timeout: float = 5.0) -> Iterator[np.ndarray]:
+    """Yield BGR frames from an MPEG-TS stream on ``udp://host:port`` until it stalls.
+
+    The stream ends cleanly when no packet arrives for ``timeout`` seconds (a sender that
+    stopped or died, or one that never started). Undecodable packets (garbage datagrams,
+    lost packets) are skipped.
+
+    Examples
+    --------
+    >>> frames = receive_frames("udp://127.0.0.1:5000", timeout=1.0)  # doctest: +SKIP
+    """
+
+    if timeout <= 0:
+        raise StreamError(f"timeout must be > 0 seconds, got {timeout}", url)
+    container = _open_input(parse_udp_url(url), timeout)
+    if container is None:
+        return
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        yield from _decode(container, stream)
+    finally:
+        container.close()
+
+
+def _decode(container, stream) -> Iterator[np.ndarray]:
+    import av
+
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except (StopIteration, av.error.ExitError, av.error.TimeoutError, EOFError):
+            break
+        except av.error.InvalidDataError:
+            continue
+        try:
+            frames = packet.decode()
+        except av.error.InvalidDataError:
+            continue
+        for frame in frames:
+            yield frame.to_ndarray(format="bgr24")
+    try:
+        remaining = stream.codec_context.decode(None)
+    except (av.error.InvalidDataError, EOFError):
+        return
+    for frame in remaining:
+        yield frame.to_ndarray(format="bgr24")
+
+
+def _output_stream(container, fps: Fraction, width: int, height: int):
+    import av
+
+    codec = "libx264" if "libx264" in av.codecs_available else "mpeg2video"
+    stream = container.add_stream(codec, rate=fps)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    stream.codec_context.gop_size = max(1, round(float(fps)))
+    if codec == "libx264":
+        stream.options = {"preset": "ultrafast", "tune": "zerolatency"}
+    else:
+        stream.bit_rate = 8_000_000
+    return stream
+
+
+def _video_frames(path: Path, loop: bool) -> Iterator[np.ndarray]:
+    import cv2
+
+    while True:
+        capture = cv2.VideoCapture(str(path))
+        if not capture.isOpened():
+            raise StreamError("cannot open video", path)
+        count = 0
+        try:
+            while True:
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                count += 1
+                yield frame
+        finally:
+            capture.release()
+        if count == 0:
+            raise StreamError("video has no frames", path)
+        if not loop:
+            return
+
+
+def _video_fps(path: Path) -> float:
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise StreamError("cannot open video", path)
+        return float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+    finally:
+        capture.release()
+
+
+def send_video(video: str | Path, url: str, *, fps: float | None = None, loop: bool = False,
+               max_frames: int | None = None) -> int:
+    """Send ``video`` as MPEG-TS to ``udp://host:port`` at ``fps`` frames per second.
+
+    Parameters
+    ----------
+    video : str or Path
+        A video file OpenCV can read. Its width and height must be even (H.264 4:2:0).
+    url : str
+        Destination ``udp://host:port``.
+    fps : float, optional
+        Sending pace; default the video's own frame rate (25 when the file does not say).
+    loop : bool
+        Start over at the end of the file, until ``max_frames`` or Ctrl-C.
+    max_frames : int, optional
+        Stop after this many frames.
+
+    Returns
+    -------
+    int
+        Frames sent.
+
+    Examples
+    --------
+    >>> send_video("data/synth-video/video.mp4", "udp://127.0.0.1:5000")  # doctest: +SKIP
+    300
+    """
+    import av
+
+    path = Path(video)
+    address = parse_udp_url(url)
+    pace = float(fps) if fps is not None else (_video_fps(path) or 25.0)
+    if not 0 < pace <= 1000:
+        raise StreamError(f"fps must be in (0, 1000], got {pace}", path)
+    frames = _video_frames(path, loop)
+    rate = Fraction(pace).limit_denominator(1001)
+    sent = 0
+    with av.open(f"{address.url}?pkt_size={TS_PACKET_PAYLOAD}", mode="w",
+                 format="mpegts") as container:
+        stream = None
+        start = time.perf_counter()
+        for frame in frames:
+            if max_frames is not None and sent >= max_frames:
+                break
+            if stream is None:
+                stream = _output_stream(container, rate, *_even_size(frame, path))
+            _sleep_until(start + sent / pace)
+            image = av.VideoFrame.from_ndarray(frame, format="bgr24")
+            image.pts = sent
+            container.mux(stream.encode(image))
+            sent += 1
+        if stream is not None:
+            container.mux(stream.encode(None))
+    return sent
+
+
+def _even_size(frame: np.ndarray, path: Path) -> tuple[int, int]:
+    height, width = frame.shape[:2]
+    if width % 2 or height % 2:
+        raise StreamError(f"H.264 needs even frame sizes, got {width}x{height}", path)
+    return width, height
+
+
+def _sleep_until(deadline: float) -> None:
+    delay = deadline - time.perf_counter()
+    if delay > 0:
+        time.sleep(delay)
