@@ -1,0 +1,82 @@
+"""Annotated images: boxes, class names and scores, one distinct colour per class."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from tecktrack.detections import Detections
+
+__all__ = ["class_colors", "draw_detections"]
+
+_GOLDEN = 0.618033988749895
+
+
+def class_colors(n: int) -> np.ndarray:
+    """``n`` distinct, saturated BGR colours (uint8), the same for the same class id every time.
+
+    Hues step by the golden ratio so neighbouring ids get far-apart colours.
+
+    Examples
+    --------
+    >>> c = class_colors(3)
+    >>> c.shape, c.dtype, len({tuple(x) for x in c.tolist()})
+    ((3, 3), dtype('uint8'), 3)
+    """
+    hues = (np.arange(n) * _GOLDEN % 1.0 * 180).astype(np.uint8)
+    hsv = np.stack([hues, np.full(n, 220, np.uint8), np.full(n, 230, np.uint8)], axis=1)
+    return cv2.cvtColor(hsv.reshape(1, n, 3), cv2.COLOR_HSV2BGR).reshape(n, 3)
+
+
+def _label(class_id: int, score: float | None, names: Sequence[str]) -> str:
+    name = names[class_id] if 0 <= class_id < len(names) else f"class_{class_id}"
+    return name if score is None else f"{name} {score:.2f}"
+
+
+def draw_detections(image_bgr: np.ndarray, detections: Detections, names: Sequence[str],
+                    thickness: int | None = None) -> np.ndarray:
+    """A copy of ``image_bgr`` with each box, its class name and score drawn on it.
+
+    Parameters
+    ----------
+    image_bgr : numpy.ndarray
+        ``H x W x 3`` uint8 image; it is not modified.
+    detections : Detections
+        Boxes in the image's pixels (scores optional: ground truth draws names only).
+    names : sequence of str
+        Class names by id; ids outside it are drawn as ``class_<id>``.
+    thickness : int, optional
+        Line thickness; scales with the image size by default.
+
+    Returns
+    -------
+    numpy.ndarray
+        The annotated copy.
+
+    Examples
+    --------
+    >>> img = np.zeros((60, 80, 3), np.uint8)
+    >>> out = draw_detections(img, Detections([[10, 10, 50, 40]], [1], [0.9]), ["a", "b"])
+    >>> bool(out.any()), bool(img.any())
+    (True, False)
+    """
+    out = np.ascontiguousarray(image_bgr).copy()
+    height, width = out.shape[:2]
+    thickness = thickness or max(1, round((height + width) / 600))
+    font_scale = max(0.35, thickness / 3)
+    n_colors = max(len(names), int(detections.class_ids.max(initial=-1)) + 1)
+    colors = class_colors(max(n_colors, 1)).tolist()
+    boxes = np.round(detections.xyxy).astype(int).tolist()
+    scores = None if detections.scores is None else detections.scores.tolist()
+    for i, (box, class_id) in enumerate(zip(boxes, detections.class_ids.tolist(), strict=True)):
+        color = colors[class_id] if class_id >= 0 else (255, 255, 255)
+        cv2.rectangle(out, box[:2], box[2:], color, thickness, cv2.LINE_AA)
+        text = _label(class_id, None if scores is None else scores[i], names)
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+        x, y = box[0], max(box[1], th + base)
+        cv2.rectangle(out, (x, y - th - base), (x + tw, y), color, cv2.FILLED)
+        cv2.putText(out, text, (x, y - base), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+    return out

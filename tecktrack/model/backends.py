@@ -1,0 +1,269 @@
+"""Inference backends: OpenCV DNN (Darknet and ONNX) and ONNX Runtime (ONNX, CPU provider).
+
+:func:`open_backend` opens one and proves it by running a probe blob through it; the
+``auto`` choice tries ONNX Runtime first for ONNX files and OpenCV first for Darknet, and
+falls back to the other (with one warning) when the first cannot load or run the model.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tecktrack.errors import ModelError
+from tecktrack.model.discovery import ModelPaths
+
+__all__ = ["BACKENDS", "Backend", "ModelWarning", "OnnxInfo", "OnnxRuntimeBackend",
+           "OpenCVBackend", "inspect_onnx", "open_backend"]
+
+#: Accepted ``backend=`` values.
+BACKENDS = ("auto", "opencv", "onnxruntime")
+_OPENCV_OP = re.compile(r'of type "([^"]+)"|Node \[([^@\]]+)@')
+
+
+class ModelWarning(UserWarning):
+    """Something about a model TeckTrack worked around (fallback backend, generic names)."""
+
+
+@dataclass(frozen=True)
+class OnnxInfo:
+    """Static facts about an ONNX file as ONNX Runtime reads them.
+
+    Attributes
+    ----------
+    input_shape : tuple
+        NCHW input shape; dynamic axes are ``None``.
+    input_dtype : numpy dtype
+        ``float32`` or ``float16``.
+    metadata : dict
+        ``metadata_props`` (Ultralytics writes ``names``, ``imgsz``, ``stride``, ``task``).
+    """
+
+    input_shape: tuple[int | None, ...]
+    input_dtype: np.dtype
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def _ort_session(path: Path, threads: int | None):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), sess_options=options,
+                                    providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises its own pybind exception types
+        raise ModelError(f"ONNX Runtime cannot load the model: {_first_line(exc)}", path) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[-1] if text else exc.__class__.__name__
+
+
+def _info_from_session(session) -> OnnxInfo:
+    inp = session.get_inputs()[0]
+    shape = tuple(d if isinstance(d, int) and d > 0 else None for d in inp.shape)
+    if len(shape) != 4:
+        raise ModelError(f"expected one NCHW image input, got shape {inp.shape}")
+    dtype = np.dtype(np.float16) if inp.type == "tensor(float16)" else np.dtype(np.float32)
+    meta = dict(session.get_modelmeta().custom_metadata_map)
+    return OnnxInfo(shape, dtype, meta)
+
+
+def inspect_onnx(path: str | Path) -> OnnxInfo:
+    """Input shape, dtype and metadata of an ONNX file (via ONNX Runtime).
+
+    Raises
+    ------
+    ModelError
+        If ONNX Runtime cannot read the file.
+    """
+    return _info_from_session(_ort_session(Path(path), threads=1))
+
+
+class Backend(ABC):
+    """A loaded network: ``forward(blob) -> list of float32 outputs``."""
+
+    name: str
+    batch_dynamic: bool
+
+    @abstractmethod
+    def forward(self, blob: np.ndarray) -> list[np.ndarray]:
+        """Run the network on an NCHW float32 blob; outputs as float32 arrays."""
+
+
+class OnnxRuntimeBackend(Backend):
+    """ONNX Runtime on the CPU provider; float16 models are cast on the way in and out.
+
+    Parameters
+    ----------
+    path : Path
+        The ``.onnx`` file.
+    threads : int, optional
+        Intra-op thread count (ONNX Runtime's default when ``None``).
+    """
+
+    name = "onnxruntime"
+
+    def __init__(self, path: Path, threads: int | None = None):
+        self.path = Path(path)
+        self.session = _ort_session(self.path, threads)
+        self.info = _info_from_session(self.session)
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.batch_dynamic = self.info.input_shape[0] is None
+
+    def forward(self, blob: np.ndarray) -> list[np.ndarray]:
+        feed = {self.input_name: blob.astype(self.info.input_dtype, copy=False)}
+        try:
+            outputs = self.session.run(self.output_names, feed)
+        except Exception as exc:
+            raise ModelError(f"ONNX Runtime failed to run the model: {_first_line(exc)}",
+                             self.path) from None
+        return [np.asarray(o, dtype=np.float32) for o in outputs]
+
+
+def _opencv_error(exc: Exception, path: Path) -> ModelError:
+    text = str(exc)
+    match = _OPENCV_OP.search(text)
+    if match:
+        op = match.group(1) or match.group(2)
+        return ModelError(f"OpenCV DNN cannot run op '{op}' in this model; "
+                          "use --backend onnxruntime (backend='onnxruntime')", path)
+    detail = next((ln.strip() for ln in text.splitlines() if "error:" in ln), text.strip())
+    return ModelError(f"OpenCV DNN cannot load or run the model: {detail}", path)
+
+
+def _check_darknet_support(cv2_module) -> None:
+    major = int(cv2_module.__version__.split(".")[0])
+    if major >= 5 or not hasattr(cv2_module.dnn, "readNetFromDarknet"):
+        raise ModelError(
+            f"OpenCV {cv2_module.__version__} has no Darknet importer (removed in OpenCV 5); "
+            "install OpenCV 4.x with pip install 'opencv-python-headless>=4.10,<5', "
+            "or convert the model to ONNX")
+
+
+class OpenCVBackend(Backend):
+    """OpenCV DNN (CPU); reads Darknet cfg + weights and ONNX.
+
+    Parameters
+    ----------
+    paths : ModelPaths
+        The model files.
+    threads : int, optional
+        Passed to ``cv2.setNumThreads`` (process-wide) when given.
+    batch_dynamic : bool
+        Whether the network accepts batches larger than one.
+    """
+
+    name = "opencv"
+
+    def __init__(self, paths: ModelPaths, threads: int | None = None,
+                 batch_dynamic: bool = False):
+        import cv2
+
+        self.path = paths.weights
+        if threads:
+            cv2.setNumThreads(int(threads))
+        previous = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        try:
+            if paths.kind == "darknet":
+                _check_darknet_support(cv2)
+                self.net = cv2.dnn.readNetFromDarknet(str(paths.config), str(paths.weights))
+            else:
+                self.net = cv2.dnn.readNetFromONNX(str(paths.weights))
+        except cv2.error as exc:
+            raise _opencv_error(exc, self.path) from None
+        finally:
+            cv2.utils.logging.setLogLevel(previous)
+        if self.net.empty():
+            raise ModelError("OpenCV DNN read an empty network", self.path)
+        self.net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+        self.net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+        self.output_names = list(self.net.getUnconnectedOutLayersNames())
+        self.batch_dynamic = paths.kind == "darknet" or batch_dynamic
+
+    def forward(self, blob: np.ndarray) -> list[np.ndarray]:
+        import cv2
+
+        try:
+            self.net.setInput(blob.astype(np.float32, copy=False))
+            outputs = self.net.forward(self.output_names)
+        except cv2.error as exc:
+            raise _opencv_error(exc, self.path) from None
+        return [np.asarray(o, dtype=np.float32) for o in outputs]
+
+
+def _open(kind: str, paths: ModelPaths, threads: int | None, batch_dynamic: bool) -> Backend:
+    if kind == "onnxruntime":
+        if paths.kind == "darknet":
+            raise ModelError("ONNX Runtime reads only .onnx models, this is Darknet cfg + weights; "
+                             "use --backend opencv", paths.weights)
+        return OnnxRuntimeBackend(paths.weights, threads)
+    return OpenCVBackend(paths, threads, batch_dynamic)
+
+
+def _opened_and_probed(kind: str, paths: ModelPaths, threads: int | None, batch_dynamic: bool,
+                       probe: np.ndarray) -> tuple[Backend, list[np.ndarray]]:
+    backend = _open(kind, paths, threads, batch_dynamic)
+    return backend, backend.forward(probe)
+
+
+def open_backend(paths: ModelPaths, backend: str, probe: np.ndarray, *,
+                 threads: int | None = None,
+                 batch_dynamic: bool = False) -> tuple[Backend, list[np.ndarray]]:
+    """Open ``backend`` for the model and run ``probe`` through it.
+
+    Parameters
+    ----------
+    paths : ModelPaths
+        The model files.
+    backend : {"auto", "opencv", "onnxruntime"}
+        ``auto`` tries ONNX Runtime then OpenCV for ONNX, OpenCV then ONNX Runtime otherwise,
+        warning once (:class:`ModelWarning`) when it falls back.
+    probe : numpy.ndarray
+        An NCHW float32 blob of the model's input size.
+    threads : int, optional
+        Thread count for the backend.
+    batch_dynamic : bool
+        Whether the ONNX input has a dynamic batch axis (for OpenCV).
+
+    Returns
+    -------
+    (Backend, outputs of the probe)
+
+    Raises
+    ------
+    ModelError
+        If the backend name is unknown or no backend can load and run the model.
+    """
+    if backend not in BACKENDS:
+        raise ModelError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend != "auto":
+        return _opened_and_probed(backend, paths, threads, batch_dynamic, probe)
+    first, second = (("onnxruntime", "opencv") if paths.kind == "onnx"
+                     else ("opencv", "onnxruntime"))
+    try:
+        return _opened_and_probed(first, paths, threads, batch_dynamic, probe)
+    except ModelError as first_error:
+        if paths.kind == "darknet":
+            raise
+        try:
+            opened = _opened_and_probed(second, paths, threads, batch_dynamic, probe)
+        except ModelError as second_error:
+            raise ModelError(f"no backend can run the model. {first}: {first_error.message}; "
+                             f"{second}: {second_error.message}", paths.weights) from None
+        warnings.warn(f"{paths.weights}: {first} could not load the model "
+                      f"({first_error.message}); using {second} instead", ModelWarning,
+                      stacklevel=3)
+        return opened

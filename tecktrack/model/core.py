@@ -1,0 +1,226 @@
+"""The :class:`Model`: preprocess -> forward -> decode -> NMS, and :func:`load_model`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tecktrack.detections import Detections
+from tecktrack.model.backends import Backend
+from tecktrack.model.decoders import decode, split_batch
+from tecktrack.model.discovery import ModelPaths
+from tecktrack.model.preprocess import (
+    FrameInfo,
+    check_frame,
+    letterbox,
+    make_blob,
+    resize,
+    unmap_boxes,
+)
+
+__all__ = ["Model"]
+
+#: Frames per forward pass in :meth:`Model.predict_batch` when the network takes batches.
+DEFAULT_BATCH = 8
+
+
+class Model:
+    """A YOLO detector ready to run: names, input size, layout, backend, thresholds.
+
+    Build one with :func:`tecktrack.model.load_model`; the constructor takes resolved parts.
+
+    Attributes
+    ----------
+    names : list of str
+        Class names, index = class id.
+    layout : str
+        Output layout (``darknet``, ``yolov5`` or ``yolov8``).
+    letterbox : bool
+        Letterbox (True) or stretched resize (False) in :meth:`preprocess`.
+    conf, iou : float
+        Score threshold and NMS IoU threshold used by :meth:`predict`.
+    backend : Backend
+        The loaded network.
+    paths : ModelPaths
+        Where the model came from.
+
+    Examples
+    --------
+    >>> model = load_model("demo-n")                                  # doctest: +SKIP
+    >>> det = model.predict(cv2.imread("street.jpg"))                 # doctest: +SKIP
+    >>> [model.names[c] for c in det.class_ids]                       # doctest: +SKIP
+    ['person', 'car']
+    """
+
+    def __init__(self, *, paths: ModelPaths, backend: Backend, names: list[str], layout: str,
+                 input_size: tuple[int, int], letterbox: bool, conf: float = 0.25,
+                 iou: float = 0.45, max_det: int = 300):
+        from tecktrack.nms import NMS
+
+        self.paths = paths
+        self.backend = backend
+        self.names = list(names)
+        self.layout = layout
+        self.letterbox = letterbox
+        self.conf = float(conf)
+        self.iou = float(iou)
+        self._input_size = (int(input_size[0]), int(input_size[1]))
+        self._nms = NMS(iou_threshold=self.iou, max_det=max_det)
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """Network input ``(width, height)`` in pixels."""
+        return self._input_size
+
+    @property
+    def backend_name(self) -> str:
+        """``"opencv"`` or ``"onnxruntime"``."""
+        return self.backend.name
+
+    def __repr__(self) -> str:
+        w, h = self.input_size
+        return (f"Model({self.paths.weights.name}, backend={self.backend_name}, "
+                f"layout={self.layout}, input={w}x{h}, classes={len(self.names)})")
+
+    # -- stages -------------------------------------------------------------------------
+    def _fit(self, frame: np.ndarray) -> tuple[np.ndarray, FrameInfo]:
+        frame = check_frame(frame)
+        return (letterbox if self.letterbox else resize)(frame, self.input_size)
+
+    def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, FrameInfo]:
+        """Letterbox/resize, BGR->RGB, scale to [0, 1]: a ``(1, 3, H, W)`` float32 blob.
+
+        Raises
+        ------
+        FormatError
+            If ``frame`` is not an image array.
+        """
+        fitted, info = self._fit(frame)
+        return make_blob([fitted]), info
+
+    def preprocess_batch(self, frames: Sequence[np.ndarray]) -> tuple[np.ndarray,
+                                                                     list[FrameInfo]]:
+        """Like :meth:`preprocess` for several frames: one ``(n, 3, H, W)`` blob."""
+        fitted = [self._fit(f) for f in frames]
+        return make_blob([f for f, _ in fitted]), [i for _, i in fitted]
+
+    def forward(self, blob: np.ndarray) -> list[np.ndarray]:
+        """Run the network; raw float32 outputs as the backend returns them."""
+        return self.backend.forward(blob)
+
+    def post_process(self, outputs: Sequence[np.ndarray], info: FrameInfo,
+                     conf: float | None = None) -> Detections:
+        """Decoded candidates above the score threshold, in original-frame pixels, before NMS.
+
+        Parameters
+        ----------
+        outputs : list of numpy.ndarray
+            :meth:`forward` outputs for a batch of one.
+        info : FrameInfo
+            From :meth:`preprocess`.
+        conf : float, optional
+            Score threshold (``score > conf``); defaults to :attr:`conf`.
+        """
+        return self.post_process_batch(outputs, [info], conf)[0]
+
+    def post_process_batch(self, outputs: Sequence[np.ndarray], infos: Sequence[FrameInfo],
+                           conf: float | None = None) -> list[Detections]:
+        """:meth:`post_process` for a batch: one :class:`Detections` per frame."""
+        conf = self.conf if conf is None else float(conf)
+        per_image = split_batch(outputs, self.layout, len(infos))
+        result = []
+        for outs, info in zip(per_image, infos, strict=True):
+            det = decode(self.layout, outs, conf, self.input_size)
+            result.append(Detections(unmap_boxes(det.xyxy, info), det.class_ids, det.scores))
+        return result
+
+    def nms(self, detections: Detections) -> Detections:
+        """Class-aware NMS at :attr:`iou` (``tecktrack.nms.NMS``)."""
+        return self._nms.filter(detections)
+
+    # -- whole pipeline -----------------------------------------------------------------
+    def predict(self, frame: np.ndarray) -> Detections:
+        """Detections on one BGR frame: score threshold + NMS, original-frame pixel corners.
+
+        Examples
+        --------
+        >>> det = load_model("demo-n").predict(frame)                     # doctest: +SKIP
+        """
+        blob, info = self.preprocess(frame)
+        return self.nms(self.post_process(self.forward(blob), info))
+
+    def predict_batch(self, frames: Sequence[np.ndarray],
+                      batch_size: int = DEFAULT_BATCH) -> list[Detections]:
+        """:meth:`predict` on several frames, batched when the network accepts batches."""
+        step = max(1, int(batch_size)) if self.backend.batch_dynamic else 1
+        result: list[Detections] = []
+        for start in range(0, len(frames), step):
+            blob, infos = self.preprocess_batch(frames[start:start + step])
+            decoded = self.post_process_batch(self.forward(blob), infos)
+            result.extend(self.nms(d) for d in decoded)
+        return result
+
+    def timed_predict(self, frame: np.ndarray) -> tuple[Detections, dict[str, float]]:
+        """:meth:`predict` plus the seconds spent in each stage.
+
+        Returns
+        -------
+        (Detections, dict)
+            Stage keys ``preprocess``, ``forward``, ``decode``, ``nms``.
+        """
+        t0 = time.perf_counter()
+        blob, info = self.preprocess(frame)
+        t1 = time.perf_counter()
+        outputs = self.forward(blob)
+        t2 = time.perf_counter()
+        candidates = self.post_process(outputs, info)
+        t3 = time.perf_counter()
+        det = self.nms(candidates)
+        t4 = time.perf_counter()
+        return det, {"preprocess": t1 - t0, "forward": t2 - t1, "decode": t3 - t2,
+                     "nms": t4 - t3}
+
+    def save_predictions(self, frame: np.ndarray, detections: Detections,
+                         label_path: str | Path, image_path: str | Path | None = None) -> None:
+        """Write YOLO ``class cx cy w h conf`` lines, and optionally an annotated image.
+
+        Parameters
+        ----------
+        frame : numpy.ndarray
+            The BGR frame the detections belong to (its size normalises the boxes).
+        detections : Detections
+            Predictions in frame pixels.
+        label_path : str or Path
+            Text file to write (parents created; empty file when there are no detections).
+        image_path : str or Path, optional
+            Where to write the frame with boxes, class names and scores drawn on a copy.
+        """
+        from tecktrack.draw import draw_detections
+        from tecktrack.formats import write_yolo_labels
+
+        frame = check_frame(frame)
+        height, width = frame.shape[:2]
+        write_yolo_labels(label_path, detections, width, height)
+        if image_path is not None:
+            write_image(image_path, draw_detections(frame, detections, self.names))
+
+
+def write_image(path: str | Path, image: np.ndarray) -> None:
+    """Write an image with OpenCV, creating parent folders; raise if it cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> write_image(Path(tempfile.mkdtemp()) / "x" / "a.png", np.zeros((2, 2, 3), np.uint8))
+    """
+    import cv2
+
+    from tecktrack.errors import FormatError
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), image):
+        raise FormatError("cannot write image (unknown extension or unwritable folder)", path)

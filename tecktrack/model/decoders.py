@@ -1,0 +1,208 @@
+"""Vectorised decoders for the three YOLO output layouts, and layout detection.
+
+* ``darknet``: region rows ``[cx, cy, w, h, obj, p...]`` normalised to the network input,
+  from one or more output layers, class columns already multiplied by objectness (as
+  OpenCV's region layer gives them).
+* ``yolov5``: one output ``(B, N, 5 + nc)``, rows ``[cx, cy, w, h, obj, p...]`` in input
+  pixels; score = obj * p.
+* ``yolov8`` (also YOLO11): one output ``(B, 4 + nc, N)``, columns ``[cx, cy, w, h, p...]``
+  in input pixels; score = p (no objectness).
+
+Every decoder returns candidates in network-input pixels after the score threshold
+(``score > conf``), one best class per box, before NMS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tecktrack.detections import Detections, cxcywh_to_xyxy
+from tecktrack.errors import ModelError
+
+__all__ = ["decode", "decode_darknet", "decode_yolov5", "decode_yolov8", "infer_layout",
+           "split_batch"]
+
+Shape = Sequence[int | str | None]
+
+
+def _from_cxcywh(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray) -> Detections:
+    xyxy = cxcywh_to_xyxy(boxes.astype(np.float32, copy=False))
+    return Detections(xyxy, class_ids, scores)
+
+
+def decode_yolov8(output: np.ndarray, conf: float) -> Detections:
+    """Decode one image's ``(4 + nc, N)`` YOLOv8/YOLO11 output.
+
+    Examples
+    --------
+    >>> out = np.zeros((6, 3), np.float32)
+    >>> out[:4, 1] = [50, 40, 20, 10]; out[5, 1] = 0.9
+    >>> d = decode_yolov8(out, 0.25)
+    >>> d.xyxy.tolist(), d.class_ids.tolist(), d.scores.round(2).tolist()
+    ([[40.0, 35.0, 60.0, 45.0]], [1], [0.9])
+    """
+    probs = output[4:]
+    scores = probs.max(axis=0)
+    keep = np.flatnonzero(scores > conf)
+    class_ids = probs[:, keep].argmax(axis=0)
+    return _from_cxcywh(output[:4, keep].T, scores[keep], class_ids)
+
+
+def decode_yolov5(output: np.ndarray, conf: float) -> Detections:
+    """Decode one image's ``(N, 5 + nc)`` YOLOv5 output (score = objectness x class prob).
+
+    Examples
+    --------
+    >>> out = np.array([[50, 40, 20, 10, 0.9, 0.1, 0.8], [1, 1, 1, 1, 0.1, 0.9, 0.0]])
+    >>> d = decode_yolov5(out.astype(np.float32), 0.25)
+    >>> d.class_ids.tolist(), d.scores.round(2).tolist()
+    ([1], [0.72])
+    """
+    rows = output[output[:, 4] > conf]
+    class_scores = rows[:, 5:] * rows[:, 4:5]
+    class_ids = class_scores.argmax(axis=1)
+    scores = class_scores[np.arange(len(rows)), class_ids]
+    keep = scores > conf
+    return _from_cxcywh(rows[keep, :4], scores[keep], class_ids[keep])
+
+
+def decode_darknet(outputs: Sequence[np.ndarray], conf: float,
+                   input_size: tuple[int, int]) -> Detections:
+    """Decode one image's Darknet region rows from all output layers.
+
+    Rows are ``[cx, cy, w, h, obj, p...]`` normalised to the network input of
+    ``input_size = (width, height)``; class columns already include objectness.
+
+    Examples
+    --------
+    >>> rows = np.array([[0.5, 0.5, 0.25, 0.5, 0.9, 0.0, 0.8]], np.float32)
+    >>> decode_darknet([rows], 0.25, (320, 320)).xyxy.tolist()
+    [[120.0, 80.0, 200.0, 240.0]]
+    """
+    rows = np.concatenate([o.reshape(-1, o.shape[-1]) for o in outputs])
+    class_cols = rows[:, 5:]
+    scores = class_cols.max(axis=1)
+    keep = np.flatnonzero(scores > conf)
+    class_ids = class_cols[keep].argmax(axis=1)
+    width, height = input_size
+    boxes = rows[keep, :4] * np.array([width, height, width, height], np.float32)
+    return _from_cxcywh(boxes, scores[keep], class_ids)
+
+
+def decode(layout: str, outputs: Sequence[np.ndarray], conf: float,
+           input_size: tuple[int, int]) -> Detections:
+    """Decode one image's outputs (batch axis removed) with the decoder of ``layout``.
+
+    Examples
+    --------
+    >>> decode("yolov8", [np.zeros((6, 4), np.float32)], 0.25, (64, 64)).scores.shape
+    (0,)
+    """
+    if layout == "yolov8":
+        return decode_yolov8(outputs[0], conf)
+    if layout == "yolov5":
+        return decode_yolov5(outputs[0], conf)
+    return decode_darknet(outputs, conf, input_size)
+
+
+def split_batch(outputs: Sequence[np.ndarray], layout: str, batch: int) -> list[list[np.ndarray]]:
+    """Per-image output lists from batched forward outputs.
+
+    Darknet layers read through OpenCV drop the batch axis when the batch is 1.
+
+    Examples
+    --------
+    >>> [len(x) for x in split_batch([np.zeros((2, 6, 4))], "yolov8", 2)]
+    [1, 1]
+    """
+    per_image: list[list[np.ndarray]] = [[] for _ in range(batch)]
+    for out in outputs:
+        if layout == "darknet" and out.ndim == 2:
+            out = out.reshape(1, *out.shape) if batch == 1 else out.reshape(batch, -1, out.shape[1])
+        if out.shape[0] != batch:
+            raise ModelError(f"network returned batch {out.shape[0]} for {batch} input image(s)")
+        for i in range(batch):
+            per_image[i].append(out[i])
+    return per_image
+
+
+def _describe(shapes: Sequence[Shape]) -> str:
+    return ", ".join("(" + ", ".join(str(d) for d in s) + ")" for s in shapes)
+
+
+def _darknet_classes(shapes: Sequence[Shape]) -> int:
+    widths = {s[-1] for s in shapes}
+    if len(widths) != 1 or not all(len(s) in (2, 3) for s in shapes):
+        raise ModelError(f"output shapes {_describe(shapes)} are not Darknet region rows")
+    return int(widths.pop()) - 5
+
+
+def _single_output(shape: Shape, hint: str | None, n_names: int | None) -> tuple[str, int]:
+    rows, cols = shape[1], shape[2]
+    as_v8 = rows - 4 if isinstance(rows, int) else None
+    as_v5 = cols - 5 if isinstance(cols, int) else None
+    if hint == "yolov8" and as_v8 is not None:
+        return hint, as_v8
+    if hint == "yolov5" and as_v5 is not None:
+        return hint, as_v5
+    if hint is not None:
+        raise ModelError(f"output shape {_describe([shape])} does not fit layout '{hint}'")
+    candidates = [(lay, nc) for lay, nc in (("yolov8", as_v8), ("yolov5", as_v5))
+                  if nc is not None and nc >= 1]
+    if n_names is not None:
+        matching = [c for c in candidates if c[1] == n_names]
+        candidates = matching or candidates
+    if not candidates:
+        raise ModelError(f"cannot recognise the output shape {_describe([shape])} as a "
+                         "YOLOv5 (1, N, 5+nc) or YOLOv8 (1, 4+nc, N) layout")
+    if len(candidates) == 2:  # the class axis is the shorter one
+        return candidates[0] if not isinstance(cols, int) or rows <= cols else candidates[1]
+    return candidates[0]
+
+
+def infer_layout(shapes: Sequence[Shape], hint: str | None = None,
+                 n_names: int | None = None) -> tuple[str, int]:
+    """Layout and number of classes from the shapes of a forward pass's outputs.
+
+    Parameters
+    ----------
+    shapes : sequence of shapes
+        Output shapes (batch axis first for 3-D outputs; ``None``/str for dynamic axes).
+    hint : str, optional
+        Layout given in ``model.yaml``; checked against the shapes instead of guessed.
+    n_names : int, optional
+        Number of known class names; breaks ties between layouts.
+
+    Returns
+    -------
+    (layout, nc)
+
+    Raises
+    ------
+    ModelError
+        If the shapes fit no layout (or not the hinted one).
+
+    Examples
+    --------
+    >>> infer_layout([(1, 84, 8400)])
+    ('yolov8', 80)
+    >>> infer_layout([(1, 25200, 85)])
+    ('yolov5', 80)
+    >>> infer_layout([(300, 85), (1200, 85)])
+    ('darknet', 80)
+    """
+    shapes = [tuple(s) for s in shapes]
+    if hint == "darknet" or len(shapes) > 1 or (len(shapes) == 1 and len(shapes[0]) == 2):
+        if hint not in (None, "darknet"):
+            raise ModelError(f"output shapes {_describe(shapes)} do not fit layout '{hint}'")
+        nc = _darknet_classes(shapes)
+    elif len(shapes) == 1 and len(shapes[0]) == 3:
+        return _single_output(shapes[0], hint, n_names)
+    else:
+        raise ModelError(f"cannot recognise the output shape(s) {_describe(shapes)} as a YOLO "
+                         "detection layout")
+    if nc < 1:
+        raise ModelError(f"output shapes {_describe(shapes)} leave no class columns")
+    return "darknet", nc

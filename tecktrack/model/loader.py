@@ -1,0 +1,169 @@
+""":func:`load_model`: gather names, input size and layout, open a backend, build a Model."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from tecktrack.errors import ModelError
+from tecktrack.model.backends import ModelWarning, OnnxInfo, inspect_onnx, open_backend
+from tecktrack.model.core import Model
+from tecktrack.model.decoders import infer_layout
+from tecktrack.model.discovery import ModelPaths, set_model_paths
+from tecktrack.model.metadata import (
+    ModelConfig,
+    parse_ultralytics_metadata,
+    read_darknet_input_size,
+    read_model_yaml,
+    read_names_file,
+)
+
+__all__ = ["DEFAULT_INPUT", "load_model", "parse_imgsz"]
+
+#: Input size used when neither the model nor its files name one.
+DEFAULT_INPUT = 640
+_DEFAULT_STRIDE = 32
+
+
+def parse_imgsz(value: int | str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """Normalise an input size: ``640``, ``"640"``, ``"640x480"`` or ``(640, 480)`` (W, H).
+
+    Examples
+    --------
+    >>> parse_imgsz("640x480"), parse_imgsz(320), parse_imgsz(None)
+    ((640, 480), (320, 320), None)
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        parts = value.lower().replace(",", "x").split("x")
+        try:
+            value = tuple(int(p) for p in parts) if len(parts) == 2 else int(parts[0])
+        except ValueError:
+            raise ModelError(f"imgsz must be N or WxH, got {value!r}") from None
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2 or not all(int(v) > 0 for v in pair):
+        raise ModelError(f"imgsz must be positive N or (width, height), got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _onnx_details(paths: ModelPaths) -> tuple[OnnxInfo | None, ModelConfig]:
+    if paths.kind != "onnx":
+        return None, ModelConfig()
+    try:
+        info = inspect_onnx(paths.weights)
+    except ModelError:  # the chosen backend reports the real problem (or OpenCV can read it)
+        return None, ModelConfig()
+    meta = parse_ultralytics_metadata(info.metadata, paths.weights)
+    if meta.task not in (None, "detect"):
+        raise ModelError(f"Ultralytics task '{meta.task}' is not supported; export a detection "
+                         "('detect') model", paths.weights)
+    return info, meta
+
+
+def _round_to_stride(size: tuple[int, int], stride: int, source: Path) -> tuple[int, int]:
+    rounded = tuple(int(math.ceil(v / stride) * stride) for v in size)
+    if rounded != size:
+        warnings.warn(f"{source}: input size {size[0]}x{size[1]} is not a multiple of stride "
+                      f"{stride}; using {rounded[0]}x{rounded[1]}", ModelWarning, stacklevel=4)
+    return rounded  # type: ignore[return-value]
+
+
+def _input_size(paths: ModelPaths, info: OnnxInfo | None, yaml_cfg: ModelConfig,
+                meta: ModelConfig, imgsz: tuple[int, int] | None) -> tuple[int, int]:
+    fixed_w = info.input_shape[3] if info else None
+    fixed_h = info.input_shape[2] if info else None
+    if fixed_w and fixed_h:
+        fixed = (fixed_w, fixed_h)
+        for wanted, where in ((imgsz, "imgsz"), (yaml_cfg.input_size, "model.yaml input_size")):
+            if wanted is not None and wanted != fixed:
+                raise ModelError(f"the model's input is fixed at {fixed_w}x{fixed_h}; {where} "
+                                 f"{wanted[0]}x{wanted[1]} cannot be used (re-export with "
+                                 "dynamic axes)", paths.weights)
+        return fixed
+    darknet = read_darknet_input_size(paths.config) if paths.config else None
+    size = imgsz or yaml_cfg.input_size or meta.input_size or darknet or (DEFAULT_INPUT,) * 2
+    size = (fixed_w or size[0], fixed_h or size[1])
+    return _round_to_stride(size, meta.stride or _DEFAULT_STRIDE, paths.weights)
+
+
+def _class_names(yaml_cfg: ModelConfig, names_file: list[str] | None, paths: ModelPaths,
+                 meta: ModelConfig) -> tuple[list[str] | None, str | None]:
+    if yaml_cfg.names is not None:
+        return yaml_cfg.names, yaml_cfg.names_source
+    if names_file is not None:
+        return names_file, str(paths.names_file)
+    return meta.names, meta.names_source
+
+
+def _checked_names(names: list[str] | None, source: str | None, nc: int, layout: str,
+                   paths: ModelPaths) -> list[str]:
+    if names is None:
+        warnings.warn(f"{paths.weights}: no class names (model.yaml, *.names or ONNX metadata); "
+                      f"using class_0..class_{nc - 1}", ModelWarning, stacklevel=4)
+        return [f"class_{i}" for i in range(nc)]
+    if len(names) != nc:
+        raise ModelError(f"{len(names)} class names given but the network outputs {nc} classes "
+                         f"({layout} layout); fix the names or the model", source)
+    return names
+
+
+def load_model(name_or_path: str | Path, *, backend: str = "auto", conf: float = 0.25,
+               iou: float = 0.45, imgsz: int | str | tuple[int, int] | None = None,
+               threads: int | None = None, max_det: int = 300) -> Model:
+    """Open a YOLO detector by model name (``models/<name>``) or any folder/.onnx/.cfg path.
+
+    Class names come from ``model.yaml`` > a ``*.names`` file > Ultralytics ONNX metadata >
+    generic ``class_<id>`` (with a :class:`ModelWarning`). The layout is detected from the
+    output shapes of a probe forward pass unless ``model.yaml`` sets ``layout``.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        Model name or path.
+    backend : {"auto", "opencv", "onnxruntime"}
+        ``auto``: ONNX Runtime for ONNX, OpenCV for Darknet, falling back once with a warning.
+    conf : float
+        Score threshold for :meth:`Model.predict`.
+    iou : float
+        NMS IoU threshold.
+    imgsz : int, str or (width, height), optional
+        Input size for models with dynamic height/width (rounded up to the stride).
+    threads : int, optional
+        Backend thread count.
+    max_det : int
+        Most detections kept per image after NMS.
+
+    Returns
+    -------
+    Model
+
+    Raises
+    ------
+    ModelError, FormatError
+        Missing/corrupt model files, names count not matching the network, unsupported ops.
+
+    Examples
+    --------
+    >>> model = load_model("demo-n", conf=0.3)                        # doctest: +SKIP
+    >>> model.names[:2], model.input_size                            # doctest: +SKIP
+    (['circle', 'square'], (320, 320))
+    """
+    paths = set_model_paths(name_or_path)
+    yaml_cfg = read_model_yaml(paths.model_yaml) if paths.model_yaml else ModelConfig()
+    names_file = read_names_file(paths.names_file) if paths.names_file else None
+    info, meta = _onnx_details(paths)
+    size = _input_size(paths, info, yaml_cfg, meta, parse_imgsz(imgsz))
+    probe = np.zeros((1, 3, size[1], size[0]), np.float32)
+    net, outputs = open_backend(paths, backend, probe, threads=threads,
+                                batch_dynamic=bool(info and info.input_shape[0] is None))
+    names, source = _class_names(yaml_cfg, names_file, paths, meta)
+    layout, nc = infer_layout([o.shape for o in outputs], yaml_cfg.layout,
+                              None if names is None else len(names))
+    names = _checked_names(names, source, nc, layout, paths)
+    letterboxed = yaml_cfg.letterbox if yaml_cfg.letterbox is not None else paths.kind == "onnx"
+    return Model(paths=paths, backend=net, names=names, layout=layout, input_size=size,
+                 letterbox=letterboxed, conf=conf, iou=iou, max_det=max_det)

@@ -1,0 +1,138 @@
+"""Frames in, network blobs out: letterbox or stretched resize, and the way back.
+
+The forward mapping from original pixels to network-input pixels is
+``input = original * scale + pad``; :func:`unmap_boxes` inverts it and clips to the frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from tecktrack.errors import FormatError
+
+__all__ = ["LETTERBOX_GREY", "FrameInfo", "check_frame", "letterbox", "make_blob", "resize",
+           "unmap_boxes"]
+
+#: Padding value Ultralytics uses for its letterbox.
+LETTERBOX_GREY = 114
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """How one frame was mapped into the network input.
+
+    Attributes
+    ----------
+    width, height : int
+        Original frame size in pixels.
+    scale_x, scale_y : float
+        Input pixels per original pixel.
+    pad_x, pad_y : float
+        Left and top padding in input pixels.
+    """
+
+    width: int
+    height: int
+    scale_x: float
+    scale_y: float
+    pad_x: float = 0.0
+    pad_y: float = 0.0
+
+
+def check_frame(frame: object) -> np.ndarray:
+    """Return ``frame`` as an ``H x W x 3`` uint8 BGR image, or raise.
+
+    Grey ``H x W`` and ``H x W x 1`` frames become BGR; ``H x W x 4`` (BGRA) drops alpha.
+
+    Raises
+    ------
+    FormatError
+        If ``frame`` is not an image array (wrong type, dtype or shape, or empty).
+
+    Examples
+    --------
+    >>> check_frame(np.zeros((4, 5), np.uint8)).shape
+    (4, 5, 3)
+    """
+    if not isinstance(frame, np.ndarray):
+        raise FormatError(f"not an image: expected a BGR numpy array, got {type(frame).__name__}")
+    if frame.dtype != np.uint8:
+        raise FormatError(f"not an image: expected dtype uint8, got {frame.dtype}")
+    if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
+        frame = cv2.cvtColor(frame.reshape(frame.shape[:2]), cv2.COLOR_GRAY2BGR)
+    elif frame.ndim == 3 and frame.shape[2] == 4:
+        frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise FormatError(f"not an image: expected shape (H, W, 3), got {frame.shape}")
+    return frame
+
+
+def resize(frame: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, FrameInfo]:
+    """Stretch ``frame`` to ``size = (width, height)`` (aspect ratio not kept).
+
+    Examples
+    --------
+    >>> img, info = resize(np.zeros((100, 200, 3), np.uint8), (64, 64))
+    >>> img.shape, info.scale_x, info.scale_y
+    ((64, 64, 3), 0.32, 0.64)
+    """
+    h, w = frame.shape[:2]
+    out = frame if (w, h) == tuple(size) else cv2.resize(frame, tuple(size),
+                                                          interpolation=cv2.INTER_LINEAR)
+    return out, FrameInfo(w, h, size[0] / w, size[1] / h)
+
+
+def letterbox(frame: np.ndarray, size: tuple[int, int],
+              color: int = LETTERBOX_GREY) -> tuple[np.ndarray, FrameInfo]:
+    """Resize keeping the aspect ratio and pad to ``size = (width, height)``, as Ultralytics does.
+
+    Examples
+    --------
+    >>> img, info = letterbox(np.zeros((100, 200, 3), np.uint8), (64, 64))
+    >>> img.shape, info.scale_x, info.pad_y, int(img[0, 0, 0])
+    ((64, 64, 3), 0.32, 16.0, 114)
+    """
+    h, w = frame.shape[:2]
+    r = min(size[0] / w, size[1] / h)
+    new_w, new_h = int(round(w * r)), int(round(h * r))
+    if (new_w, new_h) != (w, h):
+        frame = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    dw, dh = (size[0] - new_w) / 2, (size[1] - new_h) / 2
+    top, bottom = int(round(dh - 0.1)), int(round(dh + 0.1))
+    left, right = int(round(dw - 0.1)), int(round(dw + 0.1))
+    if top or bottom or left or right:
+        frame = cv2.copyMakeBorder(frame, top, bottom, left, right, cv2.BORDER_CONSTANT,
+                                   value=(color, color, color))
+    return frame, FrameInfo(w, h, r, r, float(left), float(top))
+
+
+def make_blob(images: Sequence[np.ndarray], dtype: type = np.float32) -> np.ndarray:
+    """Stack same-size BGR images into an NCHW RGB blob scaled to [0, 1].
+
+    Examples
+    --------
+    >>> make_blob([np.full((2, 3, 3), 255, np.uint8)]).shape
+    (1, 3, 2, 3)
+    """
+    blob = cv2.dnn.blobFromImages(list(images), scalefactor=1 / 255.0, swapRB=True, crop=False)
+    return blob if blob.dtype == dtype else blob.astype(dtype)
+
+
+def unmap_boxes(boxes: np.ndarray, info: FrameInfo) -> np.ndarray:
+    """Map ``(n, 4)`` input-pixel corners back to original-frame pixels, clipped to the frame.
+
+    Examples
+    --------
+    >>> info = FrameInfo(200, 100, 0.32, 0.32, 0.0, 16.0)
+    >>> unmap_boxes(np.array([[0.0, 16.0, 64.0, 48.0]], np.float32), info)
+    array([[  0.,   0., 200., 100.]], dtype=float32)
+    """
+    offset = np.array([info.pad_x, info.pad_y, info.pad_x, info.pad_y], np.float32)
+    scale = np.array([info.scale_x, info.scale_y, info.scale_x, info.scale_y], np.float32)
+    out = (boxes.astype(np.float32, copy=False) - offset) / scale
+    limit = np.array([info.width, info.height, info.width, info.height], np.float32)
+    return np.clip(out, 0.0, limit)
