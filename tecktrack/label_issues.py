@@ -1,0 +1,192 @@
+"""Rank images by how likely their *labels* (not the detector) are wrong.
+
+Each label box and each prediction can raise one suspicion, scored in [0, 1]:
+
+==================  =====================================================  ======================
+kind                when                                                   score
+==================  =====================================================  ======================
+unlabelled object   a prediction overlaps no label box (IoU < ``overlap``)  its confidence ``s``
+wrong class         a matched pair whose classes differ                    ``s``
+misplaced box       an unmatched label box overlapped (IoU >= 0.1) by a     ``s`` of that
+                    prediction that matched nothing else                    prediction
+unsupported label   an unmatched label box no prediction overlaps          ``unsupported_weight``
+                                                                           x recall of its class
+==================  =====================================================  ======================
+
+The image score is its largest suspicion (ties: more suspicions first, then name); the reason
+names the kind, class and evidence. "Recall of its class" is the fraction of that class's
+label boxes the detector matched over the whole dataset: a box the detector misses although it
+finds 95 % of its class is more suspicious than one of a class it rarely finds.
+
+Matching is the class-agnostic greedy rule of :mod:`tecktrack.mining_match`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tecktrack.box_table import BoxTable
+from tecktrack.detections import cxcywh_to_xyxy
+from tecktrack.mining_match import MatchResult, match_tables, paired_iou
+
+__all__ = ["ISSUE_KINDS", "rank_label_issues", "box_suspicions"]
+
+ISSUE_KINDS = ("unlabelled object", "wrong class", "misplaced box", "unsupported label")
+_UNLABELLED, _WRONG_CLASS, _MISPLACED, _UNSUPPORTED = range(4)
+_MIN_OVERLAP = 0.1
+
+
+def box_suspicions(pred: BoxTable, gt: BoxTable, match: MatchResult, *, overlap: float = 0.3,
+                   unsupported_weight: float = 0.9) -> pd.DataFrame:
+    """Every suspicion of every image, one row each (vectorised).
+
+    Returns columns ``image`` (index), ``score``, ``kind`` (index into :data:`ISSUE_KINDS`),
+    ``label_class``, ``pred_class`` (-1 where not applicable) and ``iou``.
+
+    Examples
+    --------
+    >>> gt = BoxTable(["a"], [0], [0], [[.2, .2, .1, .1]])
+    >>> pred = BoxTable(["a"], [0, 0], [0, 1], [[.2, .2, .1, .1], [.8, .8, .1, .1]], [.9, .7])
+    >>> s = box_suspicions(pred, gt, match_tables(pred, gt))
+    >>> s[["kind", "score"]].round(2).values.tolist()
+    [[0.0, 0.7]]
+    """
+    s = pred.scores.astype(np.float64)
+    pred_best_iou = np.zeros(len(pred))
+    np.maximum.at(pred_best_iou, match.pair_pred, match.pair_iou)
+    unmatched_p = match.pred_gt < 0
+    parts = []
+    lone = np.flatnonzero(unmatched_p & (pred_best_iou < overlap))
+    parts.append((pred.image[lone], s[lone], _UNLABELLED, -1, pred.class_ids[lone],
+                  pred_best_iou[lone]))
+    p = match.matched_pred
+    g = match.pred_gt[p]
+    wrong = pred.class_ids[p] != gt.class_ids[g]
+    p, g = p[wrong], g[wrong]
+    parts.append((pred.image[p], s[p], _WRONG_CLASS, gt.class_ids[g], pred.class_ids[p],
+                  paired_iou(cxcywh_to_xyxy(pred.boxes[p]), cxcywh_to_xyxy(gt.boxes[g]))))
+    parts.extend(_label_side(pred, gt, match, s, unsupported_weight))
+    return pd.DataFrame({
+        "image": np.concatenate([np.asarray(x[0], np.int64) for x in parts]),
+        "score": np.concatenate([np.asarray(x[1], np.float64) for x in parts]),
+        "kind": np.concatenate([np.full(len(x[0]), x[2], np.int64) for x in parts]),
+        "label_class": np.concatenate([np.broadcast_to(x[3], len(x[0])) for x in parts]),
+        "pred_class": np.concatenate([np.broadcast_to(x[4], len(x[0])) for x in parts]),
+        "iou": np.concatenate([np.asarray(x[5], np.float64) for x in parts]),
+    })
+
+
+def rank_label_issues(pred: BoxTable, gt: BoxTable, match: MatchResult | None = None, *,
+                      iou_threshold: float = 0.5, overlap: float = 0.3,
+                      unsupported_weight: float = 0.9, top: int | None = None,
+                      names: list[str] | None = None) -> pd.DataFrame:
+    """Images ranked by how likely their labels are wrong, most likely first.
+
+    Parameters
+    ----------
+    pred, gt : BoxTable
+        Aligned predictions (keep low-confidence ones: they are evidence) and labels.
+    match : MatchResult, optional
+        A matching already computed at ``iou_threshold``.
+    overlap : float
+        A prediction overlapping no label box by this IoU is an unlabelled object.
+    unsupported_weight : float
+        Scale of the "unsupported label" score (so contradictions rank above silences).
+    top : int, optional
+        Keep only the first ``top`` images.
+    names : list of str, optional
+        Class names for the reasons.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``image, score, reason, n_issues``; images without suspicion are left out.
+
+    Examples
+    --------
+    >>> gt = BoxTable(["a", "b"], [0, 1], [0, 0], [[.2, .2, .1, .1], [.5, .5, .2, .2]])
+    >>> pred = BoxTable(["a", "b"], [0, 0, 1], [0, 0, 0],
+    ...                 [[.2, .2, .1, .1], [.8, .8, .1, .1], [.5, .5, .2, .2]], [.9, .95, .9])
+    >>> rank_label_issues(pred, gt)[["image", "reason"]].values.tolist()
+    [['a', 'unlabelled object: 0 (confidence 0.95, best IoU 0.00)']]
+    """
+    match = match if match is not None else match_tables(pred, gt, iou_threshold)
+    boxes = box_suspicions(pred, gt, match, overlap=overlap, unsupported_weight=unsupported_weight)
+    boxes = boxes[boxes["score"] > 0]
+    if boxes.empty:
+        return pd.DataFrame({"image": [], "score": [], "reason": [], "n_issues": []})
+    n_issues = np.bincount(boxes["image"], minlength=pred.n_images)
+    order = np.lexsort((boxes["image"].to_numpy(), -boxes["score"].to_numpy()))
+    boxes = boxes.iloc[order]
+    worst = boxes.drop_duplicates("image", keep="first")
+    stems = np.asarray(pred.stems, dtype=object)
+    frame = pd.DataFrame({"image": stems[worst["image"]], "score": worst["score"].to_numpy(),
+                          "n_issues": n_issues[worst["image"]], "_row": np.arange(len(worst))})
+    frame = frame.sort_values(["score", "n_issues", "image"], ascending=[False, False, True],
+                              kind="stable")
+    if top is not None:
+        frame = frame.head(top)
+    frame["reason"] = [_reason(worst.iloc[i], names) for i in frame["_row"]]
+    return frame[["image", "score", "reason", "n_issues"]].reset_index(drop=True)
+
+
+def _label_side(pred: BoxTable, gt: BoxTable, match: MatchResult, s: np.ndarray,
+                unsupported_weight: float) -> list[tuple]:
+    """Suspicions raised by unmatched label boxes: misplaced or unsupported."""
+    unmatched_g = np.flatnonzero(match.gt_pred < 0)
+    free_pair = (match.pred_gt[match.pair_pred] < 0) & (match.pair_iou >= _MIN_OVERLAP)
+    pp, gg, iou = match.pair_pred[free_pair], match.pair_gt[free_pair], match.pair_iou[free_pair]
+    order = np.lexsort((-s[pp], gg))              # per label box, its most confident overlap
+    pp, gg, iou = pp[order], gg[order], iou[order]
+    first = np.ones(len(gg), bool)
+    first[1:] = gg[1:] != gg[:-1]
+    best_pred = np.full(len(gt), -1, np.int64)
+    best_iou = np.zeros(len(gt))
+    best_pred[gg[first]], best_iou[gg[first]] = pp[first], iou[first]
+    g_mis = unmatched_g[best_pred[unmatched_g] >= 0]
+    p_mis = best_pred[g_mis]
+    g_uns = unmatched_g[best_pred[unmatched_g] < 0]
+    g_uns = g_uns[_no_overlap(match, len(gt))[g_uns]]
+    recall = _class_recall(gt, match)
+    return [
+        (gt.image[g_mis], s[p_mis], _MISPLACED, gt.class_ids[g_mis], pred.class_ids[p_mis],
+         best_iou[g_mis]),
+        (gt.image[g_uns], unsupported_weight * recall[gt.class_ids[g_uns]], _UNSUPPORTED,
+         gt.class_ids[g_uns], -1, np.zeros(len(g_uns))),
+    ]
+
+
+def _no_overlap(match: MatchResult, n_gt: int) -> np.ndarray:
+    """True for label boxes no prediction overlaps by IoU >= 0.1."""
+    touched = np.zeros(n_gt, bool)
+    touched[match.pair_gt[match.pair_iou >= _MIN_OVERLAP]] = True
+    return ~touched
+
+
+def _class_recall(gt: BoxTable, match: MatchResult) -> np.ndarray:
+    """Fraction of label boxes of each class id the detector matched (0 for absent classes)."""
+    size = int(gt.class_ids.max()) + 1 if len(gt) else 1
+    total = np.bincount(gt.class_ids, minlength=size).astype(np.float64)
+    found = np.bincount(gt.class_ids[match.gt_pred >= 0], minlength=size)
+    out = np.zeros(size)
+    np.divide(found, total, out=out, where=total > 0)
+    return out
+
+
+def _reason(row: pd.Series, names: list[str] | None) -> str:
+    def name(c: int) -> str:
+        return names[c] if names is not None and 0 <= c < len(names) else str(int(c))
+
+    kind = ISSUE_KINDS[int(row["kind"])]
+    if kind == "unlabelled object":
+        return (f"{kind}: {name(row['pred_class'])} (confidence {row['score']:.2f}, "
+                f"best IoU {row['iou']:.2f})")
+    if kind == "wrong class":
+        return (f"{kind}: labelled {name(row['label_class'])}, detector says "
+                f"{name(row['pred_class'])} (confidence {row['score']:.2f})")
+    if kind == "misplaced box":
+        return (f"{kind}: {name(row['label_class'])} overlaps a "
+                f"{name(row['pred_class'])} prediction only at IoU {row['iou']:.2f} "
+                f"(confidence {row['score']:.2f})")
+    return f"{kind}: {name(row['label_class'])} with no overlapping prediction"
