@@ -1,0 +1,66 @@
+"""``tecktrack predict``: run a detector over an image or a folder of images."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "predict", help="run a YOLO detector on images; write YOLO labels + summary.json",
+        description="Run a model (name under models/, a folder, or a .onnx/.cfg file) on an "
+                    "image or a folder of images. Writes OUT/labels/<stem>.txt (class cx cy w h "
+                    "conf; an empty file when nothing is detected), optional annotated images in "
+                    "OUT/images, and OUT/summary.json (images, detections, mean ms per image by "
+                    "stage).",
+    )
+    parser.add_argument("--model", required=True, metavar="NAME_OR_PATH",
+                        help="model name under models/, a model folder, or a .onnx/.cfg file")
+    parser.add_argument("--source", required=True, metavar="IMAGE|DIR",
+                        help="an image file or a folder of images (searched recursively)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="output folder (default: a new results/runs/predict-* folder)")
+    parser.add_argument("--conf", type=float, default=0.25, help="score threshold (0.25)")
+    parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold (0.45)")
+    parser.add_argument("--backend", choices=("auto", "opencv", "onnxruntime"), default="auto",
+                        help="inference backend (auto: ONNX Runtime for .onnx, OpenCV for Darknet)")
+    parser.add_argument("--imgsz", default=None, metavar="N|WxH",
+                        help="input size for models with dynamic input shape")
+    parser.add_argument("--threads", type=int, default=None, help="backend thread count")
+    parser.add_argument("--save-images", action="store_true",
+                        help="also write annotated images to OUT/images")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_predict)
+
+
+def _output_folder(out: str | None):
+    from pathlib import Path
+
+    from tecktrack.errors import DatasetError
+    from tecktrack.paths import new_run_dir
+
+    if out is None:
+        return new_run_dir(prefix="predict-")
+    folder = Path(out)
+    if (folder / "summary.json").exists() or (folder / "labels").exists():
+        raise DatasetError("already holds prediction results; choose another --out", folder)
+    return folder
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from tecktrack.model import load_model
+    from tecktrack.model.runner import predict_images, source_images
+
+    images, root = source_images(args.source)
+    model = load_model(args.model, backend=args.backend, conf=args.conf, iou=args.iou,
+                       imgsz=args.imgsz, threads=args.threads)
+    out = _output_folder(args.out)
+    summary = predict_images(model, images, root, out, save_images=args.save_images,
+                             quiet=args.quiet)
+    ms = summary["mean_ms_per_image"]
+    print(f"{summary['images']} images, {summary['detections']} detections "
+          f"({model.backend_name}, {ms['total']:.1f} ms/image, forward {ms['forward']:.1f} ms)")
+    for problem in summary["unreadable"]:
+        print(f"skipped: {problem}")
+    print(f"results: {out}")
+    return 1 if summary["unreadable"] else 0
