@@ -1,0 +1,435 @@
+"""Non-maximum suppression: class-aware, agnostic and Soft-NMS, vectorised and OpenCV-exact.
+
+Hard NMS keeps exactly the boxes ``cv2.dnn.NMSBoxes`` keeps when it is run per class on the
+same boxes (``cv2.dnn.NMSBoxesBatched`` in one call), in the same order. What that takes,
+read from OpenCV's ``nms.inl.hpp`` / ``jaccardDistance`` and checked in tests/test_nms.py:
+
+* candidates are ordered by descending float32 score with a *stable* sort, so ties keep
+  input order;
+* IoU uses plain widths (``x2 - x1``, no ``+1`` pixel), in float64, and the result is passed
+  through float32 (``1.f - float(1 - iou)``) before the comparison;
+* a box is suppressed when that overlap is ``> iou_threshold`` (equal is kept);
+* two boxes whose areas sum to at most float64 epsilon (both zero-area) have IoU 1, so
+  within one class the first zero-area box suppresses all later zero-area boxes (for
+  ``iou_threshold < 1``); a zero-area box never suppresses a box with area.
+
+Deliberate differences: inverted boxes (``x2 < x1`` or ``y2 < y1``) count as zero-area here,
+where OpenCV would use a signed negative area; no score threshold is applied (OpenCV drops
+scores ``<= score_threshold``, so it agrees with any threshold below the lowest score);
+``max_det`` caps the *output*, where OpenCV's ``top_k`` for hard NMS caps the candidates.
+
+The algorithm sorts once by (class, rank) and then runs greedy suppression for every class
+at the same time: each round keeps the best remaining box of each class and removes, with
+vectorised IoU rows, the boxes of that class it overlaps. The number of rounds is the largest
+number of boxes any one class keeps, not the number of boxes.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+
+from tecktrack.detections import Detections
+
+__all__ = ["NMS", "nms_indices", "soft_nms"]
+
+_EPS = float(np.finfo(np.float64).eps)
+_F32_ONE = np.float32(1.0)
+SoftMethod = Literal["linear", "gaussian"]
+
+
+# -- input handling --------------------------------------------------------------------------
+def _columns(xyxy: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Validate boxes; return float64 x1, y1, x2, y2 and area (inverted boxes get area 0)."""
+    boxes = np.asarray(xyxy, dtype=np.float64)
+    if boxes.size == 0:
+        boxes = boxes.reshape(0, 4)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"xyxy must have shape (n, 4), got {boxes.shape}")
+    if not np.isfinite(boxes).all():
+        raise ValueError("xyxy contains NaN or infinite coordinates")
+    x1, y1, x2, y2 = (np.ascontiguousarray(boxes[:, k]) for k in range(4))
+    area = np.maximum(x2 - x1, 0.0) * np.maximum(y2 - y1, 0.0)
+    return x1, y1, x2, y2, area
+
+
+def _scores32(scores: np.ndarray, n: int) -> np.ndarray:
+    s = np.asarray(scores, dtype=np.float32).reshape(-1)
+    if s.shape != (n,):
+        raise ValueError(f"scores must have shape ({n},), got {s.shape}")
+    if not np.isfinite(s).all():
+        raise ValueError("scores contain NaN or infinite values")
+    return s
+
+
+def _classes(class_ids: np.ndarray | None, n: int, agnostic: bool) -> np.ndarray | None:
+    """Class ids as int64, or ``None`` when every box is in one group."""
+    if class_ids is None or agnostic:
+        return None
+    c = np.asarray(class_ids).reshape(-1)
+    if c.shape != (n,):
+        raise ValueError(f"class_ids must have shape ({n},), got {c.shape}")
+    if c.size and not np.issubdtype(c.dtype, np.integer):
+        if not np.all(np.isfinite(c)) or np.any(c != np.round(c)):
+            raise ValueError("class_ids must be integers")
+    return c.astype(np.int64, copy=False)
+
+
+def _check_threshold(name: str, value: float) -> float:
+    v = float(value)
+    if not 0.0 <= v <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+    return v
+
+
+# -- OpenCV's overlap, exactly -----------------------------------------------------------------
+def _f32_overlap(iou: np.ndarray | float) -> np.ndarray:
+    """OpenCV's ``1.f - (float)(1.0 - iou)``: the float32 overlap it compares and decays with."""
+    return _F32_ONE - (1.0 - np.asarray(iou, dtype=np.float64)).astype(np.float32)
+
+
+def _double_from_bits(bits: int) -> float:
+    return struct.unpack("<d", struct.pack("<q", bits))[0]
+
+
+@lru_cache(maxsize=128)
+def _iou_cut(threshold: float) -> float:
+    """Largest float64 IoU that OpenCV keeps at ``threshold`` (overlap32 <= float32(threshold)).
+
+    The float32 round trip is monotone in the IoU, so ``overlap32 > thr32`` is exactly
+    ``iou > cut``; comparing float64 IoUs with ``cut`` avoids two casts per pair.
+
+    Examples
+    --------
+    >>> _iou_cut(0.5) >= 0.5 and float(_f32_overlap(_iou_cut(0.5))) <= 0.5
+    True
+    """
+    thr32 = np.float32(threshold)
+    lo = 0  # bit pattern of 0.0: always kept since thr >= 0
+    hi = struct.unpack("<q", struct.pack("<d", 1.0))[0]
+    if _f32_overlap(1.0) <= thr32:
+        return 1.0
+    while hi - lo > 1:  # invariant: f(lo) <= thr32 < f(hi); doubles >= 0 order like their bits
+        mid = (lo + hi) // 2
+        if _f32_overlap(_double_from_bits(mid)) <= thr32:
+            lo = mid
+        else:
+            hi = mid
+    return _double_from_bits(lo)
+
+
+def _pair_iou(ax1, ay1, ax2, ay2, aarea, bx1, by1, bx2, by2, barea,
+              degenerate: bool) -> np.ndarray:
+    """OpenCV's float64 IoU of paired boxes (arrays or scalars broadcast together).
+
+    With ``degenerate=True``, pairs whose areas sum to <= float64 eps get IoU 1 as in
+    ``cv::jaccardDistance``; callers pass ``False`` when no box has area <= eps (then the
+    union is always positive).
+    """
+    iw = np.minimum(ax2, bx2)
+    iw -= np.maximum(ax1, bx1)
+    np.maximum(iw, 0.0, out=iw)
+    ih = np.minimum(ay2, by2)
+    ih -= np.maximum(ay1, by1)
+    np.maximum(ih, 0.0, out=ih)
+    inter = np.multiply(iw, ih, out=iw)
+    total = aarea + barea
+    union = total - inter
+    if not degenerate:
+        return np.divide(inter, union, out=union)
+    tiny = total <= _EPS
+    union[tiny] = 1.0
+    iou = np.divide(inter, union, out=union)
+    iou[tiny] = 1.0
+    return iou
+
+
+# -- ordering ----------------------------------------------------------------------------------
+def _rank_order(scores32: np.ndarray) -> np.ndarray:
+    """Indices by descending score, ties in input order (OpenCV's std::stable_sort)."""
+    return np.argsort(-scores32, kind="stable")
+
+
+def _group_by_class(order: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
+    """Positions into ``order`` sorted by class, keeping ``order`` within each class."""
+    if classes is None:
+        return np.arange(len(order))
+    return np.argsort(classes[order], kind="stable")
+
+
+def _segment_heads(groups: np.ndarray) -> np.ndarray:
+    """Boolean mask of the first element of every run of equal values in ``groups``."""
+    head = np.empty(len(groups), dtype=bool)
+    if len(groups):
+        head[0] = True
+        np.not_equal(groups[1:], groups[:-1], out=head[1:])
+    return head
+
+
+# -- hard NMS ----------------------------------------------------------------------------------
+def _greedy_rounds(cols: tuple[np.ndarray, ...], groups: np.ndarray | None,
+                   cut: float, degenerate: bool) -> np.ndarray:
+    """Greedy NMS on boxes already sorted by (group, rank); returns kept positions.
+
+    Every round keeps the first remaining box of each group and drops the boxes of its group
+    whose IoU with it exceeds ``cut``. Equivalent to OpenCV's candidate-vs-kept loop.
+    """
+    x1, y1, x2, y2, area = cols
+    pos = np.arange(len(x1))
+    kept: list[np.ndarray] = []
+    while pos.size:
+        if groups is None:
+            head = np.zeros(pos.size, dtype=bool)
+            head[0] = True
+            owner = pos[:1]
+        else:
+            head = _segment_heads(groups[pos])
+            starts = np.flatnonzero(head)
+            owner = np.repeat(pos[starts], np.diff(np.append(starts, pos.size)))
+        kept.append(pos[head])
+        iou = _pair_iou(x1[owner], y1[owner], x2[owner], y2[owner], area[owner],
+                        x1[pos], y1[pos], x2[pos], y2[pos], area[pos], degenerate)
+        head |= iou > cut
+        pos = pos[~head]
+    return np.concatenate(kept) if kept else pos
+
+
+def nms_indices(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None = None,
+                iou_threshold: float = 0.45, agnostic: bool = False, *,
+                max_det: int | None = None) -> np.ndarray:
+    """Indices of the boxes hard NMS keeps, in descending score order (stable for ties).
+
+    Identical to ``cv2.dnn.NMSBoxes`` run per class (``cv2.dnn.NMSBoxesBatched``) with a
+    score threshold below every score: see the module docstring for the exact rules.
+
+    Parameters
+    ----------
+    xyxy : array-like, shape (n, 4)
+        Pixel corners ``x1, y1, x2, y2``.
+    scores : array-like, shape (n,)
+        Confidences; compared as float32, like OpenCV.
+    class_ids : array-like, shape (n,), optional
+        Integer classes; boxes only suppress boxes of their own class. ``None`` means one class.
+    iou_threshold : float
+        A box is dropped when its IoU with a kept, higher-ranked box is ``> iou_threshold``.
+    agnostic : bool
+        Ignore ``class_ids`` and suppress across classes.
+    max_det : int, optional
+        Keep at most this many (the highest-scoring) of the surviving boxes.
+
+    Returns
+    -------
+    np.ndarray
+        int64 indices into the inputs.
+
+    Examples
+    --------
+    >>> boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [0, 0, 10, 10]], dtype=np.float32)
+    >>> nms_indices(boxes, [0.9, 0.8, 0.7], class_ids=[0, 0, 1])
+    array([0, 2])
+    >>> nms_indices(boxes, [0.9, 0.8, 0.7], class_ids=[0, 0, 1], agnostic=True)
+    array([0])
+    """
+    cols = _columns(xyxy)
+    n = len(cols[0])
+    scores32 = _scores32(scores, n)
+    classes = _classes(class_ids, n, agnostic)
+    cap = _check_max_det(max_det)
+    cut = _iou_cut(_check_threshold("iou_threshold", iou_threshold))
+    order = _rank_order(scores32)
+    if n == 0 or cut >= 1.0:
+        return order[:cap]
+    grouping = _group_by_class(order, classes)
+    perm = order[grouping]
+    sorted_cols = tuple(c[perm] for c in cols)
+    degenerate = bool((cols[4] <= _EPS).any())
+    groups = None if classes is None else classes[perm]
+    kept_pos = _greedy_rounds(sorted_cols, groups, cut, degenerate)
+    ranks = np.sort(grouping[kept_pos])
+    return order[ranks[:cap]]
+
+
+def _check_max_det(max_det: int | None) -> int | None:
+    if max_det is None:
+        return None
+    if isinstance(max_det, bool) or int(max_det) != max_det or max_det < 1:
+        raise ValueError(f"max_det must be a positive integer or None, got {max_det!r}")
+    return int(max_det)
+
+
+# -- Soft-NMS ----------------------------------------------------------------------------------
+def _decay(scores: np.ndarray, iou: np.ndarray, method: SoftMethod, thr32: np.float32,
+           sigma32: np.float32) -> np.ndarray:
+    """OpenCV's score update: linear ``s *= 1 - ov`` when ``ov > thr``; Gaussian
+    ``s *= exp(-ov^2 / sigma)``, with ``ov`` the float32 overlap."""
+    ov = _f32_overlap(iou)
+    if method == "linear":
+        return scores * np.where(ov > thr32, _F32_ONE - ov, _F32_ONE)
+    weight = np.exp(((ov * ov) / sigma32).astype(np.float64) * -1.0)
+    return (scores.astype(np.float64) * weight).astype(np.float32)
+
+
+def soft_nms(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None = None, *,
+             method: SoftMethod = "gaussian", iou_threshold: float = 0.3, sigma: float = 0.5,
+             score_floor: float = 0.001, agnostic: bool = False,
+             max_det: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Soft-NMS (Bodla et al. 2017): decay overlapping scores instead of dropping boxes.
+
+    Repeatedly takes the highest remaining score of each class (ties: lowest index), keeps it,
+    and multiplies the scores of the other boxes of its class by ``1 - IoU`` when ``IoU >
+    iou_threshold`` (``"linear"``) or by ``exp(-IoU**2 / sigma)`` (``"gaussian"``, which
+    ignores ``iou_threshold``). Boxes whose score falls below ``score_floor`` are dropped.
+    Per class this is ``cv2.dnn.softNMSBoxes`` (same IoU, order and update rules).
+
+    Parameters
+    ----------
+    xyxy, scores, class_ids, agnostic, max_det
+        As in :func:`nms_indices`.
+    method : {"linear", "gaussian"}
+        Score decay.
+    iou_threshold : float
+        Overlap above which the linear decay applies.
+    sigma : float
+        Gaussian width (> 0).
+    score_floor : float
+        Boxes whose (decayed) score is below this are removed.
+
+    Returns
+    -------
+    indices : np.ndarray
+        int64 indices of kept boxes, by descending updated score (ties: lower index first).
+    updated_scores : np.ndarray
+        float32 decayed scores of those boxes.
+
+    Examples
+    --------
+    >>> boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 5]], dtype=np.float32)
+    >>> idx, s = soft_nms(boxes, [0.9, 0.8], method="linear", iou_threshold=0.3)
+    >>> idx, s.round(3)
+    (array([0, 1]), array([0.9, 0.4], dtype=float32))
+    """
+    if method not in ("linear", "gaussian"):
+        raise ValueError(f"method must be 'linear' or 'gaussian', got {method!r}")
+    if not sigma > 0:
+        raise ValueError(f"sigma must be > 0, got {sigma!r}")
+    if not score_floor >= 0:
+        raise ValueError(f"score_floor must be >= 0, got {score_floor!r}")
+    cols = _columns(xyxy)
+    n = len(cols[0])
+    scores32 = _scores32(scores, n)
+    classes = _classes(class_ids, n, agnostic)
+    cap = _check_max_det(max_det)
+    thr32 = np.float32(_check_threshold("iou_threshold", iou_threshold))
+    by_index = np.arange(n) if classes is None else np.argsort(classes, kind="stable")
+    kept, kept_scores = _soft_rounds(
+        tuple(c[by_index] for c in cols), None if classes is None else classes[by_index],
+        scores32[by_index], method, thr32, np.float32(sigma), np.float32(score_floor),
+        bool((cols[4] <= _EPS).any()))
+    kept = by_index[kept]
+    final = np.lexsort((kept, -kept_scores))[:cap]
+    return kept[final], kept_scores[final]
+
+
+def _soft_rounds(cols: tuple[np.ndarray, ...], groups: np.ndarray | None, cur: np.ndarray,
+                 method: SoftMethod, thr32: np.float32, sigma32: np.float32,
+                 floor32: np.float32, degenerate: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Soft-NMS rounds on boxes sorted by (group, index): one pick per group per round."""
+    x1, y1, x2, y2, area = cols
+    alive = cur >= floor32
+    pos = np.flatnonzero(alive)
+    cur = cur[alive]
+    kept: list[np.ndarray] = []
+    kept_scores: list[np.ndarray] = []
+    while pos.size:
+        seg = np.zeros(pos.size, dtype=bool) if groups is None else _segment_heads(groups[pos])
+        seg[0] = True
+        starts = np.flatnonzero(seg)
+        counts = np.diff(np.append(starts, pos.size))
+        best = np.repeat(np.maximum.reduceat(cur, starts), counts)
+        ties = np.flatnonzero(cur == best)
+        first = ties[_segment_heads(np.cumsum(seg)[ties] - 1)]
+        kept.append(pos[first])
+        kept_scores.append(cur[first])
+        owner = np.repeat(pos[first], counts)
+        iou = _pair_iou(x1[owner], y1[owner], x2[owner], y2[owner], area[owner],
+                        x1[pos], y1[pos], x2[pos], y2[pos], area[pos], degenerate)
+        cur = _decay(cur, iou, method, thr32, sigma32)
+        alive = cur >= floor32
+        alive[first] = False
+        pos, cur = pos[alive], cur[alive]
+    if not kept:
+        return pos, cur
+    return np.concatenate(kept), np.concatenate(kept_scores)
+
+
+# -- the object the detector uses ------------------------------------------------------------
+@dataclass(frozen=True)
+class NMS:
+    """Non-maximum suppression over :class:`~tecktrack.detections.Detections`.
+
+    Parameters
+    ----------
+    iou_threshold : float
+        Boxes overlapping a kept box of the same class by IoU ``> iou_threshold`` are
+        removed (hard NMS) or decayed (linear Soft-NMS).
+    agnostic : bool
+        Suppress across classes instead of within each class.
+    max_det : int, optional
+        Keep at most this many detections (the highest-scoring); ``None`` keeps all.
+    soft : {"linear", "gaussian"}, optional
+        Use Soft-NMS with this decay instead of hard NMS; scores in the result are the
+        decayed scores.
+    sigma : float
+        Gaussian Soft-NMS width.
+    score_floor : float
+        Soft-NMS drops boxes whose decayed score falls below this.
+
+    Examples
+    --------
+    >>> d = Detections([[0, 0, 10, 10], [1, 1, 10, 10], [0, 0, 10, 10]], [0, 0, 1],
+    ...                [0.9, 0.8, 0.7])
+    >>> NMS(iou_threshold=0.45).filter(d).class_ids
+    array([0, 1])
+    >>> NMS(agnostic=True).filter(d).scores
+    array([0.9], dtype=float32)
+    >>> NMS(soft="gaussian", sigma=0.5).filter(d).scores.round(3)
+    array([0.9  , 0.7  , 0.215], dtype=float32)
+    """
+
+    iou_threshold: float = 0.45
+    agnostic: bool = False
+    max_det: int | None = None
+    soft: SoftMethod | None = None
+    sigma: float = 0.5
+    score_floor: float = 0.001
+
+    def __post_init__(self) -> None:
+        _check_threshold("iou_threshold", self.iou_threshold)
+        _check_max_det(self.max_det)
+        if self.soft not in (None, "linear", "gaussian"):
+            raise ValueError(f"soft must be None, 'linear' or 'gaussian', got {self.soft!r}")
+        if not self.sigma > 0:
+            raise ValueError(f"sigma must be > 0, got {self.sigma!r}")
+        if not self.score_floor >= 0:
+            raise ValueError(f"score_floor must be >= 0, got {self.score_floor!r}")
+
+    def filter(self, detections: Detections) -> Detections:
+        """The detections that survive, ordered by descending (possibly decayed) score.
+
+        The input is not modified. Raises ``ValueError`` for detections without scores.
+        """
+        if detections.scores is None:
+            raise ValueError("NMS needs scored detections (predictions), got ground truth")
+        if self.soft is None:
+            keep = nms_indices(detections.xyxy, detections.scores, detections.class_ids,
+                               self.iou_threshold, self.agnostic, max_det=self.max_det)
+            return detections[keep]
+        keep, scores = soft_nms(
+            detections.xyxy, detections.scores, detections.class_ids, method=self.soft,
+            iou_threshold=self.iou_threshold, sigma=self.sigma, score_floor=self.score_floor,
+            agnostic=self.agnostic, max_det=self.max_det)
+        return Detections(detections.xyxy[keep], detections.class_ids[keep], scores)

@@ -1,0 +1,277 @@
+"""NMS: exact agreement with OpenCV's NMSBoxes / NMSBoxesBatched / softNMSBoxes, plus hand cases."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tecktrack.detections import Detections
+from tecktrack.nms import NMS, nms_indices, soft_nms
+
+SOFT_METHODS = {
+    "linear": cv2.dnn.SOFT_NMSMETHOD_SOFTNMS_LINEAR,
+    "gaussian": cv2.dnn.SOFT_NMSMETHOD_SOFTNMS_GAUSSIAN,
+}
+
+
+# -- OpenCV references -------------------------------------------------------------------------
+def _xywh(xyxy: np.ndarray) -> list[list[float]]:
+    b = np.asarray(xyxy, dtype=np.float64)
+    return np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1).tolist()
+
+
+def cv_per_class(xyxy, scores, class_ids, thr: float) -> np.ndarray:
+    """cv2.dnn.NMSBoxes run on each class separately, merged in stable descending score order."""
+    scores = np.asarray(scores, np.float32)
+    kept = []
+    for c in np.unique(class_ids):
+        idx = np.flatnonzero(class_ids == c)
+        got = cv2.dnn.NMSBoxes(_xywh(xyxy[idx]), scores[idx].tolist(), 0.0, thr)
+        kept.append(idx[np.asarray(got, dtype=np.int64).reshape(-1)])
+    kept_all = np.concatenate(kept) if kept else np.zeros(0, np.int64)
+    kept_all.sort()
+    return kept_all[np.argsort(-scores[kept_all], kind="stable")]
+
+
+def cv_batched(xyxy, scores, class_ids, thr: float) -> np.ndarray:
+    got = cv2.dnn.NMSBoxesBatched(_xywh(xyxy), np.asarray(scores, np.float32).tolist(),
+                                  [int(c) for c in class_ids], 0.0, thr)
+    return np.asarray(got, dtype=np.int64).reshape(-1)
+
+
+def clustered(n: int, n_classes: int, seed: int, img: float = 640.0):
+    """Detector-like candidates: jittered copies around a few objects, mostly their class."""
+    rng = np.random.default_rng(seed)
+    n_obj = max(1, n // 40)
+    centre = rng.uniform(0, img, (n_obj, 2))
+    size = np.exp(rng.uniform(np.log(12), np.log(300), (n_obj, 2)))
+    obj_cls = rng.integers(0, n_classes, n_obj)
+    which = rng.integers(0, n_obj, n)
+    wh = size[which] * np.exp(rng.normal(0, 0.15, (n, 2)))
+    c = centre[which] + rng.normal(0, 0.12, (n, 2)) * size[which]
+    xyxy = np.clip(np.concatenate([c - wh / 2, c + wh / 2], axis=1), 0, img).astype(np.float32)
+    cls = np.where(rng.random(n) < 0.8, obj_cls[which], rng.integers(0, n_classes, n))
+    scores = rng.beta(2, 5, n).astype(np.float32)
+    return xyxy, scores, cls.astype(np.int64)
+
+
+# -- hand cases --------------------------------------------------------------------------------
+def test_iou_equal_to_threshold_is_kept_and_above_is_suppressed():
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 5]], np.float32)  # IoU exactly 0.5
+    assert nms_indices(boxes, [0.9, 0.8], iou_threshold=0.5).tolist() == [0, 1]
+    assert nms_indices(boxes, [0.9, 0.8], iou_threshold=0.4999).tolist() == [0]
+
+
+def test_no_plus_one_pixel_widths():
+    # Touching boxes share no area with plain widths (they would share a column with +1).
+    touching = np.array([[0, 0, 10, 10], [10, 0, 20, 10]], np.float32)
+    assert nms_indices(touching, [0.9, 0.8], iou_threshold=0.0).tolist() == [0, 1]
+    # Plain IoU 0.44 (kept at 0.45); with +1 widths it would be 55/121 ~ 0.4545 (dropped).
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 4.4]], np.float32)
+    assert nms_indices(boxes, [0.9, 0.8], iou_threshold=0.45).tolist() == [0, 1]
+    assert cv_batched(boxes, [0.9, 0.8], [0, 0], 0.45).tolist() == [0, 1]
+
+
+def test_overlap_goes_through_float32_like_opencv():
+    # IoU = 1933/2559 sits just above its float32 rounding: float64 would suppress, OpenCV keeps.
+    boxes = np.array([[0, 0, 2366, 2559], [0, 0, 2366, 1933]], np.float32)
+    iou = 1933 / 2559
+    thr = float(np.float32(iou))
+    assert iou > thr
+    assert cv_batched(boxes, [0.9, 0.8], [0, 0], thr).tolist() == [0, 1]
+    assert nms_indices(boxes, [0.9, 0.8], iou_threshold=thr).tolist() == [0, 1]
+
+
+def test_ties_keep_input_order():
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [50, 50, 60, 60], [50, 50, 60, 60]])
+    scores = [0.5, 0.5, 0.5, 0.7]
+    assert nms_indices(boxes, scores).tolist() == [3, 0]
+    assert nms_indices(boxes, [0.5] * 4).tolist() == [0, 2]
+
+
+def test_zero_area_boxes_follow_opencv_and_never_nan():
+    boxes = np.array([[5, 5, 5, 5], [100, 100, 100, 100], [0, 0, 10, 10], [3, 3, 3, 8],
+                      [1, 1, 9, 9]], np.float32)
+    scores = [0.9, 0.8, 0.7, 0.6, 0.5]
+    expected = cv_per_class(boxes, scores, np.zeros(5, np.int64), 0.45)
+    with np.errstate(all="raise"):
+        got = nms_indices(boxes, scores, iou_threshold=0.45)
+    # The first zero-area box suppresses the other zero-area ones; it never hides a box with area.
+    assert got.tolist() == expected.tolist() == [0, 2]
+    assert nms_indices(boxes, scores, iou_threshold=1.0).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_zero_area_boxes_do_not_cross_classes_unlike_batched():
+    boxes = np.array([[5, 5, 5, 5], [100, 100, 100, 100]], np.float32)
+    assert nms_indices(boxes, [0.9, 0.8], [0, 1]).tolist() == [0, 1]
+    assert cv_per_class(boxes, [0.9, 0.8], np.array([0, 1]), 0.45).tolist() == [0, 1]
+    # NMSBoxesBatched's offset trick cannot separate empty boxes (IoU 1 by definition).
+    assert cv_batched(boxes, [0.9, 0.8], [0, 1], 0.45).tolist() == [0]
+
+
+def test_inverted_boxes_count_as_zero_area():
+    boxes = np.array([[10, 10, 0, 0], [0, 0, 10, 10], [20, 20, 20, 20]], np.float32)
+    assert nms_indices(boxes, [0.9, 0.8, 0.7]).tolist() == [0, 1]
+
+
+def test_empty_input():
+    got = nms_indices(np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64))
+    assert got.dtype == np.int64 and got.shape == (0,)
+    out = NMS().filter(Detections.empty())
+    assert len(out) == 0 and out.scores is not None
+    idx, s = soft_nms(np.zeros((0, 4)), np.zeros(0))
+    assert idx.shape == (0,) and s.shape == (0,)
+
+
+def test_class_aware_agnostic_and_max_det():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [0, 0, 10, 10], [40, 40, 50, 50]])
+    scores = [0.6, 0.9, 0.8, 0.7]
+    classes = [0, 0, 1, 1]
+    assert nms_indices(boxes, scores, classes).tolist() == [1, 2, 3]
+    assert nms_indices(boxes, scores, classes, agnostic=True).tolist() == [1, 3]
+    assert nms_indices(boxes, scores).tolist() == [1, 3]
+    assert nms_indices(boxes, scores, classes, max_det=2).tolist() == [1, 2]
+
+
+def test_filter_keeps_detections_columns_and_leaves_input_alone():
+    d = Detections([[0, 0, 10, 10], [1, 1, 11, 11], [40, 40, 50, 50]], [3, 3, 7], [0.5, 0.9, 0.4])
+    before = (d.xyxy.copy(), d.class_ids.copy(), d.scores.copy())
+    out = NMS(iou_threshold=0.45, agnostic=False, max_det=300).filter(d)
+    np.testing.assert_array_equal(out.xyxy, [[1, 1, 11, 11], [40, 40, 50, 50]])
+    assert out.class_ids.tolist() == [3, 7]
+    np.testing.assert_array_equal(out.scores, np.float32([0.9, 0.4]))
+    for a, b in zip(before, (d.xyxy, d.class_ids, d.scores), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert len(NMS(max_det=1).filter(d)) == 1
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"iou_threshold": -0.1}, {"iou_threshold": 1.5}, {"max_det": 0}, {"max_det": 2.5},
+    {"soft": "cubic"}, {"soft": "gaussian", "sigma": 0.0}, {"score_floor": -1.0},
+])
+def test_bad_settings_are_rejected(kwargs):
+    with pytest.raises(ValueError):
+        NMS(**kwargs)
+
+
+def test_bad_arrays_name_the_field():
+    with pytest.raises(ValueError, match="xyxy"):
+        nms_indices(np.zeros((3, 5)), np.zeros(3))
+    with pytest.raises(ValueError, match="scores"):
+        nms_indices(np.zeros((3, 4)), np.zeros(2))
+    with pytest.raises(ValueError, match="class_ids"):
+        nms_indices(np.zeros((3, 4)), np.zeros(3), [0.5, 1, 2])
+    with pytest.raises(ValueError, match="NaN"):
+        nms_indices(np.full((1, 4), np.nan), np.zeros(1))
+    with pytest.raises(ValueError, match="ground truth"):
+        NMS().filter(Detections([[0, 0, 1, 1]], [0]))
+
+
+# -- randomized equivalence with OpenCV -------------------------------------------------------
+coords = st.integers(0, 60)
+box = st.tuples(coords, coords, st.integers(0, 30), st.integers(0, 30)).map(
+    lambda t: (t[0], t[1], t[0] + t[2], t[1] + t[3]))
+candidates = st.lists(st.tuples(box, st.sampled_from([0.1, 0.25, 0.5, 0.75, 0.9]),
+                                st.integers(0, 3)), max_size=40)
+thresholds = st.one_of(st.sampled_from([0.0, 0.3, 0.45, 0.5, 1.0]),
+                       st.floats(0.0, 1.0, allow_nan=False))
+
+
+def _unpack(items):
+    xyxy = np.array([b for b, _, _ in items], np.float32).reshape(-1, 4)
+    scores = np.array([s for _, s, _ in items], np.float32)
+    classes = np.array([c for _, _, c in items], np.int64)
+    return xyxy, scores, classes
+
+
+@settings(max_examples=300, deadline=None)
+@given(candidates, thresholds)
+def test_matches_opencv_nmsboxes_per_class(items, thr):
+    xyxy, scores, classes = _unpack(items)
+    expected = cv_per_class(xyxy, scores, classes, thr)
+    assert nms_indices(xyxy, scores, classes, iou_threshold=thr).tolist() == expected.tolist()
+    agnostic = cv_per_class(xyxy, scores, np.zeros_like(classes), thr)
+    assert nms_indices(xyxy, scores, classes, thr, agnostic=True).tolist() == agnostic.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(candidates, thresholds)
+def test_matches_opencv_nmsboxes_batched_for_boxes_with_area(items, thr):
+    xyxy, scores, classes = _unpack(items)
+    has_area = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
+    xyxy, scores, classes = xyxy[has_area], scores[has_area], classes[has_area]
+    expected = cv_batched(xyxy, scores, classes, thr)
+    assert nms_indices(xyxy, scores, classes, iou_threshold=thr).tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_matches_batched_on_clustered_float_boxes(seed):
+    xyxy, scores, classes = clustered(3000, 80, seed)
+    expected = cv_batched(xyxy, scores, classes, 0.45)
+    np.testing.assert_array_equal(nms_indices(xyxy, scores, classes, 0.45), expected)
+    quantised = np.ceil(scores * 10) / 10  # many ties, none at 0 (OpenCV drops score 0)
+    np.testing.assert_array_equal(nms_indices(xyxy, quantised, classes, 0.6),
+                                  cv_batched(xyxy, quantised, classes, 0.6))
+
+
+# -- Soft-NMS ----------------------------------------------------------------------------------
+def test_soft_linear_hand_case():
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 5], [0, 0, 10, 8], [20, 20, 30, 30]])
+    idx, s = soft_nms(boxes, [0.9, 0.8, 0.85, 0.7], method="linear", iou_threshold=0.55)
+    # 0 keeps 0.9; box 2 (IoU 0.8 > 0.55) -> 0.85 * 0.2 = 0.17; box 1 (IoU 0.5) untouched;
+    # then box 1 (0.8) decays box 2 by IoU 5/8 = 0.625 > 0.55 -> 0.17 * 0.375.
+    assert idx.tolist() == [0, 1, 3, 2]
+    np.testing.assert_allclose(s, [0.9, 0.8, 0.7, 0.85 * 0.2 * 0.375], rtol=1e-6)
+
+
+def test_soft_gaussian_hand_case_and_floor():
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 5]])
+    idx, s = soft_nms(boxes, [0.9, 0.8], method="gaussian", sigma=0.5)
+    assert idx.tolist() == [0, 1]
+    np.testing.assert_allclose(s, [0.9, 0.8 * np.exp(-0.25 / 0.5)], rtol=1e-6)
+    idx, _ = soft_nms(boxes, [0.9, 0.8], method="gaussian", sigma=0.5, score_floor=0.5)
+    assert idx.tolist() == [0]
+
+
+def test_soft_is_class_aware_and_capped():
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10]])
+    idx, s = soft_nms(boxes, [0.9, 0.8, 0.7], [0, 1, 1], method="linear", iou_threshold=0.5)
+    # Box 2 only competes with box 1 (same class) and decays to 0, below the floor.
+    assert idx.tolist() == [0, 1]
+    np.testing.assert_allclose(s, [0.9, 0.8])
+    idx, s = soft_nms(boxes, [0.9, 0.8, 0.7], [0, 1, 1], method="linear", score_floor=0.0)
+    assert idx.tolist() == [0, 1, 2] and s[2] == 0.0
+    idx, _ = soft_nms(boxes, [0.9, 0.8, 0.7], [0, 1, 1], method="linear", max_det=1)
+    assert idx.tolist() == [0]
+
+
+def test_filter_soft_returns_decayed_scores():
+    d = Detections([[0, 0, 10, 10], [0, 0, 10, 5]], [2, 2], [0.9, 0.8])
+    out = NMS(soft="linear", iou_threshold=0.3).filter(d)
+    np.testing.assert_allclose(out.scores, [0.9, 0.4], rtol=1e-6)
+    assert out.class_ids.tolist() == [2, 2] and d.scores.tolist() == pytest.approx([0.9, 0.8])
+
+
+int_box = st.tuples(coords, coords, st.integers(0, 30), st.integers(0, 30))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(int_box, st.floats(0.0625, 1.0, width=32)), max_size=30),
+       st.sampled_from(["linear", "gaussian"]), st.floats(0.0, 1.0), st.floats(0.1, 2.0))
+def test_soft_matches_opencv_softnmsboxes(items, method, thr, sigma):
+    xywh = [list(b) for b, _ in items]
+    scores = np.array([s for _, s in items], np.float32)
+    xyxy = np.array([[x, y, x + w, y + h] for x, y, w, h in xywh], np.float32).reshape(-1, 4)
+    cv_scores, cv_idx = cv2.dnn.softNMSBoxes(xywh, scores.tolist(), 0.001, thr, 0, sigma,
+                                             SOFT_METHODS[method])
+    idx, s = soft_nms(xyxy, scores, method=method, iou_threshold=thr, sigma=sigma,
+                      score_floor=0.001)
+    cv_idx = np.asarray(cv_idx, np.int64).reshape(-1)
+    cv_scores = np.asarray(cv_scores, np.float32).reshape(-1)
+    # Scores can differ in the last float32 bit (OpenCV's exp); compare sets and values.
+    assert sorted(idx.tolist()) == sorted(cv_idx.tolist())
+    np.testing.assert_allclose(s[np.argsort(idx)], cv_scores[np.argsort(cv_idx)], rtol=1e-5,
+                               atol=1e-7)
