@@ -1,0 +1,94 @@
+"""``tecktrack dataset stats|check``: explore and validate a YOLO dataset."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tecktrack.errors import TeckTrackError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``dataset`` with its ``stats`` and ``check`` sub-commands."""
+    parser = subparsers.add_parser(
+        "dataset", help="statistics and checks of a YOLO dataset (data.yaml)",
+        description="Explore (stats) or validate (check) a dataset described by an "
+                    "ultralytics-style data.yaml with images/ and labels/ folders.",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    stats = actions.add_parser(
+        "stats", help="class counts, box sizes, COCO size buckets, objects per image",
+        description="Print per-class instance and image counts, COCO size buckets and objects "
+                    "per image; bad label lines are skipped (run `check` to list them).")
+    stats.add_argument("data_yaml", metavar="DATA_YAML", help="the dataset's data.yaml")
+    stats.add_argument("--split", default=None, help="only this split (default: all splits)")
+    stats.add_argument("--json", metavar="OUT", default=None,
+                       help="also write the statistics to this new JSON file")
+    stats.add_argument("--quiet", action="store_true", help="no progress bar")
+    stats.set_defaults(func=_stats)
+    check = actions.add_parser(
+        "check", help="list every bad label line and missing label file; exit 1 if any",
+        description="Validate every image and label file of every split. Prints one "
+                    "file:line: message per problem; exit status 1 when there is any.")
+    check.add_argument("data_yaml", metavar="DATA_YAML", help="the dataset's data.yaml")
+    check.add_argument("--quiet", action="store_true", help="no progress bar")
+    check.set_defaults(func=_check)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from tecktrack.datasets import Dataset
+
+    dataset = Dataset.from_yaml(args.data_yaml)
+    stats = dataset.stats(args.split, quiet=args.quiet)
+    summary = {"data_yaml": str(Path(args.data_yaml).resolve()), "split": args.split,
+               **stats.summary()}
+    _print_stats(summary)
+    if args.json:
+        out = Path(args.json)
+        if out.exists():
+            raise TeckTrackError(f"refusing to overwrite an existing file: {out}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        print(f"wrote {out}")
+    return 0
+
+
+def _print_stats(summary: dict) -> None:
+    split = summary["split"] or "all splits"
+    print(f"{summary['data_yaml']} ({split}): {summary['images']} images "
+          f"({summary['unlabelled_images']} without label file), {summary['boxes']} boxes")
+    print("\nclass                      instances   images")
+    for row in summary["classes"]:
+        if row["instances"]:
+            print(f"  {row['class_id']:>3} {row['name']:<22} {row['instances']:8d} "
+                  f"{row['images']:8d}")
+    empty = sum(1 for row in summary["classes"] if not row["instances"])
+    if empty:
+        print(f"  ({empty} classes without instances)")
+    buckets = ", ".join(f"{k} {v}" for k, v in summary["size_buckets"].items())
+    print(f"\nCOCO size buckets: {buckets}")
+    per_image = ", ".join(f"{k}: {v}" for k, v in summary["objects_per_image"].items())
+    print(f"objects per image (objects: images): {per_image}")
+
+
+def _check(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from tecktrack.datasets import Dataset
+
+    dataset = Dataset.from_yaml(args.data_yaml)
+    problems = dataset.check(quiet=args.quiet)
+    n_images = len({item.image_path for item in dataset.items()})
+    for row in problems.itertuples(index=False):
+        where = row.path if pd.isna(row.line) else f"{row.path}:{row.line}"
+        print(f"{where}: {row.message}")
+    if problems.empty:
+        print(f"no problems in {n_images} images")
+        return 0
+    counts = problems["kind"].value_counts()
+    print(f"{len(problems)} problems in {n_images} images: "
+          f"{counts.get('label', 0)} bad label lines, "
+          f"{counts.get('missing_label', 0)} missing label files, "
+          f"{counts.get('image', 0)} unreadable images")
+    return 1
