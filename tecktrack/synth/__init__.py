@@ -1,0 +1,15 @@
+"""The deterministic synthetic logistics world: TeckTrack's embedded default data.
+
+Public API
+----------
+- :data:`CLASS_NAMES`: the 8 classes, in class-id order.
+- :func:`generate_dataset`: YOLO dataset with train/val/test splits (optional label noise).
+- :func:`generate_folders`: contaminated positive/background image folders with a manifest.
+- :func:`generate_video`: an mp4 of objects moving across a scene, per-frame YOLO labels.
+- :func:`ensure_default_world`: create the default datasets and video under ``data/``.
+"""
+
+from tecktrack.synth.dataset import SYNTH_VERSION, generate_dataset, render_image
+from tecktrack.synth.objects import CLASS_NAMES
+
+__all__ = ["CLASS_NAMES", "SYNTH_VERSION", "generate_dataset", "render_image"]
