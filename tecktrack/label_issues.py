@@ -176,7 +176,8 @@ def _class_recall(gt: BoxTable, match: MatchResult) -> np.ndarray:
 
 def _reason(row: pd.Series, names: list[str] | None) -> str:
     def name(c: int) -> str:
-        return names[c] if names is not None and 0 <= c < len(names) else str(int(c))
+        c = int(c)
+        return names[c] if names is not None and 0 <= c < len(names) else str(c)
 
     kind = ISSUE_KINDS[int(row["kind"])]
     if kind == "unlabelled object":

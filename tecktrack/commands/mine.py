@@ -1,0 +1,67 @@
+"""``tecktrack mine``: hard negatives, misclassifications and label issues of a prediction run."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "mine", help="rank the images a detector gets most wrong, its class confusions and "
+                     "likely label errors",
+        description="Match prediction files (class cx cy w h conf) to a labelled dataset by file "
+                    "stem across all splits and print three rankings, best first: hard "
+                    "negatives (per-image loss with components), misclassifications (classes "
+                    "by count, with what they were confused with) and label issues.",
+    )
+    parser.add_argument("--pred", required=True, help="prediction folder (<stem>.txt or labels/)")
+    parser.add_argument("--gt", required=True, help="data.yaml, dataset folder or label folder")
+    parser.add_argument("--top", type=int, default=10, help="entries per ranking (default 10)")
+    parser.add_argument("--json", default=None, help="also write the rankings to this new file")
+    parser.add_argument("--iou", type=float, default=0.5, help="IoU for a match (default 0.5)")
+    parser.add_argument("--lambda-no-obj", type=float, default=2.0,
+                        help="cost of a missed object (default 2)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_mine)
+
+
+def _mine(args: argparse.Namespace) -> int:
+    from tecktrack.errors import TeckTrackError
+    from tecktrack.mining import HardNegativeMining
+    from tecktrack.mining_report import mine, write_summary
+
+    if args.top < 1:
+        raise TeckTrackError(f"--top must be >= 1, got {args.top}")
+    try:
+        miner = HardNegativeMining(iou_threshold=args.iou, lambda_no_obj=args.lambda_no_obj)
+    except ValueError as exc:
+        raise TeckTrackError(str(exc)) from None
+    summary = mine(args.pred, args.gt, top=args.top, miner=miner, quiet=args.quiet)
+    _print(summary)
+    if args.json:
+        try:
+            path = write_summary(summary, args.json)
+        except FileExistsError:
+            raise TeckTrackError("refusing to overwrite an existing file", args.json) from None
+        print(f"wrote {path}")
+    return 0
+
+
+def _print(summary: dict[str, Any]) -> None:
+    unpaired = summary["unpaired"]
+    print(f"{summary['images']} images paired by stem "
+          f"({unpaired['predictions_without_labels']} prediction files without a labelled "
+          f"image, {unpaired['labelled_images_without_predictions']} labelled images without "
+          f"predictions: left out)")
+    print("\nhard negatives (image, loss, box/objectness/classification/false_positive/missed):")
+    for r in summary["hard_negatives"]:
+        print(f"  {r['image']:<24} {r['loss']:8.3f}   {r['box']:.3f} {r['objectness']:.3f} "
+              f"{r['classification']:.3f} {r['false_positive']:.3f} {r['missed']:.3f}")
+    print("\nmisclassifications (class, count, confused with):")
+    for r in summary["misclassifications"]:
+        pairs = ", ".join(f"{k} x{v}" for k, v in r["confused_with"].items())
+        print(f"  {r['class']!s:<16} {r['count']:6d}   {pairs}")
+    print("\nlabel issues (image, score, reason):")
+    for r in summary["label_issues"]:
+        print(f"  {r['image']:<24} {r['score']:.3f}   {r['reason']}")

@@ -1,0 +1,80 @@
+"""Label-issue ranking on hand-made cases: each kind of suspicion, scores and order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tecktrack.box_table import BoxTable
+from tecktrack.label_issues import ISSUE_KINDS, box_suspicions, rank_label_issues
+from tecktrack.mining_match import match_tables
+
+BOX = [0.3, 0.3, 0.2, 0.2]
+
+
+def table(stems, image, classes, boxes, scores=None) -> BoxTable:
+    return BoxTable(stems, image, classes, np.asarray(boxes, float).reshape(-1, 4), scores)
+
+
+def kinds(pred: BoxTable, gt: BoxTable) -> list[str]:
+    s = box_suspicions(pred, gt, match_tables(pred, gt))
+    return [ISSUE_KINDS[k] for k in s["kind"]]
+
+
+def test_clean_image_has_no_suspicion():
+    gt = table(["a"], [0], [0], [BOX])
+    pred = table(["a"], [0], [0], [BOX], [0.9])
+    assert kinds(pred, gt) == []
+    assert rank_label_issues(pred, gt).empty
+
+
+def test_unlabelled_object():
+    gt = table(["a"], [], [], [])
+    pred = table(["a"], [0], [2], [BOX], [0.8])
+    issues = rank_label_issues(pred, gt, names=["x", "y", "car"])
+    assert issues.loc[0, "score"] == pytest.approx(0.8)
+    assert issues.loc[0, "reason"].startswith("unlabelled object: car")
+
+
+def test_duplicate_prediction_is_not_an_unlabelled_object():
+    gt = table(["a"], [0], [0], [BOX])
+    pred = table(["a"], [0, 0], [0, 0], [BOX, [0.31, 0.3, 0.2, 0.2]], [0.9, 0.8])
+    assert kinds(pred, gt) == []
+
+
+def test_wrong_class():
+    gt = table(["a"], [0], [0], [BOX])
+    pred = table(["a"], [0], [1], [BOX], [0.7])
+    issues = rank_label_issues(pred, gt, names=["cat", "dog"])
+    assert issues.loc[0, "reason"] == ("wrong class: labelled cat, detector says dog "
+                                       "(confidence 0.70)")
+
+
+def test_misplaced_box():
+    gt = table(["a"], [0], [0], [[0.3, 0.3, 0.2, 0.2]])
+    pred = table(["a"], [0], [0], [[0.4, 0.3, 0.2, 0.2]], [0.9])   # IoU 1/3
+    assert kinds(pred, gt) == ["misplaced box"]
+    issues = rank_label_issues(pred, gt)
+    assert "IoU 0.33" in issues.loc[0, "reason"] and issues.loc[0, "score"] == pytest.approx(0.9)
+
+
+def test_unsupported_label_scaled_by_class_recall():
+    # class 0: 3 of 4 labels found -> recall 0.75; the unfound one scores 0.9 * 0.75
+    gt = table(["a", "b"], [0, 0, 0, 1], [0, 0, 0, 0],
+               [[.2, .2, .1, .1], [.5, .5, .1, .1], [.8, .8, .1, .1], [.5, .5, .1, .1]])
+    pred = table(["a", "b"], [0, 0, 0], [0, 0, 0],
+                 [[.2, .2, .1, .1], [.5, .5, .1, .1], [.8, .8, .1, .1]], [.9, .9, .9])
+    issues = rank_label_issues(pred, gt)
+    assert list(issues["image"]) == ["b"]
+    assert issues.loc[0, "score"] == pytest.approx(0.9 * 0.75)
+    assert issues.loc[0, "reason"].startswith("unsupported label")
+
+
+def test_ranking_order_is_by_score_then_count_then_name():
+    gt = table(["a", "b", "c"], [], [], [])
+    pred = table(["a", "b", "c"], [0, 1, 1, 2], [0, 0, 0, 0],
+                 [BOX, BOX, [.8, .8, .1, .1], BOX], [0.5, 0.9, 0.5, 0.9])
+    issues = rank_label_issues(pred, gt)
+    assert list(issues["image"]) == ["b", "c", "a"]   # b and c tie at 0.9; b has two issues
+    assert list(issues["n_issues"]) == [2, 1, 1]
+    assert list(rank_label_issues(pred, gt, top=1)["image"]) == ["b"]
