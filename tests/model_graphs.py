@@ -1,0 +1,86 @@
+"""Tiny ONNX graphs for the model tests: they emit known tensors in each YOLO layout.
+
+Each graph takes an NCHW image input and returns ``constant + 0 * mean(input)`` per output
+(or, with ``matmul=True``, ``constant + mean_rgb(input) @ W`` with a tiny W so that
+``quantize_dynamic`` has a MatMul to turn into ``MatMulInteger``). No weights are downloaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+def _branch(i: int, const: np.ndarray, dtype: type, matmul: bool) -> tuple[list, list]:
+    rows, cols = const.shape[-2:]
+    c = const.reshape(1, rows, cols).astype(dtype)
+    shape = numpy_helper.from_array(np.array([-1, rows, cols], np.int64), f"shape{i}")
+    if matmul:
+        weight = np.full((3, rows * cols), 1e-4, dtype)
+        nodes = [helper.make_node("ReduceMean", ["images"], [f"m{i}"], axes=[2, 3], keepdims=0),
+                 helper.make_node("MatMul", [f"m{i}", f"w{i}"], [f"mm{i}"]),
+                 helper.make_node("Reshape", [f"mm{i}", f"shape{i}"], [f"r{i}"]),
+                 helper.make_node("Add", [f"r{i}", f"c{i}"], [f"output{i}"])]
+        inits = [shape, numpy_helper.from_array(weight, f"w{i}")]
+    else:
+        nodes = [helper.make_node("ReduceMean", ["images"], [f"m{i}"], axes=[1, 2, 3],
+                                  keepdims=1),
+                 helper.make_node("Reshape", [f"m{i}", f"shape_one{i}"], [f"r{i}"]),
+                 helper.make_node("Mul", [f"r{i}", f"zero{i}"], [f"z{i}"]),
+                 helper.make_node("Add", [f"z{i}", f"c{i}"], [f"output{i}"])]
+        inits = [numpy_helper.from_array(np.array([-1, 1, 1], np.int64), f"shape_one{i}"),
+                 numpy_helper.from_array(np.zeros(1, dtype), f"zero{i}")]
+    return nodes, inits + [numpy_helper.from_array(c, f"c{i}")]
+
+
+def make_graph(path: Path, outputs: list[np.ndarray], *, input_hw: tuple = (64, 64),
+               batch: int | str = "batch", fp16: bool = False, metadata: dict | None = None,
+               matmul: bool = False) -> Path:
+    """Write an ONNX model whose outputs are ``outputs`` (each ``(rows, cols)``) per image.
+
+    ``input_hw`` entries may be strings for dynamic axes.
+    """
+    dtype = np.float16 if fp16 else np.float32
+    elem = TensorProto.FLOAT16 if fp16 else TensorProto.FLOAT
+    nodes, inits, outs = [], [], []
+    for i, const in enumerate(outputs):
+        n, init = _branch(i, np.asarray(const), dtype, matmul)
+        nodes += n
+        inits += init
+        outs.append(helper.make_tensor_value_info(f"output{i}", elem, [batch, *const.shape[-2:]]))
+    inp = helper.make_tensor_value_info("images", elem, [batch, 3, *input_hw])
+    model = helper.make_model(helper.make_graph(nodes, "tiny_yolo", [inp], outs, inits),
+                              opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    for key, value in (metadata or {}).items():
+        prop = model.metadata_props.add()
+        prop.key, prop.value = key, value
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def yolov8_output(boxes_cxcywh: list, class_scores: list, n_anchors: int = 16) -> np.ndarray:
+    """A ``(4 + nc, n_anchors)`` tensor: the given boxes first, zero-score filler after."""
+    scores = np.asarray(class_scores, np.float32)
+    out = np.zeros((4 + scores.shape[1], n_anchors), np.float32)
+    out[:4, :] = [[8.0], [8.0], [4.0], [4.0]]
+    out[:4, :len(boxes_cxcywh)] = np.asarray(boxes_cxcywh, np.float32).T
+    out[4:, :len(scores)] = scores.T
+    return out
+
+
+def yolov5_output(boxes_cxcywh: list, objectness: list, class_probs: list,
+                  n_anchors: int = 16) -> np.ndarray:
+    """A ``(n_anchors, 5 + nc)`` tensor of rows ``[cx, cy, w, h, obj, p...]``."""
+    probs = np.asarray(class_probs, np.float32)
+    out = np.zeros((n_anchors, 5 + probs.shape[1]), np.float32)
+    out[:, :4] = [8.0, 8.0, 4.0, 4.0]
+    out[:len(probs), :4] = boxes_cxcywh
+    out[:len(probs), 4] = objectness
+    out[:len(probs), 5:] = probs
+    return out

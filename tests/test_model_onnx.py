@@ -1,0 +1,224 @@
+"""End-to-end model tests on tiny ONNX graphs that emit known YOLO tensors, both backends."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from model_graphs import make_graph, yolov5_output, yolov8_output
+
+from tecktrack.errors import FormatError, ModelError
+from tecktrack.model import ModelWarning, load_model
+
+BACKENDS = ("opencv", "onnxruntime")
+# Input 64x64; a 128x64 frame letterboxes with scale 0.5 and 16 px of padding top and bottom.
+FRAME = np.full((64, 128, 3), 80, np.uint8)
+# Boxes in input pixels (cx, cy, w, h): A and B overlap (class 0), C is class 1, D is too weak.
+BOXES = [[32, 32, 16, 8], [33, 32, 16, 8], [16, 48, 8, 8], [48, 16, 8, 8]]
+SCORES = [[0.9, 0.1], [0.6, 0.0], [0.0, 0.5], [0.1, 0.2]]
+# A and C mapped back to the 128x64 frame (C clipped at the bottom edge).
+EXPECTED_XYXY = np.array([[48, 24, 80, 40], [24, 56, 40, 64]], np.float32)
+
+
+def _darknet_rows(boxes: list, scores: list) -> np.ndarray:
+    rows = np.zeros((len(boxes), 7), np.float32)
+    rows[:, :4] = np.asarray(boxes, np.float32) / 64.0
+    rows[:, 4] = 1.0
+    rows[:, 5:] = scores
+    return rows
+
+
+def _layout_outputs(layout: str) -> list[np.ndarray]:
+    if layout == "yolov8":
+        return [yolov8_output(BOXES, SCORES)]
+    if layout == "yolov5":  # objectness 1.0 so scores equal the class probabilities
+        return [yolov5_output(BOXES, [1.0] * 4, SCORES)]
+    return [_darknet_rows(BOXES[:2], SCORES[:2]), _darknet_rows(BOXES[2:], SCORES[2:])]
+
+
+@pytest.fixture(scope="module")
+def graphs(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("graphs")
+    meta = {"names": "{0: 'cat', 1: 'dog'}", "task": "detect", "stride": "32"}
+    out = {layout: make_graph(root / layout / "model.onnx", _layout_outputs(layout),
+                              metadata=meta)
+           for layout in ("yolov8", "yolov5", "darknet")}
+    out["fp16"] = make_graph(root / "fp16" / "m.onnx", _layout_outputs("yolov8"), fp16=True,
+                             metadata=meta)
+    out["dynamic"] = make_graph(root / "dynamic" / "m.onnx", _layout_outputs("yolov8"),
+                                input_hw=("height", "width"),
+                                metadata={**meta, "imgsz": "[64, 96]"})
+    out["fixed"] = make_graph(root / "fixed" / "m.onnx", _layout_outputs("yolov8"), batch=1,
+                              metadata=meta)
+    out["bare"] = make_graph(root / "bare" / "m.onnx", _layout_outputs("yolov8"))
+    return out
+
+
+def _sorted(det):
+    order = np.lexsort((det.xyxy[:, 0], det.class_ids))
+    return det[order]
+
+
+@pytest.mark.parametrize("layout", ["yolov8", "yolov5", "darknet"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_layouts_decode_known_boxes_back_to_frame_pixels(graphs, layout, backend):
+    model = load_model(graphs[layout], backend=backend)
+    assert (model.layout, model.backend_name, model.names) == (layout, backend, ["cat", "dog"])
+    det = _sorted(model.predict(FRAME))
+    np.testing.assert_allclose(det.xyxy, EXPECTED_XYXY, atol=1e-4)
+    assert det.class_ids.tolist() == [0, 1]
+    np.testing.assert_allclose(det.scores, [0.9, 0.5], atol=1e-6)
+
+
+@pytest.mark.parametrize("layout", ["yolov8", "yolov5", "darknet"])
+def test_both_backends_give_the_same_candidates(graphs, layout):
+    results = []
+    for backend in BACKENDS:
+        model = load_model(graphs[layout], backend=backend)
+        blob, info = model.preprocess(FRAME)
+        results.append(_sorted(model.post_process(model.forward(blob), info, conf=0.01)))
+    cv, ort = results
+    assert len(cv) == len(ort) == 4  # A, B, C and D (D with its best class only)
+    assert sorted(ort.class_ids.tolist()) == [0, 0, 1, 1]
+    np.testing.assert_array_equal(cv.class_ids, ort.class_ids)
+    np.testing.assert_allclose(cv.xyxy, ort.xyxy, atol=1e-4)
+    np.testing.assert_allclose(cv.scores, ort.scores, atol=1e-6)
+
+
+def test_post_process_keeps_overlaps_that_nms_removes(graphs):
+    model = load_model(graphs["yolov8"], backend="onnxruntime")
+    blob, info = model.preprocess(FRAME)
+    candidates = model.post_process(model.forward(blob), info)
+    np.testing.assert_allclose(np.sort(candidates.scores), [0.5, 0.6, 0.9], atol=1e-6)
+    assert len(model.nms(candidates)) == 2
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_predict_batch_matches_single_predictions(graphs, backend):
+    model = load_model(graphs["yolov8"], backend=backend)
+    frames = [FRAME, np.zeros((64, 64, 3), np.uint8), np.zeros((100, 50, 3), np.uint8)]
+    batched = model.predict_batch(frames, batch_size=2)
+    for frame, det in zip(frames, batched, strict=True):
+        single = model.predict(frame)
+        np.testing.assert_allclose(_sorted(det).xyxy, _sorted(single).xyxy, atol=1e-4)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fp16_model_is_cast_in_and_out(graphs, backend):
+    model = load_model(graphs["fp16"], backend=backend)
+    det = _sorted(model.predict(FRAME))
+    assert det.scores.dtype == np.float32
+    np.testing.assert_allclose(det.xyxy, EXPECTED_XYXY, atol=1e-2)
+    np.testing.assert_allclose(det.scores, [0.9, 0.5], atol=1e-3)
+
+
+def test_dynamic_input_takes_metadata_imgsz_and_non_square_override(graphs):
+    model = load_model(graphs["dynamic"])
+    assert model.input_size == (96, 64)  # Ultralytics imgsz is [height, width]
+    model = load_model(graphs["dynamic"], imgsz="64x128")
+    assert model.input_size == (64, 128)
+    det = _sorted(model.predict(np.zeros((64, 32, 3), np.uint8)))  # scale 2, pad_y 0
+    np.testing.assert_allclose(det.xyxy[0], [12, 14, 20, 18], atol=1e-4)
+
+
+def test_dynamic_input_rounds_imgsz_up_to_the_stride(graphs):
+    with pytest.warns(ModelWarning, match="stride 32"):
+        model = load_model(graphs["dynamic"], imgsz=100)
+    assert model.input_size == (128, 128)
+
+
+def test_fixed_input_rejects_another_imgsz(graphs):
+    with pytest.raises(ModelError, match="fixed at 64x64"):
+        load_model(graphs["fixed"], imgsz=128)
+
+
+def test_fixed_batch_model_still_predicts_batches(graphs):
+    model = load_model(graphs["fixed"], backend="onnxruntime")
+    assert not model.backend.batch_dynamic
+    assert [len(d) for d in model.predict_batch([FRAME, FRAME])] == [2, 2]
+
+
+def test_generic_names_warn_when_nothing_names_the_classes(graphs):
+    with pytest.warns(ModelWarning, match="class_0..class_1"):
+        model = load_model(graphs["bare"])
+    assert model.names == ["class_0", "class_1"]
+
+
+def test_names_precedence_yaml_then_names_file_then_metadata(graphs, tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "m.onnx").write_bytes(graphs["yolov8"].read_bytes())
+    assert load_model(folder).names == ["cat", "dog"]
+    (folder / "pets.names").write_text("kitten\npuppy\n")
+    assert load_model(folder).names == ["kitten", "puppy"]
+    (folder / "model.yaml").write_text("names: {0: tiger, 1: wolf}\n")
+    assert load_model(folder / "m.onnx").names == ["tiger", "wolf"]
+
+
+def test_names_count_mismatch_names_the_source(graphs, tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "m.onnx").write_bytes(graphs["yolov8"].read_bytes())
+    (folder / "model.yaml").write_text("names: [a, b, c]\n")
+    with pytest.raises(ModelError, match=r"model\.yaml: 3 class names given but the network "
+                                         r"outputs 2 classes"):
+        load_model(folder)
+
+
+def test_model_yaml_layout_overrides_detection(tmp_path):
+    # (7, 7) fits both YOLOv8 with 3 classes and YOLOv5 with 2; detection picks YOLOv8.
+    out = np.zeros((7, 7), np.float32)
+    out[0] = [32, 32, 16, 8, 0.8, 0.1, 0.9]  # as a YOLOv5 row: obj 0.8 x class-1 prob 0.9
+    make_graph(tmp_path / "m.onnx", [out])
+    with pytest.warns(ModelWarning):
+        assert load_model(tmp_path).layout == "yolov8"
+    (tmp_path / "model.yaml").write_text("layout: yolov5\nnames: [a, b]\nletterbox: false\n")
+    model = load_model(tmp_path)
+    det = model.predict(np.zeros((64, 64, 3), np.uint8))
+    assert (model.layout, det.class_ids.tolist()) == ("yolov5", [1])
+    np.testing.assert_allclose(det.scores, [0.72], atol=1e-6)
+
+
+def test_segment_task_is_refused(tmp_path):
+    make_graph(tmp_path / "m.onnx", [yolov8_output(BOXES, SCORES)], metadata={"task": "segment"})
+    with pytest.raises(ModelError, match="task 'segment'"):
+        load_model(tmp_path)
+
+
+@pytest.mark.parametrize("backend", ["auto", *BACKENDS])
+def test_corrupt_onnx_file_is_a_model_error(tmp_path, backend):
+    (tmp_path / "broken.onnx").write_bytes(b"this is not a protobuf")
+    with pytest.raises(ModelError, match="broken.onnx"):
+        load_model(tmp_path / "broken.onnx", backend=backend)
+
+
+@pytest.mark.parametrize("frame", [np.zeros((8, 8, 3), np.float32), "image.jpg",
+                                   np.zeros((0, 8, 3), np.uint8)])
+def test_predict_on_something_that_is_not_an_image(graphs, frame):
+    model = load_model(graphs["yolov8"])
+    with pytest.raises(FormatError, match="not an image"):
+        model.predict(frame)
+
+
+def test_auto_falls_back_to_opencv_once_with_a_warning(graphs, monkeypatch):
+    import tecktrack.model.backends as backends
+
+    def refuse(self, path, threads=None):
+        raise ModelError("simulated load failure", path)
+
+    monkeypatch.setattr(backends.OnnxRuntimeBackend, "__init__", refuse)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = load_model(graphs["yolov8"])
+        model.predict(FRAME)
+        model.predict(FRAME)
+    messages = [str(w.message) for w in caught if issubclass(w.category, ModelWarning)]
+    assert model.backend_name == "opencv"
+    assert len(messages) == 1 and "using opencv instead" in messages[0]
+
+
+def test_unknown_backend_is_refused(graphs):
+    with pytest.raises(ModelError, match="unknown backend 'tensorrt'"):
+        load_model(graphs["yolov8"], backend="tensorrt")
