@@ -1,0 +1,188 @@
+"""Validate ``{image: Detections}`` mappings and flatten them into float64 column arrays.
+
+Every engine function starts here, so bad input fails in one place with one kind of message:
+an :class:`~tecktrack.errors.EvaluationError` naming the image, the box index and the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tecktrack.detections import Detections
+from tecktrack.errors import EvaluationError
+
+Names = Mapping[int, str] | Sequence[str] | None
+
+
+@dataclass(frozen=True)
+class FlatInputs:
+    """Ground truth and predictions of a whole evaluation as flat column arrays.
+
+    Images are numbered in the iteration order of the ground-truth mapping; classes are the
+    sorted category ids, numbered ``0..K-1`` (``class_ids[k]`` is the id of class ``k``).
+    Boxes are float64 corners; predictions keep their per-image order.
+    """
+
+    image_keys: tuple[Hashable, ...]
+    class_ids: np.ndarray
+    names: tuple[str, ...]
+    gt_image: np.ndarray
+    gt_class: np.ndarray
+    gt_xyxy: np.ndarray
+    gt_area: np.ndarray
+    gt_crowd: np.ndarray
+    dt_image: np.ndarray
+    dt_class: np.ndarray
+    dt_xyxy: np.ndarray
+    dt_score: np.ndarray
+
+    @property
+    def n_classes(self) -> int:
+        """Number of evaluated classes ``K``."""
+        return len(self.class_ids)
+
+    @property
+    def dt_area(self) -> np.ndarray:
+        """Prediction areas ``w * h`` in float64, as pycocotools gives loaded results."""
+        return _box_area64(self.dt_xyxy)
+
+
+def _box_area64(xyxy: np.ndarray) -> np.ndarray:
+    return (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
+
+
+def names_to_dict(names: Names) -> dict[int, str] | None:
+    """Normalise class names given as a list (index = id) or a mapping to ``{id: name}``.
+
+    Examples
+    --------
+    >>> names_to_dict(["cat", "dog"])
+    {0: 'cat', 1: 'dog'}
+    """
+    if names is None:
+        return None
+    if isinstance(names, Mapping):
+        return {int(k): str(v) for k, v in names.items()}
+    return {i: str(n) for i, n in enumerate(names)}
+
+
+def _check_boxes(det: Detections, key: Hashable, what: str) -> None:
+    xyxy = det.xyxy
+    bad = ~np.isfinite(xyxy).all(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise EvaluationError(f"{what} box {i} of image {key!r} is not finite: {xyxy[i].tolist()}")
+    inverted = (xyxy[:, 2] < xyxy[:, 0]) | (xyxy[:, 3] < xyxy[:, 1])
+    if inverted.any():
+        i = int(np.flatnonzero(inverted)[0])
+        raise EvaluationError(
+            f"{what} box {i} of image {key!r} has a negative width or height: "
+            f"x1, y1, x2, y2 = {xyxy[i].tolist()}")
+
+
+def _check_scores(det: Detections, key: Hashable) -> None:
+    if det.scores is None:
+        raise EvaluationError(f"predictions for image {key!r} have no scores")
+    bad = ~np.isfinite(det.scores)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise EvaluationError(f"prediction {i} of image {key!r} has a non-finite score")
+
+
+def _per_image(values: Mapping[Hashable, np.ndarray] | None, key: Hashable, n: int,
+               default: np.ndarray, field: str, dtype: type) -> np.ndarray:
+    if values is None or key not in values:
+        return default
+    arr = np.asarray(values[key], dtype=dtype).reshape(-1)
+    if arr.shape != (n,):
+        raise EvaluationError(
+            f"{field} for image {key!r} has {arr.size} values but the image has {n} boxes")
+    return arr
+
+
+def _resolve_classes(gt_cls: np.ndarray, dt_cls: np.ndarray,
+                     names: dict[int, str] | None) -> tuple[np.ndarray, tuple[str, ...]]:
+    if names is None:
+        ids = np.union1d(gt_cls, dt_cls).astype(np.int64)
+        return ids, tuple(str(i) for i in ids)
+    ids = np.array(sorted(names), dtype=np.int64)
+    for what, cls in (("ground-truth", gt_cls), ("prediction", dt_cls)):
+        unknown = np.setdiff1d(cls, ids)
+        if unknown.size:
+            raise EvaluationError(
+                f"{what} class ids {unknown[:10].tolist()} are not among the "
+                f"{len(ids)} named classes")
+    return ids, tuple(names[int(i)] for i in ids)
+
+
+def flatten(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detections], *,
+            names: Names = None, areas: Mapping[Hashable, np.ndarray] | None = None,
+            iscrowd: Mapping[Hashable, np.ndarray] | None = None) -> FlatInputs:
+    """Validate and flatten ground truth and predictions keyed by image.
+
+    Parameters
+    ----------
+    gt, preds : Mapping
+        ``{image: Detections}``; every prediction key must be a ground-truth key (an image
+        without ground truth boxes is an empty ``Detections``). Predictions need scores.
+    names : list or mapping, optional
+        Class names; when given they define the class set and unknown ids are an error.
+    areas, iscrowd : Mapping, optional
+        Per-image COCO ``area`` and ``iscrowd`` values for the ground-truth boxes; images
+        left out get the box area and ``iscrowd = 0``.
+
+    Raises
+    ------
+    EvaluationError
+        Unknown image ids, missing scores, non-finite or inverted boxes, bad lengths.
+
+    Examples
+    --------
+    >>> g = {"a": Detections([[0, 0, 10, 10]], [1])}
+    >>> p = {"a": Detections([[0, 0, 10, 9]], [1], [0.8])}
+    >>> f = flatten(g, p)
+    >>> f.class_ids.tolist(), f.gt_area.tolist(), f.dt_score.dtype.name
+    ([1], [100.0], 'float64')
+    """
+    unknown = [k for k in preds if k not in gt]
+    if unknown:
+        raise EvaluationError(
+            f"predictions name {len(unknown)} image(s) that are not in the ground truth, "
+            f"e.g. {unknown[:5]!r}")
+    keys = tuple(gt)
+    g_parts, d_parts, areas_l, crowd_l = [], [], [], []
+    for key in keys:
+        g = gt[key]
+        _check_boxes(g, key, "ground-truth")
+        g64 = g.xyxy.astype(np.float64)
+        areas_l.append(_per_image(areas, key, len(g), _box_area64(g64), "areas", np.float64))
+        crowd_l.append(_per_image(iscrowd, key, len(g), np.zeros(len(g), bool), "iscrowd", bool))
+        g_parts.append(g)
+        d = preds.get(key)
+        if d is None:
+            d = Detections.empty()
+        _check_boxes(d, key, "prediction")
+        _check_scores(d, key)
+        d_parts.append(d)
+    g_all = Detections.concat(g_parts) if g_parts else Detections.empty(False)
+    d_all = Detections.concat(d_parts) if d_parts else Detections.empty()
+    class_ids, class_names = _resolve_classes(g_all.class_ids, d_all.class_ids,
+                                              names_to_dict(names))
+    scores = d_all.scores if d_all.scores is not None else np.zeros(len(d_all), np.float32)
+    return FlatInputs(
+        image_keys=keys,
+        class_ids=class_ids,
+        names=class_names,
+        gt_image=np.repeat(np.arange(len(keys)), [len(g) for g in g_parts]).astype(np.int64),
+        gt_class=np.searchsorted(class_ids, g_all.class_ids).astype(np.int64),
+        gt_xyxy=g_all.xyxy.astype(np.float64),
+        gt_area=np.concatenate(areas_l) if areas_l else np.zeros(0),
+        gt_crowd=np.concatenate(crowd_l) if crowd_l else np.zeros(0, bool),
+        dt_image=np.repeat(np.arange(len(keys)), [len(d) for d in d_parts]).astype(np.int64),
+        dt_class=np.searchsorted(class_ids, d_all.class_ids).astype(np.int64),
+        dt_xyxy=d_all.xyxy.astype(np.float64),
+        dt_score=scores.astype(np.float64),
+    )
