@@ -1,0 +1,46 @@
+"""``tecktrack infer``: detect on a video, image folder, camera or UDP stream; print metrics."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``infer``."""
+    parser = subparsers.add_parser(
+        "infer", help="run a detector over a video/folder/camera/udp:// stream with metrics",
+        description="Run the inference pipeline on SOURCE (video file, image folder, camera "
+                    "index or udp://host:port). Writes a new results/runs/<run-id>/ folder "
+                    "(config.json, labels/<index>.txt, optional frames/<index>.jpg, "
+                    "metrics.json) and prints the metrics as JSON.")
+    parser.add_argument("source", metavar="SOURCE",
+                        help="video file, image folder, camera index or udp://host:port")
+    parser.add_argument("--model", required=True, metavar="NAME_OR_PATH",
+                        help="model name under models/, a model folder, or a .onnx/.cfg file")
+    parser.add_argument("--drop-rate", type=int, default=1, metavar="N",
+                        help="keep one frame in N (default 1: every frame)")
+    parser.add_argument("--conf", type=float, default=0.25, help="score threshold (0.25)")
+    parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold (0.45)")
+    parser.add_argument("--timeout", type=float, default=5.0,
+                        help="UDP: end the run after this many seconds without packets (5)")
+    parser.add_argument("--save-frames", action="store_true",
+                        help="also write annotated frames/<index>.jpg")
+    parser.add_argument("--runs-dir", default=None, metavar="DIR",
+                        help="parent of the run folder (default results/runs)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_infer)
+
+
+def _infer(args: argparse.Namespace) -> int:
+    import json
+
+    from tecktrack.inference import InferenceService
+    from tecktrack.model import load_model
+
+    model = load_model(args.model, conf=args.conf, iou=args.iou)
+    service = InferenceService(model, drop_rate=args.drop_rate, save_frames=args.save_frames,
+                               timeout=args.timeout, runs_dir=args.runs_dir, keep_frames=False,
+                               quiet=args.quiet)
+    result = service.run_inference(args.source)
+    print(json.dumps({"run_dir": str(result.run_dir), "metrics": result.metrics}, indent=2))
+    return 0
