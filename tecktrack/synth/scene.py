@@ -1,12 +1,13 @@
 """Composing a scene: placing objects with controlled occlusion, labelling what is visible.
 
-Labelling rule (the one used everywhere in :mod:`tecktrack.synth`): objects are painted
-back to front into an ownership map, and each labelled object's box is the tight box around
-its *visible* pixels (what is left after later objects, unlabelled occluders and the image
+Labelling rule (the one used everywhere in :mod:`tecktrack.synth`): objects are painted back
+to front into an ownership map, and each labelled object's box is the tight box around its
+*visible* pixels (what is left after later objects, unlabelled occluders and the image
 border cut it). Placement is rejected whenever it would leave any labelled object with less
 than :data:`MIN_VISIBLE` of its pixels visible, so every object drawn is labelled and no
-label covers a mostly hidden object. Distractors are painted into the background first and
-therefore never hide an object.
+label covers a mostly hidden object. Small objects (a side under :data:`FRAGILE_SIDE`) are
+kept whole: never occluded, never cut by the border, so no box gets under :data:`MIN_SIDE`.
+Distractors are painted into the background first and therefore never hide an object.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ SIZE_BUCKETS: list[tuple[float, float]] = [(11.0**2, 30.0**2), (35.0**2, 90.0**2
 SIZE_BUCKET_WEIGHTS = np.array([0.35, 0.40, 0.25])
 #: Smallest object side in pixels, so small objects stay detectable.
 MIN_SIDE = 10
+#: Objects with a side below this are never occluded or cut, so their box keeps MIN_SIDE.
+FRAGILE_SIDE = 2 * MIN_SIDE
 _OCCLUDER = -2
 
 
@@ -57,6 +60,7 @@ class Canvas:
     class_ids: list[int] = field(default_factory=list, init=False)
     totals: list[int] = field(default_factory=list, init=False)
     visible: list[int] = field(default_factory=list, init=False)
+    fragile: list[bool] = field(default_factory=list, init=False)
     regions: list[tuple[int, int, int, int]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
@@ -68,10 +72,12 @@ class Canvas:
         return None if x1 <= x0 or y1 <= y0 else (x0, y0, x1, y1)
 
     def paint(self, patch: np.ndarray, mask: np.ndarray, x: int, y: int,
-              class_id: int | None) -> bool:
+              class_id: int | None, force: bool = False) -> bool:
         """Paint ``patch`` where ``mask`` is set, top-left at ``(x, y)``, if visibility allows.
 
-        ``class_id=None`` paints an unlabelled occluder. Returns whether it was painted.
+        ``class_id=None`` paints an unlabelled occluder. ``force=True`` skips the visibility
+        checks (video frames, where motion decides what hides what). Returns whether it was
+        painted (never when the patch lies wholly outside the image).
         """
         h, w = mask.shape
         box = self._clip(x, y, w, h)
@@ -81,12 +87,11 @@ class Canvas:
         sub = mask[y0 - y:y1 - y, x0 - x:x1 - x] > 0
         total = int(np.count_nonzero(mask))
         inside = int(np.count_nonzero(sub))
-        if class_id is not None and inside < self.min_visible * total:
-            return False
+        fragile = min(h, w) < FRAGILE_SIDE
         region = self.owner[y0:y1, x0:x1]
         covered = region[sub]
         stolen = np.bincount(covered[covered >= 0], minlength=len(self.totals))
-        if np.any(np.asarray(self.visible) - stolen < self.min_visible * np.asarray(self.totals)):
+        if not force and not self._allowed(class_id, fragile, inside, total, stolen):
             return False
         self.image[y0:y1, x0:x1][sub] = patch[y0 - y:y1 - y, x0 - x:x1 - x][sub]
         self.visible = (np.asarray(self.visible, np.int64) - stolen).tolist()
@@ -97,16 +102,33 @@ class Canvas:
         self.class_ids.append(int(class_id))
         self.totals.append(total)
         self.visible.append(inside)
+        self.fragile.append(fragile)
         self.regions.append(box)
         return True
 
-    def detections(self) -> Detections:
-        """Ground truth: the tight box around each object's visible pixels."""
-        boxes = np.zeros((len(self.totals), 4), np.float32)
-        for j, (x0, y0, x1, y1) in enumerate(self.regions):
+    def _allowed(self, class_id: int | None, fragile: bool, inside: int, total: int,
+                 stolen: np.ndarray) -> bool:
+        if class_id is not None and (inside < self.min_visible * total
+                                     or (fragile and inside < total)):
+            return False
+        if np.any(np.asarray(self.visible) - stolen < self.min_visible * np.asarray(self.totals)):
+            return False
+        return not np.any(stolen[np.asarray(self.fragile, bool)] > 0)
+
+    def detections(self, min_visible: float = 0.0) -> Detections:
+        """Ground truth: the tight box around each object's visible pixels.
+
+        Objects with no visible pixel, or fewer than ``min_visible`` of their pixels
+        visible, are left out.
+        """
+        keep = [j for j in range(len(self.totals))
+                if self.visible[j] > 0 and self.visible[j] >= min_visible * self.totals[j]]
+        boxes = np.zeros((len(keep), 4), np.float32)
+        for k, j in enumerate(keep):
+            x0, y0, x1, y1 = self.regions[j]
             ys, xs = np.nonzero(self.owner[y0:y1, x0:x1] == j)
-            boxes[j] = (x0 + xs.min(), y0 + ys.min(), x0 + xs.max() + 1, y0 + ys.max() + 1)
-        return Detections(boxes, np.asarray(self.class_ids, np.int64))
+            boxes[k] = (x0 + xs.min(), y0 + ys.min(), x0 + xs.max() + 1, y0 + ys.max() + 1)
+        return Detections(boxes, np.asarray(self.class_ids, np.int64)[keep])
 
 
 def sample_object_size(rng: np.random.Generator, class_id: int, size: int) -> tuple[int, int]:
