@@ -16,6 +16,8 @@ from tecktrack.errors import EvaluationError
 
 Names = Mapping[int, str] | Sequence[str] | None
 
+_NO_PREDICTIONS = Detections.empty()
+
 
 @dataclass(frozen=True)
 class FlatInputs:
@@ -69,31 +71,28 @@ def names_to_dict(names: Names) -> dict[int, str] | None:
     return {i: str(n) for i, n in enumerate(names)}
 
 
-def _check_boxes(det: Detections, key: Hashable, what: str) -> None:
-    xyxy = det.xyxy
-    bad = ~np.isfinite(xyxy).all(axis=1)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise EvaluationError(f"{what} box {i} of image {key!r} is not finite: {xyxy[i].tolist()}")
-    inverted = (xyxy[:, 2] < xyxy[:, 0]) | (xyxy[:, 3] < xyxy[:, 1])
-    if inverted.any():
-        i = int(np.flatnonzero(inverted)[0])
-        raise EvaluationError(
-            f"{what} box {i} of image {key!r} has a negative width or height: "
-            f"x1, y1, x2, y2 = {xyxy[i].tolist()}")
+def _check_boxes(xyxy: np.ndarray, image: np.ndarray, keys: tuple[Hashable, ...],
+                 what: str) -> None:
+    """Raise for the first non-finite or inverted box, naming its image and index."""
+    problems = (
+        (~np.isfinite(xyxy).all(axis=1), "is not finite"),
+        ((xyxy[:, 2] < xyxy[:, 0]) | (xyxy[:, 3] < xyxy[:, 1]), "has a negative width or height"),
+    )
+    for bad, why in problems:
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            first = int(np.searchsorted(image, image[i], side="left"))
+            raise EvaluationError(f"{what} box {i - first} of image {keys[image[i]]!r} {why}: "
+                                  f"x1, y1, x2, y2 = {xyxy[i].tolist()}")
 
 
 def _check_scores(det: Detections, key: Hashable) -> None:
     if det.scores is None:
         raise EvaluationError(f"predictions for image {key!r} have no scores")
-    bad = ~np.isfinite(det.scores)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise EvaluationError(f"prediction {i} of image {key!r} has a non-finite score")
 
 
 def _per_image(values: Mapping[Hashable, np.ndarray] | None, key: Hashable, n: int,
-               default: np.ndarray, field: str, dtype: type) -> np.ndarray:
+               default: np.ndarray | None, field: str, dtype: type) -> np.ndarray | None:
     if values is None or key not in values:
         return default
     arr = np.asarray(values[key], dtype=dtype).reshape(-1)
@@ -153,36 +152,45 @@ def flatten(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detectio
             f"predictions name {len(unknown)} image(s) that are not in the ground truth, "
             f"e.g. {unknown[:5]!r}")
     keys = tuple(gt)
-    g_parts, d_parts, areas_l, crowd_l = [], [], [], []
-    for key in keys:
-        g = gt[key]
-        _check_boxes(g, key, "ground-truth")
-        g64 = g.xyxy.astype(np.float64)
-        areas_l.append(_per_image(areas, key, len(g), _box_area64(g64), "areas", np.float64))
-        crowd_l.append(_per_image(iscrowd, key, len(g), np.zeros(len(g), bool), "iscrowd", bool))
-        g_parts.append(g)
-        d = preds.get(key)
-        if d is None:
-            d = Detections.empty()
-        _check_boxes(d, key, "prediction")
+    g_parts = [gt[key] for key in keys]
+    d_parts = [preds.get(key, _NO_PREDICTIONS) for key in keys]
+    for key, d in zip(keys, d_parts, strict=True):
         _check_scores(d, key)
-        d_parts.append(d)
+    areas_l = [_per_image(areas, key, len(g), None, "areas", np.float64)
+               for key, g in zip(keys, g_parts, strict=True)]
+    crowd_l = [_per_image(iscrowd, key, len(g), np.zeros(len(g), bool), "iscrowd", bool)
+               for key, g in zip(keys, g_parts, strict=True)]
     g_all = Detections.concat(g_parts) if g_parts else Detections.empty(False)
     d_all = Detections.concat(d_parts) if d_parts else Detections.empty()
+    gt_image = np.repeat(np.arange(len(keys)), [len(g) for g in g_parts]).astype(np.int64)
+    dt_image = np.repeat(np.arange(len(keys)), [len(d) for d in d_parts]).astype(np.int64)
+    gt_xyxy, dt_xyxy = g_all.xyxy.astype(np.float64), d_all.xyxy.astype(np.float64)
+    _check_boxes(gt_xyxy, gt_image, keys, "ground-truth")
+    _check_boxes(dt_xyxy, dt_image, keys, "prediction")
+    scores = d_all.scores if d_all.scores is not None else np.zeros(len(d_all), np.float32)
+    if not np.isfinite(scores).all():
+        i = int(np.flatnonzero(~np.isfinite(scores))[0])
+        first = int(np.searchsorted(dt_image, dt_image[i], side="left"))
+        raise EvaluationError(f"prediction {i - first} of image {keys[dt_image[i]]!r} has a "
+                              "non-finite score")
+    gt_area = _box_area64(gt_xyxy)
+    starts = np.searchsorted(gt_image, np.arange(len(keys)), side="left")
+    for start, given in zip(starts, areas_l, strict=True):
+        if given is not None:
+            gt_area[start:start + len(given)] = given
     class_ids, class_names = _resolve_classes(g_all.class_ids, d_all.class_ids,
                                               names_to_dict(names))
-    scores = d_all.scores if d_all.scores is not None else np.zeros(len(d_all), np.float32)
     return FlatInputs(
         image_keys=keys,
         class_ids=class_ids,
         names=class_names,
-        gt_image=np.repeat(np.arange(len(keys)), [len(g) for g in g_parts]).astype(np.int64),
+        gt_image=gt_image,
         gt_class=np.searchsorted(class_ids, g_all.class_ids).astype(np.int64),
-        gt_xyxy=g_all.xyxy.astype(np.float64),
-        gt_area=np.concatenate(areas_l) if areas_l else np.zeros(0),
+        gt_xyxy=gt_xyxy,
+        gt_area=gt_area,
         gt_crowd=np.concatenate(crowd_l) if crowd_l else np.zeros(0, bool),
-        dt_image=np.repeat(np.arange(len(keys)), [len(d) for d in d_parts]).astype(np.int64),
+        dt_image=dt_image,
         dt_class=np.searchsorted(class_ids, d_all.class_ids).astype(np.int64),
-        dt_xyxy=d_all.xyxy.astype(np.float64),
+        dt_xyxy=dt_xyxy,
         dt_score=scores.astype(np.float64),
     )

@@ -120,13 +120,14 @@ def accumulate(m: MatchResult, max_dets: Sequence[int],
     recall = -np.ones((n_t, n_k, n_a, n_m))
     voc = -np.ones((n_t, n_k, n_a, n_m))
     order, bounds = class_order(m)
-    tp_all, fp_all = m.true_positive, m.false_positive
+    tp_all, fp_all = m.true_positive[:, :, order], m.false_positive[:, :, order]
+    rank = m.rank[order]
     for k in range(n_k):
         areas = np.flatnonzero(m.n_positive[:, k] > 0)
         if areas.size == 0:
             continue
-        idx = order[bounds[k]:bounds[k + 1]]
-        tp_k, fp_k, rank_k = tp_all[:, :, idx][areas], fp_all[:, :, idx][areas], m.rank[idx]
+        sl = slice(bounds[k], bounds[k + 1])
+        tp_k, fp_k, rank_k = tp_all[areas, :, sl], fp_all[areas, :, sl], rank[sl]
         for mi, md in enumerate(max_dets):
             sel = rank_k < md
             p, r, v = class_curve(tp_k[:, :, sel], fp_k[:, :, sel], m.n_positive[areas, k],
