@@ -127,14 +127,14 @@ def load_aligned(prediction_dir: str | Path, annotations: str | Path
     return src.pred, src.gt, src.names
 
 
-def _label_tree(labels: Path) -> dict[str, Path]:
-    found: dict[str, Path] = {}
+def _label_tree(labels: Path) -> dict[str, str]:
+    found: dict[str, str | None] = {}
     for file in sorted(labels.rglob("*.txt")):
-        _add_unique(found, file.stem, file, labels)
+        _add_unique(found, file.stem, str(file), labels)
     return dict(sorted(found.items()))
 
 
-def _add_unique(found: dict[str, Path | None], stem: str, path: Path | None, where: Path) -> None:
+def _add_unique(found: dict[str, str | None], stem: str, path: str | None, where: Path) -> None:
     if stem in found:
         raise DatasetError(f"two images share the stem {stem!r}; predictions are matched by stem",
                            where)
@@ -145,7 +145,7 @@ def _from_yaml(yaml_path: Path, quiet: bool) -> tuple[BoxTable, list[str]]:
     from tecktrack.formats import label_path_for, read_data_yaml
 
     config = read_data_yaml(yaml_path)
-    found: dict[str, Path | None] = {}
+    found: dict[str, str | None] = {}
     seen: set[Path] = set()
     for images in config.splits.values():
         for image in images:
@@ -153,6 +153,6 @@ def _from_yaml(yaml_path: Path, quiet: bool) -> tuple[BoxTable, list[str]]:
                 continue
             seen.add(image)
             label = label_path_for(image)
-            _add_unique(found, image.stem, label if label.is_file() else None, yaml_path)
+            _add_unique(found, image.stem, str(label) if label.is_file() else None, yaml_path)
     found = dict(sorted(found.items()))
     return read_label_files(list(found), list(found.values()), quiet=quiet), config.names
