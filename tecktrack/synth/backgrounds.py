@@ -27,10 +27,10 @@ def _low_frequency(rng: np.random.Generator, w: int, h: int, amplitude: float) -
     return (1.0 + cv2.resize(cells, (w, h), interpolation=cv2.INTER_CUBIC))[..., None]
 
 
-def _pattern(rng: np.random.Generator, img: np.ndarray, kind: int) -> None:
-    """Draw the surface pattern of ``kind`` in place."""
+def _pattern(rng: np.random.Generator, img: np.ndarray, kind: int, base: np.ndarray) -> None:
+    """Draw the surface pattern of ``kind`` (surface colour ``base``) in place."""
     h, w = img.shape[:2]
-    dark = tuple(int(c) for c in (img.mean(axis=(0, 1)) * 0.6))
+    dark = tuple(int(c) for c in (base * 0.6))
     if kind == 1:
         step = int(rng.integers(48, 110))
         for x in range(int(rng.integers(step)), w, step):
@@ -103,7 +103,7 @@ def render_background(rng: np.random.Generator, w: int, h: int,
     grain = rng.standard_normal((h, w, 1), dtype=np.float32) * np.float32(rng.uniform(4, 14))
     field = base * _low_frequency(rng, w, h, 0.25) + grain
     img = np.clip(field, 0, 255).astype(np.uint8)
-    _pattern(rng, img, kind)
+    _pattern(rng, img, kind, base)
     _clutter(rng, img, int(rng.integers(*clutter)))
     return img
 
