@@ -12,10 +12,12 @@ from tecktrack.detections import Detections
 __all__ = ["class_colors", "draw_detections"]
 
 _GOLDEN = 0.618033988749895
+_SATURATION = 0.85
+_VALUE = 0.9
 
 
 def class_colors(n: int) -> np.ndarray:
-    """``n`` distinct, saturated BGR colours (uint8), the same for the same class id every time.
+    """``n`` distinct, saturated BGR colours (uint8); class ``i`` always gets the same colour.
 
     Hues step by the golden ratio so neighbouring ids get far-apart colours.
 
@@ -25,9 +27,19 @@ def class_colors(n: int) -> np.ndarray:
     >>> c.shape, c.dtype, len({tuple(x) for x in c.tolist()})
     ((3, 3), dtype('uint8'), 3)
     """
-    hues = (np.arange(n) * _GOLDEN % 1.0 * 180).astype(np.uint8)
-    hsv = np.stack([hues, np.full(n, 220, np.uint8), np.full(n, 230, np.uint8)], axis=1)
-    return cv2.cvtColor(hsv.reshape(1, n, 3), cv2.COLOR_HSV2BGR).reshape(n, 3)
+    hue6 = (np.arange(n) * _GOLDEN % 1.0) * 6.0
+    sector = hue6.astype(int) % 6
+    frac = hue6 - np.floor(hue6)
+    v, s = _VALUE, _SATURATION
+    p = np.full(n, v * (1 - s))
+    q = v * (1 - frac * s)
+    t = v * (1 - (1 - frac) * s)
+    vv = np.full(n, v)
+    # (r, g, b) for each of the six hue sectors
+    table = np.stack([np.stack(rgb, axis=1) for rgb in
+                      ((vv, t, p), (q, vv, p), (p, vv, t), (p, q, vv), (t, p, vv), (vv, p, q))])
+    rgb = table[sector, np.arange(n)]
+    return np.round(rgb[:, ::-1] * 255).astype(np.uint8)
 
 
 def _label(class_id: int, score: float | None, names: Sequence[str]) -> str:

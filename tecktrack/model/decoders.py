@@ -40,7 +40,7 @@ def decode_yolov8(output: np.ndarray, conf: float) -> Detections:
     >>> out = np.zeros((6, 3), np.float32)
     >>> out[:4, 1] = [50, 40, 20, 10]; out[5, 1] = 0.9
     >>> d = decode_yolov8(out, 0.25)
-    >>> d.xyxy.tolist(), d.class_ids.tolist(), d.scores.round(2).tolist()
+    >>> d.xyxy.tolist(), d.class_ids.tolist(), [round(float(s), 2) for s in d.scores]
     ([[40.0, 35.0, 60.0, 45.0]], [1], [0.9])
     """
     probs = output[4:]
@@ -57,7 +57,7 @@ def decode_yolov5(output: np.ndarray, conf: float) -> Detections:
     --------
     >>> out = np.array([[50, 40, 20, 10, 0.9, 0.1, 0.8], [1, 1, 1, 1, 0.1, 0.9, 0.0]])
     >>> d = decode_yolov5(out.astype(np.float32), 0.25)
-    >>> d.class_ids.tolist(), d.scores.round(2).tolist()
+    >>> d.class_ids.tolist(), [round(float(s), 2) for s in d.scores]
     ([1], [0.72])
     """
     rows = output[output[:, 4] > conf]
