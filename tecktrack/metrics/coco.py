@@ -127,8 +127,9 @@ class Evaluation:
         >>> sorted(evaluate(g, p).to_dict())
         ['params', 'per_class', 'summary']
         """
-        records = self.per_class.reset_index().astype(object)
-        records = records.where(records.notna(), None).to_dict("records")
+        records = [{k: (None if isinstance(v, float) and np.isnan(v) else v)
+                    for k, v in row.items()}
+                   for row in self.per_class.reset_index().astype(object).to_dict("records")]
         return {
             "summary": {k: float(v) for k, v in self.summary.items()},
             "per_class": records,
