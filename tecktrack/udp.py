@@ -209,7 +209,8 @@ def send_video(video: str | Path, url: str, *, fps: float | None = None, loop: b
     Parameters
     ----------
     video : str or Path
-        A video file OpenCV can read. Its width and height must be even (H.264 4:2:0).
+        A video file OpenCV can read, or an image-sequence pattern such as
+        ``frames/%06d.png``. Its width and height must be even (H.264 4:2:0).
     url : str
         Destination ``udp://host:port``.
     fps : float, optional

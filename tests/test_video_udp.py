@@ -1,0 +1,187 @@
+"""UDP MPEG-TS streams on loopback: round trip, stall timeout, dying sender, garbage datagrams.
+
+Every test is bounded by pytest-timeout; the receiver must end on its own well before that.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+from inference_support import write_video
+
+from tecktrack.errors import StreamError
+from tecktrack.udp import receive_frames, send_video
+from tecktrack.video import VideoPreprocessor
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_bound(port: int, limit_s: float = 10.0) -> None:
+    """Return once something listens on the UDP port (a bind there fails), else fail."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return
+        time.sleep(0.02)
+    pytest.fail(f"nothing bound UDP port {port} within {limit_s} s")
+
+
+class Receiver(threading.Thread):
+    """Consume ``capture_video(udp://...)`` in a thread; records frames, stats and errors."""
+
+    def __init__(self, port: int, timeout: float, drop_rate: int = 1):
+        super().__init__(daemon=True)
+        self.url = f"udp://127.0.0.1:{port}"
+        self.pre = VideoPreprocessor(timeout=timeout)
+        self.drop_rate = drop_rate
+        self.indices: list[int] = []
+        self.error: BaseException | None = None
+        self.ended_at = 0.0
+
+    def run(self) -> None:
+        try:
+            for index, frame in self.pre.capture_video(self.url, self.drop_rate):
+                assert frame.ndim == 3 and frame.shape[2] == 3
+                self.indices.append(index)
+        except BaseException as exc:  # surfaced by the test
+            self.error = exc
+        self.ended_at = time.monotonic()
+
+
+def start_receiver(port: int, timeout: float, drop_rate: int = 1) -> Receiver:
+    receiver = Receiver(port, timeout, drop_rate)
+    receiver.start()
+    wait_until_bound(port)
+    return receiver
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return write_video(tmp_path_factory.mktemp("udp") / "clip.mp4", 40)
+
+
+@pytest.mark.timeout(60)
+def test_round_trip_delivers_every_frame_then_stalls_cleanly(clip):
+    port = free_udp_port()
+    receiver = start_receiver(port, timeout=2.0, drop_rate=3)
+    sent = send_video(clip, f"udp://127.0.0.1:{port}", fps=100)
+    sent_at = time.monotonic()
+    receiver.join(30)
+    assert not receiver.is_alive() and receiver.error is None
+    assert sent == 40
+    assert receiver.indices == list(range(0, 40, 3))
+    stats = receiver.pre.stats
+    assert (stats.frames_read, stats.frames_dropped_by_rate) == (40, 40 - 14)
+    assert stats.end_reason == "stalled"
+    # it waited for the stall timeout after the last packet, and not much longer
+    assert 1.5 <= receiver.ended_at - sent_at <= 6.0
+
+
+@pytest.mark.timeout(30)
+def test_a_stream_that_never_starts_ends_after_the_timeout():
+    port = free_udp_port()
+    start = time.monotonic()
+    frames = list(receive_frames(f"udp://127.0.0.1:{port}", timeout=1.0))
+    assert frames == []
+    assert time.monotonic() - start < 5.0
+
+
+@pytest.mark.timeout(60)
+def test_sender_killed_mid_stream_ends_the_run_with_frames_so_far(clip, repo_root):
+    port = free_udp_port()
+    receiver = start_receiver(port, timeout=2.0)
+    sender = subprocess.Popen(
+        [sys.executable, "-m", "tecktrack", "stream", "send", str(clip),
+         f"udp://127.0.0.1:{port}", "--fps", "25", "--loop"],
+        cwd=repo_root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while len(receiver.indices) < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(sender.pid, signal.SIGKILL)
+    finally:
+        sender.wait(10)
+    killed_at = time.monotonic()
+    receiver.join(20)
+    assert not receiver.is_alive() and receiver.error is None
+    assert len(receiver.indices) >= 10
+    assert receiver.indices == list(range(len(receiver.indices)))
+    assert receiver.pre.stats.end_reason == "stalled"
+    assert receiver.ended_at - killed_at < 6.0
+
+
+def _spray_garbage(port: int, count: int, seed: int) -> None:
+    rng = __import__("numpy").random.default_rng(seed)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for _ in range(count):
+            size = int(rng.integers(1, 1500))
+            sock.sendto(rng.integers(0, 256, size, dtype="uint8").tobytes(),
+                        ("127.0.0.1", port))
+            time.sleep(0.002)
+
+
+@pytest.mark.timeout(30)
+def test_garbage_only_never_hangs_or_crashes():
+    port = free_udp_port()
+    receiver = start_receiver(port, timeout=1.0)
+    _spray_garbage(port, 400, seed=1)
+    receiver.join(15)
+    assert not receiver.is_alive() and receiver.error is None
+    assert receiver.indices == []
+    assert receiver.pre.stats.end_reason == "stalled"
+
+
+@pytest.mark.timeout(60)
+def test_garbage_mixed_into_a_stream_is_skipped(clip):
+    port = free_udp_port()
+    receiver = start_receiver(port, timeout=2.0)
+    spray = threading.Thread(target=_spray_garbage, args=(port, 300, 2), daemon=True)
+    spray.start()
+    send_video(clip, f"udp://127.0.0.1:{port}", fps=50)
+    spray.join(10)
+    receiver.join(30)
+    assert not receiver.is_alive() and receiver.error is None
+    # corrupted packets may cost a few frames, but the stream keeps being decoded
+    assert len(receiver.indices) >= 20
+    assert receiver.pre.stats.end_reason == "stalled"
+
+
+def test_sender_refuses_odd_frame_sizes(tmp_path):
+    # video writers round sizes to even numbers; an image sequence keeps them odd
+    for i in range(2):
+        cv2.imwrite(str(tmp_path / f"{i:06d}.png"), np.zeros((63, 95, 3), np.uint8))
+    with pytest.raises(StreamError, match="even frame sizes, got 95x63"):
+        send_video(tmp_path / "%06d.png", f"udp://127.0.0.1:{free_udp_port()}", fps=25)
+
+
+def test_sender_refuses_missing_video_and_bad_fps(tmp_path, clip):
+    with pytest.raises(StreamError, match="cannot open video"):
+        send_video(tmp_path / "missing.mp4", "udp://127.0.0.1:9")
+    with pytest.raises(StreamError, match="fps must be in"):
+        send_video(clip, "udp://127.0.0.1:9", fps=0)
+    with pytest.raises(StreamError, match="scheme 'http'"):
+        send_video(clip, "http://127.0.0.1:9")
+
+
+def test_sender_paces_frames_at_fps(clip):
+    start = time.monotonic()
+    assert send_video(clip, f"udp://127.0.0.1:{free_udp_port()}", fps=100,
+                      max_frames=30) == 30
+    # 30 frames at 100 fps: frame 29 leaves 0.29 s after frame 0
+    assert time.monotonic() - start >= 0.28
