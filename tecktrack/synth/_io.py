@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 
-from tecktrack.detections import Detections
 from tecktrack.errors import DatasetError
 from tecktrack.progress import progress
 
@@ -36,19 +35,6 @@ def write_jpeg(path: Path, image: np.ndarray) -> None:
     if not ok:
         raise DatasetError("OpenCV could not encode the image as JPEG", path)
     path.write_bytes(buf.tobytes())
-
-
-def yolo_text(det: Detections, width: int, height: int) -> str:
-    """YOLO label file text (``class cx cy w h`` normalised, 6 decimals) for ``det``.
-
-    Examples
-    --------
-    >>> yolo_text(Detections([[0, 0, 10, 20]], [3]), 20, 40)
-    '3 0.250000 0.250000 0.500000 0.500000\\n'
-    """
-    rows = det.to_yolo(width, height)
-    return "".join(f"{c} {r[0]:.6f} {r[1]:.6f} {r[2]:.6f} {r[3]:.6f}\n"
-                   for c, r in zip(det.class_ids.tolist(), rows, strict=True))
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -21,13 +21,13 @@ import yaml
 
 from tecktrack.detections import Detections
 from tecktrack.errors import DatasetError
+from tecktrack.formats import write_yolo_labels
 from tecktrack.synth._io import (
     frame_name,
     parallel_map,
     staged_folder,
     write_jpeg,
     write_json,
-    yolo_text,
 )
 from tecktrack.synth.conditions import apply_conditions
 from tecktrack.synth.noise import corrupt_labels
@@ -104,8 +104,7 @@ def _data_yaml(seed: int, n_images: int, size: int, label_noise: float) -> str:
 
 def _write_labels(stage: Path, splits: list[str], labels: list[Detections], size: int) -> None:
     for i, (split, det) in enumerate(zip(splits, labels, strict=True)):
-        (stage / "labels" / split / frame_name(i, ".txt")).write_text(
-            yolo_text(det, size, size), encoding="utf-8")
+        write_yolo_labels(stage / "labels" / split / frame_name(i, ".txt"), det, size, size)
 
 
 def _meta(seed: int, n_images: int, size: int, label_noise: float,

@@ -23,8 +23,9 @@ import cv2
 import numpy as np
 
 from tecktrack.errors import DatasetError, StreamError
+from tecktrack.formats import write_yolo_labels
 from tecktrack.progress import progress
-from tecktrack.synth._io import frame_name, refuse_existing, write_json, yolo_text
+from tecktrack.synth._io import frame_name, refuse_existing, write_json
 from tecktrack.synth.backgrounds import paint_distractors, render_background
 from tecktrack.synth.dataset import SYNTH_VERSION, check_params
 from tecktrack.synth.objects import CLASS_NAMES
@@ -192,7 +193,7 @@ def _render(stage: Path, frames: int, fps: float, seed: int, width: int, height:
             image, canvas = _frame(np.random.default_rng([seed, _STREAM_VIDEO, t]), background,
                                    actors, t, gain)
             writer.write(image)
-            (stage / "labels" / frame_name(t, ".txt")).write_text(
-                yolo_text(canvas.detections(VIDEO_MIN_VISIBLE), width, height), encoding="utf-8")
+            write_yolo_labels(stage / "labels" / frame_name(t, ".txt"),
+                              canvas.detections(VIDEO_MIN_VISIBLE), width, height)
     finally:
         writer.release()
