@@ -150,7 +150,7 @@ def f1_optimal_pr(m: MatchResult, t: int, grid: np.ndarray | None = None
     """The score threshold maximising class-mean F1 and per-class P, R there (YOLO's P, R).
 
     Uses area range 0 and IoU threshold index ``t`` of ``m``; thresholds come from ``grid``
-    (default ``0, 0.001, ..., 1``); the first best one wins.
+    (default ``0, 0.001, ..., 1``); of equally good thresholds the highest wins.
 
     Returns
     -------
@@ -163,7 +163,7 @@ def f1_optimal_pr(m: MatchResult, t: int, grid: np.ndarray | None = None
     >>> p = {"a": Detections([[0, 0, 10, 10], [30, 30, 40, 40]], [0, 0], [0.9, 0.3])}
     >>> conf, prec, rec = f1_optimal_pr(match(flatten(g, p), [0.5], [(0, 1e10)]), 0)
     >>> round(conf, 3), prec.tolist(), rec.tolist()
-    (0.301, [1.0], [1.0])
+    (0.899, [1.0], [1.0])
     """
     grid = np.linspace(0.0, 1.0, 1001) if grid is None else np.asarray(grid, np.float64)
     n_k, n_g = m.n_positive.shape[1], len(grid)
@@ -183,6 +183,7 @@ def f1_optimal_pr(m: MatchResult, t: int, grid: np.ndarray | None = None
     total = precision + recall
     f1 = np.divide(2 * precision * recall, total, out=np.zeros(tp.shape), where=total > 0)
     has_gt = n_pos > 0
-    best = int(np.argmax(f1[has_gt].mean(axis=0))) if has_gt.any() else 0
+    mean_f1 = f1[has_gt].mean(axis=0) if has_gt.any() else np.zeros(n_g)
+    best = n_g - 1 - int(np.argmax(mean_f1[::-1]))
     rec = np.where(has_gt, recall[:, best], np.nan)
     return float(grid[best]), precision[:, best], rec
