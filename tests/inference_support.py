@@ -9,10 +9,13 @@ channel ``c`` (RGB), so bright red frames give class-0 detections and black fram
 
 from __future__ import annotations
 
+import socket
+import time
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 NAMES = ["red", "green", "blue"]
 
@@ -128,3 +131,23 @@ def write_folder(folder: Path, frames: int) -> Path:
     for i in range(frames):
         cv2.imwrite(str(folder / f"{i:06d}.png"), colour_frame(i))
     return folder
+
+
+def free_udp_port() -> int:
+    """A loopback UDP port that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_bound(port: int, limit_s: float = 10.0) -> None:
+    """Return once something listens on the UDP port (a bind there fails), else fail."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return
+        time.sleep(0.02)
+    pytest.fail(f"nothing bound UDP port {port} within {limit_s} s")

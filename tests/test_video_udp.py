@@ -16,30 +16,11 @@ import time
 import cv2
 import numpy as np
 import pytest
-from inference_support import write_video
+from inference_support import free_udp_port, wait_until_bound, write_video
 
 from tecktrack.errors import StreamError
 from tecktrack.udp import receive_frames, send_video
 from tecktrack.video import VideoPreprocessor
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_bound(port: int, limit_s: float = 10.0) -> None:
-    """Return once something listens on the UDP port (a bind there fails), else fail."""
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                return
-        time.sleep(0.02)
-    pytest.fail(f"nothing bound UDP port {port} within {limit_s} s")
 
 
 class Receiver(threading.Thread):
