@@ -1,0 +1,163 @@
+"""Per-stage speed of Model.predict on both backends, against the bare forward pass.
+
+Stages: decode image (``cv2.imread`` of a 640x480 JPEG), preprocess (letterbox/resize + blob),
+forward, decode (``post_process``: threshold + mapping back), NMS, the whole ``predict``,
+and the peer: the backend's own forward call (``session.run`` / ``net.forward``) on a
+prepared blob. The ratio ``predict / bare forward`` is how far TeckTrack's whole predict is
+from the network alone.
+
+Models: a seeded random-weight YOLOv8-layout ONNX network built here (320x320, 84 x 2100
+output, five strided convolutions and three heads; no downloaded weights), on both
+backends; and, with ``TECKTRACK_REAL_DATA``, the real Darknet yolo-fastest-1.1 on OpenCV.
+
+    .venv/bin/pytest benchmarks/test_bench_model.py --benchmark-only \
+        --benchmark-columns=min,mean,median,rounds --benchmark-group-by=param:model
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tecktrack.model import load_model
+
+INPUT = 320
+N_CLASSES = 80
+STAGES = ("read", "preprocess", "forward", "decode", "nms", "predict", "bare_forward")
+
+
+def _conv(name: str, inp: str, out: str, cin: int, cout: int, k: int, stride: int,
+          rng: np.random.Generator, relu: bool = True) -> tuple[list, list]:
+    from onnx import helper, numpy_helper
+
+    w = (rng.standard_normal((cout, cin, k, k)) * np.sqrt(2.0 / (cin * k * k))).astype(np.float32)
+    conv_out = f"{name}_c" if relu else out
+    nodes = [helper.make_node("Conv", [inp, f"{name}_w"], [conv_out], kernel_shape=[k, k],
+                              strides=[stride, stride], pads=[k // 2] * 4)]
+    if relu:
+        nodes.append(helper.make_node("Relu", [conv_out], [out]))
+    return nodes, [numpy_helper.from_array(w, f"{name}_w")]
+
+
+def build_bench_model(path: Path, seed: int = 0, class_bias: float = -2.5) -> Path:
+    """Write a random-weight YOLOv8-layout detector (1, 3, 320, 320) -> (1, 84, 2100)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    nodes, inits = [], []
+    chans = [(3, 16), (16, 32), (32, 64), (64, 64), (64, 64)]
+    prev = "images"
+    for i, (cin, cout) in enumerate(chans):
+        n, w = _conv(f"b{i}", prev, f"f{i}", cin, cout, 3, 2, rng)
+        nodes += n
+        inits += w
+        prev = f"f{i}"
+    heads = []
+    for i, level in enumerate((2, 3, 4)):
+        n, w = _conv(f"h{i}", f"f{level}", f"h{i}", 64, 4 + N_CLASSES, 1, 1, rng, relu=False)
+        nodes += n + [helper.make_node("Reshape", [f"h{i}", "flat"], [f"r{i}"])]
+        inits += w
+        heads.append(f"r{i}")
+    nodes += [
+        helper.make_node("Concat", heads, ["raw"], axis=2),
+        helper.make_node("Slice", ["raw", "s0", "s4", "ax1"], ["box_raw"]),
+        helper.make_node("Slice", ["raw", "s4", "send", "ax1"], ["cls_raw"]),
+        helper.make_node("Sigmoid", ["box_raw"], ["box_unit"]),
+        helper.make_node("Mul", ["box_unit", "size"], ["box"]),
+        helper.make_node("Add", ["cls_raw", "bias"], ["cls_shift"]),
+        helper.make_node("Sigmoid", ["cls_shift"], ["cls"]),
+        helper.make_node("Concat", ["box", "cls"], ["output0"], axis=1),
+    ]
+    consts = {"flat": np.array([1, 4 + N_CLASSES, -1], np.int64),
+              "s0": np.array([0], np.int64), "s4": np.array([4], np.int64),
+              "send": np.array([4 + N_CLASSES], np.int64), "ax1": np.array([1], np.int64),
+              "size": np.array(float(INPUT), np.float32),
+              "bias": np.array(class_bias, np.float32)}
+    inits += [numpy_helper.from_array(v, k) for k, v in consts.items()]
+    n_anchors = sum((INPUT // s) ** 2 for s in (8, 16, 32))
+    graph = helper.make_graph(
+        nodes, "bench_yolo",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, INPUT, INPUT])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT,
+                                       [1, 4 + N_CLASSES, n_anchors])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    prop = model.metadata_props.add()
+    prop.key, prop.value = "names", repr({i: f"class{i}" for i in range(N_CLASSES)})
+    onnx.save(model, str(path))
+    return path
+
+
+def _bench_image(path: Path, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    image = np.full((480, 640, 3), 90, np.uint8)
+    for _ in range(30):
+        x, y = rng.integers(0, 600), rng.integers(0, 440)
+        w, h = rng.integers(10, 120, 2)
+        cv2.rectangle(image, (int(x), int(y)), (int(x + w), int(y + h)),
+                      rng.integers(0, 255, 3).tolist(), -1)
+    cv2.imwrite(str(path), image)
+    return path
+
+
+def _real_model() -> Path | None:
+    root = os.environ.get("TECKTRACK_REAL_DATA")
+    path = Path(root) / "models" / "yolo-fastest-1.1" if root else None
+    return path if path and path.is_dir() else None
+
+
+MODELS = [("synthetic-onnx", "onnxruntime"), ("synthetic-onnx", "opencv"),
+          ("yolo-fastest-darknet", "opencv")]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("bench_model")
+    return {"synthetic-onnx": build_bench_model(root / "bench.onnx"),
+            "image": _bench_image(root / "frame.jpg")}
+
+
+def _stage(name: str, model, image_path: Path):
+    """The callable timed for ``name`` (everything it needs prepared outside the timing)."""
+    frame = cv2.imread(str(image_path))
+    blob, info = model.preprocess(frame)
+    outputs = model.forward(blob)
+    candidates = model.post_process(outputs, info)
+    backend = model.backend
+    if name == "bare_forward" and backend.name == "onnxruntime":
+        feed = {backend.input_name: blob}
+        return lambda: backend.session.run(backend.output_names, feed), len(candidates)
+    if name == "bare_forward":
+        def bare():
+            backend.net.setInput(blob)
+            return backend.net.forward(backend.output_names)
+        return bare, len(candidates)
+    return {"read": lambda: cv2.imread(str(image_path)),
+            "preprocess": lambda: model.preprocess(frame),
+            "forward": lambda: model.forward(blob),
+            "decode": lambda: model.post_process(outputs, info),
+            "nms": lambda: model.nms(candidates),
+            "predict": lambda: model.predict(frame)}[name], len(candidates)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("model_name,backend", MODELS,
+                         ids=[f"{m}-{b}" for m, b in MODELS])
+def test_stage(benchmark, files, model_name, backend, stage):
+    if model_name == "yolo-fastest-darknet":
+        path = _real_model()
+        if path is None:
+            pytest.skip("TECKTRACK_REAL_DATA unset: no real Darknet model")
+    else:
+        path = files[model_name]
+    # One thread: on a shared 2-core machine this keeps the forward pass comparable run to run.
+    model = load_model(path, backend=backend, threads=1)
+    timed, n_candidates = _stage(stage, model, files["image"])
+    benchmark.group = f"{model_name}-{backend}"
+    benchmark.extra_info["candidates_before_nms"] = n_candidates
+    benchmark(timed)
