@@ -41,7 +41,7 @@ def _layout_outputs(layout: str) -> list[np.ndarray]:
 @pytest.fixture(scope="module")
 def graphs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("graphs")
-    meta = {"names": "{0: 'cat', 1: 'dog'}", "task": "detect", "stride": "32"}
+    meta = {"names": "{0: 'cat', 1: 'dog'}", "stride": "32"}
     out = {layout: make_graph(root / layout / "model.onnx", _layout_outputs(layout),
                               metadata=meta)
            for layout in ("yolov8", "yolov5", "darknet")}
@@ -179,6 +179,24 @@ def test_model_yaml_layout_overrides_detection(tmp_path):
     det = model.predict(np.zeros((64, 64, 3), np.uint8))
     assert (model.layout, det.class_ids.tolist()) == ("yolov5", [1])
     np.testing.assert_allclose(det.scores, [0.72], atol=1e-6)
+
+
+def test_ultralytics_detect_task_means_the_yolov8_layout(tmp_path):
+    out = np.zeros((7, 7), np.float32)  # fits YOLOv8 with 3 classes and YOLOv5 with 2
+    out[:, 0] = [32, 32, 16, 8, 0.1, 0.2, 0.8]
+    make_graph(tmp_path / "m.onnx", [out], metadata={"names": "{0: 'a', 1: 'b'}"})
+    assert load_model(tmp_path).layout == "yolov5"  # names count picks YOLOv5
+    make_graph(tmp_path / "m.onnx", [out], metadata={"names": "{0: 'a', 1: 'b', 2: 'c'}",
+                                                     "task": "detect"})
+    model = load_model(tmp_path)
+    assert model.layout == "yolov8"
+    assert model.predict(np.zeros((64, 64, 3), np.uint8)).class_ids.tolist() == [2]
+
+
+@pytest.mark.parametrize("kwargs", [{"conf": 1.5}, {"iou": -0.1}])
+def test_thresholds_outside_unit_range_are_refused(graphs, kwargs):
+    with pytest.raises(ModelError, match="must lie in"):
+        load_model(graphs["yolov8"], **kwargs)
 
 
 def test_segment_task_is_refused(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -162,26 +161,6 @@ class Model:
             decoded = self.post_process_batch(self.forward(blob), infos)
             result.extend(self.nms(d) for d in decoded)
         return result
-
-    def timed_predict(self, frame: np.ndarray) -> tuple[Detections, dict[str, float]]:
-        """:meth:`predict` plus the seconds spent in each stage.
-
-        Returns
-        -------
-        (Detections, dict)
-            Stage keys ``preprocess``, ``forward``, ``decode``, ``nms``.
-        """
-        t0 = time.perf_counter()
-        blob, info = self.preprocess(frame)
-        t1 = time.perf_counter()
-        outputs = self.forward(blob)
-        t2 = time.perf_counter()
-        candidates = self.post_process(outputs, info)
-        t3 = time.perf_counter()
-        det = self.nms(candidates)
-        t4 = time.perf_counter()
-        return det, {"preprocess": t1 - t0, "forward": t2 - t1, "decode": t3 - t2,
-                     "nms": t4 - t3}
 
     def save_predictions(self, frame: np.ndarray, detections: Detections,
                          label_path: str | Path, image_path: str | Path | None = None) -> None:

@@ -90,6 +90,18 @@ def _input_size(paths: ModelPaths, info: OnnxInfo | None, yaml_cfg: ModelConfig,
     return _round_to_stride(size, meta.stride or _DEFAULT_STRIDE, paths.weights)
 
 
+def _metadata_layout(meta: ModelConfig) -> str | None:
+    # Only the Ultralytics package writes 'task'; its detect exports all use the YOLOv8 layout
+    # (the original YOLOv5 repository writes names/stride without a task).
+    return "yolov8" if meta.task == "detect" else None
+
+
+def _check_thresholds(conf: float, iou: float) -> None:
+    for name, value in (("conf", conf), ("iou", iou)):
+        if not 0.0 <= float(value) <= 1.0:
+            raise ModelError(f"{name} must lie in [0, 1], got {value}")
+
+
 def _class_names(yaml_cfg: ModelConfig, names_file: list[str] | None, paths: ModelPaths,
                  meta: ModelConfig) -> tuple[list[str] | None, str | None]:
     if yaml_cfg.names is not None:
@@ -152,6 +164,7 @@ def load_model(name_or_path: str | Path, *, backend: str = "auto", conf: float =
     >>> model.names[:2], model.input_size                            # doctest: +SKIP
     (['circle', 'square'], (320, 320))
     """
+    _check_thresholds(conf, iou)
     paths = set_model_paths(name_or_path)
     yaml_cfg = read_model_yaml(paths.model_yaml) if paths.model_yaml else ModelConfig()
     names_file = read_names_file(paths.names_file) if paths.names_file else None
@@ -161,7 +174,7 @@ def load_model(name_or_path: str | Path, *, backend: str = "auto", conf: float =
     net, outputs = open_backend(paths, backend, probe, threads=threads,
                                 batch_dynamic=bool(info and info.input_shape[0] is None))
     names, source = _class_names(yaml_cfg, names_file, paths, meta)
-    layout, nc = infer_layout([o.shape for o in outputs], yaml_cfg.layout,
+    layout, nc = infer_layout([o.shape for o in outputs], yaml_cfg.layout or _metadata_layout(meta),
                               None if names is None else len(names))
     names = _checked_names(names, source, nc, layout, paths)
     letterboxed = yaml_cfg.letterbox if yaml_cfg.letterbox is not None else paths.kind == "onnx"
