@@ -1,12 +1,13 @@
 """Composing a scene: placing objects with controlled occlusion, labelling what is visible.
 
-Labelling rule (the one used everywhere in :mod:`tecktrack.synth`): objects are painted back
-to front into an ownership map, and each labelled object's box is the tight box around its
-*visible* pixels (what is left after later objects, unlabelled occluders and the image
-border cut it). Placement is rejected whenever it would leave any labelled object with less
-than :data:`MIN_VISIBLE` of its pixels visible, so every object drawn is labelled and no
-label covers a mostly hidden object. Small objects (a side under :data:`FRAGILE_SIDE`) are
-kept whole: never occluded, never cut by the border, so no box gets under :data:`MIN_SIDE`.
+Labelling rule of the still images (the video applies the same visible-box rule with its own
+threshold, see :mod:`tecktrack.synth.video`): objects are painted back to front into an
+ownership map, and each labelled object's box is the tight box around its *visible* pixels
+(what is left after later objects, unlabelled occluders and the image border cut it).
+Placement is rejected whenever it would leave any labelled object with less than
+:data:`MIN_VISIBLE` of its pixels visible, so every object drawn is labelled and no label
+covers a mostly hidden object. Small objects (a side under :data:`FRAGILE_SIDE`) are kept
+whole: never occluded, never cut by the border, so no box gets under :data:`MIN_SIDE`.
 Distractors are painted into the background first and therefore never hide an object.
 """
 

@@ -77,8 +77,9 @@ def ensure_default_world(root: str | Path | None = None, quiet: bool = False) ->
 
     Examples
     --------
-    >>> world = ensure_default_world(quiet=True)  # doctest: +SKIP
-    >>> world["dataset"].name
+    >>> sorted(DEFAULT_WORLD)
+    ['dataset', 'folders', 'noisy', 'video']
+    >>> ensure_default_world(quiet=True)["dataset"].name  # doctest: +SKIP
     'data.yaml'
     """
     root = Path(root) if root is not None else data_dir()
