@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tecktrack.detections import Detections, xyxy_to_yolo
+from tecktrack.detections import Detections, xyxy_to_yolo, yolo_to_xyxy
 from tecktrack.errors import DatasetError, FormatError
 
 __all__ = [
@@ -177,23 +177,26 @@ def _to_float(tokens: list[str]) -> list[float] | None:
 
 
 def _parse_numbers(rows: list[list[str]], ncols: int) -> tuple[np.ndarray, dict[int, str]]:
-    """Rows of exactly ``ncols`` numbers as a float64 array; other rows -> {row: message}."""
+    """Rows of exactly ``ncols`` numbers as a float64 array; other rows -> {row: message}.
+
+    Rows that are not parsed stay NaN in the array (and are flagged invalid later).
+    """
+    if all(len(r) == ncols for r in rows):  # the common case: one conversion, no bookkeeping
+        try:
+            return np.array(rows, dtype=np.float64).reshape(-1, ncols), {}
+        except ValueError:
+            pass
     bad: dict[int, str] = {}
-    counts = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-    for i in np.flatnonzero(counts != ncols):
-        bad[int(i)] = f"expected {ncols} columns ({' '.join(_COLUMNS[:ncols])}), got {counts[i]}"
-    flat = [t for r, n in zip(rows, counts, strict=True) if n == ncols for t in r]
     values = np.full((len(rows), ncols), np.nan)
-    good_rows = np.flatnonzero(counts == ncols)
-    try:
-        values[good_rows] = np.array(flat, dtype=np.float64).reshape(-1, ncols)
-    except ValueError:  # locate the non-numbers; only reached for broken files
-        for i in good_rows:
-            parsed = _to_float(rows[i])
-            if parsed is None:
-                bad[int(i)] = f"non-number in {' '.join(rows[i])!r}"
-            else:
-                values[i] = parsed
+    for i, tokens in enumerate(rows):  # only reached for broken files: locate each problem
+        if len(tokens) != ncols:
+            bad[i] = f"expected {ncols} columns ({' '.join(_COLUMNS[:ncols])}), got {len(tokens)}"
+            continue
+        parsed = _to_float(tokens)
+        if parsed is None:
+            bad[i] = f"non-number in {' '.join(tokens)!r}"
+        else:
+            values[i] = parsed
     return values, bad
 
 
@@ -204,7 +207,7 @@ def _row_problem(row: np.ndarray, n_classes: int | None, tol: float) -> str | No
     cls = row[0]
     if cls != np.floor(cls):
         return f"class id {cls:g} is not an integer"
-    if cls < 0 or cls >= (n_classes or 2.0**53):
+    if cls < 0 or cls >= (2.0**53 if n_classes is None else n_classes):
         limit = "2**53" if n_classes is None else str(n_classes)
         return f"class id {cls:g} out of range [0, {limit})"
     for name, value in zip(("w", "h"), row[3:5], strict=True):
@@ -217,13 +220,15 @@ def _row_problem(row: np.ndarray, n_classes: int | None, tol: float) -> str | No
 
 
 def _invalid_mask(values: np.ndarray, n_classes: int | None, tol: float) -> np.ndarray:
-    """Vectorised check of parsed rows; True where a row breaks any rule."""
-    finite = np.all(np.isfinite(values), axis=1)
-    cls = np.nan_to_num(values[:, 0], nan=-1.0)
-    bad_cls = (cls != np.floor(cls)) | (cls < 0) | (cls >= (n_classes or 2.0**53))
-    rest = np.nan_to_num(values[:, 1:], nan=-1.0)
-    bad_range = np.any((rest < -tol) | (rest > 1 + tol), axis=1)
-    return ~finite | bad_cls | bad_range
+    """Vectorised check of parsed rows; True where a row breaks any rule (NaN/inf included,
+    since every comparison with NaN is False)."""
+    ncols = values.shape[1]
+    top_class = (n_classes - 1) if n_classes is not None else 2.0**53 - 1
+    low = np.full(ncols, -tol)
+    high = np.full(ncols, 1 + tol)
+    low[0], high[0] = 0, top_class
+    cls = values[:, 0]
+    return ~(((values >= low) & (values <= high)).all(axis=1) & (cls == np.floor(cls)))
 
 
 def _decode(path: Path) -> str:
@@ -261,7 +266,8 @@ def read_yolo_labels(path: str | Path, width: float, height: float, *,
     Returns
     -------
     Detections
-        Pixel-corner boxes; ``scores`` is None unless ``with_scores``.
+        Pixel-corner boxes, clipped to the image (a box may be written with a centre near an
+        edge and a size that overhangs it); ``scores`` is None unless ``with_scores``.
 
     Raises
     ------
@@ -287,11 +293,16 @@ def read_yolo_labels(path: str | Path, width: float, height: float, *,
     """
     if not (width > 0 and height > 0):
         raise ValueError(f"image size must be positive, got {width}x{height}")
+    if n_classes is not None and n_classes < 1:
+        raise ValueError(f"n_classes must be >= 1, got {n_classes}")
     path = Path(path)
     ncols = 6 if with_scores else 5
     numbers, rows = _split_rows(_decode(path))
+    if not rows:
+        return Detections.empty(with_scores=with_scores)
     values, bad = _parse_numbers(rows, ncols)
-    for i in np.flatnonzero(_invalid_mask(values, n_classes, COORD_TOLERANCE)):
+    invalid = _invalid_mask(values, n_classes, COORD_TOLERANCE)
+    for i in np.flatnonzero(invalid) if invalid.any() else ():
         if int(i) not in bad:
             bad[int(i)] = _row_problem(values[i], n_classes, COORD_TOLERANCE)
     if bad:
@@ -305,8 +316,10 @@ def read_yolo_labels(path: str | Path, width: float, height: float, *,
         values = values[keep]
     values = values.reshape(-1, ncols)
     clipped = np.clip(values[:, 1:], 0.0, 1.0)
-    return Detections.from_yolo(clipped[:, :4], values[:, 0].astype(np.int64), width, height,
-                                clipped[:, 4] if with_scores else None)
+    xyxy = yolo_to_xyxy(clipped[:, :4], width, height)
+    np.clip(xyxy, 0.0, np.array([width, height, width, height], dtype=np.float32), out=xyxy)
+    return Detections(xyxy, values[:, 0].astype(np.int64),
+                      clipped[:, 4] if with_scores else None)
 
 
 def write_yolo_labels(path: str | Path, detections: Detections, width: float,

@@ -141,10 +141,14 @@ def test_confidence_outside_unit_interval_is_an_error(tmp_path):
 
 def test_values_within_tolerance_are_clipped(tmp_path):
     p = _write(tmp_path / "a.txt", "0 1.0005 -0.0005 0.1 1.0009\n")
-    d = read_yolo_labels(p, 100, 100)
-    yolo = d.to_yolo(100, 100)
-    np.testing.assert_allclose(yolo[0, :2], [1.0, 0.0], atol=1e-6)
-    np.testing.assert_allclose(yolo[0, 3], 1.0, atol=1e-6)
+    d = read_yolo_labels(p, 100, 100)  # cx=1, cy=0, w=0.1, h=1 -> corners clipped to the image
+    np.testing.assert_allclose(d.xyxy, [[95, 0, 100, 50]], atol=1e-4)
+
+
+def test_boxes_overhanging_the_image_are_clipped_to_it(tmp_path):
+    p = _write(tmp_path / "a.txt", "0 0.5 0.0 0.2 1.0\n1 0.95 0.5 0.2 0.2\n")
+    d = read_yolo_labels(p, 100, 200)
+    np.testing.assert_allclose(d.xyxy, [[40, 0, 60, 100], [85, 80, 100, 120]], atol=1e-4)
 
 
 def test_integer_valued_float_class_ids_are_accepted(tmp_path):
@@ -176,6 +180,8 @@ def test_non_positive_image_size_is_rejected(tmp_path):
     p = _write(tmp_path / "a.txt", "")
     with pytest.raises(ValueError, match="positive"):
         read_yolo_labels(p, 0, 10)
+    with pytest.raises(ValueError, match="n_classes"):
+        read_yolo_labels(p, 10, 10, n_classes=0)
 
 
 def test_binary_garbage_is_a_format_error(tmp_path):
