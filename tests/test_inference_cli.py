@@ -1,0 +1,50 @@
+"""``tecktrack infer``, ``tecktrack stream send`` and ``tecktrack serve`` argument handling."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from inference_support import demo_or_tiny_model, free_udp_port, write_video
+
+from tecktrack.cli import main
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return write_video(tmp_path_factory.mktemp("cli") / "clip.mp4", 12)
+
+
+def test_infer_prints_metrics_and_writes_a_run(clip, repo_root, tmp_path, capsys):
+    model = demo_or_tiny_model(repo_root, tmp_path)
+    status = main(["infer", str(clip), "--model", str(model), "--drop-rate", "3",
+                   "--runs-dir", str(tmp_path / "runs"), "--save-frames", "--quiet"])
+    assert status == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["metrics"]["total_frames"] == 4
+    run_dir = tmp_path / "runs" / printed["metrics"]["run_id"]
+    assert printed["run_dir"] == str(run_dir)
+    assert sorted(p.name for p in (run_dir / "frames").iterdir()) == [
+        "000000.jpg", "000003.jpg", "000006.jpg", "000009.jpg"]
+
+
+def test_infer_with_a_bad_source_is_a_one_line_error(clip, repo_root, tmp_path, capsys):
+    model = demo_or_tiny_model(repo_root, tmp_path)
+    assert main(["infer", "rtsp://127.0.0.1/x", "--model", str(model)]) == 2
+    assert "only udp:// URLs" in capsys.readouterr().err
+
+
+def test_stream_send_sends_and_reports(clip, capsys):
+    url = f"udp://127.0.0.1:{free_udp_port()}"
+    assert main(["stream", "send", str(clip), url, "--fps", "200", "--max-frames", "5"]) == 0
+    assert capsys.readouterr().out.strip() == f"sent 5 frames to {url}"
+
+
+def test_stream_send_refuses_other_schemes(clip, capsys):
+    assert main(["stream", "send", str(clip), "tcp://127.0.0.1:5000"]) == 2
+    assert "expected a udp://host:port URL" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_missing_data_root(tmp_path, capsys):
+    assert main(["serve", "--port", "0", "--data-root", str(tmp_path / "nope")]) == 2
+    assert "--data-root folder(s) not found" in capsys.readouterr().err
