@@ -1,0 +1,120 @@
+"""Class-balanced oversampling: how many augmented copies each image needs.
+
+The plan is greedy and deterministic: while the rarest class (among those that still have
+an image with copies left) is below the target count, add one copy of the image that holds
+the most of that class relative to its other boxes (ties: fewer copies so far, then name),
+and count all of that image's boxes again. Copying an image also adds its common-class
+boxes, so the plan moves classes *toward* balance rather than to exact equality; the
+projected counts are returned so the result can be judged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from tecktrack.box_table import BoxTable
+
+__all__ = ["oversampling_plan", "class_count_matrix"]
+
+
+def class_count_matrix(gt: BoxTable, n_classes: int | None = None) -> np.ndarray:
+    """Boxes per (image, class), shape ``(n_images, n_classes)``, int64.
+
+    Examples
+    --------
+    >>> t = BoxTable(["a", "b"], [0, 0, 1], [0, 2, 2], [[.5, .5, .1, .1]] * 3)
+    >>> class_count_matrix(t)
+    array([[1, 0, 1],
+           [0, 0, 1]])
+    """
+    n_classes = n_classes or (int(gt.class_ids.max()) + 1 if len(gt) else 0)
+    flat = gt.image * n_classes + gt.class_ids
+    return np.bincount(flat, minlength=gt.n_images * n_classes).reshape(gt.n_images, n_classes)
+
+
+def oversampling_plan(gt: BoxTable, *, target: str | int = "max", max_copies: int = 4,
+                      names: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Plan augmented copies per image to bring class box counts toward ``target``.
+
+    Parameters
+    ----------
+    gt : BoxTable
+        Labels of the dataset (one image per row of the plan).
+    target : "max", "median" or int
+        Box count each class should reach: the largest class's count, the median class
+        count, or a number.
+    max_copies : int
+        At most this many copies of any one image.
+    names : sequence of str, optional
+        Class names for the summary.
+
+    Returns
+    -------
+    plan : DataFrame
+        ``image, copies, classes`` for images with at least one copy, most copies first.
+    summary : DataFrame
+        ``class, before, after, target`` per class present in the data.
+
+    Examples
+    --------
+    >>> t = BoxTable(["a", "b", "c", "d"], [0, 1, 2, 3], [0, 0, 0, 1], [[.5, .5, .1, .1]] * 4)
+    >>> plan, summary = oversampling_plan(t)
+    >>> plan.values.tolist(), summary["after"].tolist()
+    ([['d', 2, '1']], [3, 3])
+    """
+    if max_copies < 0:
+        raise ValueError(f"max_copies must be >= 0, got {max_copies}")
+    counts = class_count_matrix(gt)
+    before = counts.sum(axis=0)
+    present = before > 0
+    goal = _target(before[present], target)
+    copies = np.zeros(gt.n_images, np.int64)
+    current = before.astype(np.int64).copy()
+    purity = np.zeros_like(counts, dtype=np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    np.divide(counts, totals, out=purity, where=totals > 0)
+    while True:
+        room = copies < max_copies
+        has_room = (counts[room] > 0).any(axis=0) & present & (current < goal)
+        if not has_room.any():
+            break
+        cls = int(np.flatnonzero(has_room)[np.argmin(current[has_room])])
+        cand = np.flatnonzero(room & (counts[:, cls] > 0))
+        best = cand[np.lexsort((cand, copies[cand], -purity[cand, cls]))[0]]
+        copies[best] += 1
+        current += counts[best]
+    return _plan_frame(gt, counts, copies, names), _summary(before, current, goal, present, names)
+
+
+def _target(counts: np.ndarray, target: str | int) -> int:
+    if isinstance(target, str):
+        if target == "max":
+            return int(counts.max()) if len(counts) else 0
+        if target == "median":
+            return int(np.median(counts)) if len(counts) else 0
+        raise ValueError(f"target must be 'max', 'median' or a number, got {target!r}")
+    return int(target)
+
+
+def _label(names: Sequence[str] | None, c: int) -> str:
+    return names[c] if names is not None and c < len(names) else str(c)
+
+
+def _plan_frame(gt: BoxTable, counts: np.ndarray, copies: np.ndarray,
+                names: Sequence[str] | None) -> pd.DataFrame:
+    chosen = np.flatnonzero(copies > 0)
+    order = chosen[np.lexsort((chosen, -copies[chosen]))]
+    rows = [{"image": gt.stems[i], "copies": int(copies[i]),
+             "classes": ",".join(_label(names, c) for c in np.flatnonzero(counts[i]))}
+            for i in order]
+    return pd.DataFrame(rows, columns=["image", "copies", "classes"])
+
+
+def _summary(before: np.ndarray, after: np.ndarray, goal: int, present: np.ndarray,
+             names: Sequence[str] | None) -> pd.DataFrame:
+    ids = np.flatnonzero(present)
+    return pd.DataFrame({"class": [_label(names, c) for c in ids], "before": before[ids],
+                         "after": after[ids], "target": goal})
