@@ -8,7 +8,7 @@ float32-representable: same greedy matching, area ranges, ``maxDets``, crowd han
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -70,7 +70,6 @@ class Evaluation:
     ap_method: str
     conf: float
     n_images: int
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def format_summary(self) -> str:
         """The summary as pycocotools prints it (12 lines).
