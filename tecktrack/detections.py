@@ -140,14 +140,19 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     b = _as_boxes(b, np.float64)
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)), dtype=np.float64)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh = np.clip(rb - lt, 0, None)
-    inter = wh[..., 0] * wh[..., 1]
-    union = box_area(a)[:, None] + box_area(b)[None, :] - inter
-    out = np.zeros_like(inter)
-    np.divide(inter, union, out=out, where=union > 0)
-    return out
+    # x and y handled separately, in place: no (n, m, 2) temporaries, no np.clip
+    inter = np.minimum(a[:, None, 2], b[None, :, 2])
+    inter -= np.maximum(a[:, None, 0], b[None, :, 0])
+    np.maximum(inter, 0, out=inter)
+    ih = np.minimum(a[:, None, 3], b[None, :, 3])
+    ih -= np.maximum(a[:, None, 1], b[None, :, 1])
+    np.maximum(ih, 0, out=ih)
+    inter *= ih
+    union = box_area(a)[:, None] + box_area(b)[None, :]
+    union -= inter
+    # union == 0 only when both boxes have zero area, and then inter == 0 already
+    np.divide(inter, union, out=inter, where=union > 0)
+    return inter
 
 
 @dataclass(eq=False)
