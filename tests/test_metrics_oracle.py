@@ -166,3 +166,20 @@ def test_no_predictions_gives_zero_not_failure() -> None:
     ev = evaluate(data["gt"], {}, names=data["names"])
     assert ev.summary["map"] == 0.0
     assert ev.summary["ar100"] == 0.0
+
+
+@pytest.mark.parametrize("seed", [1, 15])
+def test_custom_thresholds_and_max_dets_match_pycocotools_arrays(seed: int) -> None:
+    data = make_dataset(seed)
+    thresholds, max_dets = [0.3, 0.55, 0.8], [2, 5, 20]
+    with contextlib.redirect_stdout(io.StringIO()):
+        oracle = run_pycocotools(data)
+        oracle.params.iouThrs = np.array(thresholds)
+        oracle.params.maxDets = max_dets
+        oracle.evaluate()
+        oracle.accumulate()
+    ours = evaluate(data["gt"], data["preds"], names=data["names"], areas=data["areas"],
+                    iscrowd=data["iscrowd"], iou_thresholds=thresholds, max_dets=max_dets)
+    np.testing.assert_allclose(ours.precision, oracle.eval["precision"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(ours.recall, oracle.eval["recall"], rtol=0, atol=1e-9)
+    assert (ours.precision > 0).any()
