@@ -166,6 +166,8 @@ def test_bad_parameters_are_errors() -> None:
         evaluate(gt, {}, max_dets=(10, 1, 100))
     with pytest.raises(EvaluationError, match="iou_thresholds"):
         evaluate(gt, {}, iou_thresholds=[0.0, 0.5])
+    with pytest.raises(EvaluationError, match="ground truth mapping is empty"):
+        evaluate({}, {})
 
 
 def test_inputs_are_not_modified_and_results_are_deterministic() -> None:

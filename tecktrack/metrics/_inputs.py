@@ -136,7 +136,8 @@ def flatten(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detectio
     Raises
     ------
     EvaluationError
-        Unknown image ids, missing scores, non-finite or inverted boxes, bad lengths.
+        No images, unknown image ids, missing scores, non-finite or inverted boxes, bad
+        lengths.
 
     Examples
     --------
@@ -146,6 +147,8 @@ def flatten(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detectio
     >>> f.class_ids.tolist(), f.gt_area.tolist(), f.dt_score.dtype.name
     ([1], [100.0], 'float64')
     """
+    if not gt:
+        raise EvaluationError("no images to evaluate: the ground truth mapping is empty")
     unknown = [k for k in preds if k not in gt]
     if unknown:
         raise EvaluationError(
@@ -160,8 +163,8 @@ def flatten(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detectio
                for key, g in zip(keys, g_parts, strict=True)]
     crowd_l = [_per_image(iscrowd, key, len(g), np.zeros(len(g), bool), "iscrowd", bool)
                for key, g in zip(keys, g_parts, strict=True)]
-    g_all = Detections.concat(g_parts) if g_parts else Detections.empty(False)
-    d_all = Detections.concat(d_parts) if d_parts else Detections.empty()
+    g_all = Detections.concat(g_parts)
+    d_all = Detections.concat(d_parts)
     gt_image = np.repeat(np.arange(len(keys)), [len(g) for g in g_parts]).astype(np.int64)
     dt_image = np.repeat(np.arange(len(keys)), [len(d) for d in d_parts]).astype(np.int64)
     gt_xyxy, dt_xyxy = g_all.xyxy.astype(np.float64), d_all.xyxy.astype(np.float64)
@@ -188,7 +191,7 @@ def flatten(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detectio
         gt_class=np.searchsorted(class_ids, g_all.class_ids).astype(np.int64),
         gt_xyxy=gt_xyxy,
         gt_area=gt_area,
-        gt_crowd=np.concatenate(crowd_l) if crowd_l else np.zeros(0, bool),
+        gt_crowd=np.concatenate(crowd_l),
         dt_image=dt_image,
         dt_class=np.searchsorted(class_ids, d_all.class_ids).astype(np.int64),
         dt_xyxy=dt_xyxy,

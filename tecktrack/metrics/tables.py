@@ -98,8 +98,8 @@ def precision_recall(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable,
 
 
 def threshold_sweep(models: Mapping[str, Mapping[Hashable, Detections]],
-                    gt: Mapping[Hashable, Detections], *,
-                    thresholds: Sequence[float] = SWEEP_THRESHOLDS, iou: float = 0.5,
+                    gt: Mapping[Hashable, Detections],
+                    thresholds: Sequence[float] = SWEEP_THRESHOLDS, iou: float = 0.5, *,
                     names: Names = None) -> pd.DataFrame:
     """Mean precision and recall of several models over score thresholds, side by side.
 
