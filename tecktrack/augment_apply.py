@@ -10,7 +10,8 @@ Without a value a parameter is drawn from the op's range with a generator seeded
 ``(seed, image name, item index)``, so outputs depend only on those, never on order.
 ``copy_paste`` pastes the image's objects onto the background of another image drawn from
 ``backgrounds``. Output files are ``images/<stem>_<item>.<ext>`` and ``labels/<stem>_<item>.txt``
-under ``out_dir`` (``:`` removed from the item name); existing files are never overwritten.
+under ``out_dir`` (``:`` in the item becomes ``_``, e.g. ``000042_rotate_15.jpg``); existing
+files are never overwritten.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class OpSpec:
     value: str | None = None
 
     def __str__(self) -> str:
-        return self.name if self.value is None else f"{self.name}{self.value}"
+        return self.name if self.value is None else f"{self.name}:{self.value}"
 
 
 def parse_ops(text: str | Sequence[str]) -> list[list[OpSpec]]:
@@ -63,7 +64,7 @@ def parse_ops(text: str | Sequence[str]) -> list[list[OpSpec]]:
     Examples
     --------
     >>> [[str(o) for o in item] for item in parse_ops("flip,rotate:15,blur+contrast")]
-    [['flip'], ['rotate15'], ['blur', 'contrast']]
+    [['flip'], ['rotate:15'], ['blur', 'contrast']]
     """
     items = text.split(",") if isinstance(text, str) else list(text)
     out = []
@@ -236,7 +237,7 @@ _OPS: dict[str, Callable[..., aug.Augmented]] = {
 
 # -- files ----------------------------------------------------------------------------------
 def _outputs(image: Path, out_dir: Path, chain: Sequence[OpSpec]) -> tuple[Path, Path]:
-    name = f"{image.stem}_{'+'.join(str(o) for o in chain)}"
+    name = f"{image.stem}_{'+'.join(str(o) for o in chain)}".replace(":", "_")
     return out_dir / "images" / f"{name}{image.suffix}", out_dir / "labels" / f"{name}.txt"
 
 
