@@ -17,6 +17,7 @@ backends; and, with ``TECKTRACK_REAL_DATA``, the real Darknet yolo-fastest-1.1 o
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import cv2
@@ -161,3 +162,38 @@ def test_stage(benchmark, files, model_name, backend, stage):
     benchmark.group = f"{model_name}-{backend}"
     benchmark.extra_info["candidates_before_nms"] = n_candidates
     benchmark(timed)
+
+
+@pytest.mark.parametrize("model_name,backend", MODELS, ids=[f"{m}-{b}" for m, b in MODELS])
+def test_predict_vs_bare_forward(benchmark, files, model_name, backend):
+    """Whole ``predict`` and the bare forward call, alternated so both see the same load.
+
+    The benchmark times one (predict, bare forward) pair; ``extra_info`` holds the best
+    time of each over the rounds and their ratio.
+    """
+    if model_name == "yolo-fastest-darknet":
+        path = _real_model()
+        if path is None:
+            pytest.skip("TECKTRACK_REAL_DATA unset: no real Darknet model")
+    else:
+        path = files[model_name]
+    model = load_model(path, backend=backend, threads=1)
+    predict, _ = _stage("predict", model, files["image"])
+    bare, _ = _stage("bare_forward", model, files["image"])
+    pairs: list[tuple[float, float]] = []
+
+    def pair() -> None:
+        t0 = time.perf_counter()
+        predict()
+        t1 = time.perf_counter()
+        bare()
+        pairs.append((t1 - t0, time.perf_counter() - t1))
+
+    benchmark.group = "predict-vs-bare-forward"
+    benchmark.pedantic(pair, rounds=40, warmup_rounds=2)
+    best_predict, best_bare = (min(p[i] for p in pairs) for i in (0, 1))
+    benchmark.extra_info.update(predict_ms=round(best_predict * 1e3, 3),
+                                bare_forward_ms=round(best_bare * 1e3, 3),
+                                ratio=round(best_predict / best_bare, 3))
+    print(f"\n{model_name}/{backend}: predict {best_predict * 1e3:.2f} ms, bare forward "
+          f"{best_bare * 1e3:.2f} ms, ratio {best_predict / best_bare:.2f}")
