@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tecktrack.errors import EvaluationError
 from tecktrack.metrics._inputs import FlatInputs
 
 #: COCO area ranges (inclusive bounds in pixels squared), as pycocotools defines them.
@@ -176,6 +177,28 @@ def _settle_round(p_det: np.ndarray, p_gt: np.ndarray, p_iou: np.ndarray, thr: n
     gt_match[a, t, p_det[starts[s]]] = g
 
 
+def _outside(area: np.ndarray, ranges: np.ndarray) -> np.ndarray:
+    """``(A, n)`` bool: area below or above each inclusive range."""
+    return (area[None] < ranges[:, :1]) | (area[None] > ranges[:, 1:])
+
+
+def _greedy(flat: FlatInputs, det: np.ndarray, det_group: np.ndarray, thr: np.ndarray,
+            gt_ig: np.ndarray) -> np.ndarray:
+    """``(A, T, n)`` matched ground-truth index per kept detection (-1: none), round by round."""
+    n_a, n_t = len(gt_ig), len(thr)
+    gt_match = np.full((n_a, n_t, len(det)), -1, dtype=np.int64)
+    if n_t == 0:
+        return gt_match
+    p_det, p_gt, p_iou = _candidate_pairs(flat, det, det_group, float(thr.min()))
+    perm, bounds = _rounds(p_det, det_group)
+    gt_taken = np.zeros((n_a, n_t, len(flat.gt_area)), bool)
+    for r in range(len(bounds) - 1):
+        sl = perm[bounds[r]:bounds[r + 1]]
+        _settle_round(p_det[sl], p_gt[sl], p_iou[sl], thr, gt_ig, flat.gt_crowd, gt_taken,
+                      gt_match)
+    return gt_match
+
+
 def match(flat: FlatInputs, iou_thresholds: Sequence[float],
           area_ranges: Sequence[tuple[float, float]] = tuple(AREA_RANGES.values()),
           max_det: int | None = 100) -> MatchResult:
@@ -204,27 +227,17 @@ def match(flat: FlatInputs, iou_thresholds: Sequence[float],
     """
     thr = np.minimum(np.asarray(iou_thresholds, np.float64), 1 - 1e-10)
     rng = np.asarray(area_ranges, np.float64).reshape(-1, 2)
+    if len(rng) == 0:
+        raise EvaluationError("match needs at least one area range")
     det, det_group, rank = _rank_detections(flat, max_det)
-    gt_ig = flat.gt_crowd[None] | (flat.gt_area[None] < rng[:, :1]) | (
-        flat.gt_area[None] > rng[:, 1:])
-    n_a, n_t, n_d = len(rng), len(thr), len(det)
-    gt_match = np.full((n_a, n_t, n_d), -1, dtype=np.int64)
-    if n_t:
-        p_det, p_gt, p_iou = _candidate_pairs(flat, det, det_group, float(thr.min()))
-        perm, bounds = _rounds(p_det, det_group)
-        gt_taken = np.zeros((n_a, n_t, len(flat.gt_area)), bool)
-        for r in range(len(bounds) - 1):
-            sl = perm[bounds[r]:bounds[r + 1]]
-            _settle_round(p_det[sl], p_gt[sl], p_iou[sl], thr, gt_ig, flat.gt_crowd, gt_taken,
-                          gt_match)
-    dt_area = flat.dt_area[det]
-    out_of_range = (dt_area[None] < rng[:, :1]) | (dt_area[None] > rng[:, 1:])
+    gt_ig = _outside(flat.gt_area, rng) | flat.gt_crowd[None]
+    gt_match = _greedy(flat, det, det_group, thr, gt_ig)
     matched = gt_match >= 0
-    match_ig = gt_ig[np.arange(n_a)[:, None, None], np.maximum(gt_match, 0)] if len(
+    match_ig = gt_ig[np.arange(len(rng))[:, None, None], np.maximum(gt_match, 0)] if len(
         flat.gt_area) else np.zeros_like(matched)
-    ignored = np.where(matched, match_ig, out_of_range[:, None, :])
+    ignored = np.where(matched, match_ig, _outside(flat.dt_area[det], rng)[:, None, :])
     n_positive = np.stack([np.bincount(flat.gt_class[~ig], minlength=flat.n_classes)
-                           for ig in gt_ig]) if n_a else np.zeros((0, flat.n_classes), np.int64)
+                           for ig in gt_ig]).reshape(len(rng), flat.n_classes)
     return MatchResult(
         det_index=det, image=flat.dt_image[det], cls=flat.dt_class[det], rank=rank,
         score=flat.dt_score[det], gt_match=gt_match, ignored=ignored, gt_ignored=gt_ig,
