@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import tecktrack.coco
 import tecktrack.datasets
 import tecktrack.formats
 from tecktrack.datasets import SIZE_BUCKETS, Dataset, DatasetItem, size_bucket
@@ -50,7 +51,7 @@ def dataset(yolo_root) -> Dataset:
 
 
 def test_docstring_examples_run():
-    for module in (tecktrack.datasets, tecktrack.formats):
+    for module in (tecktrack.datasets, tecktrack.formats, tecktrack.coco):
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.failed == 0 and result.attempted > 5
 

@@ -473,6 +473,13 @@ _GOOD = {"images": [{"id": 1, "file_name": "x.jpg", "width": 9, "height": 9}],
      "annotations[0].category_id: 5 is not a known category"),
     ({"annotations": [{"image_id": "1", "category_id": 1, "bbox": [0, 0, 2, 2]}]},
      "annotations[0].image_id: expected an integer"),
+    ({"annotations": [[1, 1, [0, 0, 2, 2]]]}, "annotations[0]: not an object"),
+    ({"annotations": [{"image_id": 1, "category_id": 1, "bbox": [0, 0, [2], 2]}]},
+     "annotations[0].bbox: expected [x, y, w, h]"),
+    ({"annotations": [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2], "area": "big"}]},
+     "annotations[0].area: expected a number"),
+    ({"images": [{"id": 1, "file_name": "x.jpg", "width": 9.5, "height": 9}]},
+     "images[0].width: expected an integer, got 9.5"),
     ({"images": {"id": 1}}, "images: expected a list"),
     ({"images": _GOOD["images"] * 2}, "duplicate image id"),
     ({"categories": [{"id": 1, "name": "a"}, {"id": 1, "name": "b"}]}, "duplicate category"),
@@ -502,3 +509,23 @@ def test_read_coco_results_errors(tmp_path):
         read_coco_results(p, [1], image_ids=[1, 2])
     with pytest.raises(DatasetError, match="not found"):
         read_coco_results(tmp_path / "missing.json", [1])
+    p.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1],
+                              "score": True}]))
+    with pytest.raises(FormatError, match=r"results\[0\].score: expected a number"):
+        read_coco_results(p, [1])
+
+
+def test_read_coco_results_of_an_empty_list(tmp_path):
+    p = _write(tmp_path / "res.json", "[]")
+    assert read_coco_results(p, [1]) == {}
+    empty = read_coco_results(p, [1], image_ids=[5])
+    assert list(empty) == [5] and len(empty[5]) == 0 and empty[5].scores is not None
+
+
+def test_coco_is_reexported_by_formats():
+    import tecktrack.coco
+    import tecktrack.formats
+
+    for name in tecktrack.coco.__all__:
+        assert getattr(tecktrack.formats, name) is getattr(tecktrack.coco, name)
+        assert name in tecktrack.formats.__all__

@@ -1,0 +1,129 @@
+"""Speed of TeckTrack's file readers and IoU against peers, measured in the same run.
+
+- YOLO label files: ``read_yolo_labels`` (parse + validate + pixel corners) over 1,000
+  generated files (0-20 boxes each) vs ``numpy.loadtxt`` (parse only).
+- COCO ground truth: ``read_coco`` vs ``pycocotools.coco.COCO`` on a 5,000-image JSON.
+- IoU matrix: ``box_iou`` vs ``pycocotools.mask.iou`` on 1,000 x 1,000 boxes.
+
+    .venv/bin/pytest benchmarks/test_bench_formats.py --benchmark-only \
+        --benchmark-columns=min,mean,max,rounds
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tecktrack.detections import Detections, box_iou
+from tecktrack.formats import (
+    CocoDataset,
+    CocoImage,
+    read_coco,
+    read_yolo_labels,
+    write_coco,
+    write_yolo_labels,
+)
+
+N_FILES, N_IMAGES, N_BOXES = 1000, 5000, 1000
+
+
+def _random_boxes(rng: np.random.Generator, n: int, size: float = 640.0) -> np.ndarray:
+    xy = rng.uniform(0, size * 0.8, (n, 2))
+    wh = rng.uniform(4, size * 0.2, (n, 2))
+    return np.concatenate([xy, xy + wh], axis=1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def label_files(tmp_path_factory) -> list[Path]:
+    rng = np.random.default_rng(0)
+    folder = tmp_path_factory.mktemp("labels")
+    files = []
+    for i in range(N_FILES):
+        n = int(rng.integers(0, 21))
+        path = folder / f"{i:06d}.txt"
+        write_yolo_labels(path, Detections(_random_boxes(rng, n), rng.integers(0, 80, n)),
+                          640, 640)
+        files.append(path)
+    return files
+
+
+@pytest.fixture(scope="module")
+def coco_json(tmp_path_factory) -> Path:
+    rng = np.random.default_rng(1)
+    images = [CocoImage(i, f"{i:06d}.jpg", 640, 640) for i in range(1, N_IMAGES + 1)]
+    annotations = {}
+    for im in images:
+        n = int(rng.poisson(7))
+        annotations[im.id] = Detections(_random_boxes(rng, n), rng.integers(0, 80, n))
+    path = tmp_path_factory.mktemp("coco") / "gt.json"
+    write_coco(path, CocoDataset(images, [str(c) for c in range(80)], list(range(1, 81)),
+                                 annotations))
+    return path
+
+
+def _read_all_tecktrack(files: list[Path]) -> int:
+    return sum(len(read_yolo_labels(p, 640, 640, n_classes=80)) for p in files)
+
+
+def _read_all_loadtxt(files: list[Path]) -> int:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # loadtxt warns on every empty file
+        return sum(len(np.loadtxt(p, ndmin=2)) for p in files)
+
+
+@pytest.mark.benchmark(group="yolo-labels-1000-files")
+def test_bench_read_yolo_labels_tecktrack(benchmark, label_files):
+    total = benchmark(_read_all_tecktrack, label_files)
+    assert total == _read_all_loadtxt(label_files)
+
+
+@pytest.mark.benchmark(group="yolo-labels-1000-files")
+def test_bench_read_yolo_labels_numpy_loadtxt(benchmark, label_files):
+    assert benchmark(_read_all_loadtxt, label_files) > 0
+
+
+@pytest.mark.benchmark(group="coco-gt-5000-images")
+def test_bench_read_coco_tecktrack(benchmark, coco_json):
+    dataset = benchmark(read_coco, coco_json)
+    assert len(dataset.images) == N_IMAGES
+
+
+@pytest.mark.benchmark(group="coco-gt-5000-images")
+def test_bench_read_coco_pycocotools(benchmark, coco_json):
+    from pycocotools.coco import COCO
+
+    def load() -> COCO:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return COCO(str(coco_json))
+
+    assert len(benchmark(load).getImgIds()) == N_IMAGES
+
+
+@pytest.fixture(scope="module")
+def iou_boxes() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(2)
+    return _random_boxes(rng, N_BOXES), _random_boxes(rng, N_BOXES)
+
+
+@pytest.mark.benchmark(group="iou-1000x1000")
+def test_bench_box_iou_tecktrack(benchmark, iou_boxes):
+    a, b = iou_boxes
+    iou = benchmark(box_iou, a, b)
+    assert iou.shape == (N_BOXES, N_BOXES)
+
+
+@pytest.mark.benchmark(group="iou-1000x1000")
+def test_bench_box_iou_pycocotools(benchmark, iou_boxes):
+    from pycocotools import mask
+
+    a, b = iou_boxes
+    xywh_a = Detections(a, np.zeros(len(a))).to_coco()
+    xywh_b = Detections(b, np.zeros(len(b))).to_coco()
+    crowd = np.zeros(len(b), dtype=np.uint8)
+    iou = benchmark(mask.iou, xywh_a, xywh_b, crowd)
+    np.testing.assert_allclose(iou, box_iou(a, b), atol=1e-6)
