@@ -1,0 +1,98 @@
+"""``tecktrack clean``: find misfiled images in positive/background folders with a detector."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "clean", help="find (and move, with undo) misfiled images in a positive/background "
+                      "folder layout using a detector",
+        description="FOLDER holds background/ and one positive sub-folder. A detector decides "
+                    "per image (a detection with confidence >= --conf, of --class or any class)."
+                    " Prints TP/TN/FP/FN and the images to move. Dry run by default; --apply "
+                    "moves them and writes a manifest (source, destination, sha256) beside "
+                    "FOLDER; --undo MANIFEST restores; --resume MANIFEST finishes an "
+                    "interrupted --apply. Nothing is deleted or overwritten. When FOLDER holds "
+                    "the manifest.json of `tecktrack synth folders`, the precision and recall "
+                    "of the proposed moves are printed too.",
+    )
+    parser.add_argument("folder", help="folder with background/ and the positive folder")
+    parser.add_argument("--model", help="model name (models/<name>) or path")
+    parser.add_argument("--class", dest="class_name", default=None,
+                        help="only detections of this class count (default: any class)")
+    parser.add_argument("--conf", type=float, default=0.5, help="confidence threshold (0.5)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--apply", action="store_true", help="move the files, write a manifest")
+    mode.add_argument("--undo", metavar="MANIFEST", help="restore the moves of a manifest")
+    mode.add_argument("--resume", metavar="MANIFEST", help="finish an interrupted --apply")
+    parser.add_argument("--backend", default="auto", help="model backend (auto)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_clean)
+
+
+def _clean(args: argparse.Namespace) -> int:
+    from tecktrack.cleaning_moves import apply_manifest, undo_manifest
+    from tecktrack.errors import TeckTrackError
+
+    if args.undo or args.resume:
+        done = (undo_manifest(args.undo, quiet=args.quiet) if args.undo
+                else apply_manifest(args.resume, quiet=args.quiet))
+        print(", ".join(f"{k}: {v}" for k, v in done.items()))
+        return 0
+    if not args.model:
+        raise TeckTrackError("--model is required (except with --undo or --resume)")
+    if not 0 <= args.conf <= 1:
+        raise TeckTrackError(f"--conf must be in [0, 1], got {args.conf}")
+    frame = _decide(args)
+    moves = frame[frame["move_to"] != ""]
+    if not args.apply:
+        print("dry run: nothing moved (use --apply)")
+        return 0
+    if moves.empty:
+        print("nothing to move")
+        return 0
+    return _apply(args, moves)
+
+
+def _decide(args: argparse.Namespace):
+    from tecktrack.cleaning import (
+        classify_images,
+        folder_layout,
+        misfiled_scores,
+        outcome_counts,
+        score_images,
+    )
+    from tecktrack.model import load_model
+
+    layout = folder_layout(args.folder)
+    model = load_model(args.model, backend=args.backend, conf=min(args.conf, 0.05))
+    scores = score_images(model, layout.images, class_name=args.class_name, quiet=args.quiet)
+    frame = classify_images(layout, scores, args.conf)
+    counts = outcome_counts(frame)
+    print(f"{len(frame)} images: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+          + f" (folders as labels; positive folder: {layout.positive.name}/)")
+    moves = frame[frame["move_to"] != ""]
+    print(f"{len(moves)} to move:")
+    for row in moves.itertuples():
+        print(f"  {row.outcome}  {row.image} -> {row.move_to}  (score {row.score:.3f})")
+    truth = Path(args.folder) / "manifest.json"
+    if truth.is_file():
+        s = misfiled_scores(frame, truth)
+        print(f"against {truth}: precision {s['precision']:.3f}, recall {s['recall']:.3f} "
+              f"({s['correct']} of {s['flagged']} flagged are among {s['misfiled']} misfiled)")
+    return frame
+
+
+def _apply(args: argparse.Namespace, moves) -> int:
+    from tecktrack.cleaning_moves import apply_manifest, write_manifest
+
+    manifest = write_manifest(list(zip(moves["image"], moves["move_to"], strict=True)),
+                              args.folder)
+    print(f"manifest: {manifest}")
+    done = apply_manifest(manifest, quiet=args.quiet)
+    print(", ".join(f"{k}: {v}" for k, v in done.items()))
+    print(f"undo with: tecktrack clean {args.folder} --undo {manifest}")
+    return 0
