@@ -56,6 +56,16 @@ class Evaluation:
         Like ``COCOeval.eval['recall']``.
     ap : ndarray (T, K, A, M)
         AP per IoU threshold, class, area and max_dets under ``ap_method``; -1 = no ground truth.
+    iou_thresholds, max_dets : tuple
+        The evaluation parameters (axes T and M).
+    class_ids, names : tuple
+        Class ids and names along axis K.
+    ap_method : str
+        ``"coco"`` or ``"voc"``.
+    conf : float
+        The score threshold at which ``per_class`` P and R are read.
+    n_images : int
+        Number of evaluated images.
     """
 
     summary: dict[str, float]
