@@ -9,7 +9,8 @@ def _dataset(args: argparse.Namespace) -> int:
     from tecktrack.synth import generate_dataset
 
     print(generate_dataset(args.out, n_images=args.images, seed=args.seed, size=args.size,
-                           label_noise=args.label_noise, quiet=args.quiet))
+                           label_noise=args.label_noise, quiet=args.quiet,
+                           workers=args.workers))
     return 0
 
 
@@ -17,7 +18,8 @@ def _folders(args: argparse.Namespace) -> int:
     from tecktrack.synth import generate_folders
 
     print(generate_folders(args.out, n_images=args.images, contamination=args.contamination,
-                           seed=args.seed, size=args.size, target=args.target, quiet=args.quiet))
+                           seed=args.seed, size=args.size, target=args.target, quiet=args.quiet,
+                           workers=args.workers))
     return 0
 
 
@@ -37,9 +39,12 @@ def _world(args: argparse.Namespace) -> int:
     return 0
 
 
-def _common(parser: argparse.ArgumentParser, seed: bool = True) -> None:
+def _common(parser: argparse.ArgumentParser, seed: bool = True, workers: bool = False) -> None:
     if seed:
         parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    if workers:
+        parser.add_argument("--workers", type=int, default=None,
+                            help="worker processes (default: up to 2); output is identical")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -51,7 +56,7 @@ def _add_dataset(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--label-noise", type=float, default=0.0, metavar="FRACTION",
                    help="corrupt the labels of this fraction of images and list them in "
                         "OUT/label_noise.json (default 0)")
-    _common(p)
+    _common(p, workers=True)
     p.set_defaults(func=_dataset)
 
 
@@ -65,7 +70,7 @@ def _add_folders(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=320, help="square image side (default 320)")
     p.add_argument("--target", default="cardboard box",
                    help="class name the positives show (default: cardboard box)")
-    _common(p)
+    _common(p, workers=True)
     p.set_defaults(func=_folders)
 
 

@@ -22,9 +22,11 @@ _BASES = [  # BGR base colour per surface kind
 
 
 def _low_frequency(rng: np.random.Generator, w: int, h: int, amplitude: float) -> np.ndarray:
-    """Smooth multiplicative field around 1, shape (h, w, 1), float32."""
+    """Smooth multiplicative field around 1, shape (h, w), float32."""
     cells = rng.uniform(-amplitude, amplitude, (5, 5)).astype(np.float32)
-    return (1.0 + cv2.resize(cells, (w, h), interpolation=cv2.INTER_CUBIC))[..., None]
+    field = cv2.resize(cells, (w, h), interpolation=cv2.INTER_CUBIC)
+    field += np.float32(1.0)
+    return field
 
 
 def _pattern(rng: np.random.Generator, img: np.ndarray, kind: int, base: np.ndarray) -> None:
@@ -100,9 +102,12 @@ def render_background(rng: np.random.Generator, w: int, h: int,
     """
     kind = int(rng.integers(len(_BASES)))
     base = np.asarray(_BASES[kind], np.float32) * rng.uniform(0.8, 1.2, 3).astype(np.float32)
-    grain = rng.standard_normal((h, w, 1), dtype=np.float32) * np.float32(rng.uniform(4, 14))
-    field = base * _low_frequency(rng, w, h, 0.25) + grain
-    img = np.clip(field, 0, 255).astype(np.uint8)
+    grain = rng.standard_normal((h, w), dtype=np.float32)
+    grain *= np.float32(rng.uniform(4, 14))
+    field = _low_frequency(rng, w, h, 0.25)[..., None] * base
+    field += grain[..., None]
+    np.clip(field, 0, 255, out=field)
+    img = field.astype(np.uint8)
     _pattern(rng, img, kind, base)
     _clutter(rng, img, int(rng.integers(*clutter)))
     return img

@@ -14,24 +14,37 @@ LIGHTING_MODES = ("normal", "dark", "washed_out", "harsh")
 _MODE_P = np.array([0.5, 0.2, 0.2, 0.1])
 
 
-def _lighting(rng: np.random.Generator, img: np.ndarray, mode: str) -> np.ndarray:
-    h, w = img.shape[:2]
-    f = img.astype(np.float32)
-    theta = rng.uniform(0, 2 * np.pi)
-    g = np.float32(rng.uniform(0.0, 0.5))
-    ramp = (np.cos(theta) * (np.arange(w, dtype=np.float32) / w - 0.5))[None, :] + \
-        (np.sin(theta) * (np.arange(h, dtype=np.float32) / h - 0.5))[:, None]
-    gain = (1 + g * ramp)[..., None] * rng.uniform(0.9, 1.1, 3).astype(np.float32)
-    f *= gain
+def _affine(rng: np.random.Generator, mode: str) -> tuple[float, float]:
+    """Gain and offset of a lighting mode: ``out = in * gain + offset``."""
     if mode == "dark":
-        f *= np.float32(rng.uniform(0.3, 0.55))
-    elif mode == "washed_out":
-        c = np.float32(rng.uniform(0.4, 0.6))
-        f = f * c + (1 - c) * np.float32(rng.uniform(170, 230))
-    elif mode == "harsh":
-        f = (f - 128) * np.float32(rng.uniform(1.2, 1.5)) + 128
-    f += rng.standard_normal((h, w, 1), dtype=np.float32) * np.float32(rng.uniform(1, 6))
-    return np.clip(f, 0, 255).astype(np.uint8)
+        return rng.uniform(0.3, 0.55), 0.0
+    if mode == "washed_out":
+        c = rng.uniform(0.4, 0.6)
+        return c, (1 - c) * rng.uniform(170, 230)
+    if mode == "harsh":
+        s = rng.uniform(1.2, 1.5)
+        return s, 128 * (1 - s)
+    return 1.0, 0.0
+
+
+def _lighting(rng: np.random.Generator, img: np.ndarray, mode: str) -> np.ndarray:
+    """Illumination ramp x colour cast x mode gain, plus mode offset and sensor noise."""
+    h, w = img.shape[:2]
+    theta = rng.uniform(0, 2 * np.pi)
+    g = rng.uniform(0.0, 0.5)
+    ramp = np.float32(g * np.sin(theta)) * (np.arange(h, dtype=np.float32) / h - 0.5)[:, None] \
+        + np.float32(g * np.cos(theta)) * (np.arange(w, dtype=np.float32) / w - 0.5)[None, :]
+    cast = rng.uniform(0.9, 1.1, 3)
+    gain, offset = _affine(rng, mode)
+    noise = rng.standard_normal((h, w), dtype=np.float32)
+    noise *= np.float32(rng.uniform(1, 6))
+    noise += np.float32(offset)
+    f = img.astype(np.float32)
+    f *= (ramp + np.float32(1.0))[..., None]
+    f *= (cast * gain).astype(np.float32)
+    f += noise[..., None]
+    np.clip(f, 0, 255, out=f)
+    return f.astype(np.uint8)
 
 
 def _blur(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:

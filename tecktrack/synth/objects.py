@@ -58,8 +58,8 @@ def _canvas(w: int, h: int, color: tuple[int, int, int] = (0, 0, 0)) -> np.ndarr
 
 
 def _shade(color: np.ndarray | tuple, factor: float) -> tuple[int, int, int]:
-    c = np.clip(np.asarray(color, np.float64) * factor, 0, 255)
-    return int(c[0]), int(c[1]), int(c[2])
+    c0, c1, c2 = (min(255, max(0, int(float(c) * factor))) for c in color)
+    return c0, c1, c2
 
 
 def _fit_text(img: np.ndarray, text: str, box: tuple[int, int, int, int],
