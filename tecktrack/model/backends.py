@@ -49,11 +49,13 @@ class OnnxInfo:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-def _ort_session(path: Path, threads: int | None):
+def _ort_session(path: Path, threads: int | None, optimize: bool = True):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    if not optimize:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     if threads:
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
@@ -86,8 +88,14 @@ def inspect_onnx(path: str | Path) -> OnnxInfo:
     ------
     ModelError
         If ONNX Runtime cannot read the file.
+
+    Examples
+    --------
+    >>> info = inspect_onnx("models/demo-n/model.onnx")                 # doctest: +SKIP
+    >>> info.input_shape, info.input_dtype, info.metadata.get("task")    # doctest: +SKIP
+    ((1, 3, 320, 320), dtype('float32'), 'detect')
     """
-    return _info_from_session(_ort_session(Path(path), threads=1))
+    return _info_from_session(_ort_session(Path(path), threads=1, optimize=False))
 
 
 class Backend(ABC):
@@ -110,6 +118,12 @@ class OnnxRuntimeBackend(Backend):
         The ``.onnx`` file.
     threads : int, optional
         Intra-op thread count (ONNX Runtime's default when ``None``).
+
+    Examples
+    --------
+    >>> net = OnnxRuntimeBackend(Path("models/demo-n/model.onnx"), threads=2)  # doctest: +SKIP
+    >>> [o.shape for o in net.forward(np.zeros((1, 3, 320, 320), np.float32))]  # doctest: +SKIP
+    [(1, 84, 2100)]
     """
 
     name = "onnxruntime"
@@ -163,6 +177,12 @@ class OpenCVBackend(Backend):
         Passed to ``cv2.setNumThreads`` (process-wide) when given.
     batch_dynamic : bool
         Whether the network accepts batches larger than one.
+
+    Examples
+    --------
+    >>> net = OpenCVBackend(set_model_paths("models/yolo-fastest"))     # doctest: +SKIP
+    >>> [o.shape for o in net.forward(np.zeros((1, 3, 320, 320), np.float32))]  # doctest: +SKIP
+    [(300, 85), (1200, 85)]
     """
 
     name = "opencv"
@@ -246,6 +266,13 @@ def open_backend(paths: ModelPaths, backend: str, probe: np.ndarray, *,
     ------
     ModelError
         If the backend name is unknown or no backend can load and run the model.
+
+    Examples
+    --------
+    >>> probe = np.zeros((1, 3, 320, 320), np.float32)
+    >>> net, outputs = open_backend(set_model_paths("demo-n"), "auto", probe)  # doctest: +SKIP
+    >>> net.name                                                          # doctest: +SKIP
+    'onnxruntime'
     """
     if backend not in BACKENDS:
         raise ModelError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")

@@ -96,18 +96,37 @@ class Model:
         ------
         FormatError
             If ``frame`` is not an image array.
+
+        Examples
+        --------
+        >>> blob, info = model.preprocess(frame)                          # doctest: +SKIP
+        >>> blob.shape, blob.dtype                                        # doctest: +SKIP
+        ((1, 3, 320, 320), dtype('float32'))
         """
         fitted, info = self._fit(frame)
         return make_blob([fitted]), info
 
     def preprocess_batch(self, frames: Sequence[np.ndarray]) -> tuple[np.ndarray,
                                                                      list[FrameInfo]]:
-        """Like :meth:`preprocess` for several frames: one ``(n, 3, H, W)`` blob."""
+        """Like :meth:`preprocess` for several frames: one ``(n, 3, H, W)`` blob.
+
+        Examples
+        --------
+        >>> blob, infos = model.preprocess_batch([frame_a, frame_b])     # doctest: +SKIP
+        >>> blob.shape[0], len(infos)                                     # doctest: +SKIP
+        (2, 2)
+        """
         fitted = [self._fit(f) for f in frames]
         return make_blob([f for f, _ in fitted]), [i for _, i in fitted]
 
     def forward(self, blob: np.ndarray) -> list[np.ndarray]:
-        """Run the network; raw float32 outputs as the backend returns them."""
+        """Run the network; raw float32 outputs as the backend returns them.
+
+        Examples
+        --------
+        >>> [o.shape for o in model.forward(blob)]                        # doctest: +SKIP
+        [(1, 84, 2100)]
+        """
         return self.backend.forward(blob)
 
     def post_process(self, outputs: Sequence[np.ndarray], info: FrameInfo,
@@ -122,12 +141,24 @@ class Model:
             From :meth:`preprocess`.
         conf : float, optional
             Score threshold (``score > conf``); defaults to :attr:`conf`.
+
+        Examples
+        --------
+        >>> candidates = model.post_process(model.forward(blob), info, conf=0.001)  # doctest: +SKIP
+        >>> len(candidates) >= len(model.nms(candidates))                # doctest: +SKIP
+        True
         """
         return self.post_process_batch(outputs, [info], conf)[0]
 
     def post_process_batch(self, outputs: Sequence[np.ndarray], infos: Sequence[FrameInfo],
                            conf: float | None = None) -> list[Detections]:
-        """:meth:`post_process` for a batch: one :class:`Detections` per frame."""
+        """:meth:`post_process` for a batch: one :class:`Detections` per frame.
+
+        Examples
+        --------
+        >>> blob, infos = model.preprocess_batch(frames)                  # doctest: +SKIP
+        >>> dets = model.post_process_batch(model.forward(blob), infos)   # doctest: +SKIP
+        """
         conf = self.conf if conf is None else float(conf)
         per_image = split_batch(outputs, self.layout, len(infos))
         result = []
@@ -137,7 +168,12 @@ class Model:
         return result
 
     def nms(self, detections: Detections) -> Detections:
-        """Class-aware NMS at :attr:`iou` (``tecktrack.nms.NMS``)."""
+        """Class-aware NMS at :attr:`iou` (``tecktrack.nms.NMS``), at most ``max_det`` boxes.
+
+        Examples
+        --------
+        >>> det = model.nms(model.post_process(outputs, info))           # doctest: +SKIP
+        """
         return self._nms.filter(detections)
 
     # -- whole pipeline -----------------------------------------------------------------
@@ -153,7 +189,14 @@ class Model:
 
     def predict_batch(self, frames: Sequence[np.ndarray],
                       batch_size: int = DEFAULT_BATCH) -> list[Detections]:
-        """:meth:`predict` on several frames, batched when the network accepts batches."""
+        """:meth:`predict` on several frames, batched when the network accepts batches.
+
+        Networks with a fixed batch of one run frame by frame.
+
+        Examples
+        --------
+        >>> dets = model.predict_batch([frame_a, frame_b], batch_size=8)  # doctest: +SKIP
+        """
         step = max(1, int(batch_size)) if self.backend.batch_dynamic else 1
         result: list[Detections] = []
         for start in range(0, len(frames), step):
@@ -176,6 +219,10 @@ class Model:
             Text file to write (parents created; empty file when there are no detections).
         image_path : str or Path, optional
             Where to write the frame with boxes, class names and scores drawn on a copy.
+
+        Examples
+        --------
+        >>> model.save_predictions(frame, det, "labels/a.txt", "images/a.jpg")  # doctest: +SKIP
         """
         from tecktrack.draw import draw_detections
         from tecktrack.formats import write_yolo_labels
