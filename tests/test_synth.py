@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tecktrack.cli import main
-from tecktrack.detections import Detections, box_area
+from tecktrack.detections import Detections, box_area, box_iou
 from tecktrack.errors import DatasetError
 from tecktrack.formats import read_data_yaml, read_yolo_labels
 from tecktrack.synth import CLASS_NAMES, generate_dataset, render_image
@@ -83,6 +83,20 @@ def test_all_coco_size_buckets_and_no_tiny_boxes(dataset):
     sides = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
     assert sides.min() >= MIN_SIDE - 1e-3
     assert boxes.min() >= -0.01 and boxes.max() <= 320.01  # 6-decimal files
+
+
+def test_overlaps_border_cuts_and_empty_images_occur(dataset):
+    labels = read_labels(dataset, 320)
+    overlapping = 0
+    for det in labels:
+        iou = box_iou(det.xyxy, det.xyxy)
+        np.fill_diagonal(iou, 0)
+        overlapping += bool((iou > 0).any())
+    boxes = np.concatenate([d.xyxy for d in labels])
+    at_border = np.any((boxes[:, :2] < 0.01) | (boxes[:, 2:] > 319.99), axis=1)
+    assert overlapping > 0.3 * len(labels)
+    assert 0.01 < at_border.mean() < 0.2
+    assert 0 < sum(len(d) == 0 for d in labels) < 0.1 * len(labels)
 
 
 def test_meta_counts_match_label_files(dataset):
