@@ -83,12 +83,20 @@ def test_model_yaml_fields_and_errors(tmp_path):
                           ("input_size: [320]\n", "'input_size' must be"),
                           ("letterbox: maybe\n", "'letterbox' must be true or false"),
                           ("names: {0: a, 2: b}\n", "ids must be 0..1 without gaps"),
-                          ("colour: red\n", r"unknown key\(s\) \['colour'\]"),
+                          ("letterbx: true\n", "unknown key 'letterbx' .did you mean "
+                                                "'letterbox'"),
+                          ("input-size: 320\n", "did you mean 'input_size'"),
                           ("names: [a\n", "cannot read model.yaml")]:
         path.write_text(text)
         with pytest.raises(FormatError, match=message) as info:
             read_model_yaml(path)
         assert str(path) in str(info.value)
+
+
+def test_model_yaml_ignores_provenance_keys(tmp_path):
+    path = tmp_path / "model.yaml"
+    path.write_text("names: [a]\nlayout: yolov8\ntraining: {seed: 0, epochs: 30}\n")
+    assert read_model_yaml(path).names == ["a"]
 
 
 def test_names_file(tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,10 +114,19 @@ def normalise_layout(value: object, source: str | Path, field: str = "layout") -
     return name
 
 
+def _check_misspelt_keys(data: dict, path: Path) -> None:
+    """Other keys (provenance such as ``training:``) are kept out of the way, typos are not."""
+    for key in map(str, data):
+        close = difflib.get_close_matches(key, sorted(_YAML_KEYS), n=1, cutoff=0.75)
+        if key not in _YAML_KEYS and close:
+            raise FormatError(f"unknown key '{key}' (did you mean '{close[0]}'?)", path)
+
+
 def read_model_yaml(path: str | Path) -> ModelConfig:
     """Read ``model.yaml`` (keys ``names``, ``input_size``, ``layout``, ``letterbox``).
 
-    ``input_size`` is an integer (square) or ``[width, height]``.
+    ``input_size`` is an integer (square) or ``[width, height]``. Other keys (for example
+    ``training:`` provenance) are ignored, unless they look like a misspelt known key.
 
     Raises
     ------
@@ -142,9 +152,7 @@ def read_model_yaml(path: str | Path) -> ModelConfig:
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise FormatError("model.yaml must be a mapping of keys to values", path)
-    unknown = sorted(set(map(str, data)) - _YAML_KEYS)
-    if unknown:
-        raise FormatError(f"unknown key(s) {unknown}; allowed: {sorted(_YAML_KEYS)}", path)
+    _check_misspelt_keys(data, path)
     letterbox = data.get("letterbox")
     if letterbox is not None and not isinstance(letterbox, bool):
         raise FormatError(f"'letterbox' must be true or false, got {letterbox!r}", path)
