@@ -150,3 +150,13 @@ def test_dataset_stats_on_real_coco128(real_data, capsys):
     assert main(["dataset", "stats", str(real_data / "coco128-val/data.yaml"), "--split", "val",
                  "--quiet"]) == 0
     assert "128 images (0 without label file)" in capsys.readouterr().out
+
+
+def test_closed_output_pipe_exits_quietly(data_yaml):
+    proc = subprocess.Popen([sys.executable, "-m", "tecktrack", "dataset", "stats",
+                             str(data_yaml)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # like `| head` that has stopped reading
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipeError" not in err
