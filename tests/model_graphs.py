@@ -84,3 +84,66 @@ def yolov5_output(boxes_cxcywh: list, objectness: list, class_probs: list,
     out[:len(probs), 4] = objectness
     out[:len(probs), 5:] = probs
     return out
+
+
+def _conv(name: str, inp: str, out: str, cin: int, cout: int, k: int, stride: int,
+          rng: np.random.Generator, relu: bool = True) -> tuple[list, list]:
+    w = (rng.standard_normal((cout, cin, k, k)) * np.sqrt(2.0 / (cin * k * k))).astype(np.float32)
+    conv_out = f"{name}_c" if relu else out
+    nodes = [helper.make_node("Conv", [inp, f"{name}_w"], [conv_out], kernel_shape=[k, k],
+                              strides=[stride, stride], pads=[k // 2] * 4)]
+    if relu:
+        nodes.append(helper.make_node("Relu", [conv_out], [out]))
+    return nodes, [numpy_helper.from_array(w, f"{name}_w")]
+
+
+def conv_yolo_graph(path: Path, size: int = 320, n_classes: int = 80, seed: int = 0,
+                    class_bias: float = -2.5) -> Path:
+    """A seeded random-weight YOLOv8-layout detector ``(1, 3, S, S) -> (1, 4 + nc, N)``.
+
+    Five stride-2 3x3 convolutions, 1x1 heads at strides 8, 16 and 32 (``N = 21 S^2 / 1024``),
+    sigmoid boxes scaled to the input and sigmoid class scores shifted by ``class_bias``.
+    """
+    rng = np.random.default_rng(seed)
+    nodes, inits = [], []
+    chans = [(3, 16), (16, 32), (32, 64), (64, 64), (64, 64)]
+    prev = "images"
+    for i, (cin, cout) in enumerate(chans):
+        n, w = _conv(f"b{i}", prev, f"f{i}", cin, cout, 3, 2, rng)
+        nodes += n
+        inits += w
+        prev = f"f{i}"
+    heads = []
+    for i, level in enumerate((2, 3, 4)):
+        n, w = _conv(f"h{i}", f"f{level}", f"h{i}", 64, 4 + n_classes, 1, 1, rng, relu=False)
+        nodes += n + [helper.make_node("Reshape", [f"h{i}", "flat"], [f"r{i}"])]
+        inits += w
+        heads.append(f"r{i}")
+    nodes += [
+        helper.make_node("Concat", heads, ["raw"], axis=2),
+        helper.make_node("Slice", ["raw", "s0", "s4", "ax1"], ["box_raw"]),
+        helper.make_node("Slice", ["raw", "s4", "send", "ax1"], ["cls_raw"]),
+        helper.make_node("Sigmoid", ["box_raw"], ["box_unit"]),
+        helper.make_node("Mul", ["box_unit", "size"], ["box"]),
+        helper.make_node("Add", ["cls_raw", "bias"], ["cls_shift"]),
+        helper.make_node("Sigmoid", ["cls_shift"], ["cls"]),
+        helper.make_node("Concat", ["box", "cls"], ["output0"], axis=1),
+    ]
+    consts = {"flat": np.array([1, 4 + n_classes, -1], np.int64),
+              "s0": np.array([0], np.int64), "s4": np.array([4], np.int64),
+              "send": np.array([4 + n_classes], np.int64), "ax1": np.array([1], np.int64),
+              "size": np.array(float(size), np.float32),
+              "bias": np.array(class_bias, np.float32)}
+    inits += [numpy_helper.from_array(v, k) for k, v in consts.items()]
+    n_anchors = sum((size // s) ** 2 for s in (8, 16, 32))
+    graph = helper.make_graph(
+        nodes, "bench_yolo",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT,
+                                       [1, 4 + n_classes, n_anchors])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    prop = model.metadata_props.add()
+    prop.key, prop.value = "names", repr({i: f"class{i}" for i in range(n_classes)})
+    onnx.save(model, str(path))
+    return path

@@ -240,3 +240,23 @@ def test_auto_falls_back_to_opencv_once_with_a_warning(graphs, monkeypatch):
 def test_unknown_backend_is_refused(graphs):
     with pytest.raises(ModelError, match="unknown backend 'tensorrt'"):
         load_model(graphs["yolov8"], backend="tensorrt")
+
+
+def test_backends_agree_on_a_convolutional_network(tmp_path):
+    from model_graphs import conv_yolo_graph
+
+    path = conv_yolo_graph(tmp_path / "conv.onnx", size=96, n_classes=5, class_bias=-1.0)
+    frame = np.random.default_rng(1).integers(0, 256, (120, 200, 3), dtype=np.uint8)
+    results = {}
+    for backend in BACKENDS:
+        model = load_model(path, backend=backend, conf=0.3)
+        blob, info = model.preprocess(frame)
+        outputs = model.forward(blob)
+        results[backend] = (outputs[0], model.predict(frame))
+    (cv_raw, cv_det), (ort_raw, ort_det) = results["opencv"], results["onnxruntime"]
+    assert cv_raw.shape == (1, 9, 189)
+    np.testing.assert_allclose(cv_raw, ort_raw, rtol=1e-4, atol=1e-4)
+    assert len(ort_det) > 3
+    np.testing.assert_array_equal(cv_det.class_ids, ort_det.class_ids)
+    np.testing.assert_allclose(cv_det.xyxy, ort_det.xyxy, atol=1e-2)
+    np.testing.assert_allclose(cv_det.scores, ort_det.scores, atol=1e-5)
