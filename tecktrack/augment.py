@@ -78,7 +78,7 @@ def hflip(image: np.ndarray, labels: Detections) -> Augmented:
     w, _ = _check(image)
     xyxy = labels.xyxy.copy()
     xyxy[:, [0, 2]] = w - labels.xyxy[:, [2, 0]]
-    return Augmented(np.ascontiguousarray(image[:, ::-1]), _with_boxes(labels, xyxy))
+    return Augmented(cv2.flip(image, 1), _with_boxes(labels, xyxy))
 
 
 def gaussian_blur(image: np.ndarray, labels: Detections, sigma: float = 1.5) -> Augmented:
@@ -186,8 +186,7 @@ def brightness(image: np.ndarray, labels: Detections, delta: float) -> Augmented
     255
     """
     _check(image)
-    out = np.clip(image.astype(np.float32) + float(delta), 0, 255)
-    return Augmented(np.rint(out).astype(np.uint8), _with_boxes(labels, labels.xyxy))
+    return Augmented(_lut(image, np.arange(256) + float(delta)), _with_boxes(labels, labels.xyxy))
 
 
 def contrast(image: np.ndarray, labels: Detections, factor: float) -> Augmented:
@@ -202,7 +201,13 @@ def contrast(image: np.ndarray, labels: Detections, factor: float) -> Augmented:
     _check(image)
     if factor < 0:
         raise ValueError(f"contrast factor must be >= 0, got {factor}")
-    pixels = image.astype(np.float32)
-    mean = pixels.mean()
-    out = np.clip((pixels - mean) * float(factor) + mean, 0, 255)
-    return Augmented(np.rint(out).astype(np.uint8), _with_boxes(labels, labels.xyxy))
+    channels = 1 if image.ndim == 2 else min(image.shape[2], 4)
+    mean = float(np.mean(cv2.mean(image)[:channels]))
+    table = (np.arange(256) - mean) * float(factor) + mean
+    return Augmented(_lut(image, table), _with_boxes(labels, labels.xyxy))
+
+
+def _lut(image: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Apply a 256-entry intensity map (rounded, saturated) to a uint8 image."""
+    lut = np.rint(np.clip(table, 0, 255)).astype(np.uint8)
+    return cv2.LUT(np.ascontiguousarray(image, dtype=np.uint8), lut).reshape(image.shape)
