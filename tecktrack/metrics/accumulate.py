@@ -78,21 +78,21 @@ def class_curve(tp: np.ndarray, fp: np.ndarray, n_pos: np.ndarray,
     ([[[1.0, 1.0, 0.6667]]], [[1.0]], 0.8333)
     """
     n = tp.shape[2]
-    tp_i = np.cumsum(tp, axis=2)
-    tpc = tp_i.astype(np.float64)
-    fpc = np.cumsum(fp, axis=2).astype(np.float64)
-    rc = tpc / n_pos[:, None, None]
-    pr = tpc / (fpc + tpc + np.spacing(1))
-    env = np.maximum.accumulate(pr[..., ::-1], axis=2)[..., ::-1]
-    need = np.stack([np.searchsorted(np.arange(p + 1) / p, rec_thresholds, side="left")
-                     for p in n_pos])
     if n == 0:
         zeros = np.zeros(tp.shape[:2])
         return np.zeros((*tp.shape[:2], len(rec_thresholds))), zeros, zeros
+    tp_i = np.cumsum(tp, axis=2)
+    tpc = tp_i.astype(np.float64)
+    pr = tpc / (np.cumsum(fp, axis=2) + tpc + np.spacing(1))
+    env = np.maximum.accumulate(pr[..., ::-1], axis=2)[..., ::-1]
+    need = np.stack([np.searchsorted(np.arange(p + 1) / p, rec_thresholds, side="left")
+                     for p in n_pos])
     pos = _first_reaching(tp_i, need)
     precision = np.where(pos < n, np.take_along_axis(env, np.minimum(pos, n - 1), axis=2), 0.0)
-    voc_ap = (np.diff(rc, axis=2, prepend=0.0) * env).sum(axis=2)
-    return precision, rc[..., -1], voc_ap
+    recall = tpc[..., -1] / n_pos[:, None]
+    # all-point AP: each true positive adds 1 / n_pos of recall at its envelope precision
+    voc_ap = np.where(tp, env, 0.0).sum(axis=2) / n_pos[:, None]
+    return precision, recall, voc_ap
 
 
 def accumulate(m: MatchResult, max_dets: Sequence[int],
