@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tecktrack.detections import Detections, xyxy_to_yolo
+from tecktrack.detections import Detections, cxcywh_to_xyxy, xyxy_to_cxcywh, xyxy_to_yolo
 from tecktrack.errors import DatasetError, FormatError
 from tecktrack.formats import COORD_TOLERANCE, read_yolo_labels
 from tecktrack.progress import progress
@@ -192,7 +192,8 @@ def read_label_files(stems: Sequence[str], paths: Sequence[str | Path | None], *
     Every number of every file is parsed in one NumPy call and checked vectorised with the
     rules of :func:`tecktrack.formats.read_yolo_labels` (values within
     :data:`~tecktrack.formats.COORD_TOLERANCE` of [0, 1] are clipped); a file that breaks
-    them is re-read by ``read_yolo_labels``, which names the line.
+    them is re-read by ``read_yolo_labels``, which names the line. Boxes are clipped to the
+    image, as ``read_yolo_labels`` clips them.
 
     Raises
     ------
@@ -233,7 +234,8 @@ def read_label_files(stems: Sequence[str], paths: Sequence[str | Path | None], *
     if bad.any():
         _raise_from_file(paths[int(image[np.argmax(bad)])], with_scores)
     clipped = np.clip(values[:, 1:], 0.0, 1.0)
-    return BoxTable(list(stems), image, values[:, 0].astype(np.int64), clipped[:, :4],
+    corners = np.clip(cxcywh_to_xyxy(clipped[:, :4]), 0.0, 1.0)   # as read_yolo_labels does
+    return BoxTable(list(stems), image, values[:, 0].astype(np.int64), xyxy_to_cxcywh(corners),
                     clipped[:, 4].astype(np.float32) if with_scores else None)
 
 

@@ -10,13 +10,15 @@ wrong class         a matched pair whose classes differ                    ``s``
 misplaced box       an unmatched label box overlapped (IoU >= 0.1) by a     ``s`` of that
                     prediction that matched nothing else                    prediction
 unsupported label   an unmatched label box no prediction overlaps          ``unsupported_weight``
-                                                                           x recall of its class
+                    (IoU < 0.1)                                            x support of its class
 ==================  =====================================================  ======================
 
 The image score is its largest suspicion (ties: more suspicions first, then name); the reason
-names the kind, class and evidence. "Recall of its class" is the fraction of that class's
-label boxes the detector matched over the whole dataset: a box the detector misses although it
-finds 95 % of its class is more suspicious than one of a class it rarely finds.
+names the kind, class and evidence. "Support of its class" is the fraction of that class's
+label boxes that some prediction overlaps (IoU >= 0.1) over the whole dataset: a box nothing
+points at, in a class where almost every box gets some prediction, is more suspicious than one
+of a class the detector often overlooks. Predictions kept down to a low confidence (e.g.
+``--conf 0.05`` when predicting) make this evidence much sharper.
 
 Matching is the class-agnostic greedy rule of :mod:`tecktrack.mining_match`.
 """
@@ -38,7 +40,7 @@ _MIN_OVERLAP = 0.1
 
 
 def box_suspicions(pred: BoxTable, gt: BoxTable, match: MatchResult, *, overlap: float = 0.3,
-                   unsupported_weight: float = 0.9) -> pd.DataFrame:
+                   unsupported_weight: float = 0.7) -> pd.DataFrame:
     """Every suspicion of every image, one row each (vectorised).
 
     Returns columns ``image`` (index), ``score``, ``kind`` (index into :data:`ISSUE_KINDS`),
@@ -79,7 +81,7 @@ def box_suspicions(pred: BoxTable, gt: BoxTable, match: MatchResult, *, overlap:
 
 def rank_label_issues(pred: BoxTable, gt: BoxTable, match: MatchResult | None = None, *,
                       iou_threshold: float = 0.5, overlap: float = 0.3,
-                      unsupported_weight: float = 0.9, top: int | None = None,
+                      unsupported_weight: float = 0.7, top: int | None = None,
                       names: list[str] | None = None) -> pd.DataFrame:
     """Images ranked by how likely their labels are wrong, most likely first.
 
@@ -147,28 +149,29 @@ def _label_side(pred: BoxTable, gt: BoxTable, match: MatchResult, s: np.ndarray,
     g_mis = unmatched_g[best_pred[unmatched_g] >= 0]
     p_mis = best_pred[g_mis]
     g_uns = unmatched_g[best_pred[unmatched_g] < 0]
-    g_uns = g_uns[_no_overlap(match, len(gt))[g_uns]]
-    recall = _class_recall(gt, match)
+    touched = _touched(match, len(gt))
+    g_uns = g_uns[~touched[g_uns]]
+    support = _class_support(gt, touched)
     return [
         (gt.image[g_mis], s[p_mis], _MISPLACED, gt.class_ids[g_mis], pred.class_ids[p_mis],
          best_iou[g_mis]),
-        (gt.image[g_uns], unsupported_weight * recall[gt.class_ids[g_uns]], _UNSUPPORTED,
+        (gt.image[g_uns], unsupported_weight * support[gt.class_ids[g_uns]], _UNSUPPORTED,
          gt.class_ids[g_uns], -1, np.zeros(len(g_uns))),
     ]
 
 
-def _no_overlap(match: MatchResult, n_gt: int) -> np.ndarray:
-    """True for label boxes no prediction overlaps by IoU >= 0.1."""
+def _touched(match: MatchResult, n_gt: int) -> np.ndarray:
+    """True for label boxes some prediction overlaps by IoU >= 0.1."""
     touched = np.zeros(n_gt, bool)
     touched[match.pair_gt[match.pair_iou >= _MIN_OVERLAP]] = True
-    return ~touched
+    return touched
 
 
-def _class_recall(gt: BoxTable, match: MatchResult) -> np.ndarray:
-    """Fraction of label boxes of each class id the detector matched (0 for absent classes)."""
+def _class_support(gt: BoxTable, touched: np.ndarray) -> np.ndarray:
+    """Fraction of label boxes of each class id that some prediction overlaps."""
     size = int(gt.class_ids.max()) + 1 if len(gt) else 1
     total = np.bincount(gt.class_ids, minlength=size).astype(np.float64)
-    found = np.bincount(gt.class_ids[match.gt_pred >= 0], minlength=size)
+    found = np.bincount(gt.class_ids[touched], minlength=size)
     out = np.zeros(size)
     np.divide(found, total, out=out, where=total > 0)
     return out

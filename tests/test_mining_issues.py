@@ -58,15 +58,17 @@ def test_misplaced_box():
     assert "IoU 0.33" in issues.loc[0, "reason"] and issues.loc[0, "score"] == pytest.approx(0.9)
 
 
-def test_unsupported_label_scaled_by_class_recall():
-    # class 0: 3 of 4 labels found -> recall 0.75; the unfound one scores 0.9 * 0.75
+def test_unsupported_label_scaled_by_class_support():
+    # class 0: 3 of 4 labels overlapped by a prediction -> support 0.75; the lone one 0.7 * 0.75
     gt = table(["a", "b"], [0, 0, 0, 1], [0, 0, 0, 0],
                [[.2, .2, .1, .1], [.5, .5, .1, .1], [.8, .8, .1, .1], [.5, .5, .1, .1]])
     pred = table(["a", "b"], [0, 0, 0], [0, 0, 0],
                  [[.2, .2, .1, .1], [.5, .5, .1, .1], [.8, .8, .1, .1]], [.9, .9, .9])
     issues = rank_label_issues(pred, gt)
     assert list(issues["image"]) == ["b"]
-    assert issues.loc[0, "score"] == pytest.approx(0.9 * 0.75)
+    assert issues.loc[0, "score"] == pytest.approx(0.7 * 0.75)
+    assert rank_label_issues(pred, gt, unsupported_weight=0.4).loc[0, "score"] == pytest.approx(
+        0.4 * 0.75)
     assert issues.loc[0, "reason"].startswith("unsupported label")
 
 
