@@ -267,10 +267,10 @@ class Dataset:
         ['missing_label']
         """
         rows: list[tuple[str, str, int | None, str]] = []
-        seen: set[Path] = set()
-        items = [it for it in self.items() if not (it.image_path in seen or
-                                                   seen.add(it.image_path))]
-        for item in progress(items, desc="check", quiet=quiet, unit="img"):
+        first: dict[Path, DatasetItem] = {}
+        for item in self.items():
+            first.setdefault(item.image_path, item)
+        for item in progress(list(first.values()), desc="check", quiet=quiet, unit="img"):
             rows.extend(self._check_item(item))
         frame = pd.DataFrame(rows, columns=_PROBLEM_COLUMNS)
         frame["line"] = frame["line"].astype("Int64")

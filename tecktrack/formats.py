@@ -305,8 +305,8 @@ def read_yolo_labels(path: str | Path, width: float, height: float, *,
     """
     if not (width > 0 and height > 0):
         raise ValueError(f"image size must be positive, got {width}x{height}")
-    if n_classes is not None and n_classes < 1:
-        raise ValueError(f"n_classes must be >= 1, got {n_classes}")
+    if n_classes is not None and n_classes < 0:
+        raise ValueError(f"n_classes must be >= 0, got {n_classes}")
     path = Path(path)
     ncols = 6 if with_scores else 5
     numbers, rows = _split_rows(_decode(path))

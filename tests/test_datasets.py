@@ -229,3 +229,11 @@ def test_real_coco128_val(real_data):
     assert set(stats.boxes["size"].unique()) == set(SIZE_BUCKETS)
     assert ((stats.boxes["width_norm"] > 0) & (stats.boxes["width_norm"] <= 1)).all()
     assert dataset.check().empty
+
+
+def test_from_images_without_any_boxes_has_no_names_and_still_works(tmp_path):
+    _image(tmp_path / "images/a.jpg", 10, 10)
+    _labels(tmp_path / "labels/a.txt", "")
+    ds = Dataset.from_images(tmp_path / "images")
+    assert ds.names == [] and len(ds.load_labels(ds.items()[0])) == 0
+    assert ds.check().empty and ds.stats().summary()["boxes"] == 0

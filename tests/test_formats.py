@@ -181,6 +181,13 @@ def test_non_positive_image_size_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="positive"):
         read_yolo_labels(p, 0, 10)
     with pytest.raises(ValueError, match="n_classes"):
+        read_yolo_labels(p, 10, 10, n_classes=-1)
+
+
+def test_zero_classes_accepts_only_files_without_boxes(tmp_path):
+    assert len(read_yolo_labels(_write(tmp_path / "e.txt", ""), 10, 10, n_classes=0)) == 0
+    p = _write(tmp_path / "a.txt", "0 0.5 0.5 0.1 0.1\n")
+    with pytest.raises(FormatError, match=r"class id 0 out of range \[0, 0\)"):
         read_yolo_labels(p, 10, 10, n_classes=0)
 
 
