@@ -42,10 +42,17 @@ _STREAM_IMAGES = 0
 
 
 def check_params(n_images: int, seed: int, size: int, fraction: float = 0.0,
-                 fraction_name: str = "label_noise") -> None:
-    """Raise :class:`DatasetError` naming the first generator parameter out of range."""
+                 fraction_name: str = "label_noise", count_name: str = "number of images") -> None:
+    """Raise :class:`DatasetError` naming the first generator parameter out of range.
+
+    Examples
+    --------
+    >>> check_params(0, 0, 320, count_name="frames")
+    Traceback (most recent call last):
+    tecktrack.errors.DatasetError: frames must be >= 1, got 0
+    """
     if int(n_images) < 1:
-        raise DatasetError(f"number of images must be >= 1, got {n_images}")
+        raise DatasetError(f"{count_name} must be >= 1, got {n_images}")
     if int(seed) < 0:
         raise DatasetError(f"seed must be >= 0, got {seed}")
     if not 64 <= int(size) <= 4096:

@@ -15,6 +15,7 @@ labelled, with the tight box of its visible pixels, while at least
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,7 +150,7 @@ def generate_video(out_mp4: str | Path, *, frames: int = 300, fps: float = 25, s
     '000004.txt'
     """
     width, height = (int(v) for v in size)
-    check_params(frames, seed, min(width, height))
+    check_params(frames, seed, min(width, height), count_name="frames")
     if fps <= 0:
         raise DatasetError(f"fps must be > 0, got {fps}")
     out_mp4 = Path(out_mp4)
@@ -159,7 +160,7 @@ def generate_video(out_mp4: str | Path, *, frames: int = 300, fps: float = 25, s
     for path in paths.values():
         refuse_existing(path)
     out_mp4.parent.mkdir(parents=True, exist_ok=True)
-    stage = out_mp4.parent / f".{out_mp4.stem}.partial"
+    stage = out_mp4.parent / f".{out_mp4.stem}.partial-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     (stage / "labels").mkdir(parents=True)
     try:
