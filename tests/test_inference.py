@@ -14,6 +14,8 @@ from tecktrack.formats import read_yolo_labels
 from tecktrack.inference import InferenceService
 from tecktrack.model import load_model
 
+pytestmark = pytest.mark.timeout(120)
+
 SEED_METRICS = {"latency_s", "fps", "avg_confidence", "cpu_percent", "memory_percent",
                 "total_frames"}
 EXTRA_METRICS = {"frames_read", "frames_dropped_by_rate", "total_detections", "read_ms",

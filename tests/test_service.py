@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from inference_support import build_detector, free_udp_port, write_video
 
+pytestmark = pytest.mark.timeout(120)
+
 
 @pytest.fixture(scope="module")
 def world(repo_root, tmp_path_factory):

@@ -166,3 +166,12 @@ def test_sender_paces_frames_at_fps(clip):
                       max_frames=30) == 30
     # 30 frames at 100 fps: frame 29 leaves 0.29 s after frame 0
     assert time.monotonic() - start >= 0.28
+
+
+@pytest.mark.timeout(30)
+def test_a_port_already_in_use_is_a_clear_error():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        with pytest.raises(StreamError, match="cannot listen on the UDP port"):
+            list(receive_frames(f"udp://127.0.0.1:{port}", timeout=1.0))
