@@ -43,18 +43,30 @@ SoftMethod = Literal["linear", "gaussian"]
 
 
 # -- input handling --------------------------------------------------------------------------
-def _columns(xyxy: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Validate boxes; return float64 x1, y1, x2, y2 and area (inverted boxes get area 0)."""
-    boxes = np.asarray(xyxy, dtype=np.float64)
-    if boxes.size == 0:
-        boxes = boxes.reshape(0, 4)
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"xyxy must have shape (n, 4), got {boxes.shape}")
-    if not np.isfinite(boxes).all():
+def _xyxy64(xyxy: np.ndarray) -> np.ndarray:
+    """Validated float64 ``(n, 4)`` corners."""
+    b = np.asarray(xyxy, dtype=np.float64)
+    if b.size == 0:
+        b = b.reshape(0, 4)
+    if b.ndim != 2 or b.shape[1] != 4:
+        raise ValueError(f"xyxy must have shape (n, 4), got {b.shape}")
+    if not np.isfinite(b).all():
         raise ValueError("xyxy contains NaN or infinite coordinates")
-    x1, y1, x2, y2 = (np.ascontiguousarray(boxes[:, k]) for k in range(4))
-    area = np.maximum(x2 - x1, 0.0) * np.maximum(y2 - y1, 0.0)
-    return x1, y1, x2, y2, area
+    return b
+
+
+def _box_rows(xyxy64: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Boxes in ``order`` as float64 rows ``x1, y1, x2, y2, area``, shape ``(5, n)``.
+
+    Rows rather than columns, so every vectorised step runs over long contiguous rows and a
+    gather is one ``np.take``. Inverted boxes get area 0.
+    """
+    out = np.empty((5, len(order)), dtype=np.float64)
+    np.take(xyxy64.T, order, axis=1, out=out[:4])
+    wh = out[2:4] - out[:2]
+    np.maximum(wh, 0.0, out=wh)
+    np.multiply(wh[0], wh[1], out=out[4])
+    return out
 
 
 def _scores32(scores: np.ndarray, n: int) -> np.ndarray:
@@ -84,6 +96,14 @@ def _check_threshold(name: str, value: float) -> float:
     if not 0.0 <= v <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {value!r}")
     return v
+
+
+def _check_max_det(max_det: int | None) -> int | None:
+    if max_det is None:
+        return None
+    if isinstance(max_det, bool) or int(max_det) != max_det or max_det < 1:
+        raise ValueError(f"max_det must be a positive integer or None, got {max_det!r}")
+    return int(max_det)
 
 
 # -- OpenCV's overlap, exactly -----------------------------------------------------------------
@@ -122,43 +142,40 @@ def _iou_cut(threshold: float) -> float:
     return _double_from_bits(lo)
 
 
-def _pair_iou(ax1, ay1, ax2, ay2, aarea, bx1, by1, bx2, by2, barea,
-              degenerate: bool) -> np.ndarray:
-    """OpenCV's float64 IoU of paired boxes (arrays or scalars broadcast together).
+def _pair_iou(a: np.ndarray, b: np.ndarray, degenerate: bool) -> np.ndarray:
+    """OpenCV's float64 IoU of paired ``(5, m)`` boxes from :func:`_boxes` (``(5, 1)``
+    broadcasts).
 
     With ``degenerate=True``, pairs whose areas sum to <= float64 eps get IoU 1 as in
     ``cv::jaccardDistance``; callers pass ``False`` when no box has area <= eps (then the
     union is always positive).
     """
-    iw = np.minimum(ax2, bx2)
-    iw -= np.maximum(ax1, bx1)
-    np.maximum(iw, 0.0, out=iw)
-    ih = np.minimum(ay2, by2)
-    ih -= np.maximum(ay1, by1)
-    np.maximum(ih, 0.0, out=ih)
-    inter = np.multiply(iw, ih, out=iw)
-    total = aarea + barea
-    union = total - inter
+    lt = np.maximum(a[:2], b[:2])
+    wh = np.minimum(a[2:4], b[2:4])
+    wh -= lt
+    np.maximum(wh, 0.0, out=wh)
+    inter = wh[0] * wh[1]
+    union = a[4] + b[4]
     if not degenerate:
-        return np.divide(inter, union, out=union)
-    tiny = total <= _EPS
+        union -= inter
+        return np.divide(inter, union, out=inter)
+    tiny = union <= _EPS
+    union -= inter
     union[tiny] = 1.0
-    iou = np.divide(inter, union, out=union)
+    iou = np.divide(inter, union, out=inter)
     iou[tiny] = 1.0
     return iou
 
 
-# -- ordering ----------------------------------------------------------------------------------
+# -- ordering and groups -----------------------------------------------------------------------
 def _rank_order(scores32: np.ndarray) -> np.ndarray:
-    """Indices by descending score, ties in input order (OpenCV's std::stable_sort)."""
+    """Indices by descending score, ties in input order (OpenCV's ``std::stable_sort``)."""
     return np.argsort(-scores32, kind="stable")
 
 
-def _group_by_class(order: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
-    """Positions into ``order`` sorted by class, keeping ``order`` within each class."""
-    if classes is None:
-        return np.arange(len(order))
-    return np.argsort(classes[order], kind="stable")
+def _class_rank_order(scores32: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Indices sorted by class, then descending score, ties in input order."""
+    return np.lexsort((-scores32, classes))
 
 
 def _segment_heads(groups: np.ndarray) -> np.ndarray:
@@ -170,32 +187,85 @@ def _segment_heads(groups: np.ndarray) -> np.ndarray:
     return head
 
 
-# -- hard NMS ----------------------------------------------------------------------------------
-def _greedy_rounds(cols: tuple[np.ndarray, ...], groups: np.ndarray | None,
-                   cut: float, degenerate: bool) -> np.ndarray:
-    """Greedy NMS on boxes already sorted by (group, rank); returns kept positions.
+# -- hard NMS, small inputs: every same-class pair at once ---------------------------------------
+_DENSE_MAX = 256
 
-    Every round keeps the first remaining box of each group and drops the boxes of its group
-    whose IoU with it exceeds ``cut``. Equivalent to OpenCV's candidate-vs-kept loop.
+
+@lru_cache(maxsize=1)
+def _pairs_by_later(size: int = _DENSE_MAX) -> tuple[np.ndarray, np.ndarray]:
+    """Every position pair ``i < j < size``, ordered by ``j``: the pairs among the first
+    ``n`` positions are then the first ``n * (n - 1) / 2`` entries (built once, 0.5 MB)."""
+    j, i = np.tril_indices(size, -1)
+    return i, j
+
+
+def _ranked_pairs(groups: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rank positions ``i < j`` of boxes in the same group (``n <= _DENSE_MAX``)."""
+    i_all, j_all = _pairs_by_later()
+    m = n * (n - 1) // 2
+    i, j = i_all[:m], j_all[:m]
+    if groups is None:
+        return i, j
+    same = np.take(groups, i) == np.take(groups, j)
+    return i[same], j[same]
+
+
+def _resolve_edges(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Greedy outcome given every suppression edge ``i -> j`` (i ranked above j): kept mask.
+
+    Edges only ever join undecided boxes. Each round, the boxes no edge points at are kept
+    (nothing left can suppress them) and the boxes they point at are suppressed; the
+    rounds follow the longest kept/suppressed chain, usually one or two.
     """
-    x1, y1, x2, y2, area = cols
-    pos = np.arange(len(x1))
+    kept = np.ones(n, dtype=bool)
+    while i.size:
+        blocked = np.zeros(n, dtype=bool)
+        blocked[j] = True
+        kept[j[~blocked[i]]] = False
+        undecided = blocked & kept
+        if not undecided.any():
+            break
+        live = undecided[i] & undecided[j]
+        i, j = i[live], j[live]
+    return kept
+
+
+def _nms_small(boxes: np.ndarray, groups: np.ndarray | None, cut: float,
+               degenerate: bool) -> np.ndarray:
+    """Exact greedy NMS from the IoU of every same-group pair of rank-sorted boxes.
+
+    Returns the kept rank positions, ascending.
+    """
+    n = boxes.shape[1]
+    i, j = _ranked_pairs(groups, n)
+    over = _pair_iou(np.take(boxes, i, axis=1), np.take(boxes, j, axis=1), degenerate) > cut
+    return np.flatnonzero(_resolve_edges(n, i[over], j[over]))
+
+
+# -- hard NMS, large inputs: one round per kept box of the busiest class -------------------------
+def _nms_by_rounds(boxes: np.ndarray, groups: np.ndarray | None, cut: float,
+                   degenerate: bool) -> np.ndarray:
+    """Greedy NMS on boxes sorted by (group, rank), all groups at once: each round keeps the
+    best remaining box of every group and drops the boxes of that group it overlaps.
+
+    Returns the kept positions, ascending.
+    """
+    pos = np.arange(boxes.shape[1])
     kept: list[np.ndarray] = []
     while pos.size:
         if groups is None:
             head = np.zeros(pos.size, dtype=bool)
             head[0] = True
-            owner = pos[:1]
+            owner = boxes[:, pos[:1]]
         else:
-            head = _segment_heads(groups[pos])
+            head = _segment_heads(np.take(groups, pos))
             starts = np.flatnonzero(head)
-            owner = np.repeat(pos[starts], np.diff(np.append(starts, pos.size)))
+            owner = np.repeat(np.take(boxes, pos[starts], axis=1),
+                              np.diff(np.append(starts, pos.size)), axis=1)
         kept.append(pos[head])
-        iou = _pair_iou(x1[owner], y1[owner], x2[owner], y2[owner], area[owner],
-                        x1[pos], y1[pos], x2[pos], y2[pos], area[pos], degenerate)
-        head |= iou > cut
+        head |= _pair_iou(owner, np.take(boxes, pos, axis=1), degenerate) > cut
         pos = pos[~head]
-    return np.concatenate(kept) if kept else pos
+    return np.sort(np.concatenate(kept)) if kept else pos
 
 
 def nms_indices(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None = None,
@@ -234,31 +304,26 @@ def nms_indices(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | No
     >>> nms_indices(boxes, [0.9, 0.8, 0.7], class_ids=[0, 0, 1], agnostic=True)
     array([0])
     """
-    cols = _columns(xyxy)
-    n = len(cols[0])
+    xyxy64 = _xyxy64(xyxy)
+    n = len(xyxy64)
     scores32 = _scores32(scores, n)
     classes = _classes(class_ids, n, agnostic)
     cap = _check_max_det(max_det)
     cut = _iou_cut(_check_threshold("iou_threshold", iou_threshold))
-    order = _rank_order(scores32)
     if n == 0 or cut >= 1.0:
-        return order[:cap]
-    grouping = _group_by_class(order, classes)
-    perm = order[grouping]
-    sorted_cols = tuple(c[perm] for c in cols)
-    degenerate = bool((cols[4] <= _EPS).any())
-    groups = None if classes is None else classes[perm]
-    kept_pos = _greedy_rounds(sorted_cols, groups, cut, degenerate)
-    ranks = np.sort(grouping[kept_pos])
-    return order[ranks[:cap]]
-
-
-def _check_max_det(max_det: int | None) -> int | None:
-    if max_det is None:
-        return None
-    if isinstance(max_det, bool) or int(max_det) != max_det or max_det < 1:
-        raise ValueError(f"max_det must be a positive integer or None, got {max_det!r}")
-    return int(max_det)
+        return np.argsort(-scores32, kind="stable")[:cap]
+    if n <= _DENSE_MAX:
+        order = _rank_order(scores32)
+        boxes = _box_rows(xyxy64, order)
+        groups = None if classes is None else classes[order]
+        return order[_nms_small(boxes, groups, cut, boxes[4].min() <= _EPS)][:cap]
+    order = _rank_order(scores32) if classes is None else _class_rank_order(scores32, classes)
+    boxes = _box_rows(xyxy64, order)
+    groups = None if classes is None else classes[order]
+    kept = order[_nms_by_rounds(boxes, groups, cut, boxes[4].min() <= _EPS)]
+    if classes is not None:
+        kept = kept[np.lexsort((kept, -scores32[kept]))]
+    return kept[:cap]
 
 
 # -- Soft-NMS ----------------------------------------------------------------------------------
@@ -318,27 +383,26 @@ def soft_nms(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None 
         raise ValueError(f"sigma must be > 0, got {sigma!r}")
     if not score_floor >= 0:
         raise ValueError(f"score_floor must be >= 0, got {score_floor!r}")
-    cols = _columns(xyxy)
-    n = len(cols[0])
+    xyxy64 = _xyxy64(xyxy)
+    n = len(xyxy64)
     scores32 = _scores32(scores, n)
     classes = _classes(class_ids, n, agnostic)
     cap = _check_max_det(max_det)
     thr32 = np.float32(_check_threshold("iou_threshold", iou_threshold))
     by_index = np.arange(n) if classes is None else np.argsort(classes, kind="stable")
+    boxes = _box_rows(xyxy64, by_index)
     kept, kept_scores = _soft_rounds(
-        tuple(c[by_index] for c in cols), None if classes is None else classes[by_index],
-        scores32[by_index], method, thr32, np.float32(sigma), np.float32(score_floor),
-        bool((cols[4] <= _EPS).any()))
+        boxes, None if classes is None else classes[by_index], scores32[by_index], method,
+        thr32, np.float32(sigma), np.float32(score_floor), bool((boxes[4] <= _EPS).any()))
     kept = by_index[kept]
     final = np.lexsort((kept, -kept_scores))[:cap]
     return kept[final], kept_scores[final]
 
 
-def _soft_rounds(cols: tuple[np.ndarray, ...], groups: np.ndarray | None, cur: np.ndarray,
+def _soft_rounds(boxes: np.ndarray, groups: np.ndarray | None, cur: np.ndarray,
                  method: SoftMethod, thr32: np.float32, sigma32: np.float32,
                  floor32: np.float32, degenerate: bool) -> tuple[np.ndarray, np.ndarray]:
     """Soft-NMS rounds on boxes sorted by (group, index): one pick per group per round."""
-    x1, y1, x2, y2, area = cols
     alive = cur >= floor32
     pos = np.flatnonzero(alive)
     cur = cur[alive]
@@ -354,9 +418,8 @@ def _soft_rounds(cols: tuple[np.ndarray, ...], groups: np.ndarray | None, cur: n
         first = ties[_segment_heads(np.cumsum(seg)[ties] - 1)]
         kept.append(pos[first])
         kept_scores.append(cur[first])
-        owner = np.repeat(pos[first], counts)
-        iou = _pair_iou(x1[owner], y1[owner], x2[owner], y2[owner], area[owner],
-                        x1[pos], y1[pos], x2[pos], y2[pos], area[pos], degenerate)
+        owner = np.repeat(np.take(boxes, pos[first], axis=1), counts, axis=1)
+        iou = _pair_iou(owner, np.take(boxes, pos, axis=1), degenerate)
         cur = _decay(cur, iou, method, thr32, sigma32)
         alive = cur >= floor32
         alive[first] = False

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tecktrack import nms
 from tecktrack.detections import Detections
 from tecktrack.nms import NMS, nms_indices, soft_nms
 
@@ -45,7 +48,7 @@ def cv_batched(xyxy, scores, class_ids, thr: float) -> np.ndarray:
 def clustered(n: int, n_classes: int, seed: int, img: float = 640.0):
     """Detector-like candidates: jittered copies around a few objects, mostly their class."""
     rng = np.random.default_rng(seed)
-    n_obj = max(1, n // 40)
+    n_obj = max(1, n // 20)
     centre = rng.uniform(0, img, (n_obj, 2))
     size = np.exp(rng.uniform(np.log(12), np.log(300), (n_obj, 2)))
     obj_cls = rng.integers(0, n_classes, n_obj)
@@ -56,6 +59,16 @@ def clustered(n: int, n_classes: int, seed: int, img: float = 640.0):
     cls = np.where(rng.random(n) < 0.8, obj_cls[which], rng.integers(0, n_classes, n))
     scores = rng.beta(2, 5, n).astype(np.float32)
     return xyxy, scores, cls.astype(np.int64)
+
+
+def both_paths(*args, **kwargs) -> np.ndarray:
+    """nms_indices through the small-input (all pairs) and large-input (rounds) strategies,
+    which must agree exactly."""
+    small = nms_indices(*args, **kwargs)
+    with mock.patch.object(nms, "_DENSE_MAX", 0):
+        rounds = nms_indices(*args, **kwargs)
+    np.testing.assert_array_equal(small, rounds)
+    return small
 
 
 # -- hand cases --------------------------------------------------------------------------------
@@ -98,7 +111,7 @@ def test_zero_area_boxes_follow_opencv_and_never_nan():
     scores = [0.9, 0.8, 0.7, 0.6, 0.5]
     expected = cv_per_class(boxes, scores, np.zeros(5, np.int64), 0.45)
     with np.errstate(all="raise"):
-        got = nms_indices(boxes, scores, iou_threshold=0.45)
+        got = both_paths(boxes, scores, iou_threshold=0.45)
     # The first zero-area box suppresses the other zero-area ones; it never hides a box with area.
     assert got.tolist() == expected.tolist() == [0, 2]
     assert nms_indices(boxes, scores, iou_threshold=1.0).tolist() == [0, 1, 2, 3, 4]
@@ -134,6 +147,9 @@ def test_class_aware_agnostic_and_max_det():
     assert nms_indices(boxes, scores, classes, agnostic=True).tolist() == [1, 3]
     assert nms_indices(boxes, scores).tolist() == [1, 3]
     assert nms_indices(boxes, scores, classes, max_det=2).tolist() == [1, 2]
+    with mock.patch.object(nms, "_DENSE_MAX", 0):
+        assert nms_indices(boxes, scores, classes, max_det=2).tolist() == [1, 2]
+        assert nms_indices(boxes, scores, classes, agnostic=True).tolist() == [1, 3]
 
 
 def test_filter_keeps_detections_columns_and_leaves_input_alone():
@@ -192,9 +208,9 @@ def _unpack(items):
 def test_matches_opencv_nmsboxes_per_class(items, thr):
     xyxy, scores, classes = _unpack(items)
     expected = cv_per_class(xyxy, scores, classes, thr)
-    assert nms_indices(xyxy, scores, classes, iou_threshold=thr).tolist() == expected.tolist()
+    assert both_paths(xyxy, scores, classes, iou_threshold=thr).tolist() == expected.tolist()
     agnostic = cv_per_class(xyxy, scores, np.zeros_like(classes), thr)
-    assert nms_indices(xyxy, scores, classes, thr, agnostic=True).tolist() == agnostic.tolist()
+    assert both_paths(xyxy, scores, classes, thr, agnostic=True).tolist() == agnostic.tolist()
 
 
 @settings(max_examples=200, deadline=None)
@@ -204,12 +220,12 @@ def test_matches_opencv_nmsboxes_batched_for_boxes_with_area(items, thr):
     has_area = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
     xyxy, scores, classes = xyxy[has_area], scores[has_area], classes[has_area]
     expected = cv_batched(xyxy, scores, classes, thr)
-    assert nms_indices(xyxy, scores, classes, iou_threshold=thr).tolist() == expected.tolist()
+    assert both_paths(xyxy, scores, classes, iou_threshold=thr).tolist() == expected.tolist()
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_matches_batched_on_clustered_float_boxes(seed):
-    xyxy, scores, classes = clustered(3000, 80, seed)
+@pytest.mark.parametrize(("n", "seed"), [(3000, 0), (3000, 1), (200, 2), (256, 3), (257, 4)])
+def test_matches_batched_on_clustered_float_boxes(n, seed):
+    xyxy, scores, classes = clustered(n, 80, seed)
     expected = cv_batched(xyxy, scores, classes, 0.45)
     np.testing.assert_array_equal(nms_indices(xyxy, scores, classes, 0.45), expected)
     quantised = np.ceil(scores * 10) / 10  # many ties, none at 0 (OpenCV drops score 0)
