@@ -2,8 +2,9 @@
 
 Ground truth may be a ``data.yaml`` (every split; an image without a label file has no
 objects), a dataset folder holding one, a folder with a ``labels/`` tree, or a flat folder
-of ``.txt`` files. Predictions are a folder of ``<stem>.txt`` (``class cx cy w h conf``) or
-one with a ``labels/`` sub-folder (what ``tecktrack predict --out`` writes).
+of ``.txt`` files. Predictions are a folder of ``<stem>.txt`` (``class cx cy w h conf``), or
+a tree of them under the folder or its ``labels/`` sub-folder (``tecktrack predict --out``
+keeps the source's sub-folders, e.g. ``labels/train/000001.txt``). Stems must be unique.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def load_predictions(path: str | Path, *, quiet: bool = True) -> BoxTable:
     Examples
     --------
     >>> import tempfile
-    >>> d = Path(tempfile.mkdtemp()); (d / "labels").mkdir()
-    >>> _ = (d / "labels" / "a.txt").write_text("0 0.5 0.5 0.1 0.1 0.8\\n")
+    >>> d = Path(tempfile.mkdtemp()); (d / "labels" / "val").mkdir(parents=True)
+    >>> _ = (d / "labels" / "val" / "a.txt").write_text("0 0.5 0.5 0.1 0.1 0.8\\n")
     >>> load_predictions(d).scores
     array([0.8], dtype=float32)
     """
@@ -54,10 +55,10 @@ def load_predictions(path: str | Path, *, quiet: bool = True) -> BoxTable:
     if not folder.is_dir():
         raise DatasetError("prediction folder not found", folder)
     files = list_label_files(folder)
-    if not files and (folder / "labels").is_dir():
-        files = list_label_files(folder / "labels")
     if not files:
-        raise DatasetError("no prediction .txt files found (nor in labels/)", folder)
+        files = _label_tree(folder / "labels" if (folder / "labels").is_dir() else folder)
+    if not files:
+        raise DatasetError("no prediction .txt files found (nor under labels/)", folder)
     return read_label_files(list(files), list(files.values()), with_scores=True, quiet=quiet)
 
 

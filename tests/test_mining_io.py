@@ -119,8 +119,22 @@ def test_sources_pair_by_stem_and_count_the_rest(tmp_path):
     src = load_sources(tmp_path / "pred", yaml_path)
     assert src.pred.stems == src.gt.stems == ["t1", "v1"]
     assert (src.pred_only, src.gt_only) == (1, 2)
-    with pytest.raises(DatasetError, match="no prediction"):
+    with pytest.raises(FormatError, match="expected 6 columns"):   # labels are not predictions
         load_predictions(tmp_path / "ds")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="no prediction"):
+        load_predictions(tmp_path / "empty")
+
+
+def test_predictions_in_a_split_tree_as_predict_writes_them(tmp_path):
+    yaml_path = make_dataset(tmp_path / "ds")
+    write(tmp_path / "pred/labels/train/t1.txt", "0 0.5 0.5 0.2 0.2 0.9\n")
+    write(tmp_path / "pred/labels/val/v2.txt", "")
+    src = load_sources(tmp_path / "pred", yaml_path)
+    assert src.pred.stems == ["t1", "v2"] and list(src.pred.counts()) == [1, 0]
+    write(tmp_path / "pred/labels/val/t1.txt", "")
+    with pytest.raises(DatasetError, match="share the stem 't1'"):
+        load_predictions(tmp_path / "pred")
 
 
 def test_mine_cli_json_keys_and_order(tmp_path, capsys):
