@@ -219,3 +219,23 @@ def test_clean_cli_dry_run_apply_undo(folders, monkeypatch, capsys):
     assert snapshot(folders) == before
     assert main(["clean", str(folders)]) == 2
     assert "--model is required" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_model_finds_misfiled_images_in_synth_folders(repo_root, tmp_path):
+    """precision/recall of the proposed moves on `tecktrack synth folders` output."""
+    from tecktrack.model import load_model
+    from tecktrack.synth import generate_folders
+
+    model_dir = repo_root / "models" / "demo-n"
+    if not (model_dir / "model.onnx").is_file():
+        pytest.skip(f"{model_dir} not present (train it with `tecktrack train`)")
+    root = generate_folders(tmp_path / "folders", n_images=120, contamination=0.1, seed=2,
+                            quiet=True)
+    layout = folder_layout(root)
+    target = json.loads((root / "manifest.json").read_text())["target"]
+    scores = score_images(load_model(model_dir, conf=0.05), layout.images, class_name=target,
+                          quiet=True)
+    s = misfiled_scores(classify_images(layout, scores, 0.5), root / "manifest.json")
+    assert s["misfiled"] == 12
+    assert s["precision"] >= 0.8 and s["recall"] >= 0.8

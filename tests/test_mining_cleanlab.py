@@ -10,12 +10,15 @@ from a simulated detector built from the *clean* labels, so no model is needed:
 - Poisson(0.5) false positives per image, random class, confidence U(0.05, 0.45).
 
 Both rankings see the same noisy labels and predictions; top-K recall (K = number of
-corrupted images) is compared. The demo-model version of this check is in
-tests/test_rectify_demo.py.
+corrupted images) is compared.
+
+The demo-model tests (marked slow) do the same with models/demo-n on a generated synthetic
+label-noise dataset (200 images, noise 0.1, seed 1); they skip when the model is absent.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -23,7 +26,10 @@ import pytest
 
 from tecktrack.box_table import BoxTable
 from tecktrack.detections import Detections
+from tecktrack.formats import read_data_yaml
 from tecktrack.label_issues import rank_label_issues
+from tecktrack.mining_match import align_tables
+from tecktrack.mining_sources import load_ground_truth
 from tecktrack.synth.noise import corrupt_labels
 
 N_IMAGES, SIZE, N_CLASSES = 600, 320, 8
@@ -102,3 +108,51 @@ def test_ranking_beats_cleanlab_on_simulated_detector(world):
     assert len(corrupted) == 60
     assert ours >= 0.55           # measured 0.60 (cleanlab 0.33) with these parameters
     assert ours > theirs
+
+
+MODEL = "demo-n"
+
+
+@pytest.fixture(scope="module")
+def noisy_run(repo_root, tmp_path_factory):
+    import cv2
+
+    from tecktrack.model import load_model
+    from tecktrack.synth import generate_dataset
+
+    model_dir = repo_root / "models" / MODEL
+    if not (model_dir / "model.onnx").is_file():
+        pytest.skip(f"{model_dir} not present (train it with `tecktrack train`)")
+    root = tmp_path_factory.mktemp("noisy") / "ds"
+    data_yaml = generate_dataset(root, n_images=200, seed=1, label_noise=0.1, quiet=True)
+    model = load_model(model_dir, conf=0.05)
+    images = sorted(p for split in read_data_yaml(data_yaml).splits.values() for p in split)
+    frames = [cv2.imread(str(p)) for p in images]
+    preds = [model.predict(f) for f in frames]
+    pred = BoxTable.from_detections([p.stem for p in images], preds,
+                                    [(f.shape[1], f.shape[0]) for f in frames])
+    gt, names = load_ground_truth(data_yaml)
+    pred, gt, _ = align_tables(pred, gt)
+    manifest = json.loads((root / "label_noise.json").read_text())
+    corrupted = {int(e["image"][:6]) for e in manifest["images"]}
+    return pred, gt, names, corrupted
+
+
+def as_detections(table: BoxTable) -> list:
+    return [table.detections(i, 320, 320) for i in range(table.n_images)]
+
+
+@pytest.mark.slow
+def test_demo_model_top_k_recovers_most_corrupted_images(noisy_run):
+    pred, gt, names, corrupted = noisy_run
+    ranked = rank_label_issues(pred, gt, names=names)["image"].astype(int)
+    assert top_k_recall(ranked, corrupted) >= 0.8
+
+
+@pytest.mark.slow
+def test_demo_model_ranking_at_least_matches_cleanlab(noisy_run):
+    pred, gt, names, corrupted = noisy_run
+    ours = top_k_recall(rank_label_issues(pred, gt)["image"].astype(int), corrupted)
+    order = cleanlab_ranking(as_detections(gt), as_detections(pred), len(names))
+    theirs = top_k_recall(np.asarray([int(gt.stems[i]) for i in order]), corrupted)
+    assert ours >= theirs
