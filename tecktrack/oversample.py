@@ -1,11 +1,12 @@
 """Class-balanced oversampling: how many augmented copies each image needs.
 
-The plan is greedy and deterministic: while the rarest class (among those that still have
-an image with copies left) is below the target count, add one copy of the image that holds
-the most of that class relative to its other boxes (ties: fewer copies so far, then name),
-and count all of that image's boxes again. Copying an image also adds its common-class
-boxes, so the plan moves classes *toward* balance rather than to exact equality; the
-projected counts are returned so the result can be judged.
+The plan is greedy and deterministic. The distance of the dataset from balance is
+``sum_c |target - count_c|`` over the classes present (box counts). Each step adds one copy
+of the image (with copies left) whose boxes reduce that distance the most - its rare-class
+boxes close gaps, its boxes of classes already at the target count against it - and stops
+when no copy reduces it. Ties go to the image with fewer copies so far, then the first by
+name. Copying an image also copies its common-class boxes, so classes move *toward* balance
+rather than to exact equality; the projected counts are returned so the plan can be judged.
 """
 
 from __future__ import annotations
@@ -72,20 +73,18 @@ def oversampling_plan(gt: BoxTable, *, target: str | int = "max", max_copies: in
     present = before > 0
     goal = _target(before[present], target)
     copies = np.zeros(gt.n_images, np.int64)
-    current = before.astype(np.int64).copy()
-    purity = np.zeros_like(counts, dtype=np.float64)
-    totals = counts.sum(axis=1, keepdims=True)
-    np.divide(counts, totals, out=purity, where=totals > 0)
+    current = np.where(present, before, goal).astype(np.int64)   # absent classes never count
     while True:
-        room = copies < max_copies
-        has_room = (counts[room] > 0).any(axis=0) & present & (current < goal)
-        if not has_room.any():
+        room = np.flatnonzero(copies < max_copies)
+        if not len(room):
             break
-        cls = int(np.flatnonzero(has_room)[np.argmin(current[has_room])])
-        cand = np.flatnonzero(room & (counts[:, cls] > 0))
-        best = cand[np.lexsort((cand, copies[cand], -purity[cand, cls]))[0]]
+        gain = (np.abs(goal - (current + counts[room])) - np.abs(goal - current)).sum(axis=1)
+        best = room[np.lexsort((room, copies[room], gain))[0]]
+        if gain[np.searchsorted(room, best)] >= 0:
+            break
         copies[best] += 1
         current += counts[best]
+    current = np.where(present, current, 0)
     return _plan_frame(gt, counts, copies, names), _summary(before, current, goal, present, names)
 
 
