@@ -84,13 +84,24 @@ def write_manifest(moves: Sequence[tuple[Path, Path]], folder: str | Path,
     path = Path(path)
     data = {"version": MANIFEST_VERSION, "folder": str(folder),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "moves": entries}
+    _write_new(path, json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write ``text`` to a new file atomically: a complete file or none, never a replaced one."""
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
+    partial.write_text(text, encoding="utf-8")
     try:
-        with path.open("x", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
+        os.link(partial, path)
     except FileExistsError:
         raise DatasetError("manifest already exists; refusing to overwrite", path) from None
-    return path
+    except OSError:                      # no hard links here: check, then rename
+        if path.exists():
+            raise DatasetError("manifest already exists; refusing to overwrite", path) from None
+        os.rename(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def read_manifest(path: str | Path) -> list[dict[str, str]]:
