@@ -42,6 +42,27 @@ _F32_ONE = np.float32(1.0)
 SoftMethod = Literal["linear", "gaussian"]
 
 
+# -- small helpers ---------------------------------------------------------------------------
+# NMS often runs on ~100 boxes, where NumPy's Python-level wrappers (``np.take``, ``.any()``,
+# ``.min()``, ``np.flatnonzero`` ...) cost more than the work itself (~0.8 us each); the hot
+# paths therefore call the C-level array methods directly.
+def _all(mask: np.ndarray) -> bool:
+    """``mask.all()`` through ``argmin`` (first False)."""
+    flat = mask.ravel()
+    return flat.size == 0 or bool(flat[flat.argmin()])
+
+
+def _any(mask: np.ndarray) -> bool:
+    """``mask.any()`` through ``argmax`` (first True)."""
+    flat = mask.ravel()
+    return flat.size > 0 and bool(flat[flat.argmax()])
+
+
+def _smallest(values: np.ndarray) -> float:
+    """``values.min()`` of a non-empty array through ``argmin``."""
+    return float(values[values.argmin()])
+
+
 # -- input handling --------------------------------------------------------------------------
 def _xyxy64(xyxy: np.ndarray) -> np.ndarray:
     """Validated float64 ``(n, 4)`` corners."""
@@ -50,7 +71,7 @@ def _xyxy64(xyxy: np.ndarray) -> np.ndarray:
         b = b.reshape(0, 4)
     if b.ndim != 2 or b.shape[1] != 4:
         raise ValueError(f"xyxy must have shape (n, 4), got {b.shape}")
-    if not np.isfinite(b).all():
+    if not _all(np.isfinite(b)):
         raise ValueError("xyxy contains NaN or infinite coordinates")
     return b
 
@@ -59,10 +80,10 @@ def _box_rows(xyxy64: np.ndarray, order: np.ndarray) -> np.ndarray:
     """Boxes in ``order`` as float64 rows ``x1, y1, x2, y2, area``, shape ``(5, n)``.
 
     Rows rather than columns, so every vectorised step runs over long contiguous rows and a
-    gather is one ``np.take``. Inverted boxes get area 0.
+    gather is one ``take``. Inverted boxes get area 0.
     """
     out = np.empty((5, len(order)), dtype=np.float64)
-    np.take(xyxy64.T, order, axis=1, out=out[:4])
+    xyxy64.T.take(order, axis=1, out=out[:4])
     wh = out[2:4] - out[:2]
     np.maximum(wh, 0.0, out=wh)
     np.multiply(wh[0], wh[1], out=out[4])
@@ -73,7 +94,7 @@ def _scores32(scores: np.ndarray, n: int) -> np.ndarray:
     s = np.asarray(scores, dtype=np.float32).reshape(-1)
     if s.shape != (n,):
         raise ValueError(f"scores must have shape ({n},), got {s.shape}")
-    if not np.isfinite(s).all():
+    if not _all(np.isfinite(s)):
         raise ValueError("scores contain NaN or infinite values")
     return s
 
@@ -85,8 +106,8 @@ def _classes(class_ids: np.ndarray | None, n: int, agnostic: bool) -> np.ndarray
     c = np.asarray(class_ids).reshape(-1)
     if c.shape != (n,):
         raise ValueError(f"class_ids must have shape ({n},), got {c.shape}")
-    if c.size and not np.issubdtype(c.dtype, np.integer):
-        if not np.all(np.isfinite(c)) or np.any(c != np.round(c)):
+    if c.dtype.kind not in "iub" and c.size:
+        if c.dtype.kind != "f" or not _all(np.isfinite(c)) or _any(c != np.round(c)):
             raise ValueError("class_ids must be integers")
     return c.astype(np.int64, copy=False)
 
@@ -143,7 +164,7 @@ def _iou_cut(threshold: float) -> float:
 
 
 def _pair_iou(a: np.ndarray, b: np.ndarray, degenerate: bool) -> np.ndarray:
-    """OpenCV's float64 IoU of paired ``(5, m)`` boxes from :func:`_boxes` (``(5, 1)``
+    """OpenCV's float64 IoU of paired ``(5, m)`` boxes from :func:`_box_rows` (``(5, 1)``
     broadcasts).
 
     With ``degenerate=True``, pairs whose areas sum to <= float64 eps get IoU 1 as in
@@ -170,7 +191,7 @@ def _pair_iou(a: np.ndarray, b: np.ndarray, degenerate: bool) -> np.ndarray:
 # -- ordering and groups -----------------------------------------------------------------------
 def _rank_order(scores32: np.ndarray) -> np.ndarray:
     """Indices by descending score, ties in input order (OpenCV's ``std::stable_sort``)."""
-    return np.argsort(-scores32, kind="stable")
+    return (-scores32).argsort(kind="stable")
 
 
 def _class_rank_order(scores32: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -187,7 +208,7 @@ def _segment_heads(groups: np.ndarray) -> np.ndarray:
     return head
 
 
-# -- hard NMS, small inputs: every same-class pair at once ---------------------------------------
+# -- hard NMS, small inputs: every same-class pair at once -------------------------------------
 _DENSE_MAX = 256
 
 
@@ -199,15 +220,24 @@ def _pairs_by_later(size: int = _DENSE_MAX) -> tuple[np.ndarray, np.ndarray]:
     return i, j
 
 
-def _ranked_pairs(groups: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rank positions ``i < j`` of boxes in the same group (``n <= _DENSE_MAX``)."""
-    i_all, j_all = _pairs_by_later()
-    m = n * (n - 1) // 2
-    i, j = i_all[:m], j_all[:m]
+def _group_pairs(groups: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``i < j`` in the same run of a group-sorted array (one run if ``None``).
+
+    One group (``n <= _DENSE_MAX``) is a prefix of the cached table; otherwise each ``j``
+    pairs with the positions from its run's start up to ``j - 1``.
+    """
     if groups is None:
-        return i, j
-    same = np.take(groups, i) == np.take(groups, j)
-    return i[same], j[same]
+        i_all, j_all = _pairs_by_later()
+        m = n * (n - 1) // 2
+        return i_all[:m], j_all[:m]
+    idx = np.arange(n)
+    start = np.maximum.accumulate(np.where(_segment_heads(groups), idx, 0))
+    count = idx - start
+    first = count.cumsum()
+    total = int(first[-1])
+    first -= count
+    first -= start
+    return np.arange(total) - first.repeat(count), idx.repeat(count)
 
 
 def _resolve_edges(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -217,29 +247,29 @@ def _resolve_edges(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     (nothing left can suppress them) and the boxes they point at are suppressed; the
     rounds follow the longest kept/suppressed chain, usually one or two.
     """
-    kept = np.ones(n, dtype=bool)
+    kept = np.empty(n, dtype=bool)
+    kept.fill(True)
     while i.size:
         blocked = np.zeros(n, dtype=bool)
         blocked[j] = True
-        kept[j[~blocked[i]]] = False
-        undecided = blocked & kept
-        if not undecided.any():
+        live = blocked[i]  # edges whose source is still undecided
+        kept[j[~live]] = False
+        if not _any(live):
             break
-        live = undecided[i] & undecided[j]
+        live &= kept[i]
+        live &= kept[j]
         i, j = i[live], j[live]
     return kept
 
 
-def _nms_small(boxes: np.ndarray, groups: np.ndarray | None, cut: float,
-               degenerate: bool) -> np.ndarray:
-    """Exact greedy NMS from the IoU of every same-group pair of rank-sorted boxes.
-
-    Returns the kept rank positions, ascending.
-    """
+def _nms_by_pairs(boxes: np.ndarray, groups: np.ndarray | None, cut: float,
+                  degenerate: bool) -> np.ndarray:
+    """Exact greedy NMS from the IoU of every same-group pair, for boxes sorted by
+    (group, rank); returns the kept positions, ascending."""
     n = boxes.shape[1]
-    i, j = _ranked_pairs(groups, n)
-    over = _pair_iou(np.take(boxes, i, axis=1), np.take(boxes, j, axis=1), degenerate) > cut
-    return np.flatnonzero(_resolve_edges(n, i[over], j[over]))
+    i, j = _group_pairs(groups, n)
+    over = _pair_iou(boxes.take(i, axis=1), boxes.take(j, axis=1), degenerate) > cut
+    return _resolve_edges(n, i[over], j[over]).nonzero()[0]
 
 
 # -- hard NMS, large inputs: one round per kept box of the busiest class -------------------------
@@ -258,12 +288,12 @@ def _nms_by_rounds(boxes: np.ndarray, groups: np.ndarray | None, cut: float,
             head[0] = True
             owner = boxes[:, pos[:1]]
         else:
-            head = _segment_heads(np.take(groups, pos))
-            starts = np.flatnonzero(head)
-            owner = np.repeat(np.take(boxes, pos[starts], axis=1),
-                              np.diff(np.append(starts, pos.size)), axis=1)
+            head = _segment_heads(groups.take(pos))
+            starts = head.nonzero()[0]
+            owner = boxes.take(pos[starts], axis=1).repeat(np.diff(starts, append=pos.size),
+                                                           axis=1)
         kept.append(pos[head])
-        head |= _pair_iou(owner, np.take(boxes, pos, axis=1), degenerate) > cut
+        head |= _pair_iou(owner, boxes.take(pos, axis=1), degenerate) > cut
         pos = pos[~head]
     return np.sort(np.concatenate(kept)) if kept else pos
 
@@ -311,18 +341,14 @@ def nms_indices(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | No
     cap = _check_max_det(max_det)
     cut = _iou_cut(_check_threshold("iou_threshold", iou_threshold))
     if n == 0 or cut >= 1.0:
-        return np.argsort(-scores32, kind="stable")[:cap]
-    if n <= _DENSE_MAX:
-        order = _rank_order(scores32)
-        boxes = _box_rows(xyxy64, order)
-        groups = None if classes is None else classes[order]
-        return order[_nms_small(boxes, groups, cut, boxes[4].min() <= _EPS)][:cap]
+        return _rank_order(scores32)[:cap]
     order = _rank_order(scores32) if classes is None else _class_rank_order(scores32, classes)
     boxes = _box_rows(xyxy64, order)
-    groups = None if classes is None else classes[order]
-    kept = order[_nms_by_rounds(boxes, groups, cut, boxes[4].min() <= _EPS)]
-    if classes is not None:
-        kept = kept[np.lexsort((kept, -scores32[kept]))]
+    groups = None if classes is None else classes.take(order)
+    strategy = _nms_by_pairs if n <= _DENSE_MAX else _nms_by_rounds
+    kept = order[strategy(boxes, groups, cut, _smallest(boxes[4]) <= _EPS)]
+    if classes is not None:  # back from class-major to global score order
+        kept = kept[np.lexsort((kept, -scores32.take(kept)))]
     return kept[:cap]
 
 
