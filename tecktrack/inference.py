@@ -169,6 +169,7 @@ class InferenceService:
         metrics = summarise(timings, wall_s=wall, frames_read=stats.frames_read,
                             frames_dropped_by_rate=stats.frames_dropped_by_rate)
         metrics.update(sampler.summary())
+        metrics["datagrams_rejected"] = stats.datagrams_rejected
         metrics["end_reason"] = "interrupted" if interrupted else stats.end_reason
         metrics["run_id"] = run_dir.name
         self._write_json(run_dir / "metrics.json", metrics)

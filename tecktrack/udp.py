@@ -1,14 +1,9 @@
-"""MPEG-TS over UDP: parse ``udp://host:port``, receive frames, and send a video at its pace.
+"""MPEG-TS over UDP: parse ``udp://host:port`` and send a video at its pace.
 
-The receiver uses PyAV (FFmpeg) with the MPEG-TS demuxer forced and FFmpeg's interrupt
-callback as the stall timeout. OpenCV's FFmpeg backend can also read ``udp://`` and honours
-``CAP_PROP_READ_TIMEOUT_MSEC``, but it cannot force the input format per capture: with
-garbage datagrams on the port its format probe fails and it delivers no frame at all, where
-the forced demuxer resynchronises on the next valid transport-stream packet.
-
-The sender (:func:`send_video`) is the stand-in for a surveillance camera: it reads a video
-file with OpenCV, encodes H.264 (``libx264``, falling back to MPEG-2) into MPEG-TS and sends
-it in 1316-byte datagrams, one frame every ``1 / fps`` seconds.
+The receiver lives in :mod:`tecktrack.udp_receiver`. The sender (:func:`send_video`) is the
+stand-in for a surveillance camera: it reads a video file with OpenCV, encodes H.264
+(``libx264``, falling back to MPEG-2) into MPEG-TS and sends it in 1316-byte datagrams, one
+frame every ``1 / fps`` seconds.
 """
 
 from __future__ import annotations
@@ -24,12 +19,10 @@ import numpy as np
 
 from tecktrack.errors import StreamError
 
-__all__ = ["UdpAddress", "parse_udp_url", "receive_frames", "send_video"]
+__all__ = ["UdpAddress", "parse_udp_url", "send_video"]
 
 #: Datagram payload: seven 188-byte transport-stream packets, below a 1500-byte MTU.
 TS_PACKET_PAYLOAD = 1316
-#: FFmpeg's receive FIFO in bytes, so a busy consumer does not lose datagrams.
-_FIFO_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -76,81 +69,6 @@ def parse_udp_url(url: str) -> UdpAddress:
     if not parts.hostname or port is None or not 1 <= port <= 65535:
         raise StreamError("a UDP source needs a host and a port in 1..65535", url)
     return UdpAddress(parts.hostname, port)
-
-
-def _open_input(address: UdpAddress, timeout: float):
-    """Open the MPEG-TS demuxer; ``None`` when nothing decodable arrived within ``timeout``."""
-    import av
-
-    options = {
-        "overrun_nonfatal": "1",
-        "fifo_size": str(_FIFO_BYTES // 188),
-        "buffer_size": str(8 * 1024 * 1024),
-        "analyzeduration": "1000000",
-    }
-    # PyAV applies the open timeout twice (header read, then stream probing): half each
-    # keeps "nothing arrived" bounded by ``timeout`` in total.
-    try:
-        container = av.open(address.url, format="mpegts", options=options,
-                            timeout=(timeout / 2, timeout))
-    except (av.error.ExitError, av.error.TimeoutError, av.error.InvalidDataError, EOFError):
-        return None
-    except OSError as exc:
-        raise StreamError(f"cannot listen on the UDP port: {exc}", address.url) from exc
-    if not container.streams.video:
-        container.close()
-        return None
-    return container
-
-
-def receive_frames(url: str, timeout: float = 5.0) -> Iterator[np.ndarray]:
-    """Yield BGR frames from an MPEG-TS stream on ``udp://host:port`` until it stalls.
-
-    The stream ends cleanly when no packet arrives for ``timeout`` seconds (a sender that
-    stopped or died, or one that never started). Undecodable packets (garbage datagrams,
-    lost packets) are skipped.
-
-    Examples
-    --------
-    >>> frames = receive_frames("udp://127.0.0.1:5000", timeout=1.0)  # doctest: +SKIP
-    """
-
-    if timeout <= 0:
-        raise StreamError(f"timeout must be > 0 seconds, got {timeout}", url)
-    container = _open_input(parse_udp_url(url), timeout)
-    if container is None:
-        return
-    try:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        yield from _decode(container, stream)
-    finally:
-        container.close()
-
-
-def _decode(container, stream) -> Iterator[np.ndarray]:
-    import av
-
-    packets = container.demux(stream)
-    while True:
-        try:
-            packet = next(packets)
-        except (StopIteration, av.error.ExitError, av.error.TimeoutError, EOFError):
-            break
-        except av.error.InvalidDataError:
-            continue
-        try:
-            frames = packet.decode()
-        except av.error.InvalidDataError:
-            continue
-        for frame in frames:
-            yield frame.to_ndarray(format="bgr24")
-    try:
-        remaining = stream.codec_context.decode(None)
-    except (av.error.InvalidDataError, EOFError):
-        return
-    for frame in remaining:
-        yield frame.to_ndarray(format="bgr24")
 
 
 def _output_stream(container, fps: Fraction, width: int, height: int):

@@ -10,8 +10,8 @@ source. ``drop_rate=1`` keeps every frame. Dropped video frames are still decode
 codecs need them) but not colour-converted; dropped folder images are not read at all.
 
 Files, folders and cameras are read with OpenCV (FFmpeg backend for files); UDP streams
-with PyAV (see :mod:`tecktrack.udp`), which ends the stream after ``timeout`` seconds
-without packets. :attr:`VideoPreprocessor.stats` counts what was read and dropped and says
+with PyAV (see :mod:`tecktrack.udp_receiver`), which ends the stream after ``timeout``
+seconds without packets. :attr:`VideoPreprocessor.stats` counts what was read and dropped and says
 why the source ended.
 """
 
@@ -36,11 +36,13 @@ class CaptureStats:
 
     ``end_reason`` is ``"running"`` while frames flow, then ``"end"`` (source exhausted),
     ``"stalled"`` (UDP: no packets for ``timeout`` seconds) or ``"stopped"`` (the consumer
-    closed the generator early).
+    closed the generator early). ``datagrams_rejected`` counts UDP datagrams that were not
+    MPEG-TS and were dropped.
     """
 
     frames_read: int = 0
     frames_dropped_by_rate: int = 0
+    datagrams_rejected: int = 0
     end_reason: str = "running"
 
 
@@ -136,11 +138,15 @@ class VideoPreprocessor:
         return True
 
     def _udp(self, source: str, drop_rate: int) -> Iterator[tuple[int, np.ndarray]]:
-        from tecktrack.udp import receive_frames
+        from tecktrack.udp_receiver import receive_frames
 
-        for index, frame in enumerate(receive_frames(str(source), self.timeout)):
-            if self._keep(index, drop_rate):
-                yield index, frame
+        counters: dict[str, int] = {}
+        try:
+            for index, frame in enumerate(receive_frames(str(source), self.timeout, counters)):
+                if self._keep(index, drop_rate):
+                    yield index, frame
+        finally:
+            self.stats.datagrams_rejected = counters.get("datagrams_rejected", 0)
         self.stats.end_reason = "stalled"
 
     def _folder(self, source: str | Path, drop_rate: int) -> Iterator[tuple[int, np.ndarray]]:

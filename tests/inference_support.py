@@ -141,13 +141,17 @@ def free_udp_port() -> int:
 
 
 def wait_until_bound(port: int, limit_s: float = 10.0) -> None:
-    """Return once something listens on the UDP port (a bind there fails), else fail."""
+    """Return once this process listens on the UDP port, else fail the test.
+
+    Reads the process's sockets with psutil instead of probing with a bind, which could
+    take the port for an instant and make the receiver's own bind fail.
+    """
+    import psutil
+
+    me = psutil.Process()
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                return
+        if any(c.laddr and c.laddr.port == port for c in me.net_connections(kind="udp")):
+            return
         time.sleep(0.02)
     pytest.fail(f"nothing bound UDP port {port} within {limit_s} s")

@@ -20,7 +20,8 @@ SEED_METRICS = {"latency_s", "fps", "avg_confidence", "cpu_percent", "memory_per
                 "total_frames"}
 EXTRA_METRICS = {"frames_read", "frames_dropped_by_rate", "total_detections", "read_ms",
                  "preprocess_ms", "forward_ms", "postprocess_ms", "save_ms", "latency_p50_ms",
-                 "latency_p95_ms", "resource_samples", "end_reason", "run_id"}
+                 "latency_p95_ms", "resource_samples", "end_reason", "run_id",
+                 "datagrams_rejected"}
 
 
 @pytest.fixture(scope="module")
