@@ -208,38 +208,7 @@ def _segment_heads(groups: np.ndarray) -> np.ndarray:
     return head
 
 
-# -- hard NMS, small inputs: every same-class pair at once -------------------------------------
-_DENSE_MAX = 256
-
-
-@lru_cache(maxsize=1)
-def _pairs_by_later(size: int = _DENSE_MAX) -> tuple[np.ndarray, np.ndarray]:
-    """Every position pair ``i < j < size``, ordered by ``j``: the pairs among the first
-    ``n`` positions are then the first ``n * (n - 1) / 2`` entries (built once, 0.5 MB)."""
-    j, i = np.tril_indices(size, -1)
-    return i, j
-
-
-def _group_pairs(groups: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Positions ``i < j`` in the same run of a group-sorted array (one run if ``None``).
-
-    One group (``n <= _DENSE_MAX``) is a prefix of the cached table; otherwise each ``j``
-    pairs with the positions from its run's start up to ``j - 1``.
-    """
-    if groups is None:
-        i_all, j_all = _pairs_by_later()
-        m = n * (n - 1) // 2
-        return i_all[:m], j_all[:m]
-    idx = np.arange(n)
-    start = np.maximum.accumulate(np.where(_segment_heads(groups), idx, 0))
-    count = idx - start
-    first = count.cumsum()
-    total = int(first[-1])
-    first -= count
-    first -= start
-    return np.arange(total) - first.repeat(count), idx.repeat(count)
-
-
+# -- hard NMS: exact greedy outcome from explicit pairs --------------------------------------
 def _resolve_edges(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Greedy outcome given every suppression edge ``i -> j`` (i ranked above j): kept mask.
 
@@ -262,18 +231,76 @@ def _resolve_edges(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return kept
 
 
-def _nms_by_pairs(boxes: np.ndarray, groups: np.ndarray | None, cut: float,
+def _overlapping(boxes: np.ndarray, i: np.ndarray, j: np.ndarray, cut: float,
+                 degenerate: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs ``(i, j)`` whose IoU exceeds ``cut``: the suppression edges."""
+    over = _pair_iou(boxes.take(i, axis=1), boxes.take(j, axis=1), degenerate) > cut
+    return i[over], j[over]
+
+
+# -- class-aware, small inputs: every same-class pair at once ----------------------------------
+_DENSE_MAX = 256
+
+
+def _group_pairs(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``i < j`` in the same run of a group-sorted array: each ``j`` pairs with
+    the positions from its run's start up to ``j - 1``."""
+    idx = np.arange(len(groups))
+    start = np.maximum.accumulate(np.where(_segment_heads(groups), idx, 0))
+    count = idx - start
+    first = count.cumsum()
+    total = int(first[-1])
+    first -= count
+    first -= start
+    return np.arange(total) - first.repeat(count), idx.repeat(count)
+
+
+def _nms_by_pairs(boxes: np.ndarray, groups: np.ndarray, cut: float,
                   degenerate: bool) -> np.ndarray:
     """Exact greedy NMS from the IoU of every same-group pair, for boxes sorted by
     (group, rank); returns the kept positions, ascending."""
-    n = boxes.shape[1]
-    i, j = _group_pairs(groups, n)
-    over = _pair_iou(boxes.take(i, axis=1), boxes.take(j, axis=1), degenerate) > cut
-    return _resolve_edges(n, i[over], j[over]).nonzero()[0]
+    i, j = _overlapping(boxes, *_group_pairs(groups), cut, degenerate)
+    return _resolve_edges(boxes.shape[1], i, j).nonzero()[0]
 
 
-# -- hard NMS, large inputs: one round per kept box of the busiest class -------------------------
-def _nms_by_rounds(boxes: np.ndarray, groups: np.ndarray | None, cut: float,
+# -- one class (agnostic): blocks of the best remaining boxes ----------------------------------
+_BLOCK = 32
+
+
+@lru_cache(maxsize=1)
+def _block_pairs(size: int = _BLOCK) -> tuple[np.ndarray, np.ndarray]:
+    """Every position pair ``i < j < size``, ordered by ``j``, so that the pairs among the
+    first ``k`` positions are the first ``k * (k - 1) / 2`` entries."""
+    j, i = np.tril_indices(size, -1)
+    return i, j
+
+
+def _nms_blocked(boxes: np.ndarray, cut: float, degenerate: bool) -> np.ndarray:
+    """Greedy NMS of rank-sorted boxes in one group, ``_BLOCK`` candidates at a time.
+
+    The best remaining boxes are resolved exactly among themselves (earlier kept boxes
+    have already removed what they suppress), then the boxes they keep remove, in one
+    IoU matrix, every remaining box they overlap. Returns kept positions, ascending.
+    """
+    pos = np.arange(boxes.shape[1])
+    i_all, j_all = _block_pairs()
+    kept: list[np.ndarray] = []
+    while pos.size:
+        head, pos = pos[:_BLOCK], pos[_BLOCK:]
+        m = head.size * (head.size - 1) // 2
+        head_boxes = boxes.take(head, axis=1)
+        i, j = _overlapping(head_boxes, i_all[:m], j_all[:m], cut, degenerate)
+        new = head[_resolve_edges(head.size, i, j)]
+        kept.append(new)
+        if pos.size:
+            iou = _pair_iou(boxes.take(new, axis=1)[:, :, None],
+                            boxes.take(pos, axis=1)[:, None, :], degenerate)
+            pos = pos[~(iou > cut).any(axis=0)]
+    return np.concatenate(kept)
+
+
+# -- class-aware, large inputs: one round per kept box of the busiest class -------------------
+def _nms_by_rounds(boxes: np.ndarray, groups: np.ndarray, cut: float,
                    degenerate: bool) -> np.ndarray:
     """Greedy NMS on boxes sorted by (group, rank), all groups at once: each round keeps the
     best remaining box of every group and drops the boxes of that group it overlaps.
@@ -283,19 +310,15 @@ def _nms_by_rounds(boxes: np.ndarray, groups: np.ndarray | None, cut: float,
     pos = np.arange(boxes.shape[1])
     kept: list[np.ndarray] = []
     while pos.size:
-        if groups is None:
-            head = np.zeros(pos.size, dtype=bool)
-            head[0] = True
-            owner = boxes[:, pos[:1]]
-        else:
-            head = _segment_heads(groups.take(pos))
-            starts = head.nonzero()[0]
-            owner = boxes.take(pos[starts], axis=1).repeat(np.diff(starts, append=pos.size),
-                                                           axis=1)
+        head = _segment_heads(groups.take(pos))
+        starts = head.nonzero()[0]
+        owner = boxes.take(pos[starts], axis=1).repeat(np.diff(starts, append=pos.size), axis=1)
         kept.append(pos[head])
         head |= _pair_iou(owner, boxes.take(pos, axis=1), degenerate) > cut
         pos = pos[~head]
-    return np.sort(np.concatenate(kept)) if kept else pos
+    kept_all = np.concatenate(kept)
+    kept_all.sort()
+    return kept_all
 
 
 def nms_indices(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None = None,
@@ -345,8 +368,13 @@ def nms_indices(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | No
     order = _rank_order(scores32) if classes is None else _class_rank_order(scores32, classes)
     boxes = _box_rows(xyxy64, order)
     groups = None if classes is None else classes.take(order)
-    strategy = _nms_by_pairs if n <= _DENSE_MAX else _nms_by_rounds
-    kept = order[strategy(boxes, groups, cut, _smallest(boxes[4]) <= _EPS)]
+    degenerate = _smallest(boxes[4]) <= _EPS
+    if groups is None:
+        kept = order[_nms_blocked(boxes, cut, degenerate)]
+    elif n <= _DENSE_MAX:
+        kept = order[_nms_by_pairs(boxes, groups, cut, degenerate)]
+    else:
+        kept = order[_nms_by_rounds(boxes, groups, cut, degenerate)]
     if classes is not None:  # back from class-major to global score order
         kept = kept[np.lexsort((kept, -scores32.take(kept)))]
     return kept[:cap]

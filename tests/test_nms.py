@@ -62,13 +62,13 @@ def clustered(n: int, n_classes: int, seed: int, img: float = 640.0):
 
 
 def both_paths(*args, **kwargs) -> np.ndarray:
-    """nms_indices through the small-input (all pairs) and large-input (rounds) strategies,
-    which must agree exactly."""
-    small = nms_indices(*args, **kwargs)
-    with mock.patch.object(nms, "_DENSE_MAX", 0):
-        rounds = nms_indices(*args, **kwargs)
-    np.testing.assert_array_equal(small, rounds)
-    return small
+    """nms_indices through each strategy, which must agree exactly: class-aware all-pairs
+    vs rounds, and one-class blocks of 32 vs blocks of 3."""
+    default = nms_indices(*args, **kwargs)
+    with mock.patch.object(nms, "_DENSE_MAX", 0), mock.patch.object(nms, "_BLOCK", 3):
+        other = nms_indices(*args, **kwargs)
+    np.testing.assert_array_equal(default, other)
+    return default
 
 
 # -- hand cases --------------------------------------------------------------------------------
@@ -147,7 +147,7 @@ def test_class_aware_agnostic_and_max_det():
     assert nms_indices(boxes, scores, classes, agnostic=True).tolist() == [1, 3]
     assert nms_indices(boxes, scores).tolist() == [1, 3]
     assert nms_indices(boxes, scores, classes, max_det=2).tolist() == [1, 2]
-    with mock.patch.object(nms, "_DENSE_MAX", 0):
+    with mock.patch.object(nms, "_DENSE_MAX", 0), mock.patch.object(nms, "_BLOCK", 1):
         assert nms_indices(boxes, scores, classes, max_det=2).tolist() == [1, 2]
         assert nms_indices(boxes, scores, classes, agnostic=True).tolist() == [1, 3]
 
@@ -231,6 +231,9 @@ def test_matches_batched_on_clustered_float_boxes(n, seed):
     quantised = np.ceil(scores * 10) / 10  # many ties, none at 0 (OpenCV drops score 0)
     np.testing.assert_array_equal(nms_indices(xyxy, quantised, classes, 0.6),
                                   cv_batched(xyxy, quantised, classes, 0.6))
+    one_class = np.zeros_like(classes)
+    np.testing.assert_array_equal(nms_indices(xyxy, quantised, classes, 0.5, agnostic=True),
+                                  cv_per_class(xyxy, quantised, one_class, 0.5))
 
 
 # -- Soft-NMS ----------------------------------------------------------------------------------
