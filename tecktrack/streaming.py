@@ -110,7 +110,7 @@ def stream_video(service: InferenceService, video: str | Path, *, fps: float | N
     service : InferenceService
         The receiving service; its ``timeout`` is the stall that ends the stream.
     video : str or Path
-        Video file to send (even frame sizes).
+        Video file (or image-sequence pattern) to send; even frame sizes.
     fps : float, optional
         Sending pace (default the video's frame rate).
     max_frames : int, optional
@@ -129,11 +129,9 @@ def stream_video(service: InferenceService, video: str | Path, *, fps: float | N
     Raises
     ------
     StreamError
-        The receiver never listened, failed, or did not end after the stream stopped.
+        The video cannot be sent (missing, odd frame size: raised after the receiver has
+        ended), or the receiver never listened, failed, or did not end after the stream.
     """
-    video = Path(video)
-    if not video.is_file():
-        raise StreamError("video not found", video)
     port = port if port is not None else free_udp_port(host)
     url = f"udp://{host}:{port}"
     receiver = _Receiver(service, url)
