@@ -180,3 +180,27 @@ def test_bad_source_fails_before_a_run_folder_is_made(model, tmp_path):
     with pytest.raises(StreamError, match="drop_rate"):
         run(model, "udp://127.0.0.1:9", tmp_path, drop_rate=0)
     assert not (tmp_path / "runs").exists()
+
+
+def test_ctrl_c_ends_the_run_with_metrics_so_far(model_dir, clip, tmp_path):
+    class Interrupted:
+        """Ctrl-C arrives during the 6th forward pass (as a camera run is stopped)."""
+
+        def __init__(self, inner):
+            self.inner, self.calls = inner, 0
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def forward(self, blob):
+            self.calls += 1
+            if self.calls == 6:
+                raise KeyboardInterrupt
+            return self.inner.forward(blob)
+
+    result = run(Interrupted(load_model(model_dir)), clip, tmp_path)
+    m = result.metrics
+    assert m["end_reason"] == "interrupted"
+    assert m["total_frames"] == 5
+    assert len(list((result.run_dir / "labels").iterdir())) == 5
+    assert json.loads((result.run_dir / "metrics.json").read_text()) == m
