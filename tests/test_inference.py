@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from inference_support import demo_or_tiny_model, write_folder, write_video
+from inference_support import build_detector, write_folder, write_video
 
 from tecktrack.errors import StreamError
 from tecktrack.formats import read_yolo_labels
@@ -25,8 +25,9 @@ EXTRA_METRICS = {"frames_read", "frames_dropped_by_rate", "total_detections", "r
 
 
 @pytest.fixture(scope="module")
-def model_dir(repo_root, tmp_path_factory):
-    return demo_or_tiny_model(repo_root, tmp_path_factory.mktemp("model"))
+def model_dir(tmp_path_factory):
+    """The small ONNX detector, whose detections on the test frames are known to exist."""
+    return build_detector(tmp_path_factory.mktemp("model") / "tiny")
 
 
 @pytest.fixture()
