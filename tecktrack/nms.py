@@ -18,10 +18,16 @@ where OpenCV would use a signed negative area; no score threshold is applied (Op
 scores ``<= score_threshold``, so it agrees with any threshold below the lowest score);
 ``max_det`` caps the *output*, where OpenCV's ``top_k`` for hard NMS caps the candidates.
 
-The algorithm sorts once by (class, rank) and then runs greedy suppression for every class
-at the same time: each round keeps the best remaining box of each class and removes, with
-vectorised IoU rows, the boxes of that class it overlaps. The number of rounds is the largest
-number of boxes any one class keeps, not the number of boxes.
+Three exact strategies, all vectorised and cross-checked against each other in the tests:
+
+* class-aware, up to 256 boxes: sort by (class, rank), compute the IoU of every same-class
+  pair at once, and resolve the greedy outcome from those suppression edges in a few
+  vectorised rounds (one per link of the longest kept/suppressed chain);
+* class-aware, more boxes: greedy suppression for every class at the same time, each round
+  keeping the best remaining box of each class and dropping, with one vectorised IoU row per
+  class, what it overlaps; rounds = boxes kept by the busiest class, not boxes;
+* one class (``agnostic`` or no class ids): 32 candidates at a time, resolved exactly from
+  their pairs, whose kept boxes then drop every remaining box they overlap in one matrix.
 """
 
 from __future__ import annotations
@@ -246,9 +252,9 @@ def _group_pairs(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions ``i < j`` in the same run of a group-sorted array: each ``j`` pairs with
     the positions from its run's start up to ``j - 1``."""
     idx = np.arange(len(groups))
-    start = np.maximum.accumulate(np.where(_segment_heads(groups), idx, 0))
+    start = np.maximum.accumulate(idx * _segment_heads(groups))
     count = idx - start
-    first = count.cumsum()
+    first = np.add.accumulate(count)
     total = int(first[-1])
     first -= count
     first -= start
@@ -443,11 +449,12 @@ def soft_nms(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None 
     classes = _classes(class_ids, n, agnostic)
     cap = _check_max_det(max_det)
     thr32 = np.float32(_check_threshold("iou_threshold", iou_threshold))
-    by_index = np.arange(n) if classes is None else np.argsort(classes, kind="stable")
+    by_index = np.arange(n) if classes is None else classes.argsort(kind="stable")
     boxes = _box_rows(xyxy64, by_index)
     kept, kept_scores = _soft_rounds(
-        boxes, None if classes is None else classes[by_index], scores32[by_index], method,
-        thr32, np.float32(sigma), np.float32(score_floor), bool((boxes[4] <= _EPS).any()))
+        boxes, None if classes is None else classes.take(by_index), scores32.take(by_index),
+        method, thr32, np.float32(sigma), np.float32(score_floor),
+        n > 0 and _smallest(boxes[4]) <= _EPS)
     kept = by_index[kept]
     final = np.lexsort((kept, -kept_scores))[:cap]
     return kept[final], kept_scores[final]
