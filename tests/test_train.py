@@ -214,5 +214,5 @@ def test_cli_train_rejects_a_batch_larger_than_the_split(tmp_path, capsys):
     data = make_dataset(tmp_path / "data", 3, 1, 64)
     argv = ["train", "--data", str(data), "--size", "n", "--out", str(tmp_path / "m"), "--quiet"]
     assert main(argv) == 2
-    assert "fewer than one batch of 16" in capsys.readouterr().err
+    assert "fewer than one batch of 8" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()

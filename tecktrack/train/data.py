@@ -180,7 +180,7 @@ def _colour(rng: np.random.Generator, images: np.ndarray, strength: float) -> np
 
 
 def make_batch(split: InMemorySplit, indices: np.ndarray, rng: np.random.Generator | None,
-               scale_jitter: float = 0.25, colour: float = 0.3, flip: bool = True,
+               scale_jitter: float = 0.15, colour: float = 0.2, flip: bool = True,
                min_visible: float = 0.4) -> Batch:
     """Assemble (and, when ``rng`` is given, augment) the images at ``indices``.
 

@@ -47,7 +47,7 @@ class TrainConfig:
     size: str = "s"
     epochs: int = 40
     seed: int = 0
-    batch_size: int = 16
+    batch_size: int = 8
     lr: float = 3e-3
     weight_decay: float = 0.05
     warmup_epochs: float = 1.0

@@ -19,7 +19,7 @@ __all__ = ["INPUT_SIZE", "DEFAULT_EPOCHS", "TrainResult", "train_detector"]
 #: Square network input side of the demo detectors (the synthetic dataset renders at 320).
 INPUT_SIZE = 320
 #: Epochs per network size that reach the accuracy targets on the synthetic dataset.
-DEFAULT_EPOCHS = {"n": 24, "s": 30}
+DEFAULT_EPOCHS = {"n": 36, "s": 36}
 
 
 @dataclass(frozen=True)
