@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -185,3 +187,14 @@ def test_figures_save_as_png(tmp_path):
     fig = plots.objects_per_image(pd.Series([1, 2], index=[0, 1]))
     path = save_figure(fig, "opi", tmp_path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_jpeg_shows_photos_small_and_closes_the_figure():
+    rng = np.random.default_rng(0)
+    photos = [rng.integers(0, 255, (120, 160, 3), dtype=np.uint8) for _ in range(4)]
+    fig = plots.image_grid(photos, ncols=2)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    shown = plots.jpeg(fig)
+    assert shown.data[:3] == b"\xff\xd8\xff" and len(shown.data) < len(buffer.getvalue())
+    assert fig.number not in plt.get_fignums()
