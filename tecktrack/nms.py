@@ -389,13 +389,14 @@ def nms_indices(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | No
 # -- Soft-NMS ----------------------------------------------------------------------------------
 def _decay(scores: np.ndarray, iou: np.ndarray, method: SoftMethod, thr32: np.float32,
            sigma32: np.float32) -> np.ndarray:
-    """OpenCV's score update: linear ``s *= 1 - ov`` when ``ov > thr``; Gaussian
+    """OpenCV's float32 score update: linear ``s *= 1 - ov`` when ``ov > thr``; Gaussian
     ``s *= exp(-ov^2 / sigma)``, with ``ov`` the float32 overlap."""
     ov = _f32_overlap(iou)
     if method == "linear":
         return scores * np.where(ov > thr32, _F32_ONE - ov, _F32_ONE)
-    weight = np.exp(((ov * ov) / sigma32).astype(np.float64) * -1.0)
-    return (scores.astype(np.float64) * weight).astype(np.float32)
+    ov *= ov
+    ov /= -sigma32
+    return scores * np.exp(ov)
 
 
 def soft_nms(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None = None, *,
@@ -460,18 +461,41 @@ def soft_nms(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None 
     return kept[final], kept_scores[final]
 
 
+def _soft_single(boxes: np.ndarray, cur: np.ndarray, method: SoftMethod, thr32: np.float32,
+                 sigma32: np.float32, floor32: np.float32,
+                 degenerate: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Soft-NMS of one group (boxes in input order): one pick per kept box, each a vectorised
+    decay of every remaining score."""
+    alive = cur >= floor32
+    pos = alive.nonzero()[0]
+    cur, rows = cur[alive], boxes.compress(alive, axis=1)
+    kept: list[int] = []
+    kept_scores: list[np.float32] = []
+    while pos.size:
+        k = int(cur.argmax())  # first maximum: the lowest index among ties, like OpenCV
+        kept.append(int(pos[k]))
+        kept_scores.append(cur[k])
+        cur = _decay(cur, _pair_iou(rows[:, k:k + 1], rows, degenerate), method, thr32,
+                     sigma32)
+        alive = cur >= floor32
+        alive[k] = False
+        pos, cur, rows = pos[alive], cur[alive], rows.compress(alive, axis=1)
+    return np.array(kept, dtype=np.int64), np.array(kept_scores, dtype=np.float32)
+
+
 def _soft_rounds(boxes: np.ndarray, groups: np.ndarray | None, cur: np.ndarray,
                  method: SoftMethod, thr32: np.float32, sigma32: np.float32,
                  floor32: np.float32, degenerate: bool) -> tuple[np.ndarray, np.ndarray]:
     """Soft-NMS rounds on boxes sorted by (group, index): one pick per group per round."""
+    if groups is None:
+        return _soft_single(boxes, cur, method, thr32, sigma32, floor32, degenerate)
     alive = cur >= floor32
     pos = np.flatnonzero(alive)
     cur = cur[alive]
     kept: list[np.ndarray] = []
     kept_scores: list[np.ndarray] = []
     while pos.size:
-        seg = np.zeros(pos.size, dtype=bool) if groups is None else _segment_heads(groups[pos])
-        seg[0] = True
+        seg = _segment_heads(groups[pos])
         starts = np.flatnonzero(seg)
         counts = np.diff(np.append(starts, pos.size))
         best = np.repeat(np.maximum.reduceat(cur, starts), counts)
