@@ -104,9 +104,20 @@ def class_histograms(boxes: pd.DataFrame, column: str, *, names: Sequence[str] |
         ax.set_xlabel(column, fontsize=8)
         ax.tick_params(labelsize=7)
         if log:
-            ax.set_xscale("log")
+            _log_axis(ax, np.log10(hi / lo))
     fig.tight_layout()
     return fig
+
+
+def _log_axis(ax, decades: float) -> None:
+    """Log x axis with plain tick labels, fewer per decade the more decades it spans."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    subs = (1.0, 2.0, 5.0) if decades < 1.5 else (1.0, 3.0) if decades < 2.5 else (1.0,)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=subs))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def size_buckets(boxes: pd.DataFrame, names: Sequence[str] | None = None) -> Figure:
