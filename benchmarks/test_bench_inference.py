@@ -6,6 +6,9 @@ pipeline FPS >= 90 % of bare-forward FPS. ``test_bench_pipeline`` stores two rat
 ``extra_info`` and prints them: ``fps_ratio_vs_forward`` (mean of the forward benchmark /
 mean of the pipeline benchmark) and ``fps_ratio_paired`` (median over 3 back-to-back
 forward/pipeline pairs, which cancels slow drifts in machine load on a shared box).
+``test_bench_pipeline_overhead`` runs the pipeline with the forward pass replaced by its
+cached output: what reading, preprocessing, NMS and saving cost on their own
+(``extra_info["cpu_ms_per_frame"]`` is process CPU time, less sensitive to machine load).
 
 Model: ``models/demo-n`` when trained, else the real Darknet yolo-fastest-1.1 from
 ``$TECKTRACK_REAL_DATA``, else the test suite's small ONNX detector with 6 convolutions.
@@ -59,13 +62,19 @@ def setup(tmp_path_factory):
 def test_bench_forward_only(benchmark, setup):
     model, _, blobs, _ = setup
 
+    cpu: list[float] = []
+
     def forward_all() -> int:
+        start = time.process_time()
         for blob in blobs:
             model.forward(blob)
+        cpu.append(time.process_time() - start)
         return len(blobs)
 
     assert benchmark.pedantic(forward_all, rounds=5, warmup_rounds=1) == FRAMES
     _MEANS["forward"] = benchmark.stats.stats.mean
+    benchmark.extra_info["cpu_ms_per_frame"] = round(min(cpu) / FRAMES * 1000, 3)
+    print(f"\nbare forward: {min(cpu) / FRAMES * 1000:.2f} ms CPU per frame")
     benchmark.extra_info["model"] = repr(model)
 
 
@@ -100,3 +109,35 @@ def _paired_ratio(model, blobs, pipeline, pairs: int = 3) -> float:
         pipeline()
         ratios.append(forward_s / (time.perf_counter() - start))
     return float(statistics.median(ratios))
+
+
+class _CachedForward:
+    """The model with ``forward`` returning one precomputed output: pipeline overhead only."""
+
+    def __init__(self, model, outputs):
+        self._model, self._outputs = model, outputs
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def forward(self, blob):
+        return self._outputs
+
+
+@pytest.mark.benchmark(group="inference-pipeline-120-frames")
+def test_bench_pipeline_overhead(benchmark, setup):
+    model, video, blobs, tmp = setup
+    cached = _CachedForward(model, model.forward(blobs[0]))
+    service = InferenceService(cached, runs_dir=tmp / "runs-overhead", keep_frames=False,
+                               quiet=True)
+    cpu: list[float] = []
+
+    def pipeline() -> int:
+        start = time.process_time()
+        frames = service.run_inference(video).metrics["total_frames"]
+        cpu.append(time.process_time() - start)
+        return frames
+
+    assert benchmark.pedantic(pipeline, rounds=5, warmup_rounds=1) == FRAMES
+    benchmark.extra_info["cpu_ms_per_frame"] = round(min(cpu) / FRAMES * 1000, 3)
+    print(f"\npipeline overhead: {min(cpu) / FRAMES * 1000:.2f} ms CPU per frame")
