@@ -16,10 +16,12 @@ stall.
 
 from __future__ import annotations
 
+import errno
 import io
 import queue
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -35,6 +37,7 @@ _POLL_S = 0.1
 #: Bytes held between the socket and a busy demuxer before datagrams are dropped.
 FIFO_BYTES = 64 * 1024 * 1024
 _RCVBUF = 8 * 1024 * 1024
+_BIND_RETRY_S = 1.0
 
 
 def is_mpegts_datagram(data: bytes) -> bool:
@@ -50,20 +53,26 @@ def is_mpegts_datagram(data: bytes) -> bool:
 
 
 def _bind(address: UdpAddress) -> socket.socket:
+    """Bind a UDP socket; a port held by someone else for under a second is waited out."""
     try:
         family, _, _, _, sockaddr = socket.getaddrinfo(
             address.host, address.port, type=socket.SOCK_DGRAM)[0]
-        sock = socket.socket(family, socket.SOCK_DGRAM)
     except OSError as exc:
         raise StreamError(f"cannot resolve the UDP address: {exc}", address.url) from exc
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
-        sock.bind(sockaddr)
-    except OSError as exc:
-        sock.close()
-        raise StreamError(f"cannot listen on the UDP port: {exc}", address.url) from exc
-    sock.settimeout(_POLL_S)
-    return sock
+    deadline = time.monotonic() + _BIND_RETRY_S
+    while True:
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
+            sock.bind(sockaddr)
+        except OSError as exc:
+            sock.close()
+            if exc.errno == errno.EADDRINUSE and time.monotonic() < deadline:
+                time.sleep(0.05)  # e.g. a "is it bound yet?" probe holding it for an instant
+                continue
+            raise StreamError(f"cannot listen on the UDP port: {exc}", address.url) from exc
+        sock.settimeout(_POLL_S)
+        return sock
 
 
 class DatagramFile(io.RawIOBase):
