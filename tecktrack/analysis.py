@@ -280,8 +280,10 @@ def scored_versions(detector: Predictor, image: str | Path, labels: str | Path |
 
 
 def annotated(detector: Predictor, image: str | Path, names: Sequence[str],
-              min_score: float = 0.0) -> np.ndarray:
+              min_score: float = 0.0, class_id: int | None = None) -> np.ndarray:
     """An image file with the detector's boxes scoring at least ``min_score`` drawn on it.
+
+    ``class_id`` keeps only the boxes of that class.
 
     Examples
     --------
@@ -293,9 +295,12 @@ def annotated(detector: Predictor, image: str | Path, names: Sequence[str],
     >>> _ = cv2.imwrite(str(p), np.zeros((10, 10, 3), np.uint8))
     >>> bool(annotated(One(), p, ["x"], min_score=0.5).any())
     True
+    >>> bool(annotated(One(), p, ["x"], class_id=1).any())
+    False
     """
     frame = read_image(image)
     det = detector.predict(frame)
-    if det.scores is not None:
-        det = det[det.scores >= min_score]
-    return draw_detections(frame, det, names)
+    keep = np.ones(len(det), bool) if det.scores is None else det.scores >= min_score
+    if class_id is not None:
+        keep &= det.class_ids == class_id
+    return draw_detections(frame, det[keep], names)
