@@ -121,14 +121,15 @@ def _spray_garbage(port: int, count: int, seed: int, pause: float = 0.002) -> No
 @pytest.mark.timeout(30)
 def test_garbage_only_never_hangs_or_crashes():
     port = free_udp_port()
-    receiver = start_receiver(port, timeout=1.0)
-    _spray_garbage(port, 400, seed=1)
+    receiver = start_receiver(port, timeout=2.0)
+    _spray_garbage(port, 200, seed=1)  # ~0.5 s, well inside the timeout
     receiver.join(15)
     assert not receiver.is_alive() and receiver.error is None
     assert receiver.indices == []
     assert receiver.pre.stats.end_reason == "stalled"
-    # counted, not silently skipped (loopback may drop a few under heavy load)
-    assert 300 <= receiver.pre.stats.datagrams_rejected <= 400
+    # counted, not silently skipped (loopback may drop a few under heavy load); garbage
+    # is not stream activity, so it does not hold off the stall timeout
+    assert 150 <= receiver.pre.stats.datagrams_rejected <= 200
 
 
 @pytest.mark.timeout(60)
