@@ -79,8 +79,9 @@ class DatagramFile(io.RawIOBase):
     """A read-only file of the MPEG-TS datagrams arriving on a UDP port.
 
     ``read`` blocks until data arrives and returns ``b""`` (end of file) once ``timeout``
-    seconds pass without an MPEG-TS datagram (rejected garbage is not activity). Counters: ``accepted``, ``rejected`` (not MPEG-TS),
-    ``overflowed`` (dropped because the FIFO held ``FIFO_BYTES``).
+    seconds pass without an MPEG-TS datagram (rejected garbage is not activity).
+    Counters: ``accepted``, ``rejected`` (not MPEG-TS), ``overflowed`` (dropped because the
+    FIFO held ``FIFO_BYTES``).
 
     Examples
     --------
