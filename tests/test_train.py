@@ -216,3 +216,14 @@ def test_cli_train_rejects_a_batch_larger_than_the_split(tmp_path, capsys):
     assert main(argv) == 2
     assert "fewer than one batch of 8" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+def test_check_model_refuses_untrained_folders_and_the_training_seed(tmp_path):
+    from tecktrack.errors import ModelError
+    from tecktrack.train.checks import check_model
+
+    with pytest.raises(ModelError, match="no model.yaml with a 'training' block"):
+        check_model(tmp_path, "data.yaml", unseen_seed=7)
+    (tmp_path / "model.yaml").write_text("names: [a]\ntraining: {seed: 7}\n")
+    with pytest.raises(ModelError, match="unseen seed 7 is the training seed"):
+        check_model(tmp_path, "data.yaml", unseen_seed=7)

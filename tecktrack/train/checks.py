@@ -8,6 +8,8 @@ and records both in ``model.yaml`` under ``training``. Needs no torch.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import tempfile
 from pathlib import Path
@@ -53,14 +55,16 @@ def cli_map(model: str | Path, data_yaml: str | Path, split: str,
 
     work = Path(work)
     images = read_data_yaml(data_yaml).root / "images" / split
-    status = main(["predict", "--model", str(model), "--source", str(images), "--out",
-                   str(work / "pred"), "--conf", str(PREDICT_CONF), "--iou", str(PREDICT_IOU),
-                   "--quiet"])
+    with contextlib.redirect_stdout(io.StringIO()):  # their tables; errors go to stderr
+        status = main(["predict", "--model", str(model), "--source", str(images), "--out",
+                       str(work / "pred"), "--conf", str(PREDICT_CONF), "--iou",
+                       str(PREDICT_IOU), "--quiet"])
     if status != 0:
         raise EvaluationError(f"tecktrack predict failed with status {status}", model)
     report = work / "eval.json"
-    status = main(["evaluate", "--gt", str(data_yaml), "--split", split, "--pred",
-                   str(work / "pred" / "labels"), "--json", str(report), "--quiet"])
+    with contextlib.redirect_stdout(io.StringIO()):
+        status = main(["evaluate", "--gt", str(data_yaml), "--split", split, "--pred",
+                       str(work / "pred" / "labels"), "--json", str(report), "--quiet"])
     if status != 0:
         raise EvaluationError(f"tecktrack evaluate failed with status {status}", data_yaml)
     summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
