@@ -12,10 +12,11 @@ import pytest
 import yaml
 
 from tecktrack.detections import box_iou
+from tecktrack.errors import DatasetError
 
 torch = pytest.importorskip("torch")
 
-from tecktrack.train.data import InMemorySplit, load_split, make_batch  # noqa: E402
+from tecktrack.train.data import InMemorySplit, concat_splits, load_split, make_batch  # noqa: E402
 from tecktrack.train.engine import TrainConfig, lr_factor, train_net  # noqa: E402
 from tecktrack.train.export import export_onnx  # noqa: E402
 from tecktrack.train.loss import aligned_giou, assign, detection_loss  # noqa: E402
@@ -122,6 +123,16 @@ def test_load_split_scales_boxes_to_input(tiny_yaml):
     cx, cy, w, h = (float(v) * 32 for v in first[1:])
     np.testing.assert_allclose(split.boxes[0][0], [cx - w / 2, cy - h / 2, cx + w / 2,
                                                    cy + h / 2], atol=1e-3)
+
+
+def test_concat_splits_joins_and_checks_names(tiny_yaml, tmp_path):
+    split = load_split(tiny_yaml, "train", 32, quiet=True)
+    joined = concat_splits([split, split], [tiny_yaml, tiny_yaml])
+    assert len(joined) == 64 and joined.boxes[32] is split.boxes[0]
+    other = InMemorySplit(split.images[:1], split.boxes[:1], split.classes[:1], ["x", "y"],
+                          split.paths[:1], split.sizes[:1])
+    with pytest.raises(DatasetError, match="other.yaml: class names"):
+        concat_splits([split, other], [tiny_yaml, "other.yaml"])
 
 
 def test_augmented_boxes_follow_the_pixels():

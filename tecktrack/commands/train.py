@@ -17,10 +17,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "Needs torch: pip install 'tecktrack[train]'.",
     )
     parser.add_argument("--data", required=True, help="ultralytics-style data.yaml")
+    parser.add_argument("--extra-train", action="append", default=[], metavar="DATA_YAML",
+                        help="another data.yaml whose train split joins the training images "
+                             "(repeatable; e.g. more synthetic images from another seed)")
     parser.add_argument("--size", required=True, choices=("n", "s"),
                         help="network size: n (model 1, smaller) or s (model 2, larger)")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="passes over the train split (default: 36)")
+                        help="passes over the train split (default: 36 for n, 56 for s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of init, shuffling, augmentation")
     parser.add_argument("--batch-size", type=int, default=8, help="images per step (default 8)")
     parser.add_argument("--out", default=None,
@@ -69,6 +72,8 @@ def _train(args: argparse.Namespace) -> int:
     argv = ["tecktrack", "train", "--data", args.data, "--size", args.size, "--epochs",
             str(epochs), "--seed", str(args.seed)]
     argv += ["--batch-size", str(args.batch_size)] if args.batch_size != 8 else []
+    for extra in args.extra_train:
+        argv += ["--extra-train", extra]
     command = shlex.join(argv + (["--out", args.out] if args.out else []))
 
     def report(log, metrics) -> None:
@@ -83,7 +88,7 @@ def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(size=args.size, epochs=epochs, seed=args.seed,
                          batch_size=args.batch_size)
     result = train_detector(args.data, out, config, command, quiet=args.quiet, on_epoch=report,
-                            val_every=args.val_every)
+                            val_every=args.val_every, extra_train=args.extra_train)
     print(f"wrote {result.folder}/model.onnx and model.yaml after "
           f"{result.seconds / 60:.1f} min; val mAP50 {result.metrics['mAP50']:.3f}, "
           f"mAP50-95 {result.metrics['mAP50-95']:.3f}", file=sys.stdout)

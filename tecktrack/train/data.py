@@ -19,7 +19,7 @@ from tecktrack.errors import DatasetError
 from tecktrack.formats import label_path_for, read_data_yaml, read_yolo_labels
 from tecktrack.progress import progress
 
-__all__ = ["Batch", "InMemorySplit", "load_split", "iterate_batches"]
+__all__ = ["Batch", "InMemorySplit", "concat_splits", "load_split", "iterate_batches"]
 
 #: Fill value of pixels an affine warp moves in from outside the image.
 PAD_VALUE = 114
@@ -141,6 +141,32 @@ def load_split(data_yaml: str | Path, split: str, size: int,
         boxes.append(det.xyxy * scale)
         classes.append(det.class_ids.astype(np.int64))
     return InMemorySplit(images, boxes, classes, list(config.names), paths, sizes, missing)
+
+
+def concat_splits(splits: list[InMemorySplit], sources: list[str | Path]) -> InMemorySplit:
+    """Join loaded splits with the same class names into one (e.g. extra training data).
+
+    Raises
+    ------
+    DatasetError
+        Naming the source whose class names differ from the first one's.
+
+    Examples
+    --------
+    >>> a = InMemorySplit(np.zeros((1, 8, 8, 3), np.uint8), [np.zeros((0, 4), np.float32)],
+    ...                   [np.zeros(0, np.int64)], ["a"], [], np.full((1, 2), 8))
+    >>> len(concat_splits([a, a], ["x.yaml", "y.yaml"]))
+    2
+    """
+    for split, source in zip(splits[1:], sources[1:], strict=True):
+        if split.names != splits[0].names:
+            raise DatasetError(f"class names {split.names} differ from {splits[0].names} "
+                               f"of {sources[0]}", source)
+    return InMemorySplit(
+        np.concatenate([s.images for s in splits]),
+        [b for s in splits for b in s.boxes], [c for s in splits for c in s.classes],
+        list(splits[0].names), [p for s in splits for p in s.paths],
+        np.concatenate([s.sizes for s in splits]), sum(s.missing_labels for s in splits))
 
 
 def _affine(rng: np.random.Generator, size: int, scale_jitter: float,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tecktrack.errors import DatasetError
-from tecktrack.train.data import InMemorySplit, load_split
+from tecktrack.train.data import InMemorySplit, concat_splits, load_split
 from tecktrack.train.engine import EpochLog, TrainConfig, train_net
 from tecktrack.train.export import export_onnx, write_model_yaml
 from tecktrack.train.net import DemoDetector
@@ -19,7 +19,7 @@ __all__ = ["INPUT_SIZE", "DEFAULT_EPOCHS", "TrainResult", "train_detector"]
 #: Square network input side of the demo detectors (the synthetic dataset renders at 320).
 INPUT_SIZE = 320
 #: Epochs per network size that reach the accuracy targets on the synthetic dataset.
-DEFAULT_EPOCHS = {"n": 36, "s": 36}
+DEFAULT_EPOCHS = {"n": 36, "s": 56}
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,8 @@ def validation_metrics(net: DemoDetector, val: InMemorySplit) -> dict[str, float
 def train_detector(data_yaml: str | Path, out: str | Path, config: TrainConfig,
                    command: str, quiet: bool = False,
                    on_epoch: Callable[[EpochLog, dict[str, float] | None], None] | None = None,
-                   val_every: int = 0) -> TrainResult:
+                   val_every: int = 0,
+                   extra_train: Sequence[str | Path] = ()) -> TrainResult:
     """Train ``config.size`` on the ``train`` split and write the model folder ``out``.
 
     Parameters
@@ -84,6 +85,9 @@ def train_detector(data_yaml: str | Path, out: str | Path, config: TrainConfig,
         metrics of the current (EMA) weights (else None).
     val_every : int
         Validate every this many epochs (0: only at the end).
+    extra_train : sequence of str or Path
+        More ``data.yaml`` files whose ``train`` splits join the training images (same
+        class names); validation stays on ``data_yaml``'s ``val`` split.
 
     Raises
     ------
@@ -100,7 +104,9 @@ def train_detector(data_yaml: str | Path, out: str | Path, config: TrainConfig,
         raise DatasetError("already holds a model.onnx; choose another --out "
                            "(models are never overwritten)", out)
     started = time.perf_counter()
-    train = load_split(data_yaml, "train", INPUT_SIZE, quiet=quiet)
+    sources = [data_yaml, *extra_train]
+    train = concat_splits([load_split(y, "train", INPUT_SIZE, quiet=quiet) for y in sources],
+                          sources)
     val = load_split(data_yaml, "val", INPUT_SIZE, quiet=quiet)
 
     def epoch_done(log: EpochLog, current: DemoDetector) -> None:
@@ -115,6 +121,7 @@ def train_detector(data_yaml: str | Path, out: str | Path, config: TrainConfig,
     export_onnx(net, out / "model.onnx", INPUT_SIZE)
     provenance = {"seed": config.seed, "command": command, "size": config.size,
                   "epochs": config.epochs, "data": str(data_yaml),
+                  "extra_train": [str(y) for y in extra_train],
                   "train_images": len(train), "train_minutes": round(seconds / 60, 1),
                   "val": metrics}
     write_model_yaml(out, train.names, INPUT_SIZE, provenance)
