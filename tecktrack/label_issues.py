@@ -10,14 +10,15 @@ wrong class         a matched pair whose classes differ                    ``s``
 misplaced box       an unmatched label box overlapped (IoU >= 0.1) by a     ``s`` of that
                     prediction that matched nothing else                    prediction
 unsupported label   an unmatched label box no prediction overlaps          ``unsupported_weight``
-                    (IoU < 0.1)                                            x support of its class
+                    (IoU < 0.1)                                            x support of its kind
 ==================  =====================================================  ======================
 
 The image score is its largest suspicion (ties: more suspicions first, then name); the reason
-names the kind, class and evidence. "Support of its class" is the fraction of that class's
-label boxes that some prediction overlaps (IoU >= 0.1) over the whole dataset: a box nothing
-points at, in a class where almost every box gets some prediction, is more suspicious than one
-of a class the detector often overlooks. Predictions kept down to a low confidence (e.g.
+names the kind, class and evidence. "Support of its kind" is the fraction of label boxes of
+the same class and size band (one of 5 area quantiles over all labels) that some prediction
+overlaps (IoU >= 0.1) over the whole dataset, smoothed as ``(hits + 1) / (boxes + 2)``: a box
+nothing points at, of a kind the detector almost always sees, is more suspicious than a small
+box of a class it often overlooks. Predictions kept down to a low confidence (e.g.
 ``--conf 0.05`` when predicting) make this evidence much sharper.
 
 Matching is the class-agnostic greedy rule of :mod:`tecktrack.mining_match`.
@@ -37,10 +38,11 @@ __all__ = ["ISSUE_KINDS", "rank_label_issues", "box_suspicions"]
 ISSUE_KINDS = ("unlabelled object", "wrong class", "misplaced box", "unsupported label")
 _UNLABELLED, _WRONG_CLASS, _MISPLACED, _UNSUPPORTED = range(4)
 _MIN_OVERLAP = 0.1
+_SIZE_BANDS = 5
 
 
 def box_suspicions(pred: BoxTable, gt: BoxTable, match: MatchResult, *, overlap: float = 0.3,
-                   unsupported_weight: float = 0.7) -> pd.DataFrame:
+                   unsupported_weight: float = 0.6) -> pd.DataFrame:
     """Every suspicion of every image, one row each (vectorised).
 
     Returns columns ``image`` (index), ``score``, ``kind`` (index into :data:`ISSUE_KINDS`),
@@ -81,7 +83,7 @@ def box_suspicions(pred: BoxTable, gt: BoxTable, match: MatchResult, *, overlap:
 
 def rank_label_issues(pred: BoxTable, gt: BoxTable, match: MatchResult | None = None, *,
                       iou_threshold: float = 0.5, overlap: float = 0.3,
-                      unsupported_weight: float = 0.7, top: int | None = None,
+                      unsupported_weight: float = 0.6, top: int | None = None,
                       names: list[str] | None = None) -> pd.DataFrame:
     """Images ranked by how likely their labels are wrong, most likely first.
 
@@ -151,11 +153,11 @@ def _label_side(pred: BoxTable, gt: BoxTable, match: MatchResult, s: np.ndarray,
     g_uns = unmatched_g[best_pred[unmatched_g] < 0]
     touched = _touched(match, len(gt))
     g_uns = g_uns[~touched[g_uns]]
-    support = _class_support(gt, touched)
+    support = _kind_support(gt, touched)
     return [
         (gt.image[g_mis], s[p_mis], _MISPLACED, gt.class_ids[g_mis], pred.class_ids[p_mis],
          best_iou[g_mis]),
-        (gt.image[g_uns], unsupported_weight * support[gt.class_ids[g_uns]], _UNSUPPORTED,
+        (gt.image[g_uns], unsupported_weight * support[g_uns], _UNSUPPORTED,
          gt.class_ids[g_uns], -1, np.zeros(len(g_uns))),
     ]
 
@@ -167,14 +169,17 @@ def _touched(match: MatchResult, n_gt: int) -> np.ndarray:
     return touched
 
 
-def _class_support(gt: BoxTable, touched: np.ndarray) -> np.ndarray:
-    """Fraction of label boxes of each class id that some prediction overlaps."""
-    size = int(gt.class_ids.max()) + 1 if len(gt) else 1
-    total = np.bincount(gt.class_ids, minlength=size).astype(np.float64)
-    found = np.bincount(gt.class_ids[touched], minlength=size)
-    out = np.zeros(size)
-    np.divide(found, total, out=out, where=total > 0)
-    return out
+def _kind_support(gt: BoxTable, touched: np.ndarray) -> np.ndarray:
+    """Per label box: smoothed fraction of boxes of its class and size band that are touched."""
+    if not len(gt):
+        return np.zeros(0)
+    area = gt.boxes[:, 2] * gt.boxes[:, 3]
+    edges = np.quantile(area, np.linspace(0, 1, _SIZE_BANDS + 1)[1:-1])
+    kind = gt.class_ids * _SIZE_BANDS + np.searchsorted(edges, area)
+    size = int(kind.max()) + 1
+    boxes = np.bincount(kind, minlength=size)
+    hits = np.bincount(kind[touched], minlength=size)
+    return ((hits + 1) / (boxes + 2))[kind]
 
 
 def _reason(row: pd.Series, names: list[str] | None) -> str:

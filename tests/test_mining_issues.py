@@ -59,17 +59,29 @@ def test_misplaced_box():
 
 
 def test_unsupported_label_scaled_by_class_support():
-    # class 0: 3 of 4 labels overlapped by a prediction -> support 0.75; the lone one 0.7 * 0.75
+    # class 0, one size: 3 of 4 labels overlapped by a prediction -> support (3+1)/(4+2);
+    # the lone one scores 0.6 * 2/3
     gt = table(["a", "b"], [0, 0, 0, 1], [0, 0, 0, 0],
                [[.2, .2, .1, .1], [.5, .5, .1, .1], [.8, .8, .1, .1], [.5, .5, .1, .1]])
     pred = table(["a", "b"], [0, 0, 0], [0, 0, 0],
                  [[.2, .2, .1, .1], [.5, .5, .1, .1], [.8, .8, .1, .1]], [.9, .9, .9])
     issues = rank_label_issues(pred, gt)
     assert list(issues["image"]) == ["b"]
-    assert issues.loc[0, "score"] == pytest.approx(0.7 * 0.75)
-    assert rank_label_issues(pred, gt, unsupported_weight=0.4).loc[0, "score"] == pytest.approx(
-        0.4 * 0.75)
+    assert issues.loc[0, "score"] == pytest.approx(0.6 * 2 / 3)
     assert issues.loc[0, "reason"].startswith("unsupported label")
+    assert rank_label_issues(pred, gt, unsupported_weight=0.3).loc[0, "score"] == pytest.approx(
+        0.3 * 2 / 3)
+
+
+def test_unsupported_small_boxes_are_less_suspicious_than_large_ones():
+    # 10 small and 10 large class-0 boxes: all large ones seen, half the small ones missed
+    small = [[0.1 + 0.08 * i, 0.1, 0.02, 0.02] for i in range(10)]
+    large = [[0.1 + 0.08 * i, 0.6, 0.07, 0.3] for i in range(10)]
+    gt = table(["a", "b"], [0] * 10 + [1] * 10, [0] * 20, small + large)
+    seen = small[:5] + large[:9]
+    pred = table(["a", "b"], [0] * 5 + [1] * 9, [0] * 14, seen, [0.9] * 14)
+    issues = rank_label_issues(pred, gt).set_index("image")
+    assert issues.loc["b", "score"] > issues.loc["a", "score"]   # the one missed large box
 
 
 def test_ranking_order_is_by_score_then_count_then_name():
