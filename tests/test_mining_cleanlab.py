@@ -107,12 +107,12 @@ def test_ranking_beats_cleanlab_on_simulated_detector(world):
     ours = top_k_recall(rank_label_issues(pred, gt)["image"].astype(int), corrupted)
     theirs = top_k_recall(cleanlab_ranking(noisy, preds, N_CLASSES), corrupted)
     assert len(corrupted) == 60
-    assert ours >= 0.55           # measured 0.60 (cleanlab 0.33) with these parameters
+    assert ours >= 0.65           # measured 0.70 (cleanlab 0.33) with these parameters
     assert ours > theirs
 
 
 #: Top-K recall each demo model must reach on the 200-image noisy set. The issue's target is
-#: 0.80; demo-n (val mAP50 0.56) reaches 0.50 here (0.38 on 1,000 images), so its floor guards
+#: 0.80; demo-n (val mAP50 0.56) reaches 0.50 here (0.46 on 1,000 images), so its floor guards
 #: the measured level, not the target. Raise a floor when a better model lands.
 MIN_RECALL = {"demo-n": 0.45, "demo-s": 0.45}
 
