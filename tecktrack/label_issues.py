@@ -42,7 +42,7 @@ _SIZE_BANDS = 5
 
 
 def box_suspicions(pred: BoxTable, gt: BoxTable, match: MatchResult, *, overlap: float = 0.3,
-                   unsupported_weight: float = 0.6) -> pd.DataFrame:
+                   unsupported_weight: float = 0.75) -> pd.DataFrame:
     """Every suspicion of every image, one row each (vectorised).
 
     Returns columns ``image`` (index), ``score``, ``kind`` (index into :data:`ISSUE_KINDS`),
@@ -83,7 +83,7 @@ def box_suspicions(pred: BoxTable, gt: BoxTable, match: MatchResult, *, overlap:
 
 def rank_label_issues(pred: BoxTable, gt: BoxTable, match: MatchResult | None = None, *,
                       iou_threshold: float = 0.5, overlap: float = 0.3,
-                      unsupported_weight: float = 0.6, top: int | None = None,
+                      unsupported_weight: float = 0.75, top: int | None = None,
                       names: list[str] | None = None) -> pd.DataFrame:
     """Images ranked by how likely their labels are wrong, most likely first.
 

@@ -60,14 +60,14 @@ def test_misplaced_box():
 
 def test_unsupported_label_scaled_by_class_support():
     # class 0, one size: 3 of 4 labels overlapped by a prediction -> support (3+1)/(4+2);
-    # the lone one scores 0.6 * 2/3
+    # the lone one scores 0.75 * 2/3
     gt = table(["a", "b"], [0, 0, 0, 1], [0, 0, 0, 0],
                [[.2, .2, .1, .1], [.5, .5, .1, .1], [.8, .8, .1, .1], [.5, .5, .1, .1]])
     pred = table(["a", "b"], [0, 0, 0], [0, 0, 0],
                  [[.2, .2, .1, .1], [.5, .5, .1, .1], [.8, .8, .1, .1]], [.9, .9, .9])
     issues = rank_label_issues(pred, gt)
     assert list(issues["image"]) == ["b"]
-    assert issues.loc[0, "score"] == pytest.approx(0.6 * 2 / 3)
+    assert issues.loc[0, "score"] == pytest.approx(0.75 * 2 / 3)
     assert issues.loc[0, "reason"].startswith("unsupported label")
     assert rank_label_issues(pred, gt, unsupported_weight=0.3).loc[0, "score"] == pytest.approx(
         0.3 * 2 / 3)
