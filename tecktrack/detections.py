@@ -16,6 +16,7 @@ __all__ = [
     "Detections",
     "box_area",
     "box_iou",
+    "paired_iou",
     "cxcywh_to_xyxy",
     "xyxy_to_cxcywh",
     "xywh_to_xyxy",
@@ -154,6 +155,38 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     np.divide(inter, union, out=inter, where=union > 0)
     return inter
 
+
+
+def paired_iou(a: np.ndarray, b: np.ndarray, crowd: np.ndarray | None = None) -> np.ndarray:
+    """IoU of row-aligned pairs ``a[i]``, ``b[i]`` of corner boxes (float64, shape ``(n,)``).
+
+    :func:`box_iou` gives the full ``n x m`` matrix; matching many images needs only the
+    same-image pairs, which this computes without the matrix. Where ``crowd[i]`` is true the
+    union is ``a[i]``'s own area (intersection over detection), COCO's rule for crowd ground
+    truth. The arithmetic follows ``pycocotools.mask.iou`` step by step, so values are
+    bit-identical to it; pairs that do not overlap (zero-area boxes included) get 0, never NaN.
+
+    Examples
+    --------
+    >>> d = np.array([[0.0, 0, 2, 2], [0, 0, 2, 2], [0, 0, 1, 1]])
+    >>> g = np.array([[1.0, 0, 3, 2], [1, 0, 3, 2], [5, 5, 5, 5]])
+    >>> paired_iou(d, g)
+    array([0.33333333, 0.33333333, 0.        ])
+    >>> paired_iou(d, g, crowd=np.array([False, True, False]))
+    array([0.33333333, 0.5       , 0.        ])
+    """
+    a = _as_boxes(a, np.float64)
+    b = _as_boxes(b, np.float64)
+    w = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
+    h = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
+    inter = w * h
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    union = area_a + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
+    if crowd is not None:
+        union = np.where(crowd, area_a, union)
+    out = np.zeros(len(a))
+    np.divide(inter, union, out=out, where=(w > 0) & (h > 0))
+    return out
 
 @dataclass(eq=False)
 class Detections:

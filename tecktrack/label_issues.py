@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from tecktrack.box_table import BoxTable
-from tecktrack.detections import cxcywh_to_xyxy
-from tecktrack.mining_match import MatchResult, match_tables, paired_iou
+from tecktrack.detections import cxcywh_to_xyxy, paired_iou
+from tecktrack.mining_match import MatchResult, match_tables
 
 __all__ = ["ISSUE_KINDS", "rank_label_issues", "box_suspicions"]
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from tecktrack.box_table import BoxTable
-from tecktrack.detections import box_area, cxcywh_to_xyxy
+from tecktrack.detections import cxcywh_to_xyxy, paired_iou
 
-__all__ = ["MatchResult", "match_tables", "paired_iou", "align_tables"]
+__all__ = ["MatchResult", "match_tables", "align_tables"]
 
 #: Pairs enumerated per chunk of images (bounds the memory of one matching pass).
 PAIRS_PER_CHUNK = 4_000_000
@@ -52,26 +52,6 @@ class MatchResult:
         """Indices of matched predictions (ascending)."""
         return np.flatnonzero(self.pred_gt >= 0)
 
-
-def paired_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Element-wise IoU of corner boxes ``a[i]`` and ``b[i]`` (float64, zero-area -> 0).
-
-    :func:`tecktrack.detections.box_iou` gives the full ``n x m`` matrix; matching many
-    images needs only the same-image pairs, which this computes without the matrix.
-
-    Examples
-    --------
-    >>> paired_iou(np.array([[0, 0, 2, 2], [0, 0, 1, 1]]), np.array([[1, 0, 3, 2], [5, 5, 5, 5]]))
-    array([0.33333333, 0.        ])
-    """
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    wh = np.clip(np.minimum(a[:, 2:], b[:, 2:]) - np.maximum(a[:, :2], b[:, :2]), 0, None)
-    inter = wh[:, 0] * wh[:, 1]
-    union = box_area(a) + box_area(b) - inter
-    out = np.zeros_like(inter)
-    np.divide(inter, union, out=out, where=union > 0)
-    return out
 
 
 def align_tables(pred: BoxTable, gt: BoxTable) -> tuple[BoxTable, BoxTable, dict[str, int]]:

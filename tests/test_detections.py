@@ -17,6 +17,7 @@ from tecktrack.detections import (
     box_area,
     box_iou,
     cxcywh_to_xyxy,
+    paired_iou,
     xywh_to_xyxy,
     xyxy_to_cxcywh,
     xyxy_to_xywh,
@@ -253,3 +254,26 @@ def test_project_root_honours_tecktrack_home(tmp_path, monkeypatch):
     assert paths.data_dir() == tmp_path.resolve() / "data"
     assert paths.results_dir() == tmp_path.resolve() / "results"
     assert paths.new_run_dir().parent == tmp_path.resolve() / "results" / "runs"
+
+
+def _valid_boxes(rng: np.random.Generator, n: int) -> np.ndarray:
+    xy = rng.uniform(0, 100, (n, 2))
+    wh = rng.uniform(0, 50, (n, 2)) * (rng.random((n, 1)) > 0.1)  # some zero-area boxes
+    return np.concatenate([xy, xy + wh], axis=1)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_paired_iou_is_the_diagonal_of_box_iou(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    a, b = _valid_boxes(rng, 300), _valid_boxes(rng, 300)
+    got = paired_iou(a, b)
+    np.testing.assert_allclose(got, np.diag(box_iou(a, b)), rtol=0, atol=1e-12)
+    assert np.all(np.isfinite(got)) and got.dtype == np.float64
+
+
+def test_paired_iou_crowd_is_intersection_over_detection() -> None:
+    det = np.array([[0.0, 0, 4, 4], [0, 0, 4, 4]])
+    gt = np.array([[2.0, 0, 10, 4], [2, 0, 10, 4]])
+    got = paired_iou(det, gt, crowd=np.array([False, True]))
+    np.testing.assert_allclose(got, [8 / (16 + 32 - 8), 8 / 16])
+    assert paired_iou(np.zeros((0, 4)), np.zeros((0, 4))).shape == (0,)

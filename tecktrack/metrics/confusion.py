@@ -7,10 +7,9 @@ from collections.abc import Hashable, Mapping
 import numpy as np
 import pandas as pd
 
-from tecktrack.detections import Detections
+from tecktrack.detections import Detections, paired_iou
 from tecktrack.errors import EvaluationError
 from tecktrack.metrics._inputs import FlatInputs, Names, flatten
-from tecktrack.metrics.matching import paired_iou
 
 BACKGROUND = "background"
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tecktrack.detections import paired_iou
 from tecktrack.errors import EvaluationError
 from tecktrack.metrics._inputs import FlatInputs
 
@@ -75,32 +76,6 @@ class MatchResult:
         """``(A, T, n)`` bool: unmatched and not ignored."""
         return (self.gt_match < 0) & ~self.ignored
 
-
-def paired_iou(dt: np.ndarray, gt: np.ndarray, crowd: np.ndarray) -> np.ndarray:
-    """IoU of row-aligned pairs of float64 corner boxes, with COCO's crowd rule.
-
-    For a crowd ground truth the union is the detection's own area (intersection over
-    detection), as ``pycocotools.mask.iou`` does; the arithmetic follows it step by step so
-    the values are bit-identical. (``detections.box_iou`` gives full matrices without the crowd
-    rule; the matcher needs only the pairs inside each image-class group.)
-
-    Examples
-    --------
-    >>> d = np.array([[0.0, 0, 2, 2], [0, 0, 2, 2]])
-    >>> g = np.array([[1.0, 0, 3, 2], [1, 0, 3, 2]])
-    >>> paired_iou(d, g, np.array([False, True]))
-    array([0.33333333, 0.5       ])
-    """
-    w = np.minimum(dt[:, 2], gt[:, 2]) - np.maximum(dt[:, 0], gt[:, 0])
-    h = np.minimum(dt[:, 3], gt[:, 3]) - np.maximum(dt[:, 1], gt[:, 1])
-    inter = w * h
-    da = (dt[:, 2] - dt[:, 0]) * (dt[:, 3] - dt[:, 1])
-    ga = (gt[:, 2] - gt[:, 0]) * (gt[:, 3] - gt[:, 1])
-    union = np.where(crowd, da, da + ga - inter)
-    out = np.zeros(len(dt))
-    ok = (w > 0) & (h > 0)
-    np.divide(inter, union, out=out, where=ok)
-    return out
 
 
 def _rank_detections(flat: FlatInputs, max_det: int | None) -> tuple[np.ndarray, ...]:
