@@ -33,8 +33,8 @@ from tecktrack.datasets import Dataset, DatasetItem
 from tecktrack.detections import Detections
 from tecktrack.draw import draw_detections
 from tecktrack.errors import DatasetError
+from tecktrack.formats import read_image
 from tecktrack.mining import HardNegativeMining
-from tecktrack.model.runner import read_image
 from tecktrack.progress import progress
 
 __all__ = ["Predictor", "ScoredVersion", "SplitPredictions", "annotated", "augmented_versions",

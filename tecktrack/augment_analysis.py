@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tecktrack.augment_apply import augment_image, parse_ops, read_image, read_labels
+from tecktrack.augment_apply import augment_image, parse_ops, read_labels
 from tecktrack.cleaning import Detector
+from tecktrack.formats import read_image
 from tecktrack.mining import HardNegativeMining
 from tecktrack.progress import progress
 

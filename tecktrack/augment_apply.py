@@ -30,9 +30,10 @@ from tecktrack import augment as aug
 from tecktrack.copy_paste import copy_paste
 from tecktrack.detections import Detections
 from tecktrack.errors import DatasetError, FormatError
+from tecktrack.formats import read_image
 
 __all__ = ["OP_RANGES", "OpSpec", "apply_augmentations", "augment_image", "parse_ops",
-           "read_image", "read_labels"]
+           "read_labels"]
 
 #: Range each random parameter is drawn from (uniform), per op.
 OP_RANGES: dict[str, tuple[float, float] | None] = {
@@ -140,8 +141,10 @@ def apply_augmentations(image: str | Path, labels: str | Path | None, out_dir: s
 
     Raises
     ------
+    FormatError
+        Unreadable image (nothing is written then).
     DatasetError
-        Unreadable image, or an output file that already exists (nothing is written then).
+        An output file that already exists (nothing is written then).
     """
     image, out_dir = Path(image), Path(out_dir)
     pixels = read_image(image)
@@ -163,13 +166,6 @@ def apply_augmentations(image: str | Path, labels: str | Path | None, out_dir: s
     return pd.DataFrame(rows, columns=["source", "op", "params", "image", "labels", "boxes",
                                        "dropped"])
 
-
-def read_image(path: str | Path) -> np.ndarray:
-    """Read a BGR image or raise :class:`DatasetError` naming it."""
-    pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if pixels is None:
-        raise DatasetError("not a readable image", path)
-    return pixels
 
 
 def read_labels(path: str | Path | None, pixels: np.ndarray) -> Detections:

@@ -94,7 +94,7 @@ def score_images(detector: Detector, images: list[Path] | tuple[Path, ...], *,
     DatasetError
         An unreadable image, or a ``class_name`` the detector does not know.
     """
-    from tecktrack.augment_apply import read_image
+    from tecktrack.formats import read_image
 
     class_id = None
     if class_name is not None:

@@ -41,6 +41,7 @@ __all__ = [
     "write_coco",
     "write_coco_results",
     "image_size",
+    "read_image",
     "label_path_for",
     "list_images",
     "read_data_yaml",
@@ -65,6 +66,30 @@ _SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})
 # ---------------------------------------------------------------------------------------
 # images
 # ---------------------------------------------------------------------------------------
+def read_image(path: str | Path) -> np.ndarray:
+    """Decode an image file to a BGR uint8 array (EXIF orientation applied, as OpenCV does).
+
+    Raises
+    ------
+    FormatError
+        Naming the file, if it cannot be decoded as an image.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "x.jpg"; _ = p.write_bytes(b"text")
+    >>> read_image(p)
+    Traceback (most recent call last):
+    tecktrack.errors.FormatError: ...x.jpg: not an image (cannot be decoded)
+    """
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FormatError("not an image (cannot be decoded)", path)
+    return image
+
+
 def image_size(path: str | Path) -> tuple[int, int]:
     """``(width, height)`` of an image, read from its header without decoding the pixels.
 

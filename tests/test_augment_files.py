@@ -105,7 +105,7 @@ def test_apply_without_label_file_and_with_unreadable_image(tmp_path):
     assert (tmp_path / "out/labels/x_flip.txt").read_text() == ""
     bad = tmp_path / "in" / "bad.png"
     bad.write_text("not an image")
-    with pytest.raises(DatasetError, match="bad.png: not a readable image"):
+    with pytest.raises(FormatError, match="bad.png: not an image"):
         apply_augmentations(bad, None, tmp_path / "out", "flip")
 
 

@@ -18,10 +18,11 @@ import numpy as np
 
 from tecktrack.detections import Detections
 from tecktrack.errors import DatasetError, FormatError
+from tecktrack.formats import read_image
 from tecktrack.model.core import Model
 from tecktrack.progress import progress
 
-__all__ = ["STAGES", "predict_images", "read_image", "source_images"]
+__all__ = ["STAGES", "predict_images", "source_images"]
 
 #: Timed stages, in pipeline order ("read" decodes the image file).
 STAGES = ("read", "preprocess", "forward", "decode", "nms", "write")
@@ -73,30 +74,6 @@ def _check_unique_labels(images: list[Path], root: Path) -> None:
                                f"labels/{rel.as_posix()}; rename one", image.parent)
         seen[rel] = image
 
-
-def read_image(path: str | Path) -> np.ndarray:
-    """Decode an image file to a BGR uint8 array.
-
-    Raises
-    ------
-    FormatError
-        If the file cannot be decoded as an image.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> p = Path(tempfile.mkdtemp()) / "x.jpg"; _ = p.write_bytes(b"text")
-    >>> read_image(p)
-    Traceback (most recent call last):
-    tecktrack.errors.FormatError: ...x.jpg: not an image (cannot be decoded)
-    """
-    import cv2
-
-    path = Path(path)
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FormatError("not an image (cannot be decoded)", path)
-    return image
 
 
 class _Clock:
