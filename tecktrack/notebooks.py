@@ -116,8 +116,10 @@ def _describe_failure(exc: Exception) -> str:
         return f"{type(exc).__name__}: {exc}"
     source = (getattr(exc, "source", "") or "").strip().splitlines()
     first = source[0] if source else ""
-    return (f"cell {index} (execution count {getattr(exc, 'exec_count', '?')}, starts with "
-            f"{first!r}) raised {getattr(exc, 'ename', '?')}: {getattr(exc, 'evalue', '')}")
+    # papermill counts cells of the executed notebook, which holds its injected-parameters cell
+    return (f"cell {index} of the executed notebook (execution count "
+            f"{getattr(exc, 'exec_count', '?')}, starts with {first!r}) raised "
+            f"{getattr(exc, 'ename', '?')}: {getattr(exc, 'evalue', '')}")
 
 
 def run_notebook(path: str | Path, out_dir: str | Path, parameters: Mapping[str, Any] | None = None,

@@ -151,7 +151,8 @@ def test_a_failing_notebook_names_the_cell_and_keeps_its_partial_output(tmp_path
     bad, good = runs
     assert not bad.ok and good.ok and good.error is None
     # 0-based index in the output notebook (which holds papermill's injected cell) + count
-    assert re.fullmatch(r"cell 3 \(execution count 4, starts with 'y = x \* 2'\) raised "
+    assert re.fullmatch(r"cell 3 of the executed notebook \(execution count 4, starts with "
+                        r"'y = x \* 2'\) raised "
                         r"ValueError: boom 42", bad.error), bad.error
     partial = nbformat.read(bad.output, as_version=4)
     outputs = ["".join(o.get("text", "") for o in c.get("outputs", [])) for c in partial.cells]
