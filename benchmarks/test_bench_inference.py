@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tecktrack.inference import InferenceService
+from tecktrack.inference import InferenceService, pipeline_threads
 from tecktrack.model import load_model
 from tecktrack.video import VideoPreprocessor
 
@@ -52,7 +52,8 @@ def _model_path(repo_root: Path, tmp: Path) -> Path:
 def setup(tmp_path_factory):
     repo_root = Path(__file__).resolve().parents[1]
     tmp = tmp_path_factory.mktemp("bench-inference")
-    model = load_model(_model_path(repo_root, tmp))
+    # the pipeline's own default: every core but one for the network (tecktrack infer, serve)
+    model = load_model(_model_path(repo_root, tmp), threads=pipeline_threads())
     video = write_video(tmp / "clip.mp4", FRAMES, width=640, height=480)
     blobs = [model.preprocess(frame)[0] for _, frame in VideoPreprocessor().capture_video(video)]
     return model, video, blobs, tmp

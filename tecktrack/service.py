@@ -55,10 +55,11 @@ def run_request(request: RunRequest, config: ServiceConfig) -> dict[str, Any]:
     ...             ServiceConfig((Path("data"),), Path("models")))  # doctest: +SKIP
     {'run_id': '...', 'run_dir': '...', 'metrics': {...}}
     """
-    from tecktrack.inference import InferenceService
+    from tecktrack.inference import InferenceService, pipeline_threads
     from tecktrack.model import load_model
 
-    model = load_model(request.model, conf=request.conf, iou=request.iou)
+    model = load_model(request.model, conf=request.conf, iou=request.iou,
+                       threads=pipeline_threads())
     service = InferenceService(model, drop_rate=request.drop_rate,
                                save_frames=request.save_frames, timeout=request.timeout,
                                runs_dir=config.runs_dir, keep_frames=False, quiet=config.quiet)

@@ -25,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="UDP: end the run after this many seconds without packets (5)")
     parser.add_argument("--save-frames", action="store_true",
                         help="also write annotated frames/<index>.jpg")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="network threads (default: all cores but one, left to the "
+                             "reader and saver threads)")
     parser.add_argument("--runs-dir", default=None, metavar="DIR",
                         help="parent of the run folder (default results/runs)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -34,10 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _infer(args: argparse.Namespace) -> int:
     import json
 
-    from tecktrack.inference import InferenceService
+    from tecktrack.inference import InferenceService, pipeline_threads
     from tecktrack.model import load_model
 
-    model = load_model(args.model, conf=args.conf, iou=args.iou)
+    model = load_model(args.model, conf=args.conf, iou=args.iou,
+                       threads=args.threads or pipeline_threads())
     service = InferenceService(model, drop_rate=args.drop_rate, save_frames=args.save_frames,
                                timeout=args.timeout, runs_dir=args.runs_dir, keep_frames=False,
                                quiet=args.quiet)
