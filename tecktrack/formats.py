@@ -78,9 +78,11 @@ def read_image(path: str | Path) -> np.ndarray:
     --------
     >>> import tempfile
     >>> p = Path(tempfile.mkdtemp()) / "x.jpg"; _ = p.write_bytes(b"text")
-    >>> read_image(p)
-    Traceback (most recent call last):
-    tecktrack.errors.FormatError: ...x.jpg: not an image (cannot be decoded)
+    >>> try:
+    ...     read_image(p)
+    ... except FormatError as exc:
+    ...     print(exc.message, exc.path.endswith("x.jpg"))
+    not an image (cannot be decoded) True
     """
     import cv2
 
