@@ -1,4 +1,4 @@
-"""Forward pass of the demo detectors at their input size (320x320), 2 threads.
+"""Forward pass of the demo detectors at their input size (320x320), 1 and 2 threads.
 
 TeckTrack's path is ONNX Runtime (the goal: model 2, ``demo-s``, under 15 ms on 2 cores);
 the peer is OpenCV DNN running the same ``model.onnx``. One benchmark = one forward pass of
@@ -29,10 +29,11 @@ def _path(name: str) -> Path:
     return path
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("name", NAMES)
-def test_forward_onnxruntime(benchmark, name):
+def test_forward_onnxruntime(benchmark, name, threads):
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 2
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(str(_path(name)), options,
                                            providers=["CPUExecutionProvider"])
