@@ -147,24 +147,28 @@ def test_resources_are_sampled_during_the_run(model_dir, clip, tmp_path):
     assert result.metrics["resource_samples"] >= 5
 
 
+class _FailsAtCall:
+    """The model, except that its ``at``-th forward pass raises ``error``."""
+
+    def __init__(self, inner, at: int, error: BaseException):
+        self.inner, self.at, self.error, self.calls = inner, at, error, 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def forward(self, blob):
+        self.calls += 1
+        if self.calls == self.at:
+            raise self.error
+        return self.inner.forward(blob)
+
+
 def test_a_failing_forward_raises_and_stops_every_thread(model_dir, clip, tmp_path):
     import threading
 
-    class Broken:
-        def __init__(self, inner):
-            self.inner, self.calls = inner, 0
-
-        def __getattr__(self, name):
-            return getattr(self.inner, name)
-
-        def forward(self, blob):
-            self.calls += 1
-            if self.calls == 5:
-                raise RuntimeError("backend exploded")
-            return self.inner.forward(blob)
-
+    broken = _FailsAtCall(load_model(model_dir), 5, RuntimeError("backend exploded"))
     with pytest.raises(RuntimeError, match="backend exploded"):
-        run(Broken(load_model(model_dir)), clip, tmp_path)
+        run(broken, clip, tmp_path)
     assert not [t for t in threading.enumerate() if t.name.startswith("tecktrack-")]
 
 
@@ -184,22 +188,8 @@ def test_bad_source_fails_before_a_run_folder_is_made(model, tmp_path):
 
 
 def test_ctrl_c_ends_the_run_with_metrics_so_far(model_dir, clip, tmp_path):
-    class Interrupted:
-        """Ctrl-C arrives during the 6th forward pass (as a camera run is stopped)."""
-
-        def __init__(self, inner):
-            self.inner, self.calls = inner, 0
-
-        def __getattr__(self, name):
-            return getattr(self.inner, name)
-
-        def forward(self, blob):
-            self.calls += 1
-            if self.calls == 6:
-                raise KeyboardInterrupt
-            return self.inner.forward(blob)
-
-    result = run(Interrupted(load_model(model_dir)), clip, tmp_path)
+    # Ctrl-C arrives during the 6th forward pass (as a camera run is stopped)
+    result = run(_FailsAtCall(load_model(model_dir), 6, KeyboardInterrupt()), clip, tmp_path)
     m = result.metrics
     assert m["end_reason"] == "interrupted"
     assert m["total_frames"] == 5
