@@ -86,16 +86,20 @@ def _stage(name: str, model, image_path: Path):
             "predict": lambda: model.predict(frame)}[name], len(candidates)
 
 
+def _model_path(files: dict, model_name: str) -> Path:
+    """The benchmarked model's path; skips the real Darknet model when its data is absent."""
+    if model_name != "yolo-fastest-darknet":
+        return files[model_name]
+    path = _real_model()
+    if path is None:
+        pytest.skip("TECKTRACK_REAL_DATA unset: no real Darknet model")
+    return path
+
 @pytest.mark.parametrize("stage", STAGES)
 @pytest.mark.parametrize("model_name,backend", MODELS,
                          ids=[f"{m}-{b}" for m, b in MODELS])
 def test_stage(benchmark, files, model_name, backend, stage):
-    if model_name == "yolo-fastest-darknet":
-        path = _real_model()
-        if path is None:
-            pytest.skip("TECKTRACK_REAL_DATA unset: no real Darknet model")
-    else:
-        path = files[model_name]
+    path = _model_path(files, model_name)
     # One thread: on a shared 2-core machine this keeps the forward pass comparable run to run.
     model = load_model(path, backend=backend, threads=1)
     timed, n_candidates = _stage(stage, model, files["image"])
@@ -111,12 +115,7 @@ def test_predict_vs_bare_forward(benchmark, files, model_name, backend):
     The benchmark times one (predict, bare forward) pair; ``extra_info`` holds the best
     time of each over the rounds and their ratio.
     """
-    if model_name == "yolo-fastest-darknet":
-        path = _real_model()
-        if path is None:
-            pytest.skip("TECKTRACK_REAL_DATA unset: no real Darknet model")
-    else:
-        path = files[model_name]
+    path = _model_path(files, model_name)
     model = load_model(path, backend=backend, threads=1)
     predict, _ = _stage("predict", model, files["image"])
     bare, _ = _stage("bare_forward", model, files["image"])

@@ -12,31 +12,22 @@ object, 80 classes, 20 % of candidates carrying another class than their object.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 
 from tecktrack.nms import nms_indices
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from nms_support import detector_candidates  # noqa: E402
+
 SIZES = [100, 1000, 20000]
 N_CLASSES = 80
 IOU = 0.45
 
-
-def detector_candidates(n: int, n_classes: int = N_CLASSES, seed: int = 0,
-                        image: float = 640.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``n`` YOLO-like candidates: clusters of ~20 jittered boxes around random objects."""
-    rng = np.random.default_rng(seed)
-    n_obj = max(1, n // 20)
-    centre = rng.uniform(0, image, (n_obj, 2))
-    size = np.exp(rng.uniform(np.log(12), np.log(300), (n_obj, 2)))
-    obj_cls = rng.integers(0, n_classes, n_obj)
-    which = rng.integers(0, n_obj, n)
-    wh = size[which] * np.exp(rng.normal(0, 0.15, (n, 2)))
-    c = centre[which] + rng.normal(0, 0.12, (n, 2)) * size[which]
-    xyxy = np.clip(np.concatenate([c - wh / 2, c + wh / 2], axis=1), 0, image)
-    cls = np.where(rng.random(n) < 0.8, obj_cls[which], rng.integers(0, n_classes, n))
-    return xyxy.astype(np.float32), rng.beta(2, 5, n).astype(np.float32), cls.astype(np.int64)
 
 
 def opencv_batched(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray) -> np.ndarray:
@@ -50,7 +41,7 @@ def opencv_batched(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray) 
 
 @pytest.fixture(scope="module", params=SIZES, ids=lambda n: f"{n}")
 def candidates(request):
-    data = detector_candidates(request.param)
+    data = detector_candidates(request.param, N_CLASSES)
     # Same kept boxes, same order: the comparison is between equal results.
     np.testing.assert_array_equal(nms_indices(*data, iou_threshold=IOU), opencv_batched(*data))
     return request.param, data

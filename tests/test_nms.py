@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from nms_support import detector_candidates
 
 from tecktrack import nms
 from tecktrack.detections import Detections
@@ -44,21 +45,6 @@ def cv_batched(xyxy, scores, class_ids, thr: float) -> np.ndarray:
                                   [int(c) for c in class_ids], 0.0, thr)
     return np.asarray(got, dtype=np.int64).reshape(-1)
 
-
-def clustered(n: int, n_classes: int, seed: int, img: float = 640.0):
-    """Detector-like candidates: jittered copies around a few objects, mostly their class."""
-    rng = np.random.default_rng(seed)
-    n_obj = max(1, n // 20)
-    centre = rng.uniform(0, img, (n_obj, 2))
-    size = np.exp(rng.uniform(np.log(12), np.log(300), (n_obj, 2)))
-    obj_cls = rng.integers(0, n_classes, n_obj)
-    which = rng.integers(0, n_obj, n)
-    wh = size[which] * np.exp(rng.normal(0, 0.15, (n, 2)))
-    c = centre[which] + rng.normal(0, 0.12, (n, 2)) * size[which]
-    xyxy = np.clip(np.concatenate([c - wh / 2, c + wh / 2], axis=1), 0, img).astype(np.float32)
-    cls = np.where(rng.random(n) < 0.8, obj_cls[which], rng.integers(0, n_classes, n))
-    scores = rng.beta(2, 5, n).astype(np.float32)
-    return xyxy, scores, cls.astype(np.int64)
 
 
 def both_paths(*args, **kwargs) -> np.ndarray:
@@ -225,7 +211,7 @@ def test_matches_opencv_nmsboxes_batched_for_boxes_with_area(items, thr):
 
 @pytest.mark.parametrize(("n", "seed"), [(3000, 0), (3000, 1), (200, 2), (256, 3), (257, 4)])
 def test_matches_batched_on_clustered_float_boxes(n, seed):
-    xyxy, scores, classes = clustered(n, 80, seed)
+    xyxy, scores, classes = detector_candidates(n, 80, seed)
     expected = cv_batched(xyxy, scores, classes, 0.45)
     np.testing.assert_array_equal(nms_indices(xyxy, scores, classes, 0.45), expected)
     quantised = np.ceil(scores * 10) / 10  # many ties, none at 0 (OpenCV drops score 0)
