@@ -16,7 +16,14 @@ from tecktrack.errors import DatasetError
 
 torch = pytest.importorskip("torch")
 
-from tecktrack.train.data import InMemorySplit, concat_splits, load_split, make_batch  # noqa: E402
+from tecktrack.train.data import (  # noqa: E402
+    InMemorySplit,
+    concat_splits,
+    iterate_batches,
+    load_split,
+    make_batch,
+    repeat_factors,
+)
 from tecktrack.train.engine import TrainConfig, lr_factor, train_net  # noqa: E402
 from tecktrack.train.export import export_onnx  # noqa: E402
 from tecktrack.train.loss import aligned_giou, assign, detection_loss  # noqa: E402
@@ -157,6 +164,37 @@ def test_augmentation_is_seeded(tiny_yaml):
     np.testing.assert_array_equal(a.boxes, b.boxes)
 
 
+def _labelled_split(class_lists: list[list[int]], names: list[str]) -> InMemorySplit:
+    classes = [np.array(c, np.int64) for c in class_lists]
+    boxes = [np.tile(np.array([[1, 1, 5, 5]], np.float32), (len(c), 1)) for c in classes]
+    n = len(classes)
+    return InMemorySplit(np.zeros((n, 8, 8, 3), np.uint8), boxes, classes, names, [],
+                         np.full((n, 2), 8))
+
+
+def test_repeat_factors_follow_the_lvis_rule():
+    # class 0 in 8/10 images, class 1 in 2/10, class 2 in 1/10; image 9 has no boxes
+    lists = [[0]] * 7 + [[0, 1], [1, 2], []]
+    split = _labelled_split(lists, ["a", "b", "c"])
+    factors = repeat_factors(split, 0.4)
+    expected = [1.0] * 7 + [np.sqrt(0.4 / 0.2), np.sqrt(0.4 / 0.1), 1.0]
+    np.testing.assert_allclose(factors, expected)
+    np.testing.assert_array_equal(repeat_factors(split, 0.0), np.ones(10))
+
+
+def test_weighted_epochs_draw_rare_class_images_more_often():
+    split = _labelled_split([[0]] * 18 + [[1]] * 2, ["common", "rare"])
+    weights = repeat_factors(split, 1.0)  # the rare images weigh sqrt(10) = 3.16
+    rare = 0
+    for epoch in range(200):
+        for batch in iterate_batches(split, 4, seed=epoch, augment=False, weights=weights):
+            rare += int(((batch.classes[:, 0] == 1) & batch.mask[:, 0]).sum())
+    share = rare / (200 * 20)
+    assert share == pytest.approx(2 * np.sqrt(10) / (18 + 2 * np.sqrt(10)), abs=0.02)
+    a = [b.classes.tolist() for b in iterate_batches(split, 4, 3, False, weights)]
+    assert a == [b.classes.tolist() for b in iterate_batches(split, 4, 3, False, weights)]
+
+
 # --- training and export -----------------------------------------------------------------
 def test_training_reduces_loss(tiny_yaml):
     split = load_split(tiny_yaml, "train", 64, quiet=True)
@@ -217,6 +255,21 @@ def test_cli_train_writes_model_folder(tmp_path, capsys):
     assert (out / "model.onnx").stat().st_size < 5 * 2**20
     assert main(argv) == 2  # never overwrites an existing model
     assert "already holds a model.onnx" in capsys.readouterr().err
+
+
+def test_cli_train_records_sampling_and_thread_options(tmp_path):
+    from tecktrack.cli import main
+
+    data = make_dataset(tmp_path / "data", 4, 2, 64)
+    out = tmp_path / "m"
+    argv = ["train", "--data", str(data), "--size", "n", "--epochs", "1", "--batch-size", "4",
+            "--repeat-threshold", "0.5", "--threads", "1", "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    command = yaml.safe_load((out / "model.yaml").read_text())["training"]["command"]
+    assert "--repeat-threshold 0.5" in command and "--threads 1" in command
+    bad = ["train", "--data", str(data), "--size", "n", "--out", str(tmp_path / "x"), "--quiet"]
+    assert main(bad + ["--repeat-threshold", "1.5"]) == 2
+    assert main(bad + ["--threads", "0"]) == 2
 
 
 def test_cli_train_rejects_a_batch_larger_than_the_split(tmp_path, capsys):

@@ -26,6 +26,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="passes over the train split (default: 36 for n, 56 for s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of init, shuffling, augmentation")
     parser.add_argument("--batch-size", type=int, default=8, help="images per step (default 8)")
+    parser.add_argument("--repeat-threshold", type=float, default=0.0, metavar="T",
+                        help="class-balanced sampling: images holding a class present in "
+                             "fewer than this fraction of training images are drawn up to "
+                             "sqrt(T/f) times as often (LVIS repeat factors; default 0: off)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch CPU threads (default 2); results are reproducible for a "
+                             "given seed and thread count")
     parser.add_argument("--out", default=None,
                         help="model folder to create (default: models/demo-<size>); "
                              "an existing model is never overwritten")
@@ -65,6 +72,10 @@ def _train(args: argparse.Namespace) -> int:
     from tecktrack.train.pipeline import DEFAULT_EPOCHS, train_detector
 
     epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS[args.size]
+    if not 0.0 <= args.repeat_threshold <= 1.0:
+        raise TeckTrackError(f"--repeat-threshold must be in [0, 1], got {args.repeat_threshold}")
+    if args.threads < 1:
+        raise TeckTrackError(f"--threads must be at least 1, got {args.threads}")
     if epochs < 1 or args.batch_size < 1:
         raise TeckTrackError(f"--epochs and --batch-size must be at least 1, got {epochs} "
                              f"and {args.batch_size}")
@@ -72,6 +83,8 @@ def _train(args: argparse.Namespace) -> int:
     argv = ["tecktrack", "train", "--data", args.data, "--size", args.size, "--epochs",
             str(epochs), "--seed", str(args.seed)]
     argv += ["--batch-size", str(args.batch_size)] if args.batch_size != 8 else []
+    argv += ["--repeat-threshold", str(args.repeat_threshold)] if args.repeat_threshold else []
+    argv += ["--threads", str(args.threads)] if args.threads != 2 else []
     for extra in args.extra_train:
         argv += ["--extra-train", extra]
     command = shlex.join(argv + (["--out", args.out] if args.out else []))
@@ -86,7 +99,8 @@ def _train(args: argparse.Namespace) -> int:
         print(line, flush=True)
 
     config = TrainConfig(size=args.size, epochs=epochs, seed=args.seed,
-                         batch_size=args.batch_size)
+                         batch_size=args.batch_size, repeat_threshold=args.repeat_threshold,
+                         threads=args.threads)
     result = train_detector(args.data, out, config, command, quiet=args.quiet, on_epoch=report,
                             val_every=args.val_every, extra_train=args.extra_train)
     print(f"wrote {result.folder}/model.onnx and model.yaml after "

@@ -19,7 +19,8 @@ from tecktrack.errors import DatasetError
 from tecktrack.formats import label_path_for, read_data_yaml, read_yolo_labels
 from tecktrack.progress import progress
 
-__all__ = ["Batch", "InMemorySplit", "concat_splits", "load_split", "iterate_batches"]
+__all__ = ["Batch", "InMemorySplit", "concat_splits", "load_split", "iterate_batches",
+           "repeat_factors"]
 
 #: Fill value of pixels an affine warp moves in from outside the image.
 PAD_VALUE = 114
@@ -253,9 +254,38 @@ def _pad(images: np.ndarray, boxes: list[np.ndarray], classes: list[np.ndarray])
     return Batch(np.ascontiguousarray(images), out_boxes, out_classes, mask)
 
 
+def repeat_factors(split: InMemorySplit, threshold: float) -> np.ndarray:
+    """Per-image sampling weights that favour images holding rare classes (LVIS-style).
+
+    A class seen in a fraction ``f`` of the images gets ``max(1, sqrt(threshold / f))``;
+    an image gets the largest factor among its classes (1 when it has no boxes). Classes
+    in more than ``threshold`` of the images are not boosted; ``threshold=0`` gives all ones.
+
+    Examples
+    --------
+    >>> classes = [np.array([0]), np.array([0]), np.array([0]), np.array([0, 1])]
+    >>> split = InMemorySplit(np.zeros((4, 8, 8, 3), np.uint8), [np.zeros((1, 4))] * 4,
+    ...                       classes, ["a", "b"], [], np.full((4, 2), 8))
+    >>> repeat_factors(split, 1.0).round(3).tolist()
+    [1.0, 1.0, 1.0, 2.0]
+    """
+    n, nc = len(split), len(split.names)
+    present = np.zeros((n, nc), dtype=bool)
+    for i, cls in enumerate(split.classes):
+        present[i, cls] = True
+    frequency = present.mean(axis=0)
+    per_class = np.sqrt(threshold / np.maximum(frequency, 1e-12)).clip(min=1.0)
+    return np.where(present, per_class, 1.0).max(axis=1, initial=1.0)
+
+
 def iterate_batches(split: InMemorySplit, batch_size: int, seed: int,
-                    augment: bool = True) -> Iterator[Batch]:
+                    augment: bool = True,
+                    weights: np.ndarray | None = None) -> Iterator[Batch]:
     """One epoch of shuffled (augmented) batches; the last partial batch is dropped.
+
+    With ``weights`` (e.g. :func:`repeat_factors`) the epoch draws ``len(split)`` images
+    with replacement, each with probability proportional to its weight; without, it is
+    a permutation.
 
     Examples
     --------
@@ -266,6 +296,9 @@ def iterate_batches(split: InMemorySplit, batch_size: int, seed: int,
     [2, 2]
     """
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(split))
+    if weights is None:
+        order = rng.permutation(len(split))
+    else:
+        order = rng.choice(len(split), size=len(split), replace=True, p=weights / weights.sum())
     for start in range(0, len(order) - batch_size + 1, batch_size):
         yield make_batch(split, order[start:start + batch_size], rng if augment else None)

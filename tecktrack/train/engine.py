@@ -13,7 +13,7 @@ import torch
 
 from tecktrack.errors import DatasetError
 from tecktrack.progress import progress
-from tecktrack.train.data import InMemorySplit, iterate_batches
+from tecktrack.train.data import InMemorySplit, iterate_batches, repeat_factors
 from tecktrack.train.loss import detection_loss
 from tecktrack.train.net import STRIDE, DemoDetector, anchor_points, build_net
 
@@ -38,6 +38,10 @@ class TrainConfig:
         Linear warm-up length before the cosine decay.
     ema_decay : float
         Final decay of the weight EMA (ramped up over the first steps).
+    repeat_threshold : float
+        Class-balanced sampling: images of classes present in fewer than this fraction
+        of the training images are drawn more often (:func:`repeat_factors`); 0 turns
+        it off.
     threads : int
         ``torch.set_num_threads`` value. On a shared CPU set ``OMP_WAIT_POLICY=PASSIVE``
         before torch loads (``tecktrack train`` does): spinning OpenMP threads cost 5x the
@@ -52,6 +56,7 @@ class TrainConfig:
     weight_decay: float = 0.05
     warmup_epochs: float = 1.0
     ema_decay: float = 0.998
+    repeat_threshold: float = 0.0
     threads: int = 2
 
 
@@ -137,8 +142,10 @@ def train_net(train: InMemorySplit, config: TrainConfig, quiet: bool = False,
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     size = train.images.shape[1]
-    net = build_net(config.size, len(train.names))
+    # channels-last convolutions train about 15 % faster on CPU (oneDNN)
+    net = build_net(config.size, len(train.names)).to(memory_format=torch.channels_last)
     ema = ModelEMA(net, config.ema_decay)
+    weights = repeat_factors(train, config.repeat_threshold) if config.repeat_threshold else None
     optimiser = _optimiser(net, config)
     steps_per_epoch = len(train) // config.batch_size
     if steps_per_epoch == 0:
@@ -152,12 +159,14 @@ def train_net(train: InMemorySplit, config: TrainConfig, quiet: bool = False,
     for epoch in range(config.epochs):
         net.train()
         started, sums = time.perf_counter(), np.zeros(3)
-        batches = iterate_batches(train, config.batch_size, seed=config.seed * 100_003 + epoch)
+        batches = iterate_batches(train, config.batch_size, seed=config.seed * 100_003 + epoch,
+                                  weights=weights)
         for batch in progress(batches, total=steps_per_epoch, desc=f"epoch {epoch + 1}",
                               quiet=quiet):
             for group in optimiser.param_groups:
                 group["lr"] = config.lr * lr_factor(step, total, warmup)
-            cls, ltrb = net(torch.from_numpy(batch.images))
+            images = torch.from_numpy(batch.images).contiguous(memory_format=torch.channels_last)
+            cls, ltrb = net(images)
             loss, parts = detection_loss(cls, ltrb, points, torch.from_numpy(batch.boxes),
                                          torch.from_numpy(batch.classes),
                                          torch.from_numpy(batch.mask), size // STRIDE)
@@ -178,7 +187,7 @@ def train_net(train: InMemorySplit, config: TrainConfig, quiet: bool = False,
             on_epoch(log, ema.model)
         if max_steps is not None and step >= max_steps:
             break
-    return ema.model, logs
+    return ema.model.to(memory_format=torch.contiguous_format), logs
 
 
 def _optimiser(net: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
