@@ -6,12 +6,16 @@ Each label box and each prediction can raise one suspicion, scored in [0, 1]:
 kind                when                                                   score
 ==================  =====================================================  ======================
 unlabelled object   a prediction overlaps no label box (IoU < ``overlap``)  its confidence ``s``
-wrong class         a matched pair whose classes differ                    ``s``
+wrong class         a matched pair whose classes differ                    ``s x (1 - s_label)``
 misplaced box       an unmatched label box overlapped (IoU >= 0.1) by a     ``s`` of that
                     prediction that matched nothing else                    prediction
 unsupported label   an unmatched label box no prediction overlaps          ``unsupported_weight``
                     (IoU < 0.1)                                            x support of its kind
 ==================  =====================================================  ======================
+
+``s_label`` is the highest confidence of a prediction *of the labelled class* covering the
+label box at IoU >= 0.5: a detector that says "barcode 0.75" and "freight container 0.6" on
+the same box is unsure, not contradicting the label (0.75 x 0.4 = 0.30).
 
 The image score is its largest suspicion (ties: more suspicions first, then name); the reason
 names the kind, class and evidence. "Support of its kind" is the fraction of label boxes of
@@ -68,7 +72,9 @@ def box_suspicions(pred: BoxTable, gt: BoxTable, match: MatchResult, *, overlap:
     g = match.pred_gt[p]
     wrong = pred.class_ids[p] != gt.class_ids[g]
     p, g = p[wrong], g[wrong]
-    parts.append((pred.image[p], s[p], _WRONG_CLASS, gt.class_ids[g], pred.class_ids[p],
+    backed = _label_class_support(pred, gt, match, s)[g]
+    parts.append((pred.image[p], s[p] * (1.0 - backed), _WRONG_CLASS, gt.class_ids[g],
+                  pred.class_ids[p],
                   paired_iou(cxcywh_to_xyxy(pred.boxes[p]), cxcywh_to_xyxy(gt.boxes[g]))))
     parts.extend(_label_side(pred, gt, match, s, unsupported_weight))
     return pd.DataFrame({
@@ -160,6 +166,16 @@ def _label_side(pred: BoxTable, gt: BoxTable, match: MatchResult, s: np.ndarray,
         (gt.image[g_uns], unsupported_weight * support[g_uns], _UNSUPPORTED,
          gt.class_ids[g_uns], -1, np.zeros(len(g_uns))),
     ]
+
+
+def _label_class_support(pred: BoxTable, gt: BoxTable, match: MatchResult, s: np.ndarray,
+                         min_iou: float = 0.5) -> np.ndarray:
+    """Per label box: top confidence of a same-class prediction covering it at ``min_iou``."""
+    same = ((pred.class_ids[match.pair_pred] == gt.class_ids[match.pair_gt])
+            & (match.pair_iou >= min_iou))
+    support = np.zeros(len(gt))
+    np.maximum.at(support, match.pair_gt[same], s[match.pair_pred[same]])
+    return support
 
 
 def _touched(match: MatchResult, n_gt: int) -> np.ndarray:

@@ -50,6 +50,17 @@ def test_wrong_class():
                                        "(confidence 0.70)")
 
 
+def test_wrong_class_is_discounted_by_support_for_the_labelled_class():
+    # the detector says dog 0.75 and cat 0.6 on the same box: unsure, not a contradiction
+    gt = table(["a", "b"], [0, 1], [0, 0], [BOX, BOX])
+    pred = table(["a", "b", ], [0, 0, 1], [1, 0, 1], [BOX, [0.31, 0.3, 0.2, 0.2], BOX],
+                 [0.75, 0.6, 0.75])
+    issues = rank_label_issues(pred, gt, names=["cat", "dog"]).set_index("image")
+    assert issues.loc["a", "score"] == pytest.approx(0.75 * (1 - 0.6))
+    assert issues.loc["b", "score"] == pytest.approx(0.75)     # no cat anywhere on it
+    assert list(rank_label_issues(pred, gt)["image"]) == ["b", "a"]
+
+
 def test_misplaced_box():
     gt = table(["a"], [0], [0], [[0.3, 0.3, 0.2, 0.2]])
     pred = table(["a"], [0], [0], [[0.4, 0.3, 0.2, 0.2]], [0.9])   # IoU 1/3
