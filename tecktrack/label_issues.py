@@ -7,8 +7,8 @@ kind                when                                                   score
 ==================  =====================================================  ======================
 unlabelled object   a prediction overlaps no label box (IoU < ``overlap``)  its confidence ``s``
 wrong class         a matched pair whose classes differ                    ``s x (1 - s_label)``
-misplaced box       an unmatched label box overlapped (IoU >= 0.1) by a     ``s`` of that
-                    prediction that matched nothing else                    prediction
+misplaced box       an unmatched label box overlapped (IoU >= 0.1) by a     ``s x (1 - IoU)`` of
+                    prediction that matched nothing else                    that prediction
 unsupported label   an unmatched label box no prediction overlaps          ``unsupported_weight``
                     (IoU < 0.1)                                            x support of its kind
 ==================  =====================================================  ======================
@@ -19,11 +19,13 @@ the same box is unsure, not contradicting the label (0.75 x 0.4 = 0.30).
 
 The image score is its largest suspicion (ties: more suspicions first, then name); the reason
 names the kind, class and evidence. "Support of its kind" is the fraction of label boxes of
-the same class and size band (one of 5 area quantiles over all labels) that some prediction
-overlaps (IoU >= 0.1) over the whole dataset, smoothed as ``(hits + 1) / (boxes + 2)``: a box
-nothing points at, of a kind the detector almost always sees, is more suspicious than a small
-box of a class it often overlooks. Predictions kept down to a low confidence (e.g.
-``--conf 0.05`` when predicting) make this evidence much sharper.
+the same kind that some prediction overlaps (IoU >= 0.1) over the whole dataset, smoothed as
+``(hits + 1) / (boxes + 2)``. A kind is a class, a size band (one of 5 area quantiles over all
+labels) and whether the box lies at least half inside another label box (a plate on a
+container, a code on a box): a box nothing points at, of a kind the detector almost always
+sees, is more suspicious than a small or nested box of a kind it often overlooks.
+Predictions kept down to a low confidence (e.g. ``--conf 0.05`` when predicting) make this
+evidence much sharper.
 
 Matching is the class-agnostic greedy rule of :mod:`tecktrack.mining_match`.
 """
@@ -35,7 +37,7 @@ import pandas as pd
 
 from tecktrack.box_table import BoxTable
 from tecktrack.detections import cxcywh_to_xyxy, paired_iou
-from tecktrack.mining_match import MatchResult, match_tables
+from tecktrack.mining_match import MatchResult, _image_chunks, _pairs, match_tables
 
 __all__ = ["ISSUE_KINDS", "rank_label_issues", "box_suspicions"]
 
@@ -43,6 +45,7 @@ ISSUE_KINDS = ("unlabelled object", "wrong class", "misplaced box", "unsupported
 _UNLABELLED, _WRONG_CLASS, _MISPLACED, _UNSUPPORTED = range(4)
 _MIN_OVERLAP = 0.1
 _SIZE_BANDS = 5
+_NESTED = 0.5
 
 
 def box_suspicions(pred: BoxTable, gt: BoxTable, match: MatchResult, *, overlap: float = 0.3,
@@ -161,8 +164,8 @@ def _label_side(pred: BoxTable, gt: BoxTable, match: MatchResult, s: np.ndarray,
     g_uns = g_uns[~touched[g_uns]]
     support = _kind_support(gt, touched)
     return [
-        (gt.image[g_mis], s[p_mis], _MISPLACED, gt.class_ids[g_mis], pred.class_ids[p_mis],
-         best_iou[g_mis]),
+        (gt.image[g_mis], s[p_mis] * (1.0 - best_iou[g_mis]), _MISPLACED, gt.class_ids[g_mis],
+         pred.class_ids[p_mis], best_iou[g_mis]),
         (gt.image[g_uns], unsupported_weight * support[g_uns], _UNSUPPORTED,
          gt.class_ids[g_uns], -1, np.zeros(len(g_uns))),
     ]
@@ -185,13 +188,29 @@ def _touched(match: MatchResult, n_gt: int) -> np.ndarray:
     return touched
 
 
+def _nested(gt: BoxTable) -> np.ndarray:
+    """True for label boxes lying at least half inside another label box of their image."""
+    xyxy = cxcywh_to_xyxy(gt.boxes)
+    area = np.maximum(gt.boxes[:, 2] * gt.boxes[:, 3], 1e-12)
+    nested = np.zeros(len(gt), bool)
+    for lo, hi in _image_chunks(gt.counts() ** 2):
+        a, b = _pairs(gt, gt, lo, hi)
+        a, b = a[a != b], b[a != b]
+        lt = np.maximum(xyxy[a, :2], xyxy[b, :2])
+        rb = np.minimum(xyxy[a, 2:], xyxy[b, 2:])
+        inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
+        nested[a[inter >= _NESTED * area[a]]] = True
+    return nested
+
+
 def _kind_support(gt: BoxTable, touched: np.ndarray) -> np.ndarray:
-    """Per label box: smoothed fraction of boxes of its class and size band that are touched."""
+    """Per label box: smoothed fraction of boxes of its kind (class, size band, nested or
+    not) that are touched."""
     if not len(gt):
         return np.zeros(0)
     area = gt.boxes[:, 2] * gt.boxes[:, 3]
     edges = np.quantile(area, np.linspace(0, 1, _SIZE_BANDS + 1)[1:-1])
-    kind = gt.class_ids * _SIZE_BANDS + np.searchsorted(edges, area)
+    kind = (gt.class_ids * _SIZE_BANDS + np.searchsorted(edges, area)) * 2 + _nested(gt)
     size = int(kind.max()) + 1
     boxes = np.bincount(kind, minlength=size)
     hits = np.bincount(kind[touched], minlength=size)

@@ -66,7 +66,8 @@ def test_misplaced_box():
     pred = table(["a"], [0], [0], [[0.4, 0.3, 0.2, 0.2]], [0.9])   # IoU 1/3
     assert kinds(pred, gt) == ["misplaced box"]
     issues = rank_label_issues(pred, gt)
-    assert "IoU 0.33" in issues.loc[0, "reason"] and issues.loc[0, "score"] == pytest.approx(0.9)
+    assert "IoU 0.33" in issues.loc[0, "reason"]
+    assert issues.loc[0, "score"] == pytest.approx(0.9 * (1 - 1 / 3))
 
 
 def test_unsupported_label_scaled_by_class_support():
@@ -103,3 +104,21 @@ def test_ranking_order_is_by_score_then_count_then_name():
     assert list(issues["image"]) == ["b", "c", "a"]   # b and c tie at 0.9; b has two issues
     assert list(issues["n_issues"]) == [2, 1, 1]
     assert list(rank_label_issues(pred, gt, top=1)["image"]) == ["b"]
+
+
+def test_nested_boxes_form_their_own_kind():
+    # 4 plates inside 4 containers, none detected; 4 free-standing plates, 3 detected.
+    # The missed nested plates share support (0 + 1) / (4 + 2); the lone free plate gets
+    # (3 + 1) / (4 + 2), so it ranks first.
+    containers = [[0.2 + 0.2 * i, 0.3, 0.15, 0.3] for i in range(4)]
+    nested = [[0.2 + 0.2 * i, 0.3, 0.05, 0.03] for i in range(4)]
+    free = [[0.2 + 0.2 * i, 0.8, 0.05, 0.03] for i in range(4)]
+    stems = [f"i{i}" for i in range(4)]
+    gt = table(stems, [i for i in range(4) for _ in range(3)], [1, 0, 0] * 4,
+               [b for i in range(4) for b in (containers[i], nested[i], free[i])])
+    seen = [b for i in range(4) for b in ([containers[i], free[i]] if i < 3 else [containers[i]])]
+    pred = table(stems, [0, 0, 1, 1, 2, 2, 3], [1, 0, 1, 0, 1, 0, 1], seen, [0.9] * 7)
+    issues = rank_label_issues(pred, gt).set_index("image")
+    assert issues["score"].idxmax() == "i3"
+    assert issues.loc["i3", "score"] == pytest.approx(0.75 * 4 / 6)
+    assert issues.loc["i0", "score"] == pytest.approx(0.75 * 1 / 6)
