@@ -73,7 +73,7 @@ def cli_map(model: str | Path, data_yaml: str | Path, split: str,
 
 
 def check_model(folder: str | Path, data_yaml: str | Path, unseen_seed: int,
-                unseen_images: int = 120, unseen_split: str = "train") -> dict[str, object]:
+                unseen_images: int = 400, unseen_split: str = "train") -> dict[str, object]:
     """Measure ``folder``'s model on val and on an unseen seed; record it in ``model.yaml``.
 
     Writes ``training.val`` (val split of ``data_yaml``) and ``training.unseen`` (split

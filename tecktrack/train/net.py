@@ -41,7 +41,7 @@ class NetConfig:
 
 #: The two shipped sizes.
 SIZES: dict[str, NetConfig] = {
-    "n": NetConfig(widths=(16, 24, 48, 96, 128), depths=(1, 1, 1, 1), neck=48),
+    "n": NetConfig(widths=(12, 16, 32, 64, 96), depths=(1, 1, 1, 1), neck=32),
     "s": NetConfig(widths=(16, 32, 64, 128, 192), depths=(1, 2, 2, 1), neck=64),
 }
 
