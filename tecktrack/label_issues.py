@@ -195,7 +195,8 @@ def _nested(gt: BoxTable) -> np.ndarray:
     nested = np.zeros(len(gt), bool)
     for lo, hi in _image_chunks(gt.counts() ** 2):
         a, b = _pairs(gt, gt, lo, hi)
-        a, b = a[a != b], b[a != b]
+        other = a != b
+        a, b = a[other], b[other]
         lt = np.maximum(xyxy[a, :2], xyxy[b, :2])
         rb = np.minimum(xyxy[a, 2:], xyxy[b, 2:])
         inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
