@@ -38,6 +38,7 @@ import pandas as pd
 from tecktrack.box_table import BoxTable
 from tecktrack.detections import cxcywh_to_xyxy, paired_iou
 from tecktrack.mining_match import MatchResult, _image_chunks, _pairs, match_tables
+from tecktrack.second_look import SecondLook
 
 __all__ = ["ISSUE_KINDS", "rank_label_issues", "box_suspicions"]
 
@@ -46,14 +47,24 @@ _UNLABELLED, _WRONG_CLASS, _MISPLACED, _UNSUPPORTED = range(4)
 _MIN_OVERLAP = 0.1
 _SIZE_BANDS = 5
 _NESTED = 0.5
+#: Weight of an "unsupported label" suspicion without / with a second look.
+UNSUPPORTED_WEIGHT = 0.75
+LOOK_UNSUPPORTED_WEIGHT = 0.8
+#: Unlabelled-object suspicions below this confidence get no second look (they cannot rank).
+LOOK_MIN_SCORE = 0.25
+#: IoU a second-look detection (any class) needs to support an unmatched label box.
+LOOK_LABEL_IOU = 0.3
 
 
 def box_suspicions(pred: BoxTable, gt: BoxTable, match: MatchResult, *, overlap: float = 0.3,
-                   unsupported_weight: float = 0.75) -> pd.DataFrame:
+                   unsupported_weight: float | None = None, iou_threshold: float = 0.5,
+                   look: SecondLook | None = None) -> pd.DataFrame:
     """Every suspicion of every image, one row each (vectorised).
 
     Returns columns ``image`` (index), ``score``, ``kind`` (index into :data:`ISSUE_KINDS`),
-    ``label_class``, ``pred_class`` (-1 where not applicable) and ``iou``.
+    ``label_class``, ``pred_class`` (-1 where not applicable), ``iou``, ``confidence`` (of
+    the prediction involved, NaN if none) and ``second_look`` (what the closer look found,
+    NaN where none was taken).
 
     Examples
     --------
@@ -63,14 +74,10 @@ def box_suspicions(pred: BoxTable, gt: BoxTable, match: MatchResult, *, overlap:
     >>> s[["kind", "score"]].round(2).values.tolist()
     [[0.0, 0.7]]
     """
+    if unsupported_weight is None:
+        unsupported_weight = LOOK_UNSUPPORTED_WEIGHT if look is not None else UNSUPPORTED_WEIGHT
     s = pred.scores.astype(np.float64)
-    pred_best_iou = np.zeros(len(pred))
-    np.maximum.at(pred_best_iou, match.pair_pred, match.pair_iou)
-    unmatched_p = match.pred_gt < 0
-    parts = []
-    lone = np.flatnonzero(unmatched_p & (pred_best_iou < overlap))
-    parts.append((pred.image[lone], s[lone], _UNLABELLED, -1, pred.class_ids[lone],
-                  pred_best_iou[lone]))
+    parts = [_unlabelled(pred, gt, match, s, overlap, iou_threshold, look)]
     p = match.matched_pred
     g = match.pred_gt[p]
     wrong = pred.class_ids[p] != gt.class_ids[g]
@@ -78,8 +85,9 @@ def box_suspicions(pred: BoxTable, gt: BoxTable, match: MatchResult, *, overlap:
     backed = _label_class_support(pred, gt, match, s)[g]
     parts.append((pred.image[p], s[p] * (1.0 - backed), _WRONG_CLASS, gt.class_ids[g],
                   pred.class_ids[p],
-                  paired_iou(cxcywh_to_xyxy(pred.boxes[p]), cxcywh_to_xyxy(gt.boxes[g]))))
-    parts.extend(_label_side(pred, gt, match, s, unsupported_weight))
+                  paired_iou(cxcywh_to_xyxy(pred.boxes[p]), cxcywh_to_xyxy(gt.boxes[g])),
+                  s[p], np.full(len(p), np.nan)))
+    parts.extend(_label_side(pred, gt, match, s, unsupported_weight, look))
     return pd.DataFrame({
         "image": np.concatenate([np.asarray(x[0], np.int64) for x in parts]),
         "score": np.concatenate([np.asarray(x[1], np.float64) for x in parts]),
@@ -87,13 +95,41 @@ def box_suspicions(pred: BoxTable, gt: BoxTable, match: MatchResult, *, overlap:
         "label_class": np.concatenate([np.broadcast_to(x[3], len(x[0])) for x in parts]),
         "pred_class": np.concatenate([np.broadcast_to(x[4], len(x[0])) for x in parts]),
         "iou": np.concatenate([np.asarray(x[5], np.float64) for x in parts]),
+        "confidence": np.concatenate([np.asarray(x[6], np.float64) for x in parts]),
+        "second_look": np.concatenate([np.asarray(x[7], np.float64) for x in parts]),
     })
+
+
+def _unlabelled(pred: BoxTable, gt: BoxTable, match: MatchResult, s: np.ndarray,
+                overlap: float, iou_threshold: float, look: SecondLook | None) -> tuple:
+    """Unmatched predictions no label box accounts for: scored ``s``, or ``sqrt(s x s2)``
+    with a second look that finds the same class there with confidence ``s2``."""
+    pred_best_iou = np.zeros(len(pred))
+    np.maximum.at(pred_best_iou, match.pair_pred, match.pair_iou)
+    # a label of another class that some prediction already matched is its own object:
+    # it explains a prediction only when that prediction could have matched it
+    claimed = ((pred.class_ids[match.pair_pred] != gt.class_ids[match.pair_gt])
+               & (match.gt_pred[match.pair_gt] >= 0))
+    need = np.where(claimed, iou_threshold, overlap)
+    near = np.zeros(len(pred), bool)
+    near[match.pair_pred[match.pair_iou >= need]] = True
+    lone = np.flatnonzero((match.pred_gt < 0) & ~near)
+    score, looked = s[lone], np.full(len(lone), np.nan)
+    if look is not None:
+        ask = np.flatnonzero(score >= LOOK_MIN_SCORE)
+        q = lone[ask]
+        looked[ask] = look.evidence([pred.stems[i] for i in pred.image[q]], pred.boxes[q],
+                                    pred.class_ids[q], min_iou=iou_threshold)
+        score[ask] = np.sqrt(score[ask] * looked[ask])
+    return (pred.image[lone], score, _UNLABELLED, -1, pred.class_ids[lone], pred_best_iou[lone],
+            s[lone], looked)
 
 
 def rank_label_issues(pred: BoxTable, gt: BoxTable, match: MatchResult | None = None, *,
                       iou_threshold: float = 0.5, overlap: float = 0.3,
-                      unsupported_weight: float = 0.75, top: int | None = None,
-                      names: list[str] | None = None) -> pd.DataFrame:
+                      unsupported_weight: float | None = None, top: int | None = None,
+                      names: list[str] | None = None,
+                      look: SecondLook | None = None) -> pd.DataFrame:
     """Images ranked by how likely their labels are wrong, most likely first.
 
     Parameters
@@ -104,12 +140,16 @@ def rank_label_issues(pred: BoxTable, gt: BoxTable, match: MatchResult | None = 
         A matching already computed at ``iou_threshold``.
     overlap : float
         A prediction overlapping no label box by this IoU is an unlabelled object.
-    unsupported_weight : float
-        Scale of the "unsupported label" score (so contradictions rank above silences).
+    unsupported_weight : float, optional
+        Scale of the "unsupported label" score (so contradictions rank above silences);
+        default :data:`UNSUPPORTED_WEIGHT`, or :data:`LOOK_UNSUPPORTED_WEIGHT` with ``look``.
     top : int, optional
         Keep only the first ``top`` images.
     names : list of str, optional
         Class names for the reasons.
+    look : SecondLook, optional
+        Re-check unmatched label boxes and confident unlabelled detections on zoomed crops
+        (:mod:`tecktrack.second_look`); needs the images and the model.
 
     Returns
     -------
@@ -125,7 +165,8 @@ def rank_label_issues(pred: BoxTable, gt: BoxTable, match: MatchResult | None = 
     [['a', 'unlabelled object: 0 (confidence 0.95, best IoU 0.00)']]
     """
     match = match if match is not None else match_tables(pred, gt, iou_threshold)
-    boxes = box_suspicions(pred, gt, match, overlap=overlap, unsupported_weight=unsupported_weight)
+    boxes = box_suspicions(pred, gt, match, overlap=overlap, unsupported_weight=unsupported_weight,
+                           iou_threshold=iou_threshold, look=look)
     boxes = boxes[boxes["score"] > 0]
     if boxes.empty:
         return pd.DataFrame({"image": [], "score": [], "reason": [], "n_issues": []})
@@ -145,7 +186,7 @@ def rank_label_issues(pred: BoxTable, gt: BoxTable, match: MatchResult | None = 
 
 
 def _label_side(pred: BoxTable, gt: BoxTable, match: MatchResult, s: np.ndarray,
-                unsupported_weight: float) -> list[tuple]:
+                unsupported_weight: float, look: SecondLook | None) -> list[tuple]:
     """Suspicions raised by unmatched label boxes: misplaced or unsupported."""
     unmatched_g = np.flatnonzero(match.gt_pred < 0)
     free_pair = (match.pred_gt[match.pair_pred] < 0) & (match.pair_iou >= _MIN_OVERLAP)
@@ -159,15 +200,22 @@ def _label_side(pred: BoxTable, gt: BoxTable, match: MatchResult, s: np.ndarray,
     best_pred[gg[first]], best_iou[gg[first]] = pp[first], iou[first]
     g_mis = unmatched_g[best_pred[unmatched_g] >= 0]
     p_mis = best_pred[g_mis]
-    g_uns = unmatched_g[best_pred[unmatched_g] < 0]
     touched = _touched(match, len(gt))
-    g_uns = g_uns[~touched[g_uns]]
     support = _kind_support(gt, touched)
+    if look is None:
+        g_uns = unmatched_g[(best_pred[unmatched_g] < 0) & ~touched[unmatched_g]]
+        looked = np.full(len(g_uns), np.nan)
+        score = unsupported_weight * support[g_uns]
+    else:                     # every unmatched label, unless the closer look finds an object
+        g_uns = unmatched_g
+        looked = look.evidence([gt.stems[i] for i in gt.image[g_uns]], gt.boxes[g_uns],
+                               min_iou=LOOK_LABEL_IOU)
+        score = unsupported_weight * support[g_uns] * (1.0 - looked)
     return [
         (gt.image[g_mis], s[p_mis] * (1.0 - best_iou[g_mis]), _MISPLACED, gt.class_ids[g_mis],
-         pred.class_ids[p_mis], best_iou[g_mis]),
-        (gt.image[g_uns], unsupported_weight * support[g_uns], _UNSUPPORTED,
-         gt.class_ids[g_uns], -1, np.zeros(len(g_uns))),
+         pred.class_ids[p_mis], best_iou[g_mis], s[p_mis], np.full(len(g_mis), np.nan)),
+        (gt.image[g_uns], score, _UNSUPPORTED, gt.class_ids[g_uns], -1, np.zeros(len(g_uns)),
+         np.full(len(g_uns), np.nan), looked),
     ]
 
 
@@ -224,14 +272,19 @@ def _reason(row: pd.Series, names: list[str] | None) -> str:
         return names[c] if names is not None and 0 <= c < len(names) else str(c)
 
     kind = ISSUE_KINDS[int(row["kind"])]
+    looked = row["second_look"]
     if kind == "unlabelled object":
-        return (f"{kind}: {name(row['pred_class'])} (confidence {row['score']:.2f}, "
-                f"best IoU {row['iou']:.2f})")
+        closer = "" if np.isnan(looked) else f", {looked:.2f} on a closer look"
+        return (f"{kind}: {name(row['pred_class'])} (confidence {row['confidence']:.2f}"
+                f"{closer}, best IoU {row['iou']:.2f})")
     if kind == "wrong class":
         return (f"{kind}: labelled {name(row['label_class'])}, detector says "
                 f"{name(row['pred_class'])} (confidence {row['score']:.2f})")
     if kind == "misplaced box":
         return (f"{kind}: {name(row['label_class'])} overlaps a "
                 f"{name(row['pred_class'])} prediction only at IoU {row['iou']:.2f} "
-                f"(confidence {row['score']:.2f})")
-    return f"{kind}: {name(row['label_class'])} with no overlapping prediction"
+                f"(confidence {row['confidence']:.2f})")
+    if np.isnan(looked):
+        return f"{kind}: {name(row['label_class'])} with no overlapping prediction"
+    return (f"{kind}: {name(row['label_class'])} with no matching prediction, nor one on a "
+            f"closer look (best {looked:.2f})")

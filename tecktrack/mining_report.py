@@ -17,13 +17,17 @@ import pandas as pd
 from tecktrack.label_issues import rank_label_issues
 from tecktrack.mining import HardNegativeMining
 from tecktrack.mining_sources import Sources, load_sources
+from tecktrack.second_look import SecondLook, images_by_stem
 
 __all__ = ["mine", "mining_summary", "write_summary"]
 
 
 def mining_summary(sources: Sources, miner: HardNegativeMining | None = None,
-                   top: int | None = 10) -> dict[str, Any]:
+                   top: int | None = 10, look: SecondLook | None = None) -> dict[str, Any]:
     """The three rankings of aligned sources as JSON-ready lists (each best first).
+
+    ``look`` (a :class:`~tecktrack.second_look.SecondLook`) re-checks the label-issue
+    candidates on zoomed crops; the other two rankings use the prediction files only.
 
     Examples
     --------
@@ -39,7 +43,7 @@ def mining_summary(sources: Sources, miner: HardNegativeMining | None = None,
     hard = miner.hard_negatives(sources.pred, sources.gt, top, match)
     confused = miner.misclassifications(sources.pred, sources.gt, top, match, sources.names)
     issues = rank_label_issues(sources.pred, sources.gt, match, top=top, names=sources.names,
-                               iou_threshold=miner.iou_threshold)
+                               iou_threshold=miner.iou_threshold, look=look)
     return {
         "hard_negatives": _records(hard),
         "misclassifications": _records(confused),
@@ -51,9 +55,32 @@ def mining_summary(sources: Sources, miner: HardNegativeMining | None = None,
 
 
 def mine(prediction_dir: str | Path, annotations: str | Path, *, top: int | None = 10,
-         miner: HardNegativeMining | None = None, quiet: bool = True) -> dict[str, Any]:
-    """Read the folders and return :func:`mining_summary`."""
-    return mining_summary(load_sources(prediction_dir, annotations, quiet=quiet), miner, top)
+         miner: HardNegativeMining | None = None, quiet: bool = True, model: Any = None,
+         images: str | Path | None = None, zoom: float = 4.0) -> dict[str, Any]:
+    """Read the folders and return :func:`mining_summary`.
+
+    ``model`` (a loaded model, a name under ``models/`` or a path) turns on the second look
+    for label issues; its images come from ``images`` (a folder or data.yaml), else from
+    ``annotations`` when that is a data.yaml or a dataset folder holding one. ``zoom`` is
+    the second look's window factor.
+
+    Examples
+    --------
+    >>> summary = mine("results/predict-noisy/labels", "data/synth-noisy/data.yaml",
+    ...                model="demo-s")                                  # doctest: +SKIP
+    >>> summary["label_issues"][0]["reason"]                            # doctest: +SKIP
+    'unlabelled object: barcode (confidence 0.91, 0.93 on a closer look, best IoU 0.00)'
+    """
+    sources = load_sources(prediction_dir, annotations, quiet=quiet)
+    look = None
+    if model is not None:
+        if isinstance(model, (str, Path)):
+            from tecktrack.model import load_model
+
+            model = load_model(model)
+        look = SecondLook(model, images_by_stem(images if images is not None else annotations),
+                          factor=zoom, quiet=quiet)
+    return mining_summary(sources, miner, top, look)
 
 
 def write_summary(summary: dict[str, Any], path: str | Path) -> Path:

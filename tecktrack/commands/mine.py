@@ -22,6 +22,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--iou", type=float, default=0.5, help="IoU for a match (default 0.5)")
     parser.add_argument("--lambda-no-obj", type=float, default=2.0,
                         help="cost of a missed object (default 2)")
+    parser.add_argument("--model", default=None,
+                        help="detector (name under models/ or path) for a second look at the "
+                             "label-issue candidates: zoomed crops around unmatched labels and "
+                             "unlabelled detections are re-run (recommended: the model that "
+                             "made --pred)")
+    parser.add_argument("--images", default=None,
+                        help="images for the second look (folder or data.yaml; default: the "
+                             "--gt dataset)")
+    parser.add_argument("--zoom", type=float, default=4.0,
+                        help="second-look window side as a multiple of the box (default 4)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_mine)
 
@@ -33,11 +43,16 @@ def _mine(args: argparse.Namespace) -> int:
 
     if args.top < 1:
         raise TeckTrackError(f"--top must be >= 1, got {args.top}")
+    if args.zoom < 1:
+        raise TeckTrackError(f"--zoom must be >= 1, got {args.zoom}")
+    if args.images and not args.model:
+        raise TeckTrackError("--images is only used by the second look: add --model")
     try:
         miner = HardNegativeMining(iou_threshold=args.iou, lambda_no_obj=args.lambda_no_obj)
     except ValueError as exc:
         raise TeckTrackError(str(exc)) from None
-    summary = mine(args.pred, args.gt, top=args.top, miner=miner, quiet=args.quiet)
+    summary = mine(args.pred, args.gt, top=args.top, miner=miner, quiet=args.quiet,
+                   model=args.model, images=args.images, zoom=args.zoom)
     _print(summary)
     if args.json:
         try:
