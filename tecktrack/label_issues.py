@@ -5,17 +5,20 @@ Each label box and each prediction can raise one suspicion, scored in [0, 1]:
 ==================  =====================================================  ======================
 kind                when                                                   score
 ==================  =====================================================  ======================
-unlabelled object   a prediction overlaps no label box (IoU < ``overlap``)  its confidence ``s``
+unlabelled object   an unmatched prediction no label box accounts for       its confidence ``s``
+                    (IoU < ``overlap``; see below)                         (look: ``sqrt(s s2)``)
 wrong class         a matched pair whose classes differ                    ``s x (1 - s_label)``
 misplaced box       an unmatched label box overlapped (IoU >= 0.1) by a     ``s x (1 - IoU)`` of
                     prediction that matched nothing else                    that prediction
-unsupported label   an unmatched label box no prediction overlaps          ``unsupported_weight``
-                    (IoU < 0.1)                                            x support of its kind
+unsupported label   an unmatched label box no prediction overlaps          ``w x`` support of its
+                    (IoU < 0.1); with a second look, every unmatched one    kind (look: ``x (1-e)``)
 ==================  =====================================================  ======================
 
 ``s_label`` is the highest confidence of a prediction *of the labelled class* covering the
 label box at IoU >= 0.5: a detector that says "barcode 0.75" and "freight container 0.6" on
-the same box is unsure, not contradicting the label (0.75 x 0.4 = 0.30).
+the same box is unsure, not contradicting the label (0.75 x 0.4 = 0.30). A label of another
+class that some prediction already matched accounts for an unmatched prediction only at the
+match IoU: below it, the prediction is a second object on or beside the labelled one.
 
 The image score is its largest suspicion (ties: more suspicions first, then name); the reason
 names the kind, class and evidence. "Support of its kind" is the fraction of label boxes of
@@ -25,7 +28,16 @@ labels) and whether the box lies at least half inside another label box (a plate
 container, a code on a box): a box nothing points at, of a kind the detector almost always
 sees, is more suspicious than a small or nested box of a kind it often overlooks.
 Predictions kept down to a low confidence (e.g. ``--conf 0.05`` when predicting) make this
-evidence much sharper.
+evidence much sharper. ``w`` is :data:`UNSUPPORTED_WEIGHT` (0.75), so contradictions rank
+above silences.
+
+**Second look** (``look=``, :mod:`tecktrack.second_look`): the detector is re-run on a crop
+4x the box around every unmatched label box and every unlabelled detection with
+``s >= 0.25``. ``e`` is the best confidence of any class found there overlapping the label
+at IoU >= 0.3 (a real object the detector overlooked at full scale is usually found; a
+spurious label almost never is) and ``s2`` that of the detection's own class at the match
+IoU. ``w`` is then :data:`LOOK_UNSUPPORTED_WEIGHT` (0.8): a checked silence is stronger
+evidence.
 
 Matching is the class-agnostic greedy rule of :mod:`tecktrack.mining_match`.
 """

@@ -173,3 +173,29 @@ def test_mine_cli_bad_input_is_one_line_error(tmp_path, capsys):
     assert main(["mine", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt")]) == 2
     err = capsys.readouterr().err
     assert "a.txt:1:" in err and len(err.strip().splitlines()) == 1
+
+
+def test_mine_cli_second_look(tmp_path, capsys, repo_root):
+    model = repo_root / "models" / "demo-n"
+    if not (model / "model.onnx").is_file():
+        pytest.skip("models/demo-n not present")
+    yaml_path = make_dataset(tmp_path / "ds")
+    write(tmp_path / "pred/t1.txt", "0 0.5 0.5 0.2 0.2 0.9\n")          # misses the dog
+    write(tmp_path / "pred/t2.txt", "1 0.5 0.5 0.3 0.3 0.95\n")         # unlabelled dog?
+    write(tmp_path / "pred/v1.txt", "1 0.5 0.5 0.4 0.4 0.8\n")
+    out = tmp_path / "mine.json"
+    assert main(["mine", "--pred", str(tmp_path / "pred"), "--gt", str(yaml_path), "--model",
+                 str(model), "--json", str(out), "--quiet"]) == 0
+    issues = {r["image"]: r["reason"] for r in json.loads(out.read_text())["label_issues"]}
+    # black 8x8 images: the closer look finds nothing, so the unlabelled "dog" is not
+    # confirmed and the unmatched dog label stays suspicious
+    assert "t2" not in issues
+    assert issues["t1"].startswith("unsupported label: dog with no matching prediction, nor "
+                                   "one on a closer look")
+    capsys.readouterr()
+    assert main(["mine", "--pred", str(tmp_path / "pred"), "--gt", str(yaml_path),
+                 "--images", str(tmp_path / "ds")]) == 2
+    assert "add --model" in capsys.readouterr().err
+    assert main(["mine", "--pred", str(tmp_path / "pred"), "--gt",
+                 str(tmp_path / "ds" / "labels" / "val"), "--model", str(model), "--quiet"]) == 2
+    assert "no images found for a second look" in capsys.readouterr().err

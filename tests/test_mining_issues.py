@@ -122,3 +122,50 @@ def test_nested_boxes_form_their_own_kind():
     assert issues["score"].idxmax() == "i3"
     assert issues.loc["i3", "score"] == pytest.approx(0.75 * 4 / 6)
     assert issues.loc["i0", "score"] == pytest.approx(0.75 * 1 / 6)
+
+
+class FixedLook:
+    """A second look that reports a given confidence for boxes of given stems."""
+
+    def __init__(self, found: dict[str, float]):
+        self.found, self.asked = found, []
+
+    def evidence(self, stems, boxes, class_ids=None, min_iou=0.3):
+        self.asked.append((list(stems), None if class_ids is None else list(class_ids)))
+        return np.array([self.found.get(s, 0.0) for s in stems])
+
+
+def test_prediction_beside_a_claimed_label_of_another_class_is_an_unlabelled_object():
+    # a cat label matched by a cat prediction; a dog prediction overlaps it at IoU 0.43
+    dog = [0.3 + 0.08, 0.3, 0.2, 0.2]
+    gt = table(["a"], [0], [0], [BOX])
+    pred = table(["a"], [0, 0], [0, 1], [BOX, dog], [0.9, 0.8])
+    assert kinds(pred, gt) == ["unlabelled object"]
+    # the same dog beside an unmatched cat label is an imprecise box of it, not a new object
+    pred = table(["a"], [0], [1], [dog], [0.8])
+    assert "unlabelled object" not in kinds(pred, gt)
+
+
+def test_second_look_scales_unsupported_labels_and_confirms_unlabelled_objects():
+    # a: a label nothing overlaps, found on the closer look (a missed object, not spurious)
+    # b: a label nothing overlaps, and nothing there on the closer look either
+    # c: an unlabelled detection 0.8, seen again at 0.45; d: one at 0.2 (not worth a look)
+    far = [0.8, 0.8, 0.1, 0.1]
+    gt = table(["a", "b", "c", "d"], [0, 1], [0, 0], [BOX, BOX])
+    pred = table(["a", "b", "c", "d"], [2, 3], [1, 1], [far, far], [0.8, 0.2])
+    look = FixedLook({"a": 0.9, "b": 0.02, "c": 0.45})
+    plain = rank_label_issues(pred, gt).set_index("image")["score"]
+    looked = rank_label_issues(pred, gt, look=look, names=["cat", "dog"]).set_index("image")
+    support = plain["a"] / 0.75                          # both labels: the same kind
+    assert plain["a"] == pytest.approx(plain["b"])
+    assert looked.loc["a", "score"] == pytest.approx(0.8 * support * (1 - 0.9))
+    assert looked.loc["b", "score"] == pytest.approx(0.8 * support * (1 - 0.02))
+    assert looked.loc["c", "score"] == pytest.approx(np.sqrt(0.8 * 0.45))
+    assert looked.loc["d", "score"] == pytest.approx(0.2)
+    assert looked.loc["c", "reason"] == ("unlabelled object: dog (confidence 0.80, 0.45 on a "
+                                         "closer look, best IoU 0.00)")
+    assert looked.loc["b", "reason"].startswith("unsupported label: cat with no matching "
+                                                "prediction, nor one on a closer look")
+    labels_asked, preds_asked = look.asked[1], look.asked[0]
+    assert preds_asked == (["c"], [1])                   # same class, above 0.25 only
+    assert labels_asked == (["a", "b"], None)            # any class
