@@ -16,8 +16,8 @@ import pandas as pd
 
 from tecktrack.label_issues import rank_label_issues
 from tecktrack.mining import HardNegativeMining
-from tecktrack.mining_sources import Sources, load_sources
-from tecktrack.second_look import SecondLook, images_by_stem
+from tecktrack.mining_sources import Sources, images_by_stem, load_sources
+from tecktrack.second_look import SecondLook
 
 __all__ = ["mine", "mining_summary", "write_summary"]
 

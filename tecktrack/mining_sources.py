@@ -9,6 +9,7 @@ keeps the source's sub-folders, e.g. ``labels/train/000001.txt``). Stems must be
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from tecktrack.box_table import BoxTable, list_label_files, read_label_files
 from tecktrack.errors import DatasetError
 from tecktrack.mining_match import align_tables
 
-__all__ = ["Sources", "load_aligned", "load_ground_truth", "load_predictions", "load_sources"]
+__all__ = ["Sources", "images_by_stem", "load_aligned", "load_ground_truth", "load_predictions",
+           "load_sources"]
 
 
 @dataclass(eq=False)
@@ -135,11 +137,55 @@ def _label_tree(labels: Path) -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-def _add_unique(found: dict[str, str | None], stem: str, path: str | None, where: Path) -> None:
+def _add_unique(found: dict, stem: str, path: object, where: Path | None) -> None:
     if stem in found:
         raise DatasetError(f"two images share the stem {stem!r}; predictions are matched by stem",
                            where)
     found[stem] = path
+
+
+def images_by_stem(source: str | Path | Sequence[str | Path]) -> dict[str, Path]:
+    """Image paths keyed by file stem, from a ``data.yaml`` (every split), a dataset folder
+    holding one, an image folder (recursive) or a list of paths.
+
+    Raises
+    ------
+    DatasetError
+        Nothing found, or two images with the same stem.
+
+    Examples
+    --------
+    >>> images_by_stem(["a/x.jpg", "b/y.png"])
+    {'x': PosixPath('a/x.jpg'), 'y': PosixPath('b/y.png')}
+    """
+    from tecktrack.formats import list_images, read_data_yaml
+
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        yaml = path if path.is_file() else next(
+            (path / n for n in ("data.yaml", "data.yml") if (path / n).is_file()), None)
+        if yaml is not None:
+            found = _unique_images(_split_images(read_data_yaml(yaml)), yaml)
+        else:
+            found = _unique_images(list_images(path), path)
+    else:
+        path, found = None, _unique_images([Path(p) for p in source], None)
+    if not found:
+        raise DatasetError("no images found (give an image folder or a data.yaml)", path)
+    return found
+
+
+def _split_images(config) -> list[Path]:
+    """Every image of every split of a :class:`~tecktrack.formats.DataConfig`."""
+    return [p for images in config.splits.values() for p in images]
+
+
+def _unique_images(paths: list[Path], where: Path | None) -> dict[str, Path]:
+    """Paths by stem; the same file listed twice (a folder serving two splits) is one image."""
+    found: dict[str, Path] = {}
+    for image in dict.fromkeys(paths):
+        _add_unique(found, image.stem, image, where)
+    return found
 
 
 def _from_yaml(yaml_path: Path, quiet: bool) -> tuple[BoxTable, list[str]]:
@@ -147,13 +193,7 @@ def _from_yaml(yaml_path: Path, quiet: bool) -> tuple[BoxTable, list[str]]:
 
     config = read_data_yaml(yaml_path)
     found: dict[str, str | None] = {}
-    seen: set[Path] = set()
-    for images in config.splits.values():
-        for image in images:
-            if image in seen:          # the same folder may serve two splits
-                continue
-            seen.add(image)
-            label = label_path_for(image)
-            _add_unique(found, image.stem, str(label) if label.is_file() else None, yaml_path)
-    found = dict(sorted(found.items()))
+    for stem, image in sorted(_unique_images(_split_images(config), yaml_path).items()):
+        label = label_path_for(image)
+        found[stem] = str(label) if label.is_file() else None
     return read_label_files(list(found), list(found.values()), quiet=quiet), config.names

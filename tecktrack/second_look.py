@@ -23,7 +23,7 @@ from tecktrack.detections import box_iou, cxcywh_to_xyxy
 from tecktrack.errors import DatasetError
 from tecktrack.progress import progress
 
-__all__ = ["SecondLook", "zoom_windows", "images_by_stem"]
+__all__ = ["SecondLook", "zoom_windows"]
 
 _BATCH = 16
 
@@ -59,46 +59,6 @@ def zoom_windows(xyxy: np.ndarray, width: int, height: int, factor: float = 4.0,
     return np.concatenate([lo, lo + side[:, None]], axis=1)
 
 
-def images_by_stem(source: str | Path | Sequence[str | Path]) -> dict[str, Path]:
-    """Image paths keyed by file stem, from a ``data.yaml`` (every split), a dataset folder
-    holding one, an image folder (recursive) or a list of paths.
-
-    Raises
-    ------
-    DatasetError
-        Nothing found, or two images with the same stem.
-
-    Examples
-    --------
-    >>> images_by_stem(["a/x.jpg", "b/y.png"])
-    {'x': PosixPath('a/x.jpg'), 'y': PosixPath('b/y.png')}
-    """
-    from tecktrack.formats import list_images, read_data_yaml
-
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        yaml = next((path / n for n in ("data.yaml", "data.yml") if (path / n).is_file()), None)
-        if path.is_file():
-            yaml = path
-        if yaml is not None:
-            paths = [p for split in read_data_yaml(yaml).splits.values() for p in split]
-        else:
-            paths = list_images(path)
-        where = path
-    else:
-        paths, where = [Path(p) for p in source], None
-    found: dict[str, Path] = {}
-    for p in paths:
-        p = Path(p)
-        if found.get(p.stem, p) != p:
-            raise DatasetError(f"two images share the stem {p.stem!r}", where)
-        found[p.stem] = p
-    if not found:
-        raise DatasetError("no images found for a second look (give the image folder or "
-                           "data.yaml)", where)
-    return found
-
-
 class SecondLook:
     """Re-run a detector on zoomed crops around boxes and report what it finds there.
 
@@ -107,7 +67,7 @@ class SecondLook:
     model : tecktrack.model.Model
         Any loaded detector (its own ``conf`` is ignored; ``conf`` below is used).
     images : mapping of str to path
-        Image path per stem (see :func:`images_by_stem`).
+        Image path per stem (see :func:`tecktrack.mining_sources.images_by_stem`).
     factor, min_side : float, int
         Window size (see :func:`zoom_windows`).
     conf : float
@@ -117,6 +77,7 @@ class SecondLook:
 
     Examples
     --------
+    >>> from tecktrack.mining_sources import images_by_stem
     >>> images = images_by_stem("data/synth-noisy")                     # doctest: +SKIP
     >>> look = SecondLook(load_model("demo-s"), images)                 # doctest: +SKIP
     >>> look.evidence(["000010"], np.array([[0.3, 0.7, 0.05, 0.05]]))  # doctest: +SKIP

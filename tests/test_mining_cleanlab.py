@@ -30,8 +30,8 @@ from tecktrack.detections import Detections
 from tecktrack.formats import read_data_yaml
 from tecktrack.label_issues import rank_label_issues
 from tecktrack.mining_match import align_tables
-from tecktrack.mining_sources import load_ground_truth
-from tecktrack.second_look import SecondLook, images_by_stem
+from tecktrack.mining_sources import images_by_stem, load_ground_truth
+from tecktrack.second_look import SecondLook
 from tecktrack.synth.noise import corrupt_labels
 
 N_IMAGES, SIZE, N_CLASSES = 600, 320, 8

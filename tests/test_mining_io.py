@@ -198,4 +198,4 @@ def test_mine_cli_second_look(tmp_path, capsys, repo_root):
     assert "add --model" in capsys.readouterr().err
     assert main(["mine", "--pred", str(tmp_path / "pred"), "--gt",
                  str(tmp_path / "ds" / "labels" / "val"), "--model", str(model), "--quiet"]) == 2
-    assert "no images found for a second look" in capsys.readouterr().err
+    assert "no images found" in capsys.readouterr().err

@@ -11,7 +11,8 @@ import pytest
 
 from tecktrack.detections import Detections, xyxy_to_cxcywh
 from tecktrack.errors import DatasetError
-from tecktrack.second_look import SecondLook, images_by_stem, zoom_windows
+from tecktrack.mining_sources import images_by_stem
+from tecktrack.second_look import SecondLook, zoom_windows
 
 SIDE = 320
 
