@@ -131,7 +131,7 @@ class SecondLook:
             xyxy = cxcywh_to_xyxy(boxes[rows]) * np.array([width, height, width, height])
             windows = zoom_windows(xyxy, width, height, self.factor, self.min_side)
             crops = [image[y0:y1, x0:x1] for x0, y0, x1, y1 in windows]
-            found = self._predict(crops)
+            found = self.model.predict_batch(crops, batch_size=_BATCH, conf=self.conf)
             for k, (row, det, win) in enumerate(zip(rows, found, windows, strict=True)):
                 if not len(det):
                     continue
@@ -142,14 +142,3 @@ class SecondLook:
                 if ok.any():
                     out[row] = float(det.scores[ok].max())
         return out
-
-    def _predict(self, crops: list[np.ndarray]) -> list:
-        """Detections per crop at :attr:`conf` (crop pixels), batched when the model allows."""
-        model = self.model
-        step = _BATCH if model.backend.batch_dynamic else 1
-        found = []
-        for start in range(0, len(crops), step):
-            blob, infos = model.preprocess_batch(crops[start:start + step])
-            decoded = model.post_process_batch(model.forward(blob), infos, self.conf)
-            found.extend(model.nms(d) for d in decoded)
-        return found

@@ -103,6 +103,9 @@ def test_predict_batch_matches_single_predictions(graphs, backend):
     for frame, det in zip(frames, batched, strict=True):
         single = model.predict(frame)
         np.testing.assert_allclose(_sorted(det).xyxy, _sorted(single).xyxy, atol=1e-4)
+    top = float(batched[0].scores.max())          # a per-call threshold; model.conf untouched
+    strict = model.predict_batch(frames[:1], conf=top)
+    assert len(strict[0]) == 0 and model.conf < top
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -3,8 +3,6 @@ stands in for a network, so every expected number is known)."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import cv2
 import numpy as np
 import pytest
@@ -22,23 +20,12 @@ class PixelDetector:
     sees objects spanning at least ``visible`` of the input side (a tiny object is missed
     in the whole frame and found on a zoomed crop)."""
 
-    backend = SimpleNamespace(batch_dynamic=True)
-
     def __init__(self, visible: float = 0.15, score: float = 0.9):
         self.visible, self.score, self.batches = visible, score, []
 
-    def preprocess_batch(self, crops):
+    def predict_batch(self, crops, batch_size=8, conf=None):
         self.batches.append(len(crops))
-        return crops, [None] * len(crops)
-
-    def forward(self, blob):
-        return blob
-
-    def post_process_batch(self, outputs, infos, conf):
-        return [self._find(c, conf) for c in outputs]
-
-    def nms(self, det):
-        return det
+        return [self._find(c, conf) for c in crops]
 
     def _find(self, crop: np.ndarray, conf: float) -> Detections:
         ys, xs = np.nonzero(crop[..., 0] > 128)

@@ -187,11 +187,12 @@ class Model:
         blob, info = self.preprocess(frame)
         return self.nms(self.post_process(self.forward(blob), info))
 
-    def predict_batch(self, frames: Sequence[np.ndarray],
-                      batch_size: int = DEFAULT_BATCH) -> list[Detections]:
+    def predict_batch(self, frames: Sequence[np.ndarray], batch_size: int = DEFAULT_BATCH,
+                      conf: float | None = None) -> list[Detections]:
         """:meth:`predict` on several frames, batched when the network accepts batches.
 
-        Networks with a fixed batch of one run frame by frame.
+        Networks with a fixed batch of one run frame by frame. ``conf`` overrides
+        :attr:`conf` for this call.
 
         Examples
         --------
@@ -201,7 +202,7 @@ class Model:
         result: list[Detections] = []
         for start in range(0, len(frames), step):
             blob, infos = self.preprocess_batch(frames[start:start + step])
-            decoded = self.post_process_batch(self.forward(blob), infos)
+            decoded = self.post_process_batch(self.forward(blob), infos, conf)
             result.extend(self.nms(d) for d in decoded)
         return result
 
