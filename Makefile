@@ -23,6 +23,7 @@ run: setup
 	$(PY) -m tecktrack run
 
 test: setup
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 bench: setup

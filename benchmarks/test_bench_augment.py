@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tecktrack import augment as aug
+from tecktrack.augment import ops as aug
 from tecktrack.detections import Detections
 
 with warnings.catch_warnings():

@@ -19,15 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tecktrack.datasets.coco import CocoDataset, CocoImage, read_coco, write_coco
+from tecktrack.datasets.yolo import read_yolo_labels, write_yolo_labels
 from tecktrack.detections import Detections, box_iou
-from tecktrack.formats import (
-    CocoDataset,
-    CocoImage,
-    read_coco,
-    read_yolo_labels,
-    write_coco,
-    write_yolo_labels,
-)
 
 N_FILES, N_IMAGES, N_BOXES = 1000, 5000, 1000
 

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from tecktrack.inference import InferenceService, pipeline_threads
+from tecktrack.inference.capture import VideoPreprocessor
+from tecktrack.inference.service import InferenceService, pipeline_threads
 from tecktrack.model import load_model
-from tecktrack.video import VideoPreprocessor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from inference_support import build_detector, write_video  # noqa: E402

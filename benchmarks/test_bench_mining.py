@@ -1,6 +1,6 @@
 """Mining speed: 100,000 images of label + prediction files, vectorised vs a per-image loop.
 
-TeckTrack: ``tecktrack.mining_report.mine`` (bulk read, vectorised matching, loss, label
+TeckTrack: ``tecktrack.mining.mine`` (bulk read, vectorised matching, loss, label
 issues) over all 100,000 images. Peer: the straightforward per-image loop a user would write
 (``formats.read_yolo_labels`` for both files, then ``HardNegativeMining.compute_loss``),
 timed on the first 2,000 images; compare the per-image times.
@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tecktrack.formats import read_yolo_labels
-from tecktrack.mining import HardNegativeMining
-from tecktrack.mining_report import mine
+from tecktrack.datasets.yolo import read_yolo_labels
+from tecktrack.mining.hard_negatives import HardNegativeMining
+from tecktrack.mining.pipeline import mine
 
 N_IMAGES = 100_000
 N_PEER = 2_000

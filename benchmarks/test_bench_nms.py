@@ -1,4 +1,4 @@
-"""Speed of class-aware NMS: ``tecktrack.nms.nms_indices`` vs ``cv2.dnn.NMSBoxesBatched``.
+"""Speed of class-aware NMS: ``tecktrack.model.nms_indices`` vs ``cv2.dnn.NMSBoxesBatched``.
 
 Both start from the same arrays a detector hands over (float32 ``xyxy``, float32 scores,
 int64 class ids) and return the kept indices in descending score order; the OpenCV side
@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tecktrack.nms import nms_indices
+from tecktrack.model.nms import nms_indices
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from nms_support import detector_candidates  # noqa: E402

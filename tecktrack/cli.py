@@ -1,8 +1,9 @@
 """The ``tecktrack`` command.
 
-Sub-commands live in :mod:`tecktrack.commands`: every module there defines
-``register(subparsers)`` which adds its parser(s) and sets ``func`` to a handler
-``handler(args) -> int``. Handlers import heavy libraries lazily so ``--help`` stays fast.
+Sub-commands live in :mod:`tecktrack.commands`: every module there that defines
+``register(subparsers)`` adds its parser(s) and sets ``func`` to a handler
+``handler(args) -> int`` (the others, such as ``options``, are shared helpers). Handlers
+import heavy libraries lazily so ``--help`` stays fast.
 A :class:`~tecktrack.errors.TeckTrackError` becomes a one-line message and exit status 2.
 """
 
@@ -39,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         if info.name.startswith("_"):
             continue
         module = importlib.import_module(f"tecktrack.commands.{info.name}")
-        module.register(sub)
+        if hasattr(module, "register"):
+            module.register(sub)
     return parser
 
 

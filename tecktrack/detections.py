@@ -200,6 +200,9 @@ class Detections:
         Integer class ids; stored as int64.
     scores : array-like, shape (n,), optional
         Confidence scores; stored as float32. ``None`` for ground truth.
+    tracker_ids : array-like, shape (n,), optional
+        Track identities across frames; stored as int64, ``-1`` for an untracked box.
+        ``None`` (the default) when nothing tracked these boxes.
 
     Examples
     --------
@@ -210,11 +213,14 @@ class Detections:
     array([0])
     >>> len(Detections.concat([d, Detections.empty()]))
     2
+    >>> d.above(0.5).class_ids
+    array([0])
     """
 
     xyxy: np.ndarray
     class_ids: np.ndarray
     scores: np.ndarray | None = None
+    tracker_ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         xyxy = np.asarray(self.xyxy, dtype=np.float32)
@@ -235,9 +241,16 @@ class Detections:
             scores = np.asarray(scores, dtype=np.float32).reshape(-1)
             if scores.shape != (n,):
                 raise ValueError(f"Detections.scores must have shape ({n},), got {scores.shape}")
+        tracker_ids = self.tracker_ids
+        if tracker_ids is not None:
+            tracker_ids = np.asarray(tracker_ids).astype(np.int64).reshape(-1)
+            if tracker_ids.shape != (n,):
+                raise ValueError(f"Detections.tracker_ids must have shape ({n},), "
+                                 f"got {tracker_ids.shape}")
         self.xyxy = np.ascontiguousarray(xyxy)
         self.class_ids = class_ids
         self.scores = scores
+        self.tracker_ids = tracker_ids
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -267,11 +280,15 @@ class Detections:
             return cls.empty()
         nonempty = [d for d in items if len(d)] or items[:1]
         keep_scores = all(d.scores is not None for d in nonempty)
+        keep_ids = all(d.tracker_ids is not None for d in nonempty)
         return cls(
             np.concatenate([d.xyxy for d in items]),
             np.concatenate([d.class_ids for d in items]),
             np.concatenate([d.scores if d.scores is not None else np.zeros(len(d), np.float32)
                             for d in items]) if keep_scores else None,
+            np.concatenate([d.tracker_ids if d.tracker_ids is not None
+                            else np.full(len(d), -1, np.int64) for d in items])
+            if keep_ids else None,
         )
 
     @classmethod
@@ -329,10 +346,24 @@ class Detections:
             self.xyxy[index],
             self.class_ids[index],
             None if self.scores is None else self.scores[index],
+            None if self.tracker_ids is None else self.tracker_ids[index],
         )
 
     def __iter__(self):
         raise TypeError("iterate over len(d) indices or use boolean masks; Detections is columnar")
+
+    def above(self, min_score: float) -> Detections:
+        """The boxes scoring at least ``min_score``; ground truth (no scores) comes back whole.
+
+        Examples
+        --------
+        >>> d = Detections([[0, 0, 1, 1], [0, 0, 2, 2]], [0, 1], [0.9, 0.2])
+        >>> d.above(0.3).class_ids, len(Detections([[0, 0, 1, 1]], [0]).above(0.3))
+        (array([0]), 1)
+        """
+        if self.scores is None:
+            return self
+        return self[self.scores >= min_score]
 
     def sorted_by_score(self) -> Detections:
         """A copy ordered by descending score (stable, as OpenCV and pycocotools order ties)."""
@@ -342,4 +373,5 @@ class Detections:
 
     def __repr__(self) -> str:
         s = "" if self.scores is None else ", with scores"
-        return f"Detections(n={len(self)}{s})"
+        t = "" if self.tracker_ids is None else ", tracked"
+        return f"Detections(n={len(self)}{s}{t})"

@@ -12,31 +12,29 @@ import pandas as pd
 import pytest
 from inference_support import build_detector, write_video
 
-from tecktrack.analysis import (
+from tecktrack.augment.analysis import augmentation_analysis
+from tecktrack.cleaning.plan import classify_images, folder_layout, misfiled_scores
+from tecktrack.datasets.dataset import Dataset
+from tecktrack.detections import Detections
+from tecktrack.errors import DatasetError, StreamError
+from tecktrack.inference.service import InferenceService
+from tecktrack.interface.streaming import frame_table, stream_video
+from tecktrack.lab import (
     annotated,
-    augmented_versions,
-    predict_split,
-    sample_items,
-    scored_versions,
-)
-from tecktrack.analysis_tables import (
     augmentation_summary,
+    augmented_versions,
     cleaning_sweep,
     label_issue_hits,
     label_noise,
     move_plan,
     pick_examples,
+    predict_split,
+    sample_items,
     sample_layout,
+    scored_versions,
 )
-from tecktrack.augment_analysis import augmentation_analysis
-from tecktrack.cleaning import classify_images, folder_layout, misfiled_scores
-from tecktrack.datasets import Dataset
-from tecktrack.detections import Detections
-from tecktrack.errors import DatasetError, StreamError
-from tecktrack.inference import InferenceService
-from tecktrack.mining import HardNegativeMining
+from tecktrack.mining.hard_negatives import HardNegativeMining
 from tecktrack.model import load_model
-from tecktrack.streaming import frame_table, stream_video
 
 
 class CornerDetector:

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tecktrack.augment_analysis import augmentation_analysis
+from tecktrack.augment.analysis import augmentation_analysis
 from tecktrack.detections import Detections
 
 

@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tecktrack.augment_apply import apply_augmentations, parse_ops
-from tecktrack.box_table import BoxTable
+from tecktrack.augment.apply import apply_augmentations, parse_ops
+from tecktrack.augment.copy_paste import copy_paste, cut_objects
+from tecktrack.augment.oversample import oversampling_plan
 from tecktrack.cli import main
-from tecktrack.copy_paste import copy_paste, cut_objects
+from tecktrack.datasets.box_table import BoxTable
+from tecktrack.datasets.yolo import read_yolo_labels
 from tecktrack.detections import Detections, box_iou
 from tecktrack.errors import DatasetError, FormatError
-from tecktrack.formats import read_yolo_labels
-from tecktrack.oversample import oversampling_plan
 
 
 def make_image(path: Path, boxes: list[list[int]], classes: list[int], seed: int = 0) -> Path:

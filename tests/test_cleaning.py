@@ -9,21 +9,21 @@ import cv2
 import numpy as np
 import pytest
 
-import tecktrack.cleaning_moves as moves_mod
+import tecktrack.cleaning.moves as moves_mod
 import tecktrack.model
-from tecktrack.cleaning import (
-    classify_images,
-    folder_layout,
-    misfiled_scores,
-    outcome_counts,
-    score_images,
-)
-from tecktrack.cleaning_moves import (
+from tecktrack.cleaning.moves import (
     apply_manifest,
     move_states,
     read_manifest,
     undo_manifest,
     write_manifest,
+)
+from tecktrack.cleaning.plan import (
+    classify_images,
+    folder_layout,
+    misfiled_scores,
+    outcome_counts,
+    score_images,
 )
 from tecktrack.cli import main
 from tecktrack.detections import Detections

@@ -277,3 +277,16 @@ def test_paired_iou_crowd_is_intersection_over_detection() -> None:
     got = paired_iou(det, gt, crowd=np.array([False, True]))
     np.testing.assert_allclose(got, [8 / (16 + 32 - 8), 8 / 16])
     assert paired_iou(np.zeros((0, 4)), np.zeros((0, 4))).shape == (0,)
+
+
+def test_tracker_ids_are_optional_and_follow_selection_and_concat():
+    d = Detections([[0, 0, 1, 1], [0, 0, 2, 2]], [0, 1], [0.9, 0.2], tracker_ids=[7, -1])
+    assert d.tracker_ids.dtype == np.int64
+    assert d[d.scores > 0.5].tracker_ids.tolist() == [7]
+    assert d.above(0.1).tracker_ids.tolist() == [7, -1]
+    both = Detections.concat([d, Detections([[1, 1, 2, 2]], [0], [0.5])])
+    assert both.tracker_ids is None  # one part untracked: no ids rather than made-up ones
+    assert Detections.concat([d, d]).tracker_ids.tolist() == [7, -1, 7, -1]
+    assert Detections([[0, 0, 1, 1]], [0]).tracker_ids is None
+    with pytest.raises(ValueError, match="tracker_ids must have shape"):
+        Detections([[0, 0, 1, 1]], [0], tracker_ids=[1, 2])

@@ -1,4 +1,4 @@
-"""YOLO label files, data.yaml, image headers and label paths (tecktrack.formats)."""
+"""YOLO label files, data.yaml, image headers and label paths (tecktrack.datasets)."""
 
 from __future__ import annotations
 
@@ -11,25 +11,26 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tecktrack.detections import Detections
-from tecktrack.errors import DatasetError, FormatError
-from tecktrack.formats import (
+from tecktrack.datasets.coco import (
     CocoDataset,
     CocoImage,
-    LabelProblem,
     coco_results,
     coco_to_dict,
-    image_size,
-    label_path_for,
-    list_images,
     read_coco,
     read_coco_results,
-    read_data_yaml,
-    read_yolo_labels,
     write_coco,
     write_coco_results,
+)
+from tecktrack.datasets.data_yaml import read_data_yaml
+from tecktrack.datasets.images import image_size, list_images
+from tecktrack.datasets.yolo import (
+    LabelProblem,
+    label_path_for,
+    read_yolo_labels,
     write_yolo_labels,
 )
+from tecktrack.detections import Detections
+from tecktrack.errors import DatasetError, FormatError
 
 
 def _write(path: Path, text: str) -> Path:
@@ -530,9 +531,9 @@ def test_read_coco_results_of_an_empty_list(tmp_path):
 
 
 def test_coco_is_reexported_by_formats():
-    import tecktrack.coco
-    import tecktrack.formats
+    import tecktrack.datasets
+    import tecktrack.datasets.coco
 
-    for name in tecktrack.coco.__all__:
-        assert getattr(tecktrack.formats, name) is getattr(tecktrack.coco, name)
-        assert name in tecktrack.formats.__all__
+    for name in tecktrack.datasets.coco.__all__:
+        assert getattr(tecktrack.datasets, name) is getattr(tecktrack.datasets.coco, name)
+        assert name in tecktrack.datasets.__all__

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from inference_support import build_detector, write_folder, write_video
 
+from tecktrack.datasets.yolo import read_yolo_labels
 from tecktrack.errors import StreamError
-from tecktrack.formats import read_yolo_labels
-from tecktrack.inference import InferenceService
+from tecktrack.inference.service import InferenceService
 from tecktrack.model import load_model
 
 pytestmark = pytest.mark.timeout(120)

@@ -8,9 +8,9 @@ import threading
 import pytest
 from inference_support import demo_or_tiny_model, free_udp_port, wait_until_bound, write_video
 
-from tecktrack.inference import InferenceService
+from tecktrack.inference.service import InferenceService
+from tecktrack.interface.udp_sender import send_video
 from tecktrack.model import load_model
-from tecktrack.udp import send_video
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from tecktrack.cli import main
+from tecktrack.datasets.coco import CocoDataset, CocoImage, write_coco, write_coco_results
 from tecktrack.detections import Detections
-from tecktrack.formats import CocoDataset, CocoImage, write_coco, write_coco_results
 from tecktrack.metrics import SUMMARY_KEYS
 from tecktrack.metrics.loaders import load_yolo
 

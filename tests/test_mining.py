@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tecktrack.box_table import BoxTable
+from tecktrack.datasets.box_table import BoxTable
 from tecktrack.detections import Detections, box_iou
-from tecktrack.mining import LOSS_COMPONENTS, HardNegativeMining
-from tecktrack.mining_match import align_tables, match_tables
+from tecktrack.mining.hard_negatives import LOSS_COMPONENTS, HardNegativeMining
+from tecktrack.mining.matching import align_tables, match_tables
 
 GT = Detections([[0, 0, 40, 40]], [0])
 
@@ -146,7 +146,7 @@ def test_vectorised_matching_equals_brute_force_greedy(seed):
 
 
 def test_vectorised_matching_is_chunk_independent(monkeypatch):
-    import tecktrack.mining_match as mm
+    import tecktrack.mining.matching as mm
 
     p, g = random_tables(5)
     whole = mm.match_tables(p, g)

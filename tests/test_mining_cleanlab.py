@@ -25,13 +25,13 @@ import warnings
 import numpy as np
 import pytest
 
-from tecktrack.box_table import BoxTable
+from tecktrack.datasets.box_table import BoxTable
+from tecktrack.datasets.data_yaml import read_data_yaml
 from tecktrack.detections import Detections
-from tecktrack.formats import read_data_yaml
-from tecktrack.label_issues import rank_label_issues
-from tecktrack.mining_match import align_tables
-from tecktrack.mining_sources import images_by_stem, load_ground_truth
-from tecktrack.second_look import SecondLook
+from tecktrack.mining.label_issues import rank_label_issues
+from tecktrack.mining.matching import align_tables
+from tecktrack.mining.second_look import SecondLook
+from tecktrack.mining.sources import images_by_stem, load_ground_truth
 from tecktrack.synth.noise import corrupt_labels
 
 N_IMAGES, SIZE, N_CLASSES = 600, 320, 8

@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
-from tecktrack.box_table import BoxTable, read_label_dir, read_label_files
 from tecktrack.cli import main
+from tecktrack.datasets.box_table import BoxTable, read_label_dir, read_label_files
+from tecktrack.datasets.yolo import read_yolo_labels
 from tecktrack.errors import DatasetError, FormatError
-from tecktrack.formats import read_yolo_labels
-from tecktrack.mining_sources import load_ground_truth, load_predictions, load_sources
+from tecktrack.mining.sources import load_ground_truth, load_predictions, load_sources
 
 
 def write(path: Path, text: str) -> Path:

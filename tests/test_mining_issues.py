@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tecktrack.box_table import BoxTable
-from tecktrack.label_issues import ISSUE_KINDS, box_suspicions, rank_label_issues
-from tecktrack.mining_match import match_tables
+from tecktrack.datasets.box_table import BoxTable
+from tecktrack.mining.label_issues import ISSUE_KINDS, box_suspicions, rank_label_issues
+from tecktrack.mining.matching import match_tables
 
 BOX = [0.3, 0.3, 0.2, 0.2]
 

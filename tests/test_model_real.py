@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from tecktrack.formats import read_data_yaml, read_yolo_labels
+from tecktrack.datasets.data_yaml import read_data_yaml
+from tecktrack.datasets.yolo import read_yolo_labels
 from tecktrack.model import load_model
 
 pytestmark = pytest.mark.real

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nms_support import detector_candidates
 
-from tecktrack import nms
 from tecktrack.detections import Detections
-from tecktrack.nms import NMS, nms_indices, soft_nms
+from tecktrack.model import nms
+from tecktrack.model.nms import NMS, nms_indices, soft_nms
 
 SOFT_METHODS = {
     "linear": cv2.dnn.SOFT_NMSMETHOD_SOFTNMS_LINEAR,

@@ -3,7 +3,7 @@
 nbval (configured in pyproject.toml) re-executes the committed notebooks and compares their
 outputs; these tests check what nbval cannot: one ``parameters`` cell each with defaults on
 the embedded world, deterministic committed outputs, reruns with other parameters into a
-temporary folder, and the failing-cell report of :mod:`tecktrack.notebooks`.
+temporary folder, and the failing-cell report of :mod:`tecktrack.lab.runner`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from tecktrack.cli import main
 from tecktrack.errors import TeckTrackError
-from tecktrack.notebooks import (
+from tecktrack.lab.runner import (
     list_notebooks,
     parse_parameters,
     run_notebook,
@@ -81,7 +81,9 @@ def test_one_parameters_cell_first_with_defaults_on_the_embedded_world(notebooks
             assert (notebooks[name].parent / value).resolve().is_relative_to(
                 notebooks[name].parent.parent)
     assert set(SMALL[name]) <= set(params)              # the test's overrides exist
-    assert "ensure_default_world(" in code[1].source    # works on a fresh clone
+    # one library call sets up every notebook (it builds the default world on a fresh clone)
+    assert "figures, tables = notebook_setup(out_dir)" in code[1].source
+    assert "ensure_default_world" not in code[1].source and "set_option" not in code[1].source
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -186,3 +188,16 @@ def test_every_notebook_reruns_with_smaller_parameters_into_a_temporary_folder(
     assert len((out / "tables" / "03_hard_negatives.csv").read_text().splitlines()) == 1 + 2
     assert len((out / "tables" / "05_stream_frames.csv").read_text().splitlines()) == 1 + 8
     assert (out / "runs").is_dir()
+
+
+def test_notebook_setup_builds_the_world_and_returns_the_output_folders(tmp_path):
+    import pandas as pd
+
+    from tecktrack.lab import notebook_setup
+    from tecktrack.paths import data_dir
+
+    figures, tables = notebook_setup(tmp_path / "out", width=111)
+    assert (figures, tables) == (tmp_path / "out" / "figures", tmp_path / "out" / "tables")
+    assert pd.get_option("display.width") == 111
+    assert (data_dir() / "synth" / "data.yaml").is_file()
+    pd.reset_option("display.width")

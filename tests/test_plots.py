@@ -1,4 +1,4 @@
-"""tecktrack.plots: every figure draws exactly the numbers it is given."""
+"""tecktrack.lab.plots: every figure draws exactly the numbers it is given."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from tecktrack import plots  # noqa: E402
-from tecktrack.datasets import size_bucket  # noqa: E402
+from tecktrack.datasets.dataset import size_bucket  # noqa: E402
 from tecktrack.detections import Detections  # noqa: E402
-from tecktrack.report import save_figure  # noqa: E402
+from tecktrack.lab import plots  # noqa: E402
+from tecktrack.lab.report import save_figure  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ import pytest
 from model_graphs import make_graph, yolov8_output
 
 from tecktrack.cli import main
-from tecktrack.formats import read_yolo_labels
+from tecktrack.datasets.yolo import read_yolo_labels
 
 # Two boxes in 64x64 input pixels: class 0 (0.9) and class 1 (0.5).
 OUTPUT = yolov8_output([[32, 32, 16, 8], [16, 48, 8, 8]], [[0.9, 0.1], [0.0, 0.5]])

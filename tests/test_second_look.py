@@ -9,8 +9,8 @@ import pytest
 
 from tecktrack.detections import Detections, xyxy_to_cxcywh
 from tecktrack.errors import DatasetError
-from tecktrack.mining_sources import images_by_stem
-from tecktrack.second_look import SecondLook, zoom_windows
+from tecktrack.mining.second_look import SecondLook, zoom_windows
+from tecktrack.mining.sources import images_by_stem
 
 SIDE = 320
 
@@ -107,10 +107,10 @@ def test_images_by_stem_from_folder_yaml_and_list(tmp_path, scene):
 def test_second_look_on_real_coco_with_a_real_darknet_detector(real_data):
     """Unmatched real COCO labels are found on the closer look far more often than random
     boxes of the same sizes (a crowded scene puts some of those on real objects too)."""
-    from tecktrack.box_table import BoxTable
-    from tecktrack.formats import read_image
-    from tecktrack.mining_match import align_tables, match_tables
-    from tecktrack.mining_sources import load_ground_truth
+    from tecktrack.datasets.box_table import BoxTable
+    from tecktrack.datasets.images import read_image
+    from tecktrack.mining.matching import align_tables, match_tables
+    from tecktrack.mining.sources import load_ground_truth
     from tecktrack.model import load_model
 
     data = real_data / "coco128-val" / "data.yaml"

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from tecktrack.cli import main
+from tecktrack.datasets.data_yaml import read_data_yaml
+from tecktrack.datasets.yolo import read_yolo_labels
 from tecktrack.detections import Detections, box_area, box_iou
 from tecktrack.errors import DatasetError
-from tecktrack.formats import read_data_yaml, read_yolo_labels
 from tecktrack.synth import CLASS_NAMES, generate_dataset, render_image
 from tecktrack.synth.scene import MIN_SIDE
 
@@ -24,7 +25,7 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 
 def read_labels(root: Path, size: int) -> list[Detections]:
-    """All label files of a dataset, in file-name order, read by tecktrack.formats."""
+    """All label files of a dataset, in file-name order, read by tecktrack.datasets."""
     files = sorted(root.glob("labels/*/*.txt"), key=lambda p: p.name)
     return [read_yolo_labels(f, size, size, n_classes=len(CLASS_NAMES)) for f in files]
 

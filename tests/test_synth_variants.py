@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from tecktrack.cli import main
+from tecktrack.datasets.yolo import read_yolo_labels
 from tecktrack.detections import Detections, box_iou
 from tecktrack.errors import DatasetError
-from tecktrack.formats import read_yolo_labels
 from tecktrack.synth import CLASS_NAMES, generate_dataset, generate_folders
 from tecktrack.synth.folders import plan_folders
 from tecktrack.synth.noise import NOISE_KINDS, corrupt_labels

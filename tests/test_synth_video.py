@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from tecktrack.cli import main
+from tecktrack.datasets.yolo import read_yolo_labels
 from tecktrack.detections import box_iou
 from tecktrack.errors import DatasetError
-from tecktrack.formats import read_yolo_labels
 from tecktrack.synth import CLASS_NAMES, ensure_default_world, generate_video
 from tecktrack.synth import world as world_module
 

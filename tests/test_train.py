@@ -283,8 +283,8 @@ def test_cli_train_rejects_a_batch_larger_than_the_split(tmp_path, capsys):
 
 
 def test_check_model_refuses_untrained_folders_and_the_training_seed(tmp_path):
+    from tecktrack.commands.model_check import check_model
     from tecktrack.errors import ModelError
-    from tecktrack.train.checks import check_model
 
     with pytest.raises(ModelError, match="no model.yaml with a 'training' block"):
         check_model(tmp_path, "data.yaml", unseen_seed=7)

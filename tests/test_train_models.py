@@ -2,7 +2,7 @@
 
 The accuracy test renders the dataset recorded under ``training.unseen`` in each
 ``model.yaml`` (a seed never used in training), runs both models through ``tecktrack
-predict`` and ``tecktrack evaluate`` (:func:`tecktrack.train.checks.cli_map` calls the CLI)
+predict`` and ``tecktrack evaluate`` (:func:`tecktrack.commands.model_check.cli_map` calls the CLI)
 and compares with the recorded figures.
 """
 
@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from tecktrack.cli import main
+from tecktrack.commands.model_check import cli_map
 from tecktrack.detections import box_iou
-from tecktrack.train.checks import cli_map
 
 MODELS = ("demo-n", "demo-s")
 

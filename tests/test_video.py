@@ -8,8 +8,8 @@ import pytest
 from inference_support import colour_frame, write_folder, write_video
 
 from tecktrack.errors import StreamError
-from tecktrack.udp import parse_udp_url
-from tecktrack.video import VideoPreprocessor, describe_source
+from tecktrack.inference.capture import VideoPreprocessor, describe_source
+from tecktrack.inference.udp_url import parse_udp_url
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +123,15 @@ def test_inputs_are_not_modified(tmp_path):
         frame[:] = 0  # consumers may scribble on frames; files must stay as they were
     assert before == {p.name: p.read_bytes() for p in folder.iterdir()}
     assert cv2.imread(str(folder / "000002.png")).any()
+
+
+def test_folder_source_is_searched_recursively_like_every_image_folder(tmp_path):
+    from tecktrack.datasets import list_images
+
+    (tmp_path / "sub").mkdir()
+    for name, value in (("a.png", 10), ("sub/b.PNG", 20), ("c.jpg", 30)):
+        cv2.imwrite(str(tmp_path / name), np.full((8, 8, 3), value, np.uint8))
+    frames = list(VideoPreprocessor().capture_video(str(tmp_path)))
+    assert [i for i, _ in frames] == [0, 1, 2]
+    assert [int(f[0, 0, 0]) for _, f in frames] == [10, 30, 20]  # a.png, c.jpg, sub/b.PNG
+    assert len(frames) == len(list_images(tmp_path))

@@ -19,9 +19,10 @@ import pytest
 from inference_support import free_udp_port, wait_until_bound, write_video
 
 from tecktrack.errors import StreamError
-from tecktrack.udp import UdpAddress, send_video
-from tecktrack.udp_receiver import DatagramFile, is_mpegts_datagram, receive_frames
-from tecktrack.video import VideoPreprocessor
+from tecktrack.inference.capture import VideoPreprocessor
+from tecktrack.inference.udp_receiver import DatagramFile, is_mpegts_datagram, receive_frames
+from tecktrack.inference.udp_url import UdpAddress
+from tecktrack.interface.udp_sender import send_video
 
 
 class Receiver(threading.Thread):

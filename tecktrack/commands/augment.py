@@ -32,8 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _augment(args: argparse.Namespace) -> int:
-    from tecktrack.augment_apply import parse_ops
-    from tecktrack.augment_dataset import augment_dataset, dataset_images, select_images
+    from tecktrack.augment.apply import parse_ops
+    from tecktrack.augment.dataset import augment_dataset, dataset_images, select_images
     from tecktrack.errors import TeckTrackError
 
     if bool(args.images) == bool(args.balance):
@@ -55,8 +55,8 @@ def _augment(args: argparse.Namespace) -> int:
 
 
 def _balance_plan(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
-    from tecktrack.mining_sources import load_ground_truth
-    from tecktrack.oversample import oversampling_plan
+    from tecktrack.augment.oversample import oversampling_plan
+    from tecktrack.mining.sources import load_ground_truth
 
     items = [i.strip() for i in args.ops.split(",") if i.strip()]
     gt, names = load_ground_truth(args.data)

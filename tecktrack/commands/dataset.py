@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from tecktrack.datasets import Dataset
+    from tecktrack.datasets.dataset import Dataset
 
     dataset = Dataset.from_yaml(args.data_yaml)
     stats = dataset.stats(args.split, quiet=args.quiet)
@@ -75,7 +75,7 @@ def _print_stats(summary: dict) -> None:
 def _check(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from tecktrack.datasets import Dataset
+    from tecktrack.datasets.dataset import Dataset
 
     dataset = Dataset.from_yaml(args.data_yaml)
     problems = dataset.check(quiet=args.quiet)

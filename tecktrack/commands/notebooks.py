@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tecktrack.notebooks import parse_parameters, run_notebooks
+    from tecktrack.lab.runner import parse_parameters, run_notebooks
 
     runs = run_notebooks(args.names, parse_parameters(args.parameters), args.out,
                          kernel_name=args.kernel)
@@ -39,7 +39,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from tecktrack.notebooks import list_notebooks
+    from tecktrack.lab.runner import list_notebooks
 
     for path in list_notebooks():
         print(path.name)

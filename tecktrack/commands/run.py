@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from tecktrack.errors import TeckTrackError
-    from tecktrack.notebooks import list_notebooks, parse_parameters, run_notebooks
+    from tecktrack.lab.runner import list_notebooks, parse_parameters, run_notebooks
     from tecktrack.paths import models_dir, results_dir
     from tecktrack.synth import ensure_default_world
 

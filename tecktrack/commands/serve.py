@@ -30,8 +30,8 @@ def _serve(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from tecktrack.errors import TeckTrackError
+    from tecktrack.interface.api.app import ServiceConfig, make_server
     from tecktrack.paths import data_dir, models_dir
-    from tecktrack.service import ServiceConfig, make_server
 
     if not 0 <= args.port <= 65535 or args.threads < 1:
         raise TeckTrackError("--port must be in 0..65535 and --threads >= 1")

@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _send(args: argparse.Namespace) -> int:
-    from tecktrack.udp import send_video
+    from tecktrack.interface.udp_sender import send_video
 
     try:
         sent = send_video(args.video, args.url, fps=args.fps, loop=args.loop,

@@ -111,7 +111,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from tecktrack.train.checks import check_model
+    from tecktrack.commands.model_check import check_model
 
     training = check_model(args.model, args.data, args.unseen_seed, args.unseen_images,
                            args.unseen_split)

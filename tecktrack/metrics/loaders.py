@@ -16,17 +16,12 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tecktrack.datasets.coco import read_coco, read_coco_results
+from tecktrack.datasets.data_yaml import read_data_yaml
+from tecktrack.datasets.images import image_size, list_images
+from tecktrack.datasets.yolo import label_path_for, read_yolo_labels
 from tecktrack.detections import Detections
 from tecktrack.errors import DatasetError, EvaluationError, FormatError
-from tecktrack.formats import (
-    image_size,
-    label_path_for,
-    list_images,
-    read_coco,
-    read_coco_results,
-    read_data_yaml,
-    read_yolo_labels,
-)
 from tecktrack.progress import progress
 
 

@@ -1,4 +1,4 @@
-"""YOLO detectors: model folder discovery, backends, output decoders, the :class:`Model`.
+"""Detector: model folder discovery, backends, output decoders, NMS, the :class:`Model`.
 
 >>> from tecktrack.model import load_model
 >>> model = load_model("demo-n")                                      # doctest: +SKIP
@@ -6,22 +6,27 @@
 """
 
 from tecktrack.model.backends import BACKENDS, ModelWarning
-from tecktrack.model.core import Model, write_image
+from tecktrack.model.core import Model
 from tecktrack.model.discovery import ModelPaths, find_file_with_extension, set_model_paths
 from tecktrack.model.loader import load_model, parse_imgsz
 from tecktrack.model.metadata import LAYOUTS
+from tecktrack.model.nms import NMS, nms_indices, soft_nms
 from tecktrack.model.preprocess import FrameInfo
+from tecktrack.model.protocol import Detector
 
 __all__ = [
     "BACKENDS",
     "LAYOUTS",
+    "NMS",
+    "Detector",
     "FrameInfo",
     "Model",
     "ModelPaths",
     "ModelWarning",
     "find_file_with_extension",
     "load_model",
+    "nms_indices",
     "parse_imgsz",
     "set_model_paths",
-    "write_image",
+    "soft_nms",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -57,7 +56,7 @@ class Model:
     def __init__(self, *, paths: ModelPaths, backend: Backend, names: list[str], layout: str,
                  input_size: tuple[int, int], letterbox: bool, conf: float = 0.25,
                  iou: float = 0.45, max_det: int = 300):
-        from tecktrack.nms import NMS
+        from tecktrack.model.nms import NMS
 
         self.paths = paths
         self.backend = backend
@@ -168,7 +167,7 @@ class Model:
         return result
 
     def nms(self, detections: Detections) -> Detections:
-        """Class-aware NMS at :attr:`iou` (``tecktrack.nms.NMS``), at most ``max_det`` boxes.
+        """Class-aware NMS at :attr:`iou` (``tecktrack.model.NMS``), at most ``max_det`` boxes.
 
         Examples
         --------
@@ -205,49 +204,3 @@ class Model:
             decoded = self.post_process_batch(self.forward(blob), infos, conf)
             result.extend(self.nms(d) for d in decoded)
         return result
-
-    def save_predictions(self, frame: np.ndarray, detections: Detections,
-                         label_path: str | Path, image_path: str | Path | None = None) -> None:
-        """Write YOLO ``class cx cy w h conf`` lines, and optionally an annotated image.
-
-        Parameters
-        ----------
-        frame : numpy.ndarray
-            The BGR frame the detections belong to (its size normalises the boxes).
-        detections : Detections
-            Predictions in frame pixels.
-        label_path : str or Path
-            Text file to write (parents created; empty file when there are no detections).
-        image_path : str or Path, optional
-            Where to write the frame with boxes, class names and scores drawn on a copy.
-
-        Examples
-        --------
-        >>> model.save_predictions(frame, det, "labels/a.txt", "images/a.jpg")  # doctest: +SKIP
-        """
-        from tecktrack.draw import draw_detections
-        from tecktrack.formats import write_yolo_labels
-
-        frame = check_frame(frame)
-        height, width = frame.shape[:2]
-        write_yolo_labels(label_path, detections, width, height)
-        if image_path is not None:
-            write_image(image_path, draw_detections(frame, detections, self.names))
-
-
-def write_image(path: str | Path, image: np.ndarray) -> None:
-    """Write an image with OpenCV, creating parent folders; raise if it cannot be written.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> write_image(Path(tempfile.mkdtemp()) / "x" / "a.png", np.zeros((2, 2, 3), np.uint8))
-    """
-    import cv2
-
-    from tecktrack.errors import FormatError
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), image):
-        raise FormatError("cannot write image (unknown extension or unwritable folder)", path)

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from tecktrack.datasets.yolo import write_yolo_labels
 from tecktrack.detections import Detections
 from tecktrack.errors import DatasetError
-from tecktrack.formats import write_yolo_labels
 from tecktrack.synth._io import (
     frame_name,
     parallel_map,

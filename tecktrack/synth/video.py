@@ -23,8 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tecktrack.datasets.yolo import write_yolo_labels
 from tecktrack.errors import DatasetError, StreamError
-from tecktrack.formats import write_yolo_labels
 from tecktrack.progress import progress
 from tecktrack.synth._io import frame_name, refuse_existing, write_json
 from tecktrack.synth.backgrounds import paint_distractors, render_background

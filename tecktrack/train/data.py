@@ -15,8 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tecktrack.datasets.data_yaml import read_data_yaml
+from tecktrack.datasets.yolo import label_path_for, read_yolo_labels
 from tecktrack.errors import DatasetError
-from tecktrack.formats import label_path_for, read_data_yaml, read_yolo_labels
 from tecktrack.progress import progress
 
 __all__ = ["Batch", "InMemorySplit", "concat_splits", "load_split", "iterate_batches",
@@ -98,7 +99,7 @@ def load_split(data_yaml: str | Path, split: str, size: int,
     Parameters
     ----------
     data_yaml : str or Path
-        An ultralytics-style ``data.yaml`` (see :func:`tecktrack.formats.read_data_yaml`).
+        An ultralytics-style ``data.yaml`` (see :func:`tecktrack.datasets.read_data_yaml`).
     split : str
         ``"train"``, ``"val"`` or ``"test"``.
     size : int

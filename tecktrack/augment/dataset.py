@@ -1,0 +1,108 @@
+"""Augment chosen images of a dataset: resolve them by stem, run the ops, log every output.
+
+Images are chosen by a folder of images, a text file (one image name, stem or path a line)
+or the JSON that ``tecktrack mine --json`` writes (its ``hard_negatives``). Outputs follow
+:func:`tecktrack.augment.apply_augmentations`; the log ``augmentations.csv`` lists
+source, op, parameters, output files, boxes kept and boxes dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from tecktrack.augment.apply import apply_augmentations, parse_ops
+from tecktrack.errors import DatasetError, FormatError
+from tecktrack.progress import progress
+
+__all__ = ["augment_dataset", "dataset_images", "select_images"]
+
+
+def dataset_images(data_yaml: str | Path) -> dict[str, tuple[Path, Path | None]]:
+    """Map stem -> (image, label file or None) over every split of a ``data.yaml``."""
+    from tecktrack.datasets.data_yaml import read_data_yaml
+    from tecktrack.datasets.yolo import label_path_for
+
+    config = read_data_yaml(data_yaml)
+    found: dict[str, tuple[Path, Path | None]] = {}
+    for images in config.splits.values():
+        for image in images:
+            label = label_path_for(image)
+            found.setdefault(image.stem, (image, label if label.is_file() else None))
+    return found
+
+
+def select_images(selection: str | Path, known: dict[str, tuple[Path, Path | None]]) -> list[str]:
+    """Stems named by a folder, a list file or a ``mine`` JSON; each must be in ``known``.
+
+    Raises
+    ------
+    DatasetError / FormatError
+        A missing selection, an unreadable JSON, or a name not in the dataset (with line).
+    """
+    selection = Path(selection)
+    if selection.is_dir():
+        from tecktrack.datasets.images import list_images
+
+        names = [(p.stem, None) for p in list_images(selection)]
+    elif selection.suffix.lower() == ".json":
+        names = _from_mine_json(selection)
+    elif selection.is_file():
+        lines = selection.read_text(encoding="utf-8").splitlines()
+        names = [(Path(t.strip()).stem, n) for n, t in enumerate(lines, 1) if t.strip()]
+    else:
+        raise DatasetError("image selection not found (folder, list file or mine JSON)",
+                           selection)
+    stems: list[str] = []
+    for stem, line in names:
+        if stem not in known:
+            raise DatasetError(f"image {stem!r} is not in the dataset", selection, line)
+        if stem not in stems:
+            stems.append(stem)
+    if not stems:
+        raise DatasetError("no images selected", selection)
+    return stems
+
+
+def augment_dataset(data_yaml: str | Path, stems: list[str], ops: str | Mapping[str, str],
+                    out_dir: str | Path, *, seed: int = 0, min_visibility: float = 0.3,
+                    quiet: bool = False) -> pd.DataFrame:
+    """Augment the given images of a dataset into ``out_dir``; returns (and writes) the log.
+
+    ``ops`` is one ops string for every image, or a mapping stem -> ops string.
+    ``copy_paste`` draws its backgrounds from every image of the dataset.
+    """
+    out_dir = Path(out_dir)
+    log_path = out_dir / "augmentations.csv"
+    if log_path.exists():
+        raise DatasetError("refusing to overwrite an existing augmentation log", log_path)
+    per_image = {stem: ops if isinstance(ops, str) else ops[stem] for stem in stems}
+    for text in set(per_image.values()):
+        parse_ops(text)
+    known = dataset_images(data_yaml)
+    needs_bg = any("copy_paste" in text for text in per_image.values())
+    backgrounds = list(known.values()) if needs_bg else []
+    frames = []
+    for stem in progress(stems, total=len(stems), desc="augmenting", quiet=quiet, unit="img"):
+        image, labels = known[stem]
+        frames.append(apply_augmentations(image, labels, out_dir, per_image[stem], seed=seed,
+                                          min_visibility=min_visibility,
+                                          backgrounds=backgrounds))
+    log = pd.concat(frames, ignore_index=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log.to_csv(log_path, index=False)
+    return log
+
+
+def _from_mine_json(path: Path) -> list[tuple[str, int | None]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise FormatError(f"invalid JSON: {exc.msg}", path, exc.lineno) from None
+    if not isinstance(data, dict) or not isinstance(data.get("hard_negatives"), list):
+        raise FormatError("expected the JSON of `tecktrack mine --json` (hard_negatives)", path)
+    return [(Path(str(r["image"])).stem, None) for r in data["hard_negatives"]
+            if isinstance(r, dict) and "image" in r]

@@ -1,0 +1,399 @@
+"""COCO JSON at TeckTrack's boundary: ground truth (``images``, ``annotations``,
+``categories``) and detection results (``[{"image_id", "category_id", "bbox", "score"}]``).
+
+TeckTrack class ids are positions in the categories sorted by COCO id; ``category_ids``
+maps them back. Everything malformed is a :class:`~tecktrack.errors.FormatError` naming the
+file and the record (``annotations[12].bbox``). Also importable from :mod:`tecktrack.datasets`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tecktrack.detections import Detections, xywh_to_xyxy
+from tecktrack.errors import DatasetError, FormatError
+
+__all__ = [
+    "CocoDataset",
+    "CocoImage",
+    "coco_results",
+    "coco_to_dict",
+    "read_coco",
+    "read_coco_results",
+    "write_coco",
+    "write_coco_results",
+]
+
+
+@dataclass(frozen=True)
+class CocoImage:
+    """One entry of a COCO ``images`` list."""
+
+    id: int
+    file_name: str
+    width: int
+    height: int
+
+
+@dataclass
+class CocoDataset:
+    """COCO ground truth: images, categories and per-image boxes.
+
+    Attributes
+    ----------
+    images : list of CocoImage
+        In file order.
+    names : list of str
+        Category names ordered by category id; TeckTrack class id = index into this list.
+    category_ids : list of int
+        The COCO ``category_id`` of each class id (``category_ids[class_id]``).
+    annotations : dict of int to Detections
+        Ground truth per image id (every image has an entry, possibly empty).
+    iscrowd : dict of int to ndarray of bool, optional
+        ``iscrowd`` flag per box; all False when not given.
+    areas : dict of int to ndarray of float64, optional
+        Annotation ``area`` per box (COCO uses it for the size ranges); box area when not given.
+
+    Examples
+    --------
+    >>> ds = CocoDataset([CocoImage(1, "a.jpg", 64, 48)], ["cat"], [1],
+    ...                  {1: Detections([[0, 0, 10, 10]], [0])})
+    >>> coco_to_dict(ds)["annotations"][0]["bbox"]
+    [0.0, 0.0, 10.0, 10.0]
+    """
+
+    images: list[CocoImage]
+    names: list[str]
+    category_ids: list[int]
+    annotations: dict[int, Detections]
+    iscrowd: dict[int, np.ndarray] | None = None
+    areas: dict[int, np.ndarray] | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.names) != len(self.category_ids):
+            raise ValueError("names and category_ids must have the same length")
+        ids = [im.id for im in self.images]
+        for image_id in ids:
+            self.annotations.setdefault(image_id, Detections.empty(with_scores=False))
+        if set(self.annotations) != set(ids):
+            raise ValueError("annotations has image ids that are not in images")
+        iscrowd, areas = self.iscrowd or {}, self.areas or {}
+        self.iscrowd = {i: np.asarray(iscrowd.get(i, np.zeros(len(d), bool)), dtype=bool)
+                        for i, d in self.annotations.items()}
+        self.areas = {i: np.asarray(areas.get(i, d.area), dtype=np.float64)
+                      for i, d in self.annotations.items()}
+
+
+def _load_json(path: Path) -> object:
+    import json
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DatasetError("JSON file not found", path) from None
+    except UnicodeDecodeError:
+        raise FormatError("not UTF-8 JSON text", path) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormatError(f"invalid JSON: {exc.msg} (column {exc.colno})", path,
+                          exc.lineno) from None
+
+
+def _records(data: object, key: str, path: Path) -> list:
+    records = data.get(key) if isinstance(data, dict) else data
+    if not isinstance(records, list):
+        raise FormatError(f"{key}: expected a list", path)
+    return records
+
+
+def _column(records: list, field_name: str, key: str, path: Path,
+            default: object = ...) -> list:
+    """One field of every record; a missing field (without ``default``) names the record."""
+    try:
+        if default is ...:
+            return [r[field_name] for r in records]
+        return [r.get(field_name, default) for r in records]
+    except (KeyError, TypeError, AttributeError):
+        index = next(i for i, r in enumerate(records)
+                     if not isinstance(r, dict) or (default is ... and field_name not in r))
+        what = "not an object" if not isinstance(records[index], dict) else \
+            f"missing field {field_name!r}"
+        raise FormatError(f"{key}[{index}]: {what}", path) from None
+
+
+def _int_column(values: list, field_name: str, key: str, path: Path) -> np.ndarray:
+    try:
+        arr = np.array(values) if values else np.zeros(0, np.int64)
+    except (OverflowError, ValueError):
+        arr = np.zeros(0, object)
+    if arr.dtype.kind not in "iu" or arr.shape != (len(values),):
+        index = next(i for i, v in enumerate(values)
+                     if not isinstance(v, int) or isinstance(v, bool) or abs(v) >= 2**63)
+        raise FormatError(f"{key}[{index}].{field_name}: expected an integer, "
+                          f"got {values[index]!r}", path)
+    return arr.astype(np.int64, copy=False)
+
+
+def _float_column(values: list, field_name: str, key: str, path: Path) -> np.ndarray:
+    if not values:
+        return np.zeros(0, np.float64)
+    try:
+        arr = np.array(values)
+    except ValueError:  # ragged nested lists
+        arr = np.zeros(0, object)
+    if arr.dtype.kind not in "iuf" or arr.shape != (len(values),):
+        index = next(i for i, v in enumerate(values) if not _is_number(v))
+        raise FormatError(f"{key}[{index}].{field_name}: expected a number, "
+                          f"got {values[index]!r}", path)
+    return arr.astype(np.float64, copy=False)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _bbox_array(values: list, key: str, path: Path) -> np.ndarray:
+    try:
+        arr = np.array(values) if values else np.zeros((0, 4))
+    except ValueError:  # ragged nested lists
+        arr = np.zeros(0, object)
+    if arr.dtype.kind not in "iuf" or arr.shape != (len(values), 4):
+        index = next(i for i, v in enumerate(values) if not (
+            isinstance(v, list) and len(v) == 4 and all(_is_number(x) for x in v)))
+        raise FormatError(f"{key}[{index}].bbox: expected [x, y, w, h] numbers", path)
+    boxes = arr.astype(np.float64, copy=False)
+    bad = ~np.isfinite(boxes).all(axis=1) | (boxes[:, 2:] < 0).any(axis=1)
+    if bad.any():
+        index = int(np.argmax(bad))
+        raise FormatError(f"{key}[{index}].bbox: {values[index]} has a negative "
+                          "or non-finite value", path)
+    return boxes
+
+
+def _class_index(category: np.ndarray, category_ids: list[int], key: str,
+                 path: Path) -> np.ndarray:
+    lookup = np.asarray(category_ids, dtype=np.int64)
+    order = np.argsort(lookup)
+    pos = np.minimum(np.searchsorted(lookup[order], category), max(len(lookup) - 1, 0))
+    known = (lookup[order][pos] == category) if len(lookup) else np.zeros(len(category), bool)
+    if not known.all():
+        index = int(np.argmax(~known))
+        raise FormatError(f"{key}[{index}].category_id: {category[index]} is not a known "
+                          "category", path)
+    return order[pos]
+
+
+def _group(image_ids: np.ndarray, known_ids: list[int], key: str, path: Path) -> dict:
+    """Row indices per image id; every image id must be in ``known_ids``."""
+    unknown = ~np.isin(image_ids, np.asarray(known_ids, dtype=np.int64))
+    if unknown.any():
+        index = int(np.argmax(unknown))
+        raise FormatError(f"{key}[{index}].image_id: {image_ids[index]} is not in images", path)
+    if len(image_ids) == 0:
+        return {}
+    order = np.argsort(image_ids, kind="stable")
+    ids, starts = np.unique(image_ids[order], return_index=True)
+    return dict(zip(ids.tolist(), np.split(order, starts[1:]), strict=True))
+
+
+def _read_categories(data: dict, path: Path) -> tuple[list[int], list[str]]:
+    cats = _records(data, "categories", path)
+    ids = _int_column(_column(cats, "id", "categories", path), "id", "categories", path)
+    if len(np.unique(ids)) != len(ids):
+        raise FormatError("categories: duplicate category id", path)
+    names = [str(n) for n in _column(cats, "name", "categories", path)]
+    order = np.argsort(ids, kind="stable")
+    return ids[order].tolist(), [names[i] for i in order]
+
+
+def _read_images(data: dict, path: Path) -> list[CocoImage]:
+    records = _records(data, "images", path)
+    ids, widths, heights = (
+        _int_column(_column(records, f, "images", path), f, "images", path).tolist()
+        for f in ("id", "width", "height"))
+    if len(set(ids)) != len(ids):
+        raise FormatError("images: duplicate image id", path)
+    files = _column(records, "file_name", "images", path)
+    return [CocoImage(i, str(f), w, h)
+            for i, f, w, h in zip(ids, files, widths, heights, strict=True)]
+
+
+def read_coco(path: str | Path) -> CocoDataset:
+    """Read a COCO ground-truth JSON (``images``, ``annotations``, ``categories``).
+
+    Class ids are positions in the categories sorted by id. Segmentations are ignored;
+    ``iscrowd`` and ``area`` are kept for COCO-exact evaluation.
+
+    Raises
+    ------
+    FormatError
+        Invalid JSON (with its line), a missing field, a malformed bbox, or an annotation
+        whose image or category is unknown (named as ``annotations[i].field``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "gt.json"
+    >>> _ = p.write_text('{"images": [{"id": 7, "file_name": "a.jpg", "width": 9, "height": 9}],'
+    ...     '"annotations": [{"id": 1, "image_id": 7, "category_id": 3, "bbox": [1, 1, 2, 2]}],'
+    ...     '"categories": [{"id": 3, "name": "dog"}]}')
+    >>> ds = read_coco(p)
+    >>> ds.names, ds.annotations[7].xyxy
+    (['dog'], array([[1., 1., 3., 3.]], dtype=float32))
+    """
+    path = Path(path)
+    data = _load_json(path)
+    if not isinstance(data, dict):
+        raise FormatError("expected an object with images, annotations, categories", path)
+    category_ids, names = _read_categories(data, path)
+    images = _read_images(data, path)
+    key = "annotations"
+    anns = _records(data, key, path)
+    boxes = _bbox_array(_column(anns, "bbox", key, path), key, path)
+    classes = _class_index(
+        _int_column(_column(anns, "category_id", key, path), "category_id", key, path),
+        category_ids, key, path)
+    crowd = np.array(_column(anns, "iscrowd", key, path, default=0), dtype=bool)
+    areas = boxes[:, 2] * boxes[:, 3]
+    given = _column(anns, "area", key, path, default=None)
+    has_area = np.array([a is not None for a in given], dtype=bool)
+    if has_area.any():
+        areas[has_area] = _float_column([a for a in given if a is not None], "area", key, path)
+    groups = _group(_int_column(_column(anns, "image_id", key, path), "image_id", key, path),
+                    [im.id for im in images], key, path)
+    xyxy = xywh_to_xyxy(boxes).astype(np.float32)
+    return CocoDataset(
+        images=images, names=names, category_ids=category_ids,
+        annotations={i: Detections(xyxy[rows], classes[rows]) for i, rows in groups.items()},
+        iscrowd={i: crowd[rows] for i, rows in groups.items()},
+        areas={i: areas[rows] for i, rows in groups.items()},
+    )
+
+
+def coco_to_dict(dataset: CocoDataset) -> dict:
+    """The COCO JSON object of a :class:`CocoDataset` (annotation ids numbered from 1).
+
+    Examples
+    --------
+    >>> ds = CocoDataset([CocoImage(1, "a.jpg", 9, 9)], ["dog"], [3], {})
+    >>> coco_to_dict(ds)["categories"]
+    [{'id': 3, 'name': 'dog', 'supercategory': 'none'}]
+    """
+    annotations = []
+    for im in dataset.images:
+        det = dataset.annotations[im.id]
+        xywh = det.to_coco().tolist()
+        category = np.asarray(dataset.category_ids, dtype=np.int64)[det.class_ids].tolist()
+        first_id = len(annotations) + 1
+        annotations.extend(
+            {"id": first_id + k, "image_id": im.id, "category_id": c, "bbox": b,
+             "area": a, "iscrowd": int(z), "segmentation": []}
+            for k, (c, b, a, z) in enumerate(zip(category, xywh, dataset.areas[im.id].tolist(),
+                                                  dataset.iscrowd[im.id].tolist(), strict=True)))
+    return {
+        "images": [{"id": im.id, "file_name": im.file_name, "width": im.width,
+                    "height": im.height} for im in dataset.images],
+        "annotations": annotations,
+        "categories": [{"id": c, "name": n, "supercategory": "none"}
+                       for c, n in zip(dataset.category_ids, dataset.names, strict=True)],
+    }
+
+
+def write_coco(path: str | Path, dataset: CocoDataset) -> None:
+    """Write a COCO ground-truth JSON that ``pycocotools.coco.COCO`` loads.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "gt.json"
+    >>> write_coco(p, CocoDataset([CocoImage(1, "a.jpg", 9, 9)], ["dog"], [3], {}))
+    >>> read_coco(p).names
+    ['dog']
+    """
+    _write_json(path, coco_to_dict(dataset))
+
+
+def _write_json(path: str | Path, data: object) -> None:
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def coco_results(detections: dict[int, Detections], category_ids: list[int]) -> list[dict]:
+    """Predictions per image id as a COCO results list (``image_id, category_id, bbox, score``).
+
+    Examples
+    --------
+    >>> coco_results({5: Detections([[1, 2, 4, 6]], [0], [0.5])}, [17])
+    [{'image_id': 5, 'category_id': 17, 'bbox': [1.0, 2.0, 3.0, 4.0], 'score': 0.5}]
+    """
+    lookup = np.asarray(category_ids, dtype=np.int64)
+    out: list[dict] = []
+    for image_id, det in detections.items():
+        if det.scores is None:
+            raise ValueError(f"detections of image {image_id} have no scores")
+        out.extend({"image_id": int(image_id), "category_id": c, "bbox": b, "score": s}
+                   for c, b, s in zip(lookup[det.class_ids].tolist(), det.to_coco().tolist(),
+                                      det.scores.astype(np.float64).tolist(), strict=True))
+    return out
+
+
+def write_coco_results(path: str | Path, detections: dict[int, Detections],
+                       category_ids: list[int]) -> None:
+    """Write :func:`coco_results` as JSON (what ``COCO.loadRes`` reads).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "res.json"
+    >>> write_coco_results(p, {5: Detections([[1, 2, 4, 6]], [0], [0.5])}, [17])
+    >>> read_coco_results(p, [17])[5].scores
+    array([0.5], dtype=float32)
+    """
+    _write_json(path, coco_results(detections, category_ids))
+
+
+def read_coco_results(path: str | Path, category_ids: list[int],
+                      image_ids: list[int] | None = None) -> dict[int, Detections]:
+    """Read a COCO detection results list into Detections per image id.
+
+    Parameters
+    ----------
+    path : str or Path
+        JSON list of ``{"image_id", "category_id", "bbox", "score"}``.
+    category_ids : list of int
+        COCO category id of each class id (as :attr:`CocoDataset.category_ids`).
+    image_ids : list of int, optional
+        Allowed image ids; each gets an entry (empty when it has no results). Without it,
+        only images that appear in the file get an entry.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "res.json"
+    >>> _ = p.write_text('[{"image_id": 1, "category_id": 9, "bbox": [0, 0, 2, 2], "score": 0.8}]')
+    >>> res = read_coco_results(p, [4, 9], image_ids=[1, 2])
+    >>> res[1].class_ids, len(res[2])
+    (array([1]), 0)
+    """
+    path = Path(path)
+    key = "results"
+    recs = _records(_load_json(path), key, path)
+    boxes = _bbox_array(_column(recs, "bbox", key, path), key, path)
+    classes = _class_index(
+        _int_column(_column(recs, "category_id", key, path), "category_id", key, path),
+        list(category_ids), key, path)
+    scores = _float_column(_column(recs, "score", key, path), "score", key, path)
+    ids = _int_column(_column(recs, "image_id", key, path), "image_id", key, path)
+    known = sorted(set(ids.tolist())) if image_ids is None else list(image_ids)
+    groups = _group(ids, known, key, path)
+    xyxy = xywh_to_xyxy(boxes).astype(np.float32)
+    empty = Detections.empty(with_scores=True)
+    return {i: (Detections(xyxy[groups[i]], classes[groups[i]], scores[groups[i]])
+                if i in groups else empty) for i in known}

@@ -1,0 +1,286 @@
+"""YOLO label and prediction files (``class cx cy w h [conf]``), and the one row validator.
+
+Every reader of label rows (this module's :func:`read_yolo_labels` and the columnar
+:mod:`tecktrack.datasets.box_table`) checks rows with :func:`invalid_rows` and explains them
+with :func:`row_problem`, so they accept and refuse the same lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tecktrack.detections import Detections, xyxy_to_yolo, yolo_to_xyxy
+from tecktrack.errors import DatasetError, FormatError
+
+__all__ = ["COORD_TOLERANCE", "LabelProblem", "invalid_rows", "label_path_for",
+           "read_yolo_labels", "row_problem", "write_yolo_labels"]
+
+#: How far outside [0, 1] a normalised coordinate may stray before it is an error (then clipped).
+COORD_TOLERANCE = 1e-3
+
+_COLUMNS = ("class", "cx", "cy", "w", "h", "confidence")
+
+
+def label_path_for(image_path: str | Path) -> Path:
+    """The YOLO label file of an image: last ``images`` folder -> ``labels``, suffix ``.txt``.
+
+    An image with no ``images`` component in its path gets a label file beside it.
+
+    Examples
+    --------
+    >>> label_path_for("data/images/train/a.jpg").as_posix()
+    'data/labels/train/a.txt'
+    >>> label_path_for("images/x/images/b.png").as_posix()
+    'images/x/labels/b.txt'
+    """
+    path = Path(image_path)
+    parts = list(path.parts)
+    folders = parts[:-1]
+    if "images" in folders:
+        index = len(folders) - 1 - folders[::-1].index("images")
+        parts[index] = "labels"
+    return Path(*parts).with_suffix(".txt")
+
+
+
+@dataclass(frozen=True)
+class LabelProblem:
+    """One bad line in a label file, collected by ``read_yolo_labels(..., strict=False)``.
+
+    Examples
+    --------
+    >>> str(LabelProblem(Path("a.txt"), 3, "expected 5 columns, got 4"))
+    'a.txt:3: expected 5 columns, got 4'
+    """
+
+    path: Path
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = str(self.path) if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.message}"
+
+
+def _split_rows(text: str) -> tuple[list[int], list[list[str]]]:
+    """1-based line numbers and whitespace tokens of the non-blank lines."""
+    numbers, rows = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        tokens = line.split()
+        if tokens:
+            numbers.append(number)
+            rows.append(tokens)
+    return numbers, rows
+
+
+def _to_float(tokens: list[str]) -> list[float] | None:
+    try:
+        return [float(t) for t in tokens]
+    except ValueError:
+        return None
+
+
+def _parse_numbers(rows: list[list[str]], ncols: int) -> tuple[np.ndarray, dict[int, str]]:
+    """Rows of exactly ``ncols`` numbers as a float64 array; other rows -> {row: message}.
+
+    Rows that are not parsed stay NaN in the array (and are flagged invalid later).
+    """
+    if all(len(r) == ncols for r in rows):  # the common case: one conversion, no bookkeeping
+        try:
+            return np.array(rows, dtype=np.float64).reshape(-1, ncols), {}
+        except ValueError:
+            pass
+    bad: dict[int, str] = {}
+    values = np.full((len(rows), ncols), np.nan)
+    for i, tokens in enumerate(rows):  # only reached for broken files: locate each problem
+        if len(tokens) != ncols:
+            bad[i] = f"expected {ncols} columns ({' '.join(_COLUMNS[:ncols])}), got {len(tokens)}"
+            continue
+        parsed = _to_float(tokens)
+        if parsed is None:
+            bad[i] = f"non-number in {' '.join(tokens)!r}"
+        else:
+            values[i] = parsed
+    return values, bad
+
+
+def row_problem(row: np.ndarray, n_classes: int | None = None,
+                tol: float = COORD_TOLERANCE) -> str | None:
+    """Why one parsed label row is invalid, or None: the message of :func:`invalid_rows`.
+
+    Examples
+    --------
+    >>> row_problem(np.array([3.0, 0.5, 0.5, 0.1, 0.1]), n_classes=2)
+    'class id 3 out of range [0, 2)'
+    >>> row_problem(np.array([0.0, 0.5, 0.5, 0.1, 0.1])) is None
+    True
+    """
+    if not np.all(np.isfinite(row)):
+        return "non-finite value (nan or inf)"
+    cls = row[0]
+    if cls != np.floor(cls):
+        return f"class id {cls:g} is not an integer"
+    if cls < 0 or cls >= (2.0**53 if n_classes is None else n_classes):
+        limit = "2**53" if n_classes is None else str(n_classes)
+        return f"class id {cls:g} out of range [0, {limit})"
+    for name, value in zip(("w", "h"), row[3:5], strict=True):
+        if value < -tol:
+            return f"negative size {name}={value:g}"
+    for name, value in zip(_COLUMNS[1:], row[1:], strict=False):
+        if value < -tol or value > 1 + tol:
+            return f"{name}={value:g} outside [0, 1]"
+    return None
+
+
+def invalid_rows(values: np.ndarray, n_classes: int | None = None,
+                 tol: float = COORD_TOLERANCE) -> np.ndarray:
+    """The one label-row rule, vectorised: True where a parsed row breaks it.
+
+    A row is ``class cx cy w h [conf]``: a finite integer class id in ``[0, n_classes)``
+    (``>= 0`` without ``n_classes``) and every other value in ``[0, 1]`` give or take ``tol``.
+    NaN and inf break it, since every comparison with NaN is False. Every reader of label rows
+    uses this check, and :func:`row_problem` to explain a row it flags.
+
+    Examples
+    --------
+    >>> invalid_rows(np.array([[0, 0.5, 0.5, 0.2, 0.2], [1.5, 0.5, 0.5, 0.2, 0.2],
+    ...                        [0, 0.5, 0.5, 1.2, 0.2], [0, np.nan, 0.5, 0.2, 0.2]]))
+    array([False,  True,  True,  True])
+    """
+    ncols = values.shape[1]
+    top_class = (n_classes - 1) if n_classes is not None else 2.0**53 - 1
+    low = np.full(ncols, -tol)
+    high = np.full(ncols, 1 + tol)
+    low[0], high[0] = 0, top_class
+    cls = values[:, 0]
+    return ~(((values >= low) & (values <= high)).all(axis=1) & (cls == np.floor(cls)))
+
+
+def _decode(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DatasetError("label file not found", path) from None
+    except IsADirectoryError:
+        raise DatasetError("expected a label file, found a folder", path) from None
+    return data.decode("utf-8", errors="replace")
+
+
+def read_yolo_labels(path: str | Path, width: float, height: float, *,
+                     n_classes: int | None = None, with_scores: bool = False,
+                     strict: bool = True,
+                     problems: list[LabelProblem] | None = None) -> Detections:
+    """Read one YOLO label file (``class cx cy w h``) or prediction file (``... conf``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.txt`` file. An empty (or all-blank) file means an image with no objects.
+    width, height : float
+        Image size in pixels, to turn normalised boxes into pixel corners.
+    n_classes : int, optional
+        Class ids must lie in ``[0, n_classes)``; without it only ``>= 0`` is checked.
+    with_scores : bool
+        Read 6-column prediction files; the result then has ``scores``.
+    strict : bool
+        Raise :class:`FormatError` at the first bad line (True) or skip bad lines and
+        append a :class:`LabelProblem` for each to ``problems`` (False).
+    problems : list of LabelProblem, optional
+        Where ``strict=False`` collects what it skipped.
+
+    Returns
+    -------
+    Detections
+        Pixel-corner boxes, clipped to the image (a box may be written with a centre near an
+        edge and a size that overhangs it); ``scores`` is None unless ``with_scores``.
+
+    Raises
+    ------
+    FormatError
+        (strict) wrong column count, non-numbers, non-finite values, a class id that is not
+        an integer or out of range, a coordinate or confidence outside [0, 1] by more than
+        :data:`COORD_TOLERANCE` (values within it are clipped), a negative width or height.
+    DatasetError
+        The file does not exist.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "a.txt"
+    >>> _ = p.write_text("1 0.5 0.5 0.5 0.5\\n")
+    >>> read_yolo_labels(p, 100, 50).xyxy
+    array([[25. , 12.5, 75. , 37.5]], dtype=float32)
+    >>> _ = p.write_text("1 0.5 0.5 0.5\\n3 0.5 0.5 0.2 0.2\\n")
+    >>> found = []
+    >>> d = read_yolo_labels(p, 100, 50, n_classes=2, strict=False, problems=found)
+    >>> len(d), [str(f.line) + ": " + f.message for f in found]
+    (0, ['1: expected 5 columns (class cx cy w h), got 4', '2: class id 3 out of range [0, 2)'])
+    """
+    if not (width > 0 and height > 0):
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    if n_classes is not None and n_classes < 0:
+        raise ValueError(f"n_classes must be >= 0, got {n_classes}")
+    path = Path(path)
+    ncols = 6 if with_scores else 5
+    numbers, rows = _split_rows(_decode(path))
+    if not rows:
+        return Detections.empty(with_scores=with_scores)
+    values, bad = _parse_numbers(rows, ncols)
+    invalid = invalid_rows(values, n_classes, COORD_TOLERANCE)
+    for i in np.flatnonzero(invalid) if invalid.any() else ():
+        if int(i) not in bad:
+            bad[int(i)] = row_problem(values[i], n_classes, COORD_TOLERANCE)
+    if bad:
+        first = min(bad)
+        if strict:
+            raise FormatError(bad[first], path, numbers[first])
+        if problems is not None:
+            problems.extend(LabelProblem(path, numbers[i], bad[i]) for i in sorted(bad))
+        keep = np.ones(len(rows), dtype=bool)
+        keep[list(bad)] = False
+        values = values[keep]
+    values = values.reshape(-1, ncols)
+    clipped = np.clip(values[:, 1:], 0.0, 1.0)
+    xyxy = yolo_to_xyxy(clipped[:, :4], width, height)
+    np.clip(xyxy, 0.0, np.array([width, height, width, height], dtype=np.float32), out=xyxy)
+    return Detections(xyxy, values[:, 0].astype(np.int64),
+                      clipped[:, 4] if with_scores else None)
+
+
+def write_yolo_labels(path: str | Path, detections: Detections, width: float,
+                      height: float) -> None:
+    """Write detections as a YOLO label file (5 columns) or prediction file (6 with scores).
+
+    Boxes are clipped to the image first so the file always reads back with
+    :func:`read_yolo_labels`; numbers use fixed 6-decimal precision. Parent folders are
+    created; no detections writes an empty file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "labels" / "a.txt"
+    >>> write_yolo_labels(p, Detections([[25, 12.5, 75, 37.5]], [1], [0.9]), 100, 50)
+    >>> p.read_text()
+    '1 0.500000 0.500000 0.500000 0.500000 0.900000\\n'
+    """
+    if not (width > 0 and height > 0):
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    path = Path(path)
+    xyxy = detections.xyxy.astype(np.float64)
+    xyxy = np.clip(xyxy, 0.0, np.array([width, height, width, height], dtype=np.float64))
+    xyxy[:, 2:] = np.maximum(xyxy[:, 2:], xyxy[:, :2])
+    columns = [detections.class_ids.astype(np.float64)[:, None],
+               xyxy_to_yolo(xyxy, width, height) + 0.0]
+    fmt = "%d %.6f %.6f %.6f %.6f"
+    if detections.scores is not None:
+        columns.append(np.clip(detections.scores.astype(np.float64), 0.0, 1.0)[:, None])
+        fmt += " %.6f"
+    table = np.concatenate(columns, axis=1)
+    text = ((fmt + "\n") * len(table)) % tuple(table.ravel().tolist())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+

@@ -1,0 +1,170 @@
+"""Run a model over image files: YOLO prediction files, annotated images, a timed summary.
+
+Used by ``tecktrack predict``. Output layout under ``out``::
+
+    labels/<stem>.txt     class cx cy w h conf (empty file when nothing was detected)
+    images/<name>         annotated copies (with save_images)
+    summary.json          counts and mean milliseconds per image by stage
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from tecktrack.datasets.images import read_image
+from tecktrack.detections import Detections
+from tecktrack.errors import DatasetError, FormatError
+from tecktrack.inference.writer import save_predictions
+from tecktrack.model.core import Model
+from tecktrack.progress import progress
+
+__all__ = ["STAGES", "predict_images", "source_images"]
+
+#: Timed stages, in pipeline order ("read" decodes the image file).
+STAGES = ("read", "preprocess", "forward", "decode", "nms", "write")
+
+
+def source_images(source: str | Path) -> tuple[list[Path], Path]:
+    """The images of ``source`` (one image file, or a folder searched recursively) and its root.
+
+    Raises
+    ------
+    DatasetError
+        If the source is missing, holds no images, is not an image file, or two images
+        would write the same label file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()); (d / "a.jpg").touch()
+    >>> [p.name for p in source_images(d)[0]]
+    ['a.jpg']
+    """
+    from tecktrack.datasets.images import IMAGE_SUFFIXES, list_images
+
+    source = Path(source)
+    if source.is_file():
+        if source.suffix.lower() not in IMAGE_SUFFIXES:
+            raise DatasetError(f"not an image file (expected one of "
+                               f"{', '.join(sorted(IMAGE_SUFFIXES))})", source)
+        return [source], source.parent
+    if not source.exists():
+        raise DatasetError("source not found", source)
+    images = list_images(source)
+    if not images:
+        raise DatasetError("no images in the folder", source)
+    _check_unique_labels(images, source)
+    return images, source
+
+
+def _label_relpath(image: Path, root: Path) -> Path:
+    return image.relative_to(root).with_suffix(".txt")
+
+
+def _check_unique_labels(images: list[Path], root: Path) -> None:
+    seen: dict[Path, Path] = {}
+    for image in images:
+        rel = _label_relpath(image, root)
+        if rel in seen:
+            raise DatasetError(f"{seen[rel].name} and {image.name} would both write "
+                               f"labels/{rel.as_posix()}; rename one", image.parent)
+        seen[rel] = image
+
+
+
+class _Clock:
+    """Accumulates seconds per stage."""
+
+    def __init__(self) -> None:
+        self.total = dict.fromkeys(STAGES, 0.0)
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.total[stage] += now - self._last
+        self._last = now
+
+
+def _predict_one(model: Model, frame: np.ndarray, label_path: Path, annotated: Path | None,
+                 clock: _Clock) -> Detections:
+    blob, info = model.preprocess(frame)
+    clock.lap("preprocess")
+    outputs = model.forward(blob)
+    clock.lap("forward")
+    candidates = model.post_process(outputs, info)
+    clock.lap("decode")
+    detections = model.nms(candidates)
+    clock.lap("nms")
+    save_predictions(frame, detections, model.names, label_path, annotated)
+    clock.lap("write")
+    return detections
+
+
+def predict_images(model: Model, images: list[Path], root: Path, out: str | Path, *,
+                   save_images: bool = False, quiet: bool = False) -> dict:
+    """Predict every image, write labels (and annotated images) and ``summary.json``.
+
+    Parameters
+    ----------
+    model : Model
+        The detector.
+    images : list of Path
+        Image files (from :func:`source_images`).
+    root : Path
+        Folder the images are relative to (label sub-folders mirror it).
+    out : str or Path
+        Output folder (created).
+    save_images : bool
+        Also write annotated images under ``out/images``.
+    quiet : bool
+        No progress bar.
+
+    Returns
+    -------
+    dict
+        The summary written to ``out/summary.json``. Images that cannot be decoded are
+        listed under ``unreadable`` and get no label file.
+    """
+    out = Path(out)
+    clock, per_class, unreadable, n_done = _Clock(), Counter(), [], 0
+    for image in progress(images, total=len(images), desc="predict", quiet=quiet, unit="img"):
+        rel = image.relative_to(root)
+        try:
+            frame = read_image(image)
+        except FormatError as exc:
+            unreadable.append(str(exc))
+            continue
+        finally:
+            clock.lap("read")
+        det = _predict_one(model, frame, out / "labels" / rel.with_suffix(".txt"),
+                           out / "images" / rel if save_images else None, clock)
+        n_done += 1
+        per_class.update(model.names[c] for c in det.class_ids.tolist())
+    summary = _summary(model, n_done, per_class, unreadable, clock)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+def _summary(model: Model, n_done: int, per_class: Counter, unreadable: list[str],
+             clock: _Clock) -> dict:
+    mean_ms = {k: round(1000 * v / max(n_done, 1), 3) for k, v in clock.total.items()}
+    mean_ms["total"] = round(sum(mean_ms.values()), 3)
+    return {
+        "model": str(model.paths.weights),
+        "backend": model.backend_name,
+        "layout": model.layout,
+        "input_size": list(model.input_size),
+        "conf": model.conf,
+        "iou": model.iou,
+        "images": n_done,
+        "unreadable": unreadable,
+        "detections": sum(per_class.values()),
+        "detections_per_class": dict(sorted(per_class.items())),
+        "mean_ms_per_image": mean_ms,
+    }

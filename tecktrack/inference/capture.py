@@ -1,0 +1,192 @@
+"""Frames from a video file, an image folder, a camera or a ``udp://`` MPEG-TS stream.
+
+:meth:`VideoPreprocessor.capture_video` yields ``(frame_index, frame)`` pairs, where
+``frame_index`` is the 0-based position of the frame in its source and ``frame`` is a BGR
+``uint8`` image of shape ``(height, width, 3)``.
+
+``drop_rate`` N keeps one frame in N: the frames whose source index is a multiple of N
+(0, N, 2N, ...), so a kept frame keeps its source index and its outputs line up with the
+source. ``drop_rate=1`` keeps every frame. Dropped video frames are still decoded (inter-frame
+codecs need them) but not colour-converted; dropped folder images are not read at all.
+
+Files, folders and cameras are read with OpenCV (FFmpeg backend for files); UDP streams
+with PyAV (see :mod:`tecktrack.inference.udp_receiver`), which ends the stream after ``timeout``
+seconds without packets. :attr:`VideoPreprocessor.stats` counts what was read and dropped and says
+why the source ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tecktrack.datasets.images import list_images
+from tecktrack.errors import StreamError
+
+__all__ = ["CaptureStats", "VideoPreprocessor", "describe_source"]
+
+
+@dataclass
+class CaptureStats:
+    """What one :meth:`VideoPreprocessor.capture_video` pass read.
+
+    ``end_reason`` is ``"running"`` while frames flow, then ``"end"`` (source exhausted),
+    ``"stalled"`` (UDP: no packets for ``timeout`` seconds) or ``"stopped"`` (the consumer
+    closed the generator early). ``datagrams_rejected`` counts UDP datagrams that were not
+    MPEG-TS and were dropped.
+    """
+
+    frames_read: int = 0
+    frames_dropped_by_rate: int = 0
+    datagrams_rejected: int = 0
+    end_reason: str = "running"
+
+
+def describe_source(source: str | int | Path) -> str:
+    """Classify ``source`` as ``"udp"``, ``"camera"``, ``"folder"`` or ``"file"``.
+
+    Examples
+    --------
+    >>> describe_source("udp://127.0.0.1:5000"), describe_source(0), describe_source("0")
+    ('udp', 'camera', 'camera')
+    """
+    if isinstance(source, bool):
+        raise StreamError(f"not a video source: {source!r}")
+    if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
+        return "camera"
+    text = str(source)
+    if "://" in text:
+        if text.lower().startswith("udp://"):
+            return "udp"
+        raise StreamError("only udp:// URLs are supported as network sources", text)
+    return "folder" if Path(text).is_dir() else "file"
+
+
+class VideoPreprocessor:
+    """Read frames from any supported source, keeping one frame in ``drop_rate``.
+
+    Parameters
+    ----------
+    timeout : float
+        UDP streams end after this many seconds without a packet (also the wait for a
+        stream that has not started yet).
+
+    Examples
+    --------
+    >>> import tempfile, cv2, numpy as np
+    >>> folder = tempfile.mkdtemp()
+    >>> for i in range(5):
+    ...     _ = cv2.imwrite(f"{folder}/{i:06d}.png", np.full((4, 4, 3), i, np.uint8))
+    >>> pre = VideoPreprocessor()
+    >>> [i for i, _ in pre.capture_video(folder, drop_rate=2)]
+    [0, 2, 4]
+    >>> pre.stats.frames_read, pre.stats.frames_dropped_by_rate, pre.stats.end_reason
+    (5, 2, 'end')
+    """
+
+    def __init__(self, timeout: float = 5.0):
+        if not timeout > 0:
+            raise StreamError(f"timeout must be > 0 seconds, got {timeout}")
+        self.timeout = float(timeout)
+        self.stats = CaptureStats()
+
+    def capture_video(self, source: str | int | Path,
+                      drop_rate: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(frame_index, frame)`` for every ``drop_rate``-th frame of ``source``.
+
+        Parameters
+        ----------
+        source : str, int or Path
+            Video file, image folder (sorted by file name), camera index (``0`` or ``"0"``)
+            or ``udp://host:port``.
+        drop_rate : int
+            Keep one frame in N (``1`` keeps all); see the module docstring.
+
+        Raises
+        ------
+        StreamError
+            Unknown source, unreadable file or image, bad ``drop_rate``.
+        """
+        if isinstance(drop_rate, bool) or not isinstance(drop_rate, int | np.integer) \
+                or drop_rate < 1:
+            raise StreamError(f"drop_rate must be an integer >= 1, got {drop_rate!r}")
+        kind = describe_source(source)
+        self.stats = CaptureStats()
+        readers = {"udp": self._udp, "camera": self._camera, "folder": self._folder,
+                   "file": self._file}
+        return self._run(readers[kind](source, int(drop_rate)))
+
+    def _run(self, frames: Iterator[tuple[int, np.ndarray]]) -> Iterator[tuple[int, np.ndarray]]:
+        try:
+            yield from frames
+        except GeneratorExit:
+            self.stats.end_reason = "stopped"
+            frames.close()
+            raise
+        if self.stats.end_reason == "running":
+            self.stats.end_reason = "end"
+
+    def _keep(self, index: int, drop_rate: int) -> bool:
+        self.stats.frames_read += 1
+        if index % drop_rate:
+            self.stats.frames_dropped_by_rate += 1
+            return False
+        return True
+
+    def _udp(self, source: str, drop_rate: int) -> Iterator[tuple[int, np.ndarray]]:
+        from tecktrack.inference.udp_receiver import receive_frames
+
+        counters: dict[str, int] = {}
+        try:
+            for index, frame in enumerate(receive_frames(str(source), self.timeout, counters)):
+                if self._keep(index, drop_rate):
+                    yield index, frame
+        finally:
+            self.stats.datagrams_rejected = counters.get("datagrams_rejected", 0)
+        self.stats.end_reason = "stalled"
+
+    def _folder(self, source: str | Path, drop_rate: int) -> Iterator[tuple[int, np.ndarray]]:
+        import cv2
+
+        files = list_images(source)  # recursive, like every image-folder reader
+        if not files:
+            raise StreamError("no images in folder", source)
+        for index, path in enumerate(files):
+            if not self._keep(index, drop_rate):
+                continue
+            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if frame is None:
+                raise StreamError("cannot read image", path)
+            yield index, frame
+
+    def _file(self, source: str | Path, drop_rate: int) -> Iterator[tuple[int, np.ndarray]]:
+        import cv2
+
+        if not Path(source).is_file():
+            raise StreamError("no such video file or image folder", source)
+        yield from self._capture(cv2.VideoCapture(str(source), cv2.CAP_FFMPEG), source,
+                                 drop_rate)
+
+    def _camera(self, source: str | int, drop_rate: int) -> Iterator[tuple[int, np.ndarray]]:
+        import cv2
+
+        yield from self._capture(cv2.VideoCapture(int(source)), f"camera {source}", drop_rate)
+
+    def _capture(self, capture, name: str | Path,
+                 drop_rate: int) -> Iterator[tuple[int, np.ndarray]]:
+        try:
+            if not capture.isOpened():
+                raise StreamError("cannot open video source", name)
+            index = 0
+            while capture.grab():
+                if self._keep(index, drop_rate):
+                    ok, frame = capture.retrieve()
+                    if not ok:
+                        raise StreamError(f"cannot decode frame {index}", name)
+                    yield index, frame
+                index += 1
+        finally:
+            capture.release()

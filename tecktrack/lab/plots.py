@@ -1,0 +1,427 @@
+"""Matplotlib figures for the analysis notebooks; each function returns one Figure.
+
+Figures come from :func:`matplotlib.pyplot.subplots`, so a notebook shows them inline;
+save them with :func:`tecktrack.lab.save_figure`. Classes keep the colours
+:func:`tecktrack.draw.class_colors` gives them on annotated images.
+
+Examples
+--------
+>>> import matplotlib; matplotlib.use("Agg")
+>>> classes = pd.DataFrame({"name": ["box", "cone"], "instances": [5, 2], "images": [3, 2]})
+>>> fig = class_distribution(classes)
+>>> [ax.get_title() for ax in fig.axes]
+['instances per class', 'images per class']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from tecktrack.datasets.dataset import SIZE_BUCKETS
+from tecktrack.detections import Detections
+from tecktrack.draw import class_colors, draw_detections
+
+__all__ = ["augmentation_change", "class_distribution", "class_histograms", "confusion_heatmap",
+           "detection_pairs", "image_grid", "jpeg", "latency_plot", "loss_components",
+           "objects_per_image", "pr_curves_plot", "score_histogram", "size_buckets",
+           "threshold_sweep_plot"]
+
+
+def _rgb(n: int) -> np.ndarray:
+    """The class colours of annotated images as matplotlib RGB floats."""
+    return class_colors(n)[:, ::-1] / 255.0
+
+
+def _grid(n: int, ncols: int, size: tuple[float, float]) -> tuple[Figure, np.ndarray]:
+    ncols = max(1, min(ncols, n))
+    nrows = max(1, -(-n // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows),
+                             squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return fig, axes
+
+
+def class_distribution(classes: pd.DataFrame) -> Figure:
+    """Instances and images per class, side by side (``DatasetStats.classes``).
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> c = pd.DataFrame({"name": ["a"], "instances": [3], "images": [1]})
+    >>> [t.get_text() for t in class_distribution(c).axes[0].get_yticklabels()]
+    ['a']
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(classes) + 1.5), sharey=True)
+    colours = _rgb(len(classes))
+    y = np.arange(len(classes))
+    for ax, column in zip(axes, ("instances", "images"), strict=True):
+        values = classes[column].to_numpy()
+        ax.barh(y, values, color=colours)
+        for yi, v in zip(y, values, strict=True):
+            ax.annotate(f"{int(v)}", (v, yi), xytext=(3, 0), textcoords="offset points",
+                        va="center", fontsize=8)
+        ax.set_title(f"{column} per class")
+        ax.set_xlabel(column)
+        ax.margins(x=0.15)
+    axes[0].set_yticks(y, classes["name"].tolist())
+    axes[0].invert_yaxis()
+    fig.tight_layout()
+    return fig
+
+
+def class_histograms(boxes: pd.DataFrame, column: str, *, names: Sequence[str] | None = None,
+                     bins: int = 20, log: bool = False, ncols: int = 4) -> Figure:
+    """One histogram of ``column`` per class (``DatasetStats.boxes``), shared bins.
+
+    ``log`` uses logarithmic bins (for areas and aspect ratios); NaN and non-positive
+    values are left out then.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> b = pd.DataFrame({"name": ["a", "a", "b"], "aspect": [0.5, 2.0, 1.0]})
+    >>> [ax.get_title() for ax in class_histograms(b, "aspect", log=True).axes]
+    ['a (2)', 'b (1)']
+    """
+    names = list(names) if names is not None else list(dict.fromkeys(boxes["name"]))
+    values = boxes[column].to_numpy(np.float64)
+    keep = np.isfinite(values) & ((values > 0) if log else True)
+    lo, hi = (values[keep].min(), values[keep].max()) if keep.any() else (1.0, 2.0)
+    hi = hi if hi > lo else lo + 1.0
+    edges = np.geomspace(lo, hi, bins + 1) if log else np.linspace(lo, hi, bins + 1)
+    fig, axes = _grid(len(names), ncols, (3.2, 2.4))
+    colours = _rgb(len(names))
+    for i, (ax, name) in enumerate(zip(axes.flat, names, strict=False)):
+        mine = values[keep & (boxes["name"].to_numpy() == name)]
+        ax.hist(mine, bins=edges, color=colours[i])
+        ax.set_title(f"{name} ({len(mine)})", fontsize=9)
+        ax.set_xlabel(column, fontsize=8)
+        ax.tick_params(labelsize=7)
+        if log:
+            _log_axis(ax, np.log10(hi / lo))
+    fig.tight_layout()
+    return fig
+
+
+def _log_axis(ax, decades: float) -> None:
+    """Log x axis with plain tick labels, fewer per decade the more decades it spans."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    subs = (1.0, 2.0, 5.0) if decades < 1.5 else (1.0, 3.0) if decades < 2.5 else (1.0,)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=subs))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def size_buckets(boxes: pd.DataFrame, names: Sequence[str] | None = None) -> Figure:
+    """Stacked bars: COCO size buckets (small/medium/large) of each class's boxes.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> b = pd.DataFrame({"name": ["a", "a"], "size": ["small", "large"]})
+    >>> len(size_buckets(b).axes[0].patches)
+    3
+    """
+    names = list(names) if names is not None else list(dict.fromkeys(boxes["name"]))
+    table = pd.crosstab(pd.Categorical(boxes["name"], categories=names),
+                        pd.Categorical(boxes["size"], categories=list(SIZE_BUCKETS)),
+                        dropna=False)
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(names) + 1.5))
+    left = np.zeros(len(names))
+    for bucket, colour in zip(SIZE_BUCKETS, ("#9ecae1", "#4292c6", "#08519c"), strict=True):
+        ax.barh(names, table[bucket].to_numpy(), left=left, color=colour, label=bucket)
+        left += table[bucket].to_numpy()
+    ax.invert_yaxis()
+    ax.set_xlabel("boxes")
+    ax.set_title("COCO size buckets per class")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def objects_per_image(counts: pd.Series) -> Figure:
+    """Bar chart of how many images hold 0, 1, 2, ... objects.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> len(objects_per_image(pd.Series([4, 9], index=[0, 1])).axes[0].patches)
+    2
+    """
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.bar(counts.index.astype(int), counts.to_numpy(), color="#4292c6")
+    ax.set_xlabel("objects in the image")
+    ax.set_ylabel("images")
+    ax.set_title("objects per image")
+    ax.set_xticks(counts.index.astype(int))
+    fig.tight_layout()
+    return fig
+
+
+def image_grid(images: Sequence[np.ndarray], titles: Sequence[str] | None = None, *,
+               ncols: int = 4, size: float = 3.0) -> Figure:
+    """BGR images in a grid, each with an optional title.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> fig = image_grid([np.zeros((4, 4, 3), np.uint8)] * 3, ["a", "b", "c"], ncols=2)
+    >>> [ax.get_title() for ax in fig.axes]
+    ['a', 'b', 'c', '']
+    """
+    if not images:
+        raise ValueError("image_grid needs at least one image")
+    fig, axes = _grid(len(images), ncols, (size, size))
+    for i, (ax, image) in enumerate(zip(axes.flat, images, strict=False)):
+        ax.imshow(np.ascontiguousarray(image[..., ::-1]))
+        ax.set_title(titles[i] if titles is not None else "", fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def jpeg(fig: Figure, quality: int = 85, dpi: int = 80):
+    """Show a figure of photos as a JPEG in a notebook (PNG of photos is ~10x larger).
+
+    The figure is closed, so the inline backend does not show it a second time; save it
+    with :func:`tecktrack.lab.save_figure` first.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> fig = image_grid([np.zeros((8, 8, 3), np.uint8)])
+    >>> img = jpeg(fig)
+    >>> img.format, img.data[:2] == b"\\xff\\xd8", fig.number in plt.get_fignums()
+    ('jpeg', True, False)
+    """
+    from io import BytesIO
+
+    from IPython.display import Image
+
+    buffer = BytesIO()
+    fig.savefig(buffer, format="jpeg", dpi=dpi, bbox_inches="tight",
+                pil_kwargs={"quality": quality})
+    plt.close(fig)
+    return Image(data=buffer.getvalue(), format="jpeg")
+
+
+def detection_pairs(images: Sequence[np.ndarray], gt: Sequence[Detections],
+                    preds: Sequence[Detections], names: Sequence[str],
+                    titles: Sequence[str] | None = None, size: float = 3.5) -> Figure:
+    """One row per image: ground truth (left) beside predictions (right).
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> img = np.zeros((20, 20, 3), np.uint8)
+    >>> fig = detection_pairs([img], [Detections([[1, 1, 9, 9]], [0])],
+    ...                       [Detections.empty()], ["a"], ["x"])
+    >>> [ax.get_title() for ax in fig.axes]
+    ['x: ground truth (1)', 'x: prediction (0)']
+    """
+    shown, labels = [], []
+    for i, (image, g, p) in enumerate(zip(images, gt, preds, strict=True)):
+        name = titles[i] if titles is not None else str(i)
+        shown += [draw_detections(image, g, names), draw_detections(image, p, names)]
+        labels += [f"{name}: ground truth ({len(g)})", f"{name}: prediction ({len(p)})"]
+    return image_grid(shown, labels, ncols=2, size=size)
+
+
+def pr_curves_plot(curves: Mapping[str, pd.DataFrame], maps: Mapping[str, pd.Series] | None = None
+                   ) -> Figure:
+    """Precision-recall curves per class, one panel per model (``pr_curves`` output).
+
+    ``maps`` optionally gives each model's per-class AP50 (indexed by class name) for the
+    legend.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> c = pd.DataFrame({"class_id": [0, 0], "class": ["a", "a"], "recall": [0.5, 1.0],
+    ...                   "envelope": [1.0, 0.5]})
+    >>> [ax.get_title() for ax in pr_curves_plot({"m1": c, "m2": c}).axes]
+    ['m1', 'm2']
+    """
+    fig, axes = plt.subplots(1, len(curves), figsize=(5.5 * len(curves), 4.5), squeeze=False)
+    for ax, (model, frame) in zip(axes.flat, curves.items(), strict=True):
+        n = int(frame["class_id"].max()) + 1 if len(frame) else 0
+        colours = _rgb(max(n, 1))
+        for (cid, cls), part in frame.groupby(["class_id", "class"], sort=True):
+            ap = maps[model].get(cls) if maps is not None else None
+            label = cls if ap is None or pd.isna(ap) else f"{cls} ({ap:.2f})"
+            ax.plot(np.r_[0.0, part["recall"].to_numpy()],
+                    np.r_[part["envelope"].to_numpy()[:1], part["envelope"].to_numpy()],
+                    color=colours[int(cid)], label=label, lw=1.5)
+        ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision", title=model)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def confusion_heatmap(cm: pd.DataFrame, title: str = "confusion matrix",
+                      normalize: bool = True) -> Figure:
+    """Heatmap of a ``confusion_matrix`` table, counts written in the cells.
+
+    With ``normalize`` the colour is the share of each true class's row.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> cm = pd.DataFrame([[3, 1], [2, 0]], index=["a", "background"],
+    ...                   columns=["a", "background"])
+    >>> [t.get_text() for t in confusion_heatmap(cm).axes[0].texts]
+    ['3', '1', '2', '0']
+    """
+    counts = cm.to_numpy()
+    rows = counts.sum(axis=1, keepdims=True)
+    shade = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0) \
+        if normalize else counts
+    n = len(cm)
+    fig, ax = plt.subplots(figsize=(0.6 * n + 3, 0.55 * n + 2))
+    ax.imshow(shade, cmap="Blues", vmin=0)
+    for (i, j), v in np.ndenumerate(counts):
+        dark = shade[i, j] > 0.6 * (shade.max() or 1)
+        ax.text(j, i, str(int(v)), ha="center", va="center", fontsize=7,
+                color="white" if dark else "black")
+    ax.set_xticks(range(n), list(cm.columns), rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n), list(cm.index), fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def threshold_sweep_plot(sweep: pd.DataFrame) -> Figure:
+    """Mean precision and recall over score thresholds per model (``threshold_sweep``).
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> cols = pd.MultiIndex.from_tuples([("m", "precision"), ("m", "recall")])
+    >>> s = pd.DataFrame([[0.5, 0.9], [0.8, 0.6]], index=[0.2, 0.4], columns=cols)
+    >>> len(threshold_sweep_plot(s).axes[0].lines)
+    2
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    thresholds = sweep.index.to_numpy(np.float64)
+    for i, model in enumerate(dict.fromkeys(sweep.columns.get_level_values(0))):
+        colour = f"C{i}"
+        ax.plot(thresholds, sweep[(model, "precision")], "-o", color=colour,
+                label=f"{model} precision")
+        ax.plot(thresholds, sweep[(model, "recall")], "--s", color=colour,
+                label=f"{model} recall")
+    ax.set(xlabel="score threshold", ylabel="class mean", ylim=(0, 1.02),
+           title="precision and recall vs score threshold")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def loss_components(hard: pd.DataFrame, components: Sequence[str]) -> Figure:
+    """Stacked horizontal bars of the loss components of each (hard) image.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> h = pd.DataFrame({"image": ["a", "b"], "box": [0.1, 0.0], "missed": [2.0, 0.0]})
+    >>> len(loss_components(h, ["box", "missed"]).axes[0].patches)
+    4
+    """
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(hard) + 1.5))
+    left = np.zeros(len(hard))
+    labels = hard["image"].astype(str).tolist()
+    for i, comp in enumerate(components):
+        values = hard[comp].to_numpy(np.float64)
+        ax.barh(labels, values, left=left, color=f"C{i}", label=comp)
+        left += values
+    ax.invert_yaxis()
+    ax.set_xlabel("loss")
+    ax.set_title("loss components of the hardest images")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def latency_plot(frames: pd.DataFrame) -> Figure:
+    """Per-frame latency (ms) and detections of a stream run (``streaming.frame_table``).
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> f = pd.DataFrame({"frame": [0, 1], "latency_ms": [5.0, 7.0], "detections": [1, 2]})
+    >>> [ax.get_ylabel() for ax in latency_plot(f).axes]
+    ['latency (ms)', 'detections']
+    """
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 4.5), sharex=True,
+                                      height_ratios=(2, 1))
+    top.plot(frames["frame"], frames["latency_ms"], lw=1, color="C0")
+    median = float(np.median(frames["latency_ms"])) if len(frames) else 0.0
+    top.axhline(median, color="C1", ls="--", lw=1, label=f"median {median:.1f} ms")
+    top.set_ylabel("latency (ms)")
+    top.set_title("per-frame latency (read to labels written)")
+    top.legend(fontsize=8)
+    top.grid(alpha=0.3)
+    bottom.bar(frames["frame"], frames["detections"], color="C2", width=1.0)
+    bottom.set_ylabel("detections")
+    bottom.set_xlabel("frame")
+    fig.tight_layout()
+    return fig
+
+
+def augmentation_change(summary: pd.DataFrame) -> Figure:
+    """Mean loss before and after each augmentation type (``augmentation_summary``).
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> s = pd.DataFrame({"original_loss": [1.0], "augmented_loss": [2.0]},
+    ...                  index=pd.Index(["flip"], name="type"))
+    >>> len(augmentation_change(s).axes[0].patches)
+    2
+    """
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(summary) + 2), 3.8))
+    x = np.arange(len(summary))
+    ax.bar(x - 0.2, summary["original_loss"], 0.4, label="original", color="C0")
+    ax.bar(x + 0.2, summary["augmented_loss"], 0.4, label="augmented", color="C3")
+    ax.set_xticks(x, summary.index.astype(str).tolist(), rotation=20, ha="right")
+    ax.set_ylabel("mean loss per image")
+    ax.set_title("loss on the hard images before and after augmentation")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def score_histogram(frame: pd.DataFrame, conf: float, bins: int = 25) -> Figure:
+    """Detector score per image by folder (``classify_images``), threshold marked.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> f = pd.DataFrame({"folder": ["positive", "background"], "score": [0.9, 0.1]})
+    >>> score_histogram(f, 0.5).axes[0].get_legend_handles_labels()[1]
+    ['conf 0.5', 'positive', 'background']
+    """
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ax.axvline(conf, color="black", ls="--", lw=1, label=f"conf {conf:g}")
+    for folder, colour in (("positive", "C2"), ("background", "C7")):
+        scores = frame.loc[frame["folder"] == folder, "score"]
+        ax.hist(scores, bins=edges, alpha=0.6, color=colour, label=folder)
+    ax.set_xlabel("highest detection score in the image")
+    ax.set_ylabel("images")
+    ax.set_yscale("log")
+    ax.set_title("detector score by folder")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
