@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tecktrack.commands.options import add_detector_options, add_model_option, add_quiet_option
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -20,21 +22,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "of the proposed moves are printed too.",
     )
     parser.add_argument("folder", help="folder with background/ and the positive folder")
-    parser.add_argument("--model", help="model name (models/<name>) or path")
+    add_model_option(parser, required=False)
     parser.add_argument("--class", dest="class_name", default=None,
                         help="only detections of this class count (default: any class)")
-    parser.add_argument("--conf", type=float, default=0.5, help="confidence threshold (0.5)")
+    add_detector_options(parser, conf=0.5, iou=None, conf_help="confidence threshold (0.5)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--apply", action="store_true", help="move the files, write a manifest")
     mode.add_argument("--undo", metavar="MANIFEST", help="restore the moves of a manifest")
     mode.add_argument("--resume", metavar="MANIFEST", help="finish an interrupted --apply")
-    parser.add_argument("--backend", default="auto", help="model backend (auto)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet_option(parser)
     parser.set_defaults(func=_clean)
 
 
 def _clean(args: argparse.Namespace) -> int:
-    from tecktrack.cleaning_moves import apply_manifest, undo_manifest
+    from tecktrack.cleaning.moves import apply_manifest, undo_manifest
     from tecktrack.errors import TeckTrackError
 
     if args.undo or args.resume:
@@ -58,7 +59,7 @@ def _clean(args: argparse.Namespace) -> int:
 
 
 def _decide(args: argparse.Namespace):
-    from tecktrack.cleaning import (
+    from tecktrack.cleaning.plan import (
         classify_images,
         folder_layout,
         misfiled_scores,
@@ -87,7 +88,7 @@ def _decide(args: argparse.Namespace):
 
 
 def _apply(args: argparse.Namespace, moves) -> int:
-    from tecktrack.cleaning_moves import apply_manifest, write_manifest
+    from tecktrack.cleaning.moves import apply_manifest, write_manifest
 
     manifest = write_manifest(list(zip(moves["image"], moves["move_to"], strict=True)),
                               args.folder)

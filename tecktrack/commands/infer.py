@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from tecktrack.commands.options import add_detector_options, add_model_option, add_quiet_option
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``infer``."""
@@ -15,12 +17,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "metrics.json) and prints the metrics as JSON.")
     parser.add_argument("source", metavar="SOURCE",
                         help="video file, image folder, camera index or udp://host:port")
-    parser.add_argument("--model", required=True, metavar="NAME_OR_PATH",
-                        help="model name under models/, a model folder, or a .onnx/.cfg file")
+    add_model_option(parser)
     parser.add_argument("--drop-rate", type=int, default=1, metavar="N",
                         help="keep one frame in N (default 1: every frame)")
-    parser.add_argument("--conf", type=float, default=0.25, help="score threshold (0.25)")
-    parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold (0.45)")
+    add_detector_options(parser)
     parser.add_argument("--timeout", type=float, default=5.0,
                         help="UDP: end the run after this many seconds without packets (5)")
     parser.add_argument("--save-frames", action="store_true",
@@ -30,17 +30,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "reader and saver threads)")
     parser.add_argument("--runs-dir", default=None, metavar="DIR",
                         help="parent of the run folder (default results/runs)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet_option(parser)
     parser.set_defaults(func=_infer)
 
 
 def _infer(args: argparse.Namespace) -> int:
     import json
 
-    from tecktrack.inference import InferenceService, pipeline_threads
+    from tecktrack.inference.service import InferenceService, pipeline_threads
     from tecktrack.model import load_model
 
-    model = load_model(args.model, conf=args.conf, iou=args.iou,
+    model = load_model(args.model, backend=args.backend, conf=args.conf, iou=args.iou,
                        threads=args.threads or pipeline_threads())
     service = InferenceService(model, drop_rate=args.drop_rate, save_frames=args.save_frames,
                                timeout=args.timeout, runs_dir=args.runs_dir, keep_frames=False,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from tecktrack.commands.options import add_model_option, add_quiet_option
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -22,24 +24,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--iou", type=float, default=0.5, help="IoU for a match (default 0.5)")
     parser.add_argument("--lambda-no-obj", type=float, default=2.0,
                         help="cost of a missed object (default 2)")
-    parser.add_argument("--model", default=None,
-                        help="detector (name under models/ or path) for a second look at the "
-                             "label-issue candidates: zoomed crops around unmatched labels and "
-                             "unlabelled detections are re-run (recommended: the model that "
-                             "made --pred)")
+    add_model_option(parser, required=False,
+                     help="detector (name under models/ or path) for a second look at the "
+                          "label-issue candidates: zoomed crops around unmatched labels and "
+                          "unlabelled detections are re-run (recommended: the model that "
+                          "made --pred)")
     parser.add_argument("--images", default=None,
                         help="images for the second look (folder or data.yaml; default: the "
                              "--gt dataset)")
     parser.add_argument("--zoom", type=float, default=4.0,
                         help="second-look window side as a multiple of the box (default 4)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet_option(parser)
     parser.set_defaults(func=_mine)
 
 
 def _mine(args: argparse.Namespace) -> int:
     from tecktrack.errors import TeckTrackError
-    from tecktrack.mining import HardNegativeMining
-    from tecktrack.mining_report import mine, write_summary
+    from tecktrack.mining.hard_negatives import HardNegativeMining
+    from tecktrack.mining.pipeline import mine, write_summary
 
     if args.top < 1:
         raise TeckTrackError(f"--top must be >= 1, got {args.top}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from tecktrack.commands.options import add_detector_options, add_model_option, add_quiet_option
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -14,22 +16,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "OUT/images, and OUT/summary.json (images, detections, mean ms per image by "
                     "stage).",
     )
-    parser.add_argument("--model", required=True, metavar="NAME_OR_PATH",
-                        help="model name under models/, a model folder, or a .onnx/.cfg file")
+    add_model_option(parser)
     parser.add_argument("--source", required=True, metavar="IMAGE|DIR",
                         help="an image file or a folder of images (searched recursively)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="output folder (default: a new results/runs/predict-* folder)")
-    parser.add_argument("--conf", type=float, default=0.25, help="score threshold (0.25)")
-    parser.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold (0.45)")
-    parser.add_argument("--backend", choices=("auto", "opencv", "onnxruntime"), default="auto",
-                        help="inference backend (auto: ONNX Runtime for .onnx, OpenCV for Darknet)")
+    add_detector_options(parser)
     parser.add_argument("--imgsz", default=None, metavar="N|WxH",
                         help="input size for models with dynamic input shape")
     parser.add_argument("--threads", type=int, default=None, help="backend thread count")
     parser.add_argument("--save-images", action="store_true",
                         help="also write annotated images to OUT/images")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet_option(parser)
     parser.set_defaults(func=_predict)
 
 
@@ -48,8 +46,8 @@ def _output_folder(out: str | None):
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from tecktrack.inference.batch import predict_images, source_images
     from tecktrack.model import load_model
-    from tecktrack.model.runner import predict_images, source_images
 
     images, root = source_images(args.source)
     model = load_model(args.model, backend=args.backend, conf=args.conf, iou=args.iou,
