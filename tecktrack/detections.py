@@ -116,12 +116,18 @@ def xyxy_to_yolo(boxes: np.ndarray, width: float, height: float) -> np.ndarray:
 def box_area(boxes: np.ndarray) -> np.ndarray:
     """Area of corner boxes; inverted or degenerate boxes have area 0.
 
+    Floating boxes keep their dtype; integer (and boolean) boxes are computed in float64, so a
+    300 x 300 int16 box has area 90000, not an overflowed int16.
+
     Examples
     --------
     >>> box_area(np.array([[0, 0, 2, 3], [5, 5, 4, 4]], dtype=np.float32))
     array([6., 0.], dtype=float32)
+    >>> box_area(np.array([[0, 0, 300, 300]], dtype=np.int16))
+    array([90000.])
     """
-    b = _as_boxes(boxes, np.asarray(boxes).dtype if np.asarray(boxes).size else np.float32)
+    dtype = np.asarray(boxes).dtype
+    b = _as_boxes(boxes, dtype if np.issubdtype(dtype, np.floating) else np.float64)
     w = np.clip(b[:, 2] - b[:, 0], 0, None)
     h = np.clip(b[:, 3] - b[:, 1], 0, None)
     return w * h
@@ -223,7 +229,7 @@ class Detections:
     tracker_ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        xyxy = np.asarray(self.xyxy, dtype=np.float32)
+        xyxy = np.array(self.xyxy, dtype=np.float32)  # a copy: never the caller's memory
         if xyxy.size == 0:
             xyxy = xyxy.reshape(0, 4)
         if xyxy.ndim != 2 or xyxy.shape[1] != 4:
@@ -238,7 +244,7 @@ class Detections:
             raise ValueError(f"Detections.class_ids must have shape ({n},), got {class_ids.shape}")
         scores = self.scores
         if scores is not None:
-            scores = np.asarray(scores, dtype=np.float32).reshape(-1)
+            scores = np.array(scores, dtype=np.float32).reshape(-1)
             if scores.shape != (n,):
                 raise ValueError(f"Detections.scores must have shape ({n},), got {scores.shape}")
         tracker_ids = self.tracker_ids

@@ -290,3 +290,19 @@ def test_tracker_ids_are_optional_and_follow_selection_and_concat():
     assert Detections([[0, 0, 1, 1]], [0]).tracker_ids is None
     with pytest.raises(ValueError, match="tracker_ids must have shape"):
         Detections([[0, 0, 1, 1]], [0], tracker_ids=[1, 2])
+
+
+def test_box_area_of_integer_boxes_does_not_overflow():
+    assert tecktrack.detections.box_area(np.array([[0, 0, 300, 300]], np.int16)).tolist() == [
+        90000.0]
+
+
+def test_detections_never_share_memory_with_the_caller_or_with_slices():
+    xyxy = np.array([[0, 0, 10, 10], [1, 1, 5, 5]], np.float32)
+    ids, scores = np.array([0, 1], np.int64), np.array([0.9, 0.5], np.float32)
+    d = Detections(xyxy, ids, scores)
+    xyxy[0, 0], ids[0], scores[0] = 99, 7, 0.1
+    assert d.xyxy[0, 0] == 0 and d.class_ids[0] == 0 and d.scores[0] == pytest.approx(0.9)
+    part = d[0:1]
+    part.xyxy[0, 0], part.scores[0] = 50, 0.2
+    assert d.xyxy[0, 0] == 0 and d.scores[0] == pytest.approx(0.9)
