@@ -537,3 +537,17 @@ def test_coco_is_reexported_by_formats():
     for name in tecktrack.datasets.coco.__all__:
         assert getattr(tecktrack.datasets, name) is getattr(tecktrack.datasets.coco, name)
         assert name in tecktrack.datasets.__all__
+
+
+def test_coco_dataset_leaves_the_callers_annotations_dict_alone():
+    images = [CocoImage(1, "a.jpg", 8, 8), CocoImage(2, "b.jpg", 8, 8)]
+    annotations = {1: Detections([[0, 0, 2, 2]], [0])}
+    ds = CocoDataset(images, ["cat"], [1], annotations)
+    assert list(annotations) == [1] and sorted(ds.annotations) == [1, 2]
+
+
+def test_coco_results_give_every_image_without_detections_its_own_empty_value(tmp_path):
+    res = tmp_path / "res.json"
+    res.write_text('[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2], "score": 0.5}]')
+    back = read_coco_results(res, [1], image_ids=[1, 2, 3])
+    assert len(back[2]) == 0 and back[2] is not back[3]

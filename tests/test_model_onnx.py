@@ -263,3 +263,10 @@ def test_backends_agree_on_a_convolutional_network(tmp_path):
     np.testing.assert_array_equal(cv_det.class_ids, ort_det.class_ids)
     np.testing.assert_allclose(cv_det.xyxy, ort_det.xyxy, atol=1e-2)
     np.testing.assert_allclose(cv_det.scores, ort_det.scores, atol=1e-5)
+
+
+def test_iou_is_fixed_at_construction_so_nms_cannot_disagree_with_it(graphs):
+    model = load_model(graphs["yolov8"], iou=0.3)
+    assert model.iou == pytest.approx(0.3) and model._nms.iou_threshold == model.iou
+    with pytest.raises(AttributeError):
+        model.iou = 0.9

@@ -76,8 +76,10 @@ class CocoDataset:
         if len(self.names) != len(self.category_ids):
             raise ValueError("names and category_ids must have the same length")
         ids = [im.id for im in self.images]
+        annotations = dict(self.annotations)  # the caller's dict is never changed
         for image_id in ids:
-            self.annotations.setdefault(image_id, Detections.empty(with_scores=False))
+            annotations.setdefault(image_id, Detections.empty(with_scores=False))
+        self.annotations = annotations
         if set(self.annotations) != set(ids):
             raise ValueError("annotations has image ids that are not in images")
         iscrowd, areas = self.iscrowd or {}, self.areas or {}
@@ -394,6 +396,5 @@ def read_coco_results(path: str | Path, category_ids: list[int],
     known = sorted(set(ids.tolist())) if image_ids is None else list(image_ids)
     groups = _group(ids, known, key, path)
     xyxy = xywh_to_xyxy(boxes).astype(np.float32)
-    empty = Detections.empty(with_scores=True)
     return {i: (Detections(xyxy[groups[i]], classes[groups[i]], scores[groups[i]])
-                if i in groups else empty) for i in known}
+                if i in groups else Detections.empty(with_scores=True)) for i in known}

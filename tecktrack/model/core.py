@@ -64,9 +64,13 @@ class Model:
         self.layout = layout
         self.letterbox = letterbox
         self.conf = float(conf)
-        self.iou = float(iou)
         self._input_size = (int(input_size[0]), int(input_size[1]))
-        self._nms = NMS(iou_threshold=self.iou, max_det=max_det)
+        self._nms = NMS(iou_threshold=float(iou), max_det=max_det)
+
+    @property
+    def iou(self) -> float:
+        """NMS IoU threshold, fixed at construction (load a model again for another one)."""
+        return self._nms.iou_threshold
 
     @property
     def input_size(self) -> tuple[int, int]:
