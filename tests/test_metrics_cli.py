@@ -14,6 +14,7 @@ import pytest
 from tecktrack.cli import main
 from tecktrack.datasets.coco import CocoDataset, CocoImage, write_coco, write_coco_results
 from tecktrack.detections import Detections
+from tecktrack.errors import EvaluationError
 from tecktrack.metrics import SUMMARY_KEYS
 from tecktrack.metrics.loaders import load_yolo
 
@@ -211,3 +212,15 @@ def test_real_coco128_labels_match_pycocotools(real_data: Path, tmp_path: Path, 
     got = [report["summary"][k] for k in SUMMARY_KEYS]
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
     assert 0.2 < report["summary"]["map50"] < 0.95
+
+
+def test_evaluate_json_refuses_an_existing_file_without_force(tmp_path):
+    from tecktrack.metrics.report import write_report
+
+    out = tmp_path / "eval.json"
+    out.write_text("keep me")
+    with pytest.raises(EvaluationError, match="exists already; pass --force"):
+        write_report(out, {"summary": {}})
+    assert out.read_text() == "keep me"
+    write_report(out, {"summary": {}}, force=True)
+    assert json.loads(out.read_text()) == {"summary": {}}

@@ -30,7 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ap", choices=("coco", "voc"), default="coco",
                         help="AP interpolation: COCO 101-point or VOC all-point (coco)")
     parser.add_argument("--json", default=None, metavar="OUT",
-                        help="write summary, per_class, precision_recall and confusion as JSON")
+                        help="write summary, per_class, precision_recall and confusion as JSON "
+                             "(a new file; see --force)")
+    parser.add_argument("--force", action="store_true",
+                        help="let --json replace an existing file (never an input)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_evaluate)
 
@@ -70,6 +73,6 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(pr.to_string())
     if args.json:
         report = evaluation_report(ev, pr, cm, conf=args.conf, iou=args.iou, notes=inputs.notes)
-        path = write_report(args.json, report, inputs=(args.gt, args.pred))
+        path = write_report(args.json, report, inputs=(args.gt, args.pred), force=args.force)
         print(f"\nwrote {path}")
     return 0

@@ -80,8 +80,10 @@ def evaluation_report(ev: Evaluation, pr: pd.DataFrame, cm: pd.DataFrame, *, con
 
 
 def write_report(path: str | Path, report: dict[str, Any],
-                 inputs: Sequence[str | Path] = ()) -> Path:
-    """Write the report as JSON (parents created); refuses to overwrite an input file.
+                 inputs: Sequence[str | Path] = (), *, force: bool = False) -> Path:
+    """Write the report as JSON (parents created) to a new file.
+
+    An existing file is replaced only with ``force=True``, and an input file never.
 
     Examples
     --------
@@ -92,7 +94,9 @@ def write_report(path: str | Path, report: dict[str, Any],
     """
     path = Path(path)
     if any(path.resolve() == Path(p).resolve() for p in inputs):
-        raise EvaluationError("--json would overwrite an input file", path)
+        raise EvaluationError("--json would overwrite an input file; refusing", path)
+    if path.exists() and not force:
+        raise EvaluationError("--json file exists already; pass --force to replace it", path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2, allow_nan=False), encoding="utf-8")
     return path
