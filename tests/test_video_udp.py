@@ -210,3 +210,17 @@ def test_a_full_fifo_drops_and_counts_datagrams():
         while source.read(100_000):
             pass
         assert source.stalled
+
+
+@pytest.mark.parametrize("bad", [-1, 0, 2.5, True])
+def test_sender_refuses_a_max_frames_that_is_not_a_positive_count(clip, bad):
+    with pytest.raises(StreamError, match="max_frames must be a whole number >= 1"):
+        send_video(clip, f"udp://127.0.0.1:{free_udp_port()}", fps=25, max_frames=bad)
+
+
+def test_stream_send_cli_refuses_negative_max_frames(clip, capsys):
+    from tecktrack.cli import main
+
+    assert main(["stream", "send", str(clip), f"udp://127.0.0.1:{free_udp_port()}",
+                 "--max-frames", "-1"]) == 2
+    assert "max_frames must be a whole number >= 1" in capsys.readouterr().err

@@ -105,6 +105,10 @@ def send_video(video: str | Path, url: str, *, fps: float | None = None, loop: b
     pace = float(fps) if fps is not None else (_video_fps(path) or 25.0)
     if not 0 < pace <= 1000:
         raise StreamError(f"fps must be in (0, 1000], got {pace}", path)
+    if max_frames is not None and (isinstance(max_frames, bool) or int(max_frames) != max_frames
+                                   or max_frames < 1):
+        raise StreamError(f"max_frames must be a whole number >= 1 (or None: all), "
+                          f"got {max_frames!r}", path)
     frames = _video_frames(path, loop)
     rate = Fraction(pace).limit_denominator(1001)
     sent = 0
