@@ -71,7 +71,9 @@ def test_docstring_examples_run(module):
 
 ROWS = ["0 0.5 0.5 0.2 0.2", "0 1.0005 0.5 0.2 0.2", "0 1.002 0.5 0.2 0.2", "1.5 0.5 0.5 0.2 0.2",
         "-1 0.5 0.5 0.2 0.2", "0 nan 0.5 0.2 0.2", "0 0.5 0.5 -0.0005 0.2", "0 0.5 0.5 -0.01 0.2",
-        "9007199254740992 0.5 0.5 0.2 0.2", "0 0.5 0.5 inf 0.2", "0 0.5 0.5 0.2"]
+        "9007199254740992 0.5 0.5 0.2 0.2", "0 0.5 0.5 inf 0.2", "0 0.5 0.5 0.2",
+        "0 \u0660.5 0.5 0.2 0.2", "0 \uff10.5 0.5 0.2 0.2", "\ufeff0 0.5 0.5 0.2 0.2",
+        "0 0x1p-1 0.5 0.2 0.2"]
 
 
 @pytest.mark.parametrize("row", ROWS)
@@ -80,7 +82,7 @@ def test_the_per_file_and_the_columnar_reader_accept_and_refuse_the_same_rows(tm
     from tecktrack.errors import TeckTrackError
 
     path = tmp_path / "a.txt"
-    path.write_text(row + "\n")
+    path.write_text(row + "\n", encoding="utf-8")
     outcomes = []
     for read in (lambda: read_yolo_labels(path, 100, 100).xyxy,
                  lambda: read_label_files(["a"], [path]).detections(0, 100, 100).xyxy):
@@ -89,3 +91,15 @@ def test_the_per_file_and_the_columnar_reader_accept_and_refuse_the_same_rows(tm
         except TeckTrackError as exc:
             outcomes.append(type(exc).__name__)
     assert outcomes[0] == outcomes[1]
+
+
+def test_a_utf8_bom_is_accepted_and_non_ascii_digits_are_refused_with_the_line(tmp_path):
+    from tecktrack.datasets import read_yolo_labels
+    from tecktrack.errors import FormatError
+
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"\xef\xbb\xbf0 0.5 0.5 0.2 0.2\n")
+    assert read_yolo_labels(path, 10, 10).class_ids.tolist() == [0]
+    path.write_text("0 0.5 0.5 0.2 0.2\n1 \u0660.5 0.5 0.2 0.2\n", encoding="utf-8")
+    with pytest.raises(FormatError, match=r"a.txt:2: non-number"):
+        read_yolo_labels(path, 10, 10)

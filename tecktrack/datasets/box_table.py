@@ -217,6 +217,8 @@ def read_label_files(stems: Sequence[str], paths: Sequence[str | Path | None], *
         if path is None:
             continue
         data = _read_bytes(path)
+        if data.startswith(_BOM):  # accepted, as the per-file reader accepts it
+            data = data[len(_BOM):]
         toks = data.split()
         if len(toks) != ncols * _count_rows(data):
             _raise_from_file(path, with_scores)
@@ -237,6 +239,9 @@ def read_label_files(stems: Sequence[str], paths: Sequence[str | Path | None], *
     corners = np.clip(cxcywh_to_xyxy(clipped[:, :4]), 0.0, 1.0)   # as read_yolo_labels does
     return BoxTable(list(stems), image, values[:, 0].astype(np.int64), xyxy_to_cxcywh(corners),
                     clipped[:, 4].astype(np.float32) if with_scores else None)
+
+
+_BOM = b"\xef\xbb\xbf"
 
 
 def _read_bytes(path: str | Path) -> bytes:

@@ -77,6 +77,10 @@ def _split_rows(text: str) -> tuple[list[int], list[list[str]]]:
 
 
 def _to_float(tokens: list[str]) -> list[float] | None:
+    """The one number rule of label files: ASCII decimal numbers only (``float`` alone would
+    also take ``'٠.5'`` or full-width digits, which the columnar reader refuses)."""
+    if not all(t.isascii() for t in tokens):
+        return None
     try:
         return [float(t) for t in tokens]
     except ValueError:
@@ -88,7 +92,8 @@ def _parse_numbers(rows: list[list[str]], ncols: int) -> tuple[np.ndarray, dict[
 
     Rows that are not parsed stay NaN in the array (and are flagged invalid later).
     """
-    if all(len(r) == ncols for r in rows):  # the common case: one conversion, no bookkeeping
+    ascii_only = all(t.isascii() for r in rows for t in r)
+    if ascii_only and all(len(r) == ncols for r in rows):  # the common case: one conversion
         try:
             return np.array(rows, dtype=np.float64).reshape(-1, ncols), {}
         except ValueError:
@@ -166,7 +171,7 @@ def _decode(path: Path) -> str:
         raise DatasetError("label file not found", path) from None
     except IsADirectoryError:
         raise DatasetError("expected a label file, found a folder", path) from None
-    return data.decode("utf-8", errors="replace")
+    return data.decode("utf-8-sig", errors="replace")  # a leading BOM, as editors write it
 
 
 def read_yolo_labels(path: str | Path, width: float, height: float, *,
