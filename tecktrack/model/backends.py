@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from tecktrack.errors import ModelError
+from tecktrack.model.darknet_weights import check_darknet_weights
 from tecktrack.model.discovery import ModelPaths
 
 __all__ = ["BACKENDS", "Backend", "ModelWarning", "OnnxInfo", "OnnxRuntimeBackend",
@@ -199,6 +200,7 @@ class OpenCVBackend(Backend):
         try:
             if paths.kind == "darknet":
                 _check_darknet_support(cv2)
+                check_darknet_weights(paths.config, paths.weights)
                 self.net = cv2.dnn.readNetFromDarknet(str(paths.config), str(paths.weights))
             else:
                 self.net = cv2.dnn.readNetFromONNX(str(paths.weights))
