@@ -135,3 +135,28 @@ def test_folder_source_is_searched_recursively_like_every_image_folder(tmp_path)
     assert [i for i, _ in frames] == [0, 1, 2]
     assert [int(f[0, 0, 0]) for _, f in frames] == [10, 30, 20]  # a.png, c.jpg, sub/b.PNG
     assert len(frames) == len(list_images(tmp_path))
+
+
+@pytest.mark.parametrize("url", ["udp://127.0.0.1:5000", "udp://localhost:6000",
+                                 "udp://[::1]:5000", "udp://[fe80::1]:1234"])
+def test_udp_urls_round_trip_through_their_canonical_form(url):
+    address = parse_udp_url(url)
+    assert address.url == url and parse_udp_url(address.url) == address
+
+
+def test_a_receiver_whose_bind_fails_raises_once_and_closes_quietly():
+    import socket
+
+    from tecktrack.inference.udp_receiver import DatagramFile
+    from tecktrack.inference.udp_url import UdpAddress
+
+    holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    holder.bind(("127.0.0.1", 0))
+    receiver = DatagramFile.__new__(DatagramFile)
+    try:
+        with pytest.raises(StreamError, match="cannot listen on the UDP port"):
+            receiver.__init__(UdpAddress("127.0.0.1", holder.getsockname()[1]), timeout=0.1)
+    finally:
+        holder.close()
+    receiver.close()   # what io's finaliser and a with-block do; it raised AttributeError
+    assert receiver.closed

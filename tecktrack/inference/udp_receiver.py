@@ -144,10 +144,14 @@ class DatagramFile(io.RawIOBase):
         return count
 
     def close(self) -> None:
+        # also called (by io's finaliser) on an object whose bind failed in __init__
         if not self.closed:
             self._stop.set()
-            self._thread.join()
-            self._sock.close()
+            thread, sock = getattr(self, "_thread", None), getattr(self, "_sock", None)
+            if thread is not None:
+                thread.join()
+            if sock is not None:
+                sock.close()
         super().close()
 
 

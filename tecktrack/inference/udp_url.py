@@ -21,6 +21,8 @@ class UdpAddress:
     --------
     >>> parse_udp_url("udp://127.0.0.1:5000").port
     5000
+    >>> parse_udp_url("udp://[::1]:5000").url    # IPv6 hosts keep their brackets
+    'udp://[::1]:5000'
     """
 
     host: str
@@ -28,8 +30,9 @@ class UdpAddress:
 
     @property
     def url(self) -> str:
-        """The canonical ``udp://host:port`` form."""
-        return f"udp://{self.host}:{self.port}"
+        """The canonical ``udp://host:port`` form (``udp://[v6]:port`` for IPv6 hosts)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"udp://{host}:{self.port}"
 
 
 def parse_udp_url(url: str) -> UdpAddress:
