@@ -164,7 +164,9 @@ def test_mine_cli_json_keys_and_order(tmp_path, capsys):
     # never overwrites
     assert main(["mine", "--pred", str(tmp_path / "pred"), "--gt", str(yaml_path),
                  "--json", str(out), "--quiet"]) == 2
-    assert "overwrite" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{out}: --json file exists already; refusing to overwrite it" in err
+    assert "('" not in err   # a sentence, not a Python tuple
 
 
 def test_mine_cli_bad_input_is_one_line_error(tmp_path, capsys):

@@ -60,7 +60,8 @@ def _mine(args: argparse.Namespace) -> int:
         try:
             path = write_summary(summary, args.json)
         except FileExistsError:
-            raise TeckTrackError("refusing to overwrite an existing file", args.json) from None
+            raise TeckTrackError(f"{args.json}: --json file exists already; refusing to "
+                                 "overwrite it (choose a new name)") from None
         print(f"wrote {path}")
     return 0
 
