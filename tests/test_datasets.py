@@ -243,3 +243,20 @@ def test_from_images_without_any_boxes_has_no_names_and_still_works(tmp_path):
     ds = Dataset.from_images(tmp_path / "images")
     assert ds.names == [] and len(ds.load_labels(ds.items()[0])) == 0
     assert ds.check().empty and ds.stats().summary()["boxes"] == 0
+
+
+def test_stats_count_the_rows_they_skip_and_the_cli_says_so(tmp_path, capsys):
+    from tecktrack.cli import main
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "a.png"), np.zeros((20, 20, 3), np.uint8))
+    (tmp_path / "labels" / "a.txt").write_text(
+        "0 0.5 0.5 0.2 0.2\n95 0.5 0.5 0.2 0.2\n7 0.2 0.2 0.1 0.1\n")
+    (tmp_path / "data.yaml").write_text("path: .\ntrain: images\nval: images\nnames: [a, b, c]\n")
+    stats = Dataset.from_yaml(tmp_path / "data.yaml").stats("val")
+    assert len(stats.boxes) == 1 and len(stats.skipped) == 2
+    assert stats.summary()["skipped_label_lines"] == 2
+    assert "class id 95 out of range [0, 3)" in stats.summary()["skipped_examples"][0]
+    assert main(["dataset", "stats", str(tmp_path / "data.yaml"), "--split", "val"]) == 0
+    assert "skipped 2 bad label lines" in capsys.readouterr().err

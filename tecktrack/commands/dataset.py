@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from tecktrack.errors import TeckTrackError
@@ -70,6 +71,11 @@ def _print_stats(summary: dict) -> None:
     print(f"\nCOCO size buckets: {buckets}")
     per_image = ", ".join(f"{k}: {v}" for k, v in summary["objects_per_image"].items())
     print(f"objects per image (objects: images): {per_image}")
+    if summary["skipped_label_lines"]:
+        print(f"\nskipped {summary['skipped_label_lines']} bad label lines (not counted above; "
+              f"`tecktrack dataset check` lists them all), first:", file=sys.stderr)
+        for example in summary["skipped_examples"][:3]:
+            print(f"  {example}", file=sys.stderr)
 
 
 def _check(args: argparse.Namespace) -> int:

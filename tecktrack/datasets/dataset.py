@@ -9,7 +9,7 @@ exploration in notebooks.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -71,11 +71,15 @@ class DatasetStats:
         (width / height, NaN for zero height) and ``size`` (COCO bucket).
     images : DataFrame
         One row per image: ``split, image, width, height, objects, labelled``.
+    skipped : list of LabelProblem
+        The label lines left out of the counts (bad rows, class ids beyond the names), each
+        naming its file and line.
     """
 
     classes: pd.DataFrame
     boxes: pd.DataFrame
     images: pd.DataFrame
+    skipped: list[LabelProblem] = field(default_factory=list)
 
     def objects_per_image(self) -> pd.Series:
         """How many images have 0, 1, 2, ... objects (labelled images only)."""
@@ -108,6 +112,8 @@ class DatasetStats:
             "objects_per_image": {str(k): int(v) for k, v in self.objects_per_image().items()},
             "box_quantiles": {col: {str(q): float(v) for q, v in quantiles[col].items()}
                               for col in quantiles.columns},
+            "skipped_label_lines": len(self.skipped),
+            "skipped_examples": [str(p) for p in self.skipped[:10]],
         }
 
 
@@ -296,11 +302,12 @@ class Dataset:
         (['medium', 'small'], [2])
         """
         items = self.items(split)
-        dets, rows = [], []
+        dets, rows, skipped = [], [], []
         for item in progress(items, desc="stats", quiet=quiet, unit="img"):
             width, height = self.image_size(item)
             labelled = item.label_path.is_file()
-            det = self.load_labels(item, strict=False) if labelled else Detections.empty(False)
+            det = (self.load_labels(item, strict=False, problems=skipped) if labelled
+                   else Detections.empty(False))
             dets.append(det)
             rows.append((item.split, str(item.image_path), width, height, len(det), labelled))
         images = pd.DataFrame(rows, columns=["split", "image", "width", "height", "objects",
@@ -310,7 +317,7 @@ class Dataset:
             Detections.concat(dets) if dets else Detections.empty(False),
             images["split"].to_numpy(object)[owner], images["image"].to_numpy(object)[owner],
             images[["width", "height"]].to_numpy()[owner], self.names)
-        return DatasetStats(self._class_table(boxes), boxes, images)
+        return DatasetStats(self._class_table(boxes), boxes, images, skipped)
 
     def _class_table(self, boxes: pd.DataFrame) -> pd.DataFrame:
         ids = boxes["class_id"].to_numpy(dtype=np.int64)
