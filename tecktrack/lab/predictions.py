@@ -4,8 +4,8 @@
 sample of them) and keeps ground truth and predictions keyed by image stem, in sorted stem
 order, ready for :mod:`tecktrack.metrics` (``sp.gt``, ``sp.preds``) and for mining
 (``sp.tables()`` gives the aligned :class:`~tecktrack.datasets.BoxTable` pair).
-:func:`scored_versions` shows what the augmentation analysis measured on one image, and
-:func:`annotated` draws a detector's boxes on an image file.
+:func:`annotated` draws a detector's boxes on an image file (the augmented views are in
+:mod:`tecktrack.lab.augmentation`).
 
 Examples
 --------
