@@ -465,6 +465,7 @@ def test_coco_to_dict_numbers_annotations_from_one():
     assert ids == [1, 2, 3, 4]
 
 
+_ANN = {"image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2], "area": 4}
 _GOOD = {"images": [{"id": 1, "file_name": "x.jpg", "width": 9, "height": 9}],
          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2]}],
          "categories": [{"id": 1, "name": "a"}]}
@@ -491,6 +492,15 @@ _GOOD = {"images": [{"id": 1, "file_name": "x.jpg", "width": 9, "height": 9}],
     ({"images": {"id": 1}}, "images: expected a list"),
     ({"images": _GOOD["images"] * 2}, "duplicate image id"),
     ({"categories": [{"id": 1, "name": "a"}, {"id": 1, "name": "b"}]}, "duplicate category"),
+    ({"annotations": [{**_ANN, "id": 0}]}, "annotations[0].id: 0 (ids start at 1; pycocotools"),
+    ({"annotations": [{**_ANN, "id": 4}, {**_ANN, "id": 5}, {**_ANN, "id": 4}]},
+     "annotations[2].id: 4 repeats annotations[0].id"),
+    ({"annotations": [{**_ANN, "id": "1"}]}, "annotations[0].id: expected an integer, got '1'"),
+    ({"annotations": [{**_ANN, "id": 1.0}]}, "annotations[0].id: expected an integer, got 1.0"),
+    ({"annotations": [{**_ANN, "id": 1}, {k: v for k, v in _ANN.items()}]},
+     "annotations[1]: missing field 'id'"),
+    ({"annotations": [{**_ANN, "iscrowd": 2}]}, "annotations[0].iscrowd: expected 0 or 1, got 2"),
+    ({"annotations": [{**_ANN, "area": -4}]}, "annotations[0].area: -4 is negative"),
 ])
 def test_read_coco_errors_name_the_field(tmp_path, patch, needle):
     p = _write(tmp_path / "bad.json", json.dumps({**_GOOD, **patch}))
@@ -551,3 +561,22 @@ def test_coco_results_give_every_image_without_detections_its_own_empty_value(tm
     res.write_text('[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2], "score": 0.5}]')
     back = read_coco_results(res, [1], image_ids=[1, 2, 3])
     assert len(back[2]) == 0 and back[2] is not back[3]
+
+
+@pytest.mark.parametrize(("annotations", "needle"), [
+    ([{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2]}],
+     "annotations: 1 without 'area' (pycocotools cannot evaluate them"),
+    ([{**_ANN, "id": 1}, {**_ANN, "id": 2, "bbox": [1, 1, 0, 3]}],
+     "annotations: 1 boxes of zero width or height (they can never be matched), first "
+     "annotations[1]"),
+    ([{**_ANN, "id": 1, "bbox": [9.01, 2, 3, 3]}, {**_ANN, "id": 2, "bbox": [-5.5, 0, 5.5, 2]}],
+     "annotations: 2 boxes wholly outside their image, first annotations[0]"),
+])
+def test_read_coco_warns_with_a_count_about_what_cannot_score_as_given(tmp_path, annotations,
+                                                                       needle):
+    from tecktrack.datasets.coco import CocoWarning
+
+    p = _write(tmp_path / "gt.json", json.dumps({**_GOOD, "annotations": annotations}))
+    with pytest.warns(CocoWarning) as caught:
+        read_coco(p)
+    assert any(needle in str(w.message) and str(p) in str(w.message) for w in caught)

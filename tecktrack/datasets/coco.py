@@ -8,6 +8,7 @@ file and the record (``annotations[12].bbox``). Also importable from :mod:`teckt
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,6 +155,57 @@ def _float_column(values: list, field_name: str, key: str, path: Path) -> np.nda
     return arr.astype(np.float64, copy=False)
 
 
+def _check_annotation_ids(records: list, key: str, path: Path) -> None:
+    """Ids, where given, are unique integers >= 1 (pycocotools mis-scores id 0: its matcher
+    uses 0 for "unmatched")."""
+    if not any(isinstance(r, dict) and "id" in r for r in records):
+        return
+    ids = _int_column(_column(records, "id", key, path), "id", key, path)
+    if (ids < 1).any():
+        index = int(np.argmax(ids < 1))
+        raise FormatError(f"{key}[{index}].id: {int(ids[index])} (ids start at 1; pycocotools "
+                          "mis-scores id 0)", path)
+    order = np.argsort(ids, kind="stable")
+    repeated = np.flatnonzero(ids[order][1:] == ids[order][:-1])
+    if repeated.size:
+        first, second = sorted(order[repeated[0]:repeated[0] + 2].tolist())
+        raise FormatError(f"{key}[{second}].id: {int(ids[second])} repeats {key}[{first}].id",
+                          path)
+
+
+def _crowd_column(values: list, key: str, path: Path) -> np.ndarray:
+    bad = [i for i, v in enumerate(values) if v not in (0, 1) or isinstance(v, (float, str))]
+    if bad:
+        raise FormatError(f"{key}[{bad[0]}].iscrowd: expected 0 or 1, got {values[bad[0]]!r}",
+                          path)
+    return np.array(values, dtype=bool)
+
+
+def _warn_boxes(boxes: np.ndarray, image_ids: list, images: list, key: str, path: Path) -> None:
+    """Warn, with a count, about zero-size boxes and boxes wholly outside their image."""
+    empty = (boxes[:, 2] <= 0) | (boxes[:, 3] <= 0)
+    if empty.any():
+        _warn(path, f"{key}: {int(empty.sum())} boxes of zero width or height (they can never "
+                    f"be matched), first {key}[{int(np.argmax(empty))}]")
+    size = {im.id: (im.width, im.height) for im in images}
+    wh = np.array([size.get(i, (np.inf, np.inf)) if isinstance(i, int) else (np.inf, np.inf)
+                   for i in image_ids], np.float64).reshape(-1, 2)
+    outside = ((boxes[:, 0] >= wh[:, 0]) | (boxes[:, 1] >= wh[:, 1])
+               | (boxes[:, 0] + boxes[:, 2] <= 0) | (boxes[:, 1] + boxes[:, 3] <= 0)) & ~empty
+    if outside.any():
+        _warn(path, f"{key}: {int(outside.sum())} boxes wholly outside their image, first "
+                    f"{key}[{int(np.argmax(outside))}]")
+
+
+def _warn(path: Path, message: str) -> None:
+    warnings.warn(f"{path}: {message}", CocoWarning, stacklevel=3)
+
+
+class CocoWarning(UserWarning):
+    """COCO ground truth that loads, but that pycocotools would score differently or that
+    cannot be matched; the message names the field and counts the records."""
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -241,7 +293,8 @@ def read_coco(path: str | Path) -> CocoDataset:
     >>> import tempfile
     >>> p = Path(tempfile.mkdtemp()) / "gt.json"
     >>> _ = p.write_text('{"images": [{"id": 7, "file_name": "a.jpg", "width": 9, "height": 9}],'
-    ...     '"annotations": [{"id": 1, "image_id": 7, "category_id": 3, "bbox": [1, 1, 2, 2]}],'
+    ...     '"annotations": [{"id": 1, "image_id": 7, "category_id": 3, "bbox": [1, 1, 2, 2],'
+    ...     ' "area": 4}],'
     ...     '"categories": [{"id": 3, "name": "dog"}]}')
     >>> ds = read_coco(p)
     >>> ds.names, ds.annotations[7].xyxy
@@ -259,14 +312,23 @@ def read_coco(path: str | Path) -> CocoDataset:
     classes = _class_index(
         _int_column(_column(anns, "category_id", key, path), "category_id", key, path),
         category_ids, key, path)
-    crowd = np.array(_column(anns, "iscrowd", key, path, default=0), dtype=bool)
+    _check_annotation_ids(anns, key, path)
+    crowd = _crowd_column(_column(anns, "iscrowd", key, path, default=0), key, path)
     areas = boxes[:, 2] * boxes[:, 3]
     given = _column(anns, "area", key, path, default=None)
     has_area = np.array([a is not None for a in given], dtype=bool)
     if has_area.any():
         areas[has_area] = _float_column([a for a in given if a is not None], "area", key, path)
+        negative = has_area & (areas < 0)
+        if negative.any():
+            index = int(np.argmax(negative))
+            raise FormatError(f"{key}[{index}].area: {given[index]!r} is negative", path)
     groups = _group(_int_column(_column(anns, "image_id", key, path), "image_id", key, path),
                     [im.id for im in images], key, path)
+    if not has_area.all():
+        _warn(path, f"{key}: {int((~has_area).sum())} without 'area' (pycocotools cannot "
+                    f"evaluate them; w*h used), first {key}[{int(np.argmin(has_area))}]")
+    _warn_boxes(boxes, _column(anns, "image_id", key, path), images, key, path)
     xyxy = xywh_to_xyxy(boxes).astype(np.float32)
     return CocoDataset(
         images=images, names=names, category_ids=category_ids,
