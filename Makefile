@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.tecktrack-installed
-EXTRAS ?= dev,train
+EXTRAS ?= dev,train,cluster
 
 .PHONY: setup run test bench lint clean-results models
 

@@ -63,3 +63,7 @@ class EvaluationError(LocatedError):
 
 class StreamError(LocatedError):
     """A video or UDP source that cannot be opened or read."""
+
+
+class ClusterError(LocatedError):
+    """A cluster that cannot be reached, or a worker that cannot read or write a path."""

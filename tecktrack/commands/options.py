@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["MODEL_HELP", "add_detector_options", "add_model_option", "add_quiet_option"]
+__all__ = ["MODEL_HELP", "add_cluster_option", "add_detector_options", "add_model_option",
+           "add_quiet_option", "cluster_from_args"]
 
 #: What ``--model`` accepts, in every command's help.
 MODEL_HELP = "model name under models/, a model folder, or a .onnx/.cfg file"
@@ -60,3 +61,43 @@ def add_quiet_option(parser: argparse.ArgumentParser) -> None:
     True
     """
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_cluster_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--cluster ADDRESS`` and ``--shard-size N`` (run the batch step on Dask workers).
+
+    The default of ``--cluster`` is ``$TECKTRACK_CLUSTER`` (read when the command runs).
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser(); add_cluster_option(p)
+    >>> a = p.parse_args(["--cluster", "local:2"]); a.cluster, a.shard_size
+    ('local:2', 256)
+    """
+    parser.add_argument("--cluster", default=None, metavar="ADDRESS",
+                        help="run on a Dask cluster, with the same outputs: 'local' (one "
+                             "worker per core), 'local:N', or a scheduler address such as "
+                             "tcp://host:8786 ('none': this machine; default "
+                             "$TECKTRACK_CLUSTER). Paths must be visible to every worker")
+    parser.add_argument("--shard-size", type=int, default=256, metavar="N",
+                        help="images per shard on a cluster (default 256)")
+
+
+def cluster_from_args(args: argparse.Namespace) -> str | None:
+    """The cluster a command runs on: ``--cluster``, else ``$TECKTRACK_CLUSTER``, else None.
+
+    Examples
+    --------
+    >>> cluster_from_args(argparse.Namespace(cluster="none", shard_size=256)) is None
+    True
+    """
+    from tecktrack.cluster.address import default_cluster, is_off, parse_address
+    from tecktrack.errors import TeckTrackError
+
+    value = args.cluster if args.cluster is not None else default_cluster()
+    if is_off(value):
+        return None
+    if args.shard_size < 1:
+        raise TeckTrackError(f"--shard-size must be >= 1, got {args.shard_size}")
+    parse_address(value)
+    return value

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from tecktrack.commands.options import add_detector_options, add_model_option, add_quiet_option
+from tecktrack.commands.options import (
+    add_cluster_option,
+    add_detector_options,
+    add_model_option,
+    add_quiet_option,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--save-images", action="store_true",
                         help="also write annotated images to OUT/images")
     add_quiet_option(parser)
+    add_cluster_option(parser)  # --cluster, --shard-size (#16)
     parser.set_defaults(func=_predict)
 
 
@@ -46,15 +52,17 @@ def _output_folder(out: str | None):
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from tecktrack.commands.options import cluster_from_args
     from tecktrack.inference.batch import predict_images, source_images
     from tecktrack.model import load_model
 
+    cluster = cluster_from_args(args)
     images, root = source_images(args.source)
     model = load_model(args.model, backend=args.backend, conf=args.conf, iou=args.iou,
                        imgsz=args.imgsz, threads=args.threads)
     out = _output_folder(args.out)
     summary = predict_images(model, images, root, out, save_images=args.save_images,
-                             quiet=args.quiet)
+                             quiet=args.quiet, cluster=cluster, shard_size=args.shard_size)
     ms = summary["mean_ms_per_image"]
     print(f"{summary['images']} images, {summary['detections']} detections "
           f"({model.backend_name}, {ms['total']:.1f} ms/image, forward {ms['forward']:.1f} ms)")

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +25,7 @@ from tecktrack.inference.writer import save_predictions
 from tecktrack.model.core import Model
 from tecktrack.progress import progress
 
-__all__ = ["STAGES", "predict_images", "source_images"]
+__all__ = ["STAGES", "Clock", "predict_images", "predict_loop", "source_images", "write_summary"]
 
 #: Timed stages, in pipeline order ("read" decodes the image file).
 STAGES = ("read", "preprocess", "forward", "decode", "nms", "write")
@@ -77,7 +79,7 @@ def _check_unique_labels(images: list[Path], root: Path) -> None:
 
 
 
-class _Clock:
+class Clock:
     """Accumulates seconds per stage."""
 
     def __init__(self) -> None:
@@ -91,7 +93,7 @@ class _Clock:
 
 
 def _predict_one(model: Model, frame: np.ndarray, label_path: Path, annotated: Path | None,
-                 clock: _Clock) -> Detections:
+                 clock: Clock) -> Detections:
     blob, info = model.preprocess(frame)
     clock.lap("preprocess")
     outputs = model.forward(blob)
@@ -106,7 +108,8 @@ def _predict_one(model: Model, frame: np.ndarray, label_path: Path, annotated: P
 
 
 def predict_images(model: Model, images: list[Path], root: Path, out: str | Path, *,
-                   save_images: bool = False, quiet: bool = False) -> dict:
+                   save_images: bool = False, quiet: bool = False, cluster: Any = None,
+                   shard_size: int = 256) -> dict:
     """Predict every image, write labels (and annotated images) and ``summary.json``.
 
     Parameters
@@ -123,6 +126,11 @@ def predict_images(model: Model, images: list[Path], root: Path, out: str | Path
         Also write annotated images under ``out/images``.
     quiet : bool
         No progress bar.
+    cluster : str or distributed.Client, optional
+        Run on Dask workers (``local``, ``local:N``, a scheduler address or a client): the
+        same files byte for byte (see :func:`tecktrack.inference.sharded.predict_sharded`).
+    shard_size : int
+        Images per shard on a cluster.
 
     Returns
     -------
@@ -130,9 +138,24 @@ def predict_images(model: Model, images: list[Path], root: Path, out: str | Path
         The summary written to ``out/summary.json``. Images that cannot be decoded are
         listed under ``unreadable`` and get no label file.
     """
+    if cluster is not None:
+        from tecktrack.inference.sharded import predict_sharded
+
+        return predict_sharded(model, images, root, out, save_images=save_images, quiet=quiet,
+                               cluster=cluster, shard_size=shard_size)
     out = Path(out)
-    clock, per_class, unreadable, n_done = _Clock(), Counter(), [], 0
-    for image in progress(images, total=len(images), desc="predict", quiet=quiet, unit="img"):
+    clock, per_class = Clock(), Counter()
+    bar = progress(images, total=len(images), desc="predict", quiet=quiet, unit="img")
+    n_done, unreadable = predict_loop(model, bar, root, out, save_images, clock, per_class)
+    return write_summary(model, out, n_done, per_class, unreadable, clock.total)
+
+
+def predict_loop(model: Model, images: Iterable[Path], root: Path, out: Path,
+                 save_images: bool, clock: Clock, per_class: Counter) -> tuple[int, list[str]]:
+    """Predict and write each image under ``out``; count classes; return (done, unreadable)."""
+    unreadable: list[str] = []
+    n_done = 0
+    for image in images:
         rel = image.relative_to(root)
         try:
             frame = read_image(image)
@@ -145,6 +168,14 @@ def predict_images(model: Model, images: list[Path], root: Path, out: str | Path
                            out / "images" / rel if save_images else None, clock)
         n_done += 1
         per_class.update(model.names[c] for c in det.class_ids.tolist())
+    return n_done, unreadable
+
+
+def write_summary(model: Model, out: Path, n_done: int, per_class: Counter,
+                  unreadable: list[str], stage_seconds: dict[str, float]) -> dict:
+    """Write ``out/summary.json`` from counts and per-stage seconds; return the summary."""
+    clock = Clock()
+    clock.total.update(stage_seconds)
     summary = _summary(model, n_done, per_class, unreadable, clock)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -152,7 +183,7 @@ def predict_images(model: Model, images: list[Path], root: Path, out: str | Path
 
 
 def _summary(model: Model, n_done: int, per_class: Counter, unreadable: list[str],
-             clock: _Clock) -> dict:
+             clock: Clock) -> dict:
     mean_ms = {k: round(1000 * v / max(n_done, 1), 3) for k, v in clock.total.items()}
     mean_ms["total"] = round(sum(mean_ms.values()), 3)
     return {

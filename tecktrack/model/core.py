@@ -73,6 +73,11 @@ class Model:
         return self._nms.iou_threshold
 
     @property
+    def max_det(self) -> int | None:
+        """Most detections kept per image after NMS, fixed at construction."""
+        return self._nms.max_det
+
+    @property
     def input_size(self) -> tuple[int, int]:
         """Network input ``(width, height)`` in pixels."""
         return self._input_size

@@ -1,0 +1,232 @@
+"""Hand shards to Dask workers: connect, map a function over shards, report what ran.
+
+:func:`cluster_session` opens a :class:`ClusterSession` on ``local`` / ``local:N`` (a
+``LocalCluster`` started for the run: one worker process per core, one thread each), on a
+scheduler address, or on a ``distributed.Client`` the caller already holds (left open).
+It prints the dashboard link once on entry and, on a successful exit, one closing line:
+how many shards ran, how many were retried (their worker died) and on how many workers.
+
+Dask is imported here only, and only when a session opens: without ``--cluster`` nothing
+imports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+from tecktrack.cluster.address import ClusterAddress, is_off, parse_address
+from tecktrack.cluster.cache import worker_address
+from tecktrack.errors import ClusterError, TeckTrackError
+
+__all__ = ["ClusterSession", "cluster_session", "shard", "wants_cluster"]
+
+#: Images per shard unless a command's ``--shard-size`` says otherwise.
+DEFAULT_SHARD_SIZE = 256
+
+#: Seconds to wait for a scheduler address to answer.
+CONNECT_TIMEOUT = 30
+
+
+def shard(items: Sequence[Any], size: int = DEFAULT_SHARD_SIZE) -> list[list[Any]]:
+    """Consecutive slices of ``items`` of ``size`` items (the last may be shorter).
+
+    Examples
+    --------
+    >>> shard(list(range(5)), 2)
+    [[0, 1], [2, 3], [4]]
+    """
+    if int(size) < 1:
+        raise ClusterError(f"--shard-size must be >= 1, got {size}")
+    items = list(items)
+    return [items[i:i + int(size)] for i in range(0, len(items), int(size))]
+
+
+def _run_shard(fn: Callable[[Any], Any], payload: Any) -> tuple[str, Any]:
+    """Worker side of one shard: the result and the worker that produced it."""
+    return worker_address(), fn(payload)
+
+
+def _suspicious(dask_scheduler: Any = None, keys: Sequence[str] = ()) -> int:
+    """On the scheduler: how many times the tasks ``keys`` lost their worker while running."""
+    tasks = dask_scheduler.tasks
+    return int(sum(tasks[k].suspicious for k in keys if k in tasks))
+
+
+class ClusterSession:
+    """A connected Dask client plus the counts of one run (shards, retries, workers).
+
+    Build one with :func:`cluster_session`; :meth:`map` runs a function over shards.
+    """
+
+    def __init__(self, client: Any, *, quiet: bool = False, stream: TextIO | None = None):
+        self.client = client
+        self.quiet = quiet
+        self.stream = stream or sys.stderr
+        self.shards = 0
+        self.retried = 0
+        self.workers: set[str] = set()
+
+    @property
+    def n_workers(self) -> int:
+        """Workers connected to the scheduler now."""
+        return len(self.client.scheduler_info(n_workers=-1).get("workers", {}))
+
+    def map(self, fn: Callable[[Any], Any], payloads: Sequence[Any], *,
+            desc: str = "shards") -> list[Any]:
+        """``[fn(p) for p in payloads]`` on the workers, results in payload order.
+
+        ``fn`` must be a module-level function importable on the workers. A tqdm bar counts
+        finished shards. A shard whose worker dies is rerun by the scheduler (counted in
+        :attr:`retried`); a shard that raises fails the run with its own exception (a
+        :class:`~tecktrack.errors.TeckTrackError` stays one), the other shards cancelled.
+
+        Examples
+        --------
+        >>> with cluster_session("local:1", quiet=True) as s:        # doctest: +SKIP
+        ...     s.map(abs, [-1, 2])
+        [1, 2]
+        """
+        from distributed import as_completed
+
+        from tecktrack.progress import progress
+
+        if not payloads:
+            return []
+        run = f"{desc.replace(' ', '-')}-{secrets.token_hex(4)}"
+        keys = [f"{run}-{i:06d}" for i in range(len(payloads))]
+        futures = [self.client.submit(_run_shard, fn, p, key=k, pure=False)
+                   for k, p in zip(keys, payloads, strict=True)]
+        index = {f.key: i for i, f in enumerate(futures)}
+        results: list[Any] = [None] * len(futures)
+        try:
+            done = as_completed(futures, with_results=False)
+            for future in progress(done, total=len(futures), desc=desc, quiet=self.quiet,
+                                   unit="shard"):
+                worker, value = self._result(future, keys)
+                results[index[future.key]] = value
+                self.workers.add(worker)
+            self.retried += self._retries(keys)
+        finally:
+            self.client.cancel(futures)
+        self.shards += len(futures)
+        return results
+
+    def _result(self, future: Any, keys: Sequence[str]) -> tuple[str, Any]:
+        from distributed import KilledWorker
+
+        try:
+            return future.result()
+        except KilledWorker as exc:
+            raise ClusterError(f"shard {keys.index(future.key)} killed every worker that ran "
+                               f"it ({exc}); see the workers' logs") from None
+        except TeckTrackError:
+            raise
+        except OSError as exc:
+            raise ClusterError(f"shard {keys.index(future.key)} failed on a worker: {exc}",
+                               getattr(exc, "filename", None)) from None
+
+    def _retries(self, keys: Sequence[str]) -> int:
+        try:
+            return int(self.client.run_on_scheduler(_suspicious, keys=list(keys)))
+        except Exception:  # noqa: BLE001 - a scheduler without tecktrack cannot count them
+            return 0
+
+    def closing_line(self) -> str:
+        """``cluster: N shards ran, R retried, on W workers``.
+
+        Examples
+        --------
+        >>> s = ClusterSession(None); s.shards, s.workers = 4, {"a", "b"}
+        >>> s.closing_line()
+        'cluster: 4 shards ran, 0 retried, on 2 workers'
+        """
+        w = len(self.workers)
+        return (f"cluster: {self.shards} shards ran, {self.retried} retried, "
+                f"on {w} worker{'s' if w != 1 else ''}")
+
+    def say(self, text: str) -> None:
+        """One line on the session's stream (stderr: stdout stays as a local run's)."""
+        print(text, file=self.stream, flush=True)
+
+
+def _local_cluster(address: ClusterAddress) -> Any:
+    from distributed import LocalCluster
+
+    return LocalCluster(n_workers=address.n_local_workers(), threads_per_worker=1,
+                        processes=True, dashboard_address=":0",
+                        silence_logs=logging.ERROR)
+
+
+def _connect(address: ClusterAddress) -> Any:
+    from distributed import Client
+
+    try:
+        return Client(address.address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(f"cannot reach the Dask scheduler at {address.address}: {exc}") \
+            from None
+
+
+@contextmanager
+def cluster_session(cluster: Any, *, quiet: bool = False,
+                    stream: TextIO | None = None) -> Iterator[ClusterSession]:
+    """Open a :class:`ClusterSession` on ``cluster``; close what was opened here.
+
+    Parameters
+    ----------
+    cluster : str, distributed.Client or ClusterSession
+        ``local``, ``local:N``, a scheduler address, a client (kept open), or a session
+        (reused as is: its caller prints the lines).
+    quiet : bool
+        No progress bar.
+    stream : file, optional
+        Where the dashboard link and the closing line go (default stderr).
+
+    Examples
+    --------
+    >>> with cluster_session("local:2") as session:                      # doctest: +SKIP
+    ...     session.map(abs, [-1, -2])
+    [1, 2]
+    """
+    if isinstance(cluster, ClusterSession):
+        yield cluster
+        return
+    import distributed
+
+    if isinstance(cluster, distributed.Client):
+        session = ClusterSession(cluster, quiet=quiet, stream=stream)
+        session.say(f"cluster: dashboard {cluster.dashboard_link}")
+        yield session
+        session.say(session.closing_line())
+        return
+    address = parse_address(cluster)
+    local = _local_cluster(address) if address.kind == "local" else None
+    try:
+        client = distributed.Client(local) if local is not None else _connect(address)
+        try:
+            session = ClusterSession(client, quiet=quiet, stream=stream)
+            session.say(f"cluster: {address.address or cluster} ({session.n_workers} workers), "
+                        f"dashboard {client.dashboard_link}")
+            yield session
+            session.say(session.closing_line())
+        finally:
+            client.close()
+    finally:
+        if local is not None:
+            local.close()
+
+
+def wants_cluster(cluster: Any) -> bool:
+    """True when ``cluster`` asks for a cluster (not ``None``/``none``/``off``/empty).
+
+    Examples
+    --------
+    >>> wants_cluster(None), wants_cluster("none"), wants_cluster("local:2")
+    (False, False, True)
+    """
+    return not is_off(cluster)

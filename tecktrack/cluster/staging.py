@@ -1,0 +1,96 @@
+"""Shard outputs that are never half-written or doubled.
+
+A shard writes its files under a staging folder of its own, ``OUT/.tecktrack-partial/
+shard-NNNNNN-<token>/`` (a fresh token per attempt), mirroring the final layout. Only when
+every shard of the run succeeded does :func:`commit` rename the staged files into place:
+a worker that died mid-shard leaves a staging folder nobody commits (removed with
+:func:`discard`), and a retried shard replaces only its own files.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from tecktrack.cluster.cache import worker_address
+from tecktrack.errors import ClusterError
+
+__all__ = ["PARTIAL", "check_readable", "commit", "discard", "new_stage"]
+
+#: Hidden folder under an output folder holding the shards' staging folders.
+PARTIAL = ".tecktrack-partial"
+
+
+def new_stage(out: str | Path, shard: int) -> Path:
+    """Create and return a fresh staging folder for one attempt of ``shard`` under ``out``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> new_stage(tempfile.mkdtemp(), 3).name.startswith("shard-000003-")
+    True
+    """
+    root = Path(out) / PARTIAL
+    root.mkdir(parents=True, exist_ok=True)
+    stage = root / f"shard-{shard:06d}-{secrets.token_hex(4)}"
+    stage.mkdir()
+    return stage
+
+
+def staged_files(stage: Path) -> list[str]:
+    """Files under a staging folder, as sorted POSIX paths relative to it."""
+    return sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
+
+
+def commit(stage: str | Path, out: str | Path, files: Iterable[str]) -> None:
+    """Rename the staged ``files`` (relative paths) into ``out``; remove the staging folder.
+
+    Renames replace an existing file (a retried shard's own output), never another shard's.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp()); st = new_stage(out, 0)
+    >>> _ = (st / "a.txt").write_text("x"); commit(st, out, ["a.txt"])
+    >>> (out / "a.txt").read_text(), st.exists()
+    ('x', False)
+    """
+    stage, out = Path(stage), Path(out)
+    made: set[Path] = set()
+    for rel in files:
+        target = out / rel
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
+        os.replace(stage / rel, target)
+    shutil.rmtree(stage, ignore_errors=True)
+
+
+def discard(out: str | Path) -> None:
+    """Remove every staging folder under ``out`` (dead attempts, or a failed run)."""
+    shutil.rmtree(Path(out) / PARTIAL, ignore_errors=True)
+
+
+def check_readable(paths: Sequence[str | Path]) -> None:
+    """Raise :class:`ClusterError` naming the first path this worker cannot read.
+
+    Paths must be visible to every worker (a shared filesystem); this runs before a shard
+    writes anything.
+
+    Examples
+    --------
+    >>> check_readable(["/no/such/image.jpg"])
+    Traceback (most recent call last):
+    ...
+    tecktrack.errors.ClusterError: /no/such/image.jpg: worker pid ... cannot read it (no such ...
+    """
+    for path in paths:
+        p = Path(path)
+        if p.is_file() and os.access(p, os.R_OK):
+            continue
+        why = "no such file" if not p.exists() else "not a readable file"
+        raise ClusterError(f"worker {worker_address()} cannot read it ({why}; paths must be "
+                           "visible to every worker)", p)

@@ -1,0 +1,169 @@
+"""``predict`` on Dask workers: shards of image paths in, the files of a local run out.
+
+Each worker loads the detector once (cached per model file and options, see
+:class:`ModelSpec`), checks it can read every path of its shard, predicts them with the very
+loop a local run uses into a staging folder, and returns compact counts: images done,
+detections per class (an array), per-stage seconds (an array), unreadable files and the
+staged file names. The client commits the staged files into ``out`` once every shard
+succeeded, then writes ``summary.json`` (as a local run) and ``cluster-manifest.json``
+(every output once, and what ran where).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tecktrack.cluster import (
+    check_readable,
+    cluster_session,
+    commit,
+    discard,
+    file_key,
+    new_stage,
+    shard,
+    worker_cache,
+)
+from tecktrack.cluster.staging import staged_files
+from tecktrack.inference.batch import STAGES, Clock, predict_loop, write_summary
+from tecktrack.model.core import Model
+
+__all__ = ["MANIFEST", "ModelSpec", "predict_sharded", "write_manifest"]
+
+#: The manifest a cluster run writes beside its outputs.
+MANIFEST = "cluster-manifest.json"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How a worker loads the client's detector: the model file and the load options.
+
+    ``threads`` is the backend's thread count on a worker (default 1: a Dask worker per
+    core, one thread each).
+
+    Examples
+    --------
+    >>> spec = ModelSpec.of(load_model("demo-n"))                     # doctest: +SKIP
+    >>> spec.load().names == load_model("demo-n").names               # doctest: +SKIP
+    True
+    """
+
+    source: str
+    backend: str
+    conf: float
+    iou: float
+    imgsz: tuple[int, int]
+    max_det: int | None
+    threads: int | None = 1
+
+    @classmethod
+    def of(cls, model: Model, threads: int | None = 1) -> ModelSpec:
+        """The spec reproducing a loaded :class:`~tecktrack.model.Model` on a worker."""
+        paths = model.paths
+        source = paths.config if paths.kind == "darknet" else paths.weights
+        return cls(str(Path(source).resolve()), model.backend_name, model.conf, model.iou,
+                   tuple(model.input_size), model.max_det, threads)
+
+    def key(self) -> tuple:
+        """Cache key: the model file's identity (path, size, mtime) and every option."""
+        return ("tecktrack.model", file_key(self.source), self.backend, self.conf, self.iou,
+                self.imgsz, self.max_det, self.threads)
+
+    def load(self) -> Model:
+        """Load the model (on a worker, via :func:`tecktrack.cluster.worker_cache`)."""
+        from tecktrack.model import load_model
+
+        kwargs = {} if self.max_det is None else {"max_det": self.max_det}
+        return load_model(self.source, backend=self.backend, conf=self.conf, iou=self.iou,
+                          imgsz=self.imgsz, threads=self.threads, **kwargs)
+
+    def cached(self) -> Model:
+        """This worker's copy of the model, loaded on first use."""
+        return worker_cache(self.key(), self.load)
+
+
+@dataclass(frozen=True)
+class _Job:
+    spec: ModelSpec
+    root: str
+    images: list[str]
+    out: str
+    index: int
+    save_images: bool
+
+
+def _predict_shard(job: _Job) -> dict[str, Any]:
+    """Worker side: predict one shard into a staging folder; return compact counts."""
+    check_readable(job.images)
+    model = job.spec.cached()
+    stage = new_stage(job.out, job.index)
+    clock, per_class = Clock(), Counter()
+    n_done, unreadable = predict_loop(model, [Path(p) for p in job.images], Path(job.root),
+                                      stage, job.save_images, clock, per_class)
+    return {"stage": str(stage), "files": staged_files(stage), "n_done": n_done,
+            "unreadable": unreadable,
+            "seconds": np.array([clock.total[s] for s in STAGES]),
+            "counts": np.array([per_class[n] for n in model.names], np.int64)}
+
+
+def write_manifest(out: Path, files: list[str], session: Any) -> Path:
+    """Write ``out/cluster-manifest.json``: every output once (sorted) and the run's counts."""
+    path = out / MANIFEST
+    data = {"shards": session.shards, "retried": session.retried,
+            "workers": len(session.workers), "outputs": sorted(files)}
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def predict_sharded(model: Model, images: list[Path], root: Path, out: str | Path, *,
+                    save_images: bool = False, quiet: bool = False, cluster: Any = "local",
+                    shard_size: int = 256) -> dict:
+    """:func:`~tecktrack.inference.batch.predict_images` on Dask workers, same files.
+
+    Parameters
+    ----------
+    model : Model
+        The detector as loaded on the client; workers load the same file with the same
+        options (:class:`ModelSpec`).
+    images, root, out, save_images, quiet
+        As in :func:`~tecktrack.inference.batch.predict_images`.
+    cluster : str, distributed.Client or ClusterSession
+        Where to run (see :func:`tecktrack.cluster.cluster_session`).
+    shard_size : int
+        Images per shard.
+
+    Raises
+    ------
+    ClusterError
+        A worker cannot read an image path (nothing is written), or the cluster failed.
+    """
+    out = Path(out)
+    created = not out.exists()
+    spec = ModelSpec.of(model)
+    jobs = [_Job(spec, str(root), [str(p) for p in part], str(out), i, save_images)
+            for i, part in enumerate(shard(images, shard_size))]
+    try:
+        with cluster_session(cluster, quiet=quiet) as session:
+            results = session.map(_predict_shard, jobs, desc="predict")
+            files = [f for r in results for f in r["files"]]
+            for r in results:
+                commit(r["stage"], out, r["files"])
+            discard(out)
+            write_manifest(out, files, session)
+    except BaseException:
+        discard(out)
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    names = model.names
+    counts = np.sum([r["counts"] for r in results], axis=0)
+    per_class = Counter({names[i]: int(c) for i, c in enumerate(counts) if c})
+    seconds = np.sum([r["seconds"] for r in results], axis=0)
+    return write_summary(model, out, sum(r["n_done"] for r in results), per_class,
+                         [u for r in results for u in r["unreadable"]],
+                         dict(zip(STAGES, seconds.tolist(), strict=True)))
