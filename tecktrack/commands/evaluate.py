@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from tecktrack.commands.options import add_cluster_option
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -35,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--force", action="store_true",
                         help="let --json replace an existing file (never an input)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_cluster_option(parser)  # --cluster, --shard-size (#16)
     parser.set_defaults(func=_evaluate)
 
 
@@ -50,6 +53,7 @@ def _check_thresholds(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from tecktrack.commands.options import cluster_from_args
     from tecktrack.metrics import confusion_matrix, evaluate, precision_recall
     from tecktrack.metrics.loaders import load_inputs
     from tecktrack.metrics.report import evaluation_report, write_report
@@ -60,10 +64,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     for note in inputs.notes:
         print(f"note: {note}")
     common = {"names": inputs.names, "iscrowd": inputs.iscrowd}
-    ev = evaluate(inputs.gt, inputs.preds, areas=inputs.areas, ap_method=args.ap, **common)
-    pr = precision_recall(inputs.gt, inputs.preds, conf=args.conf, iou=args.iou,
-                          areas=inputs.areas, **common)
-    cm = confusion_matrix(inputs.gt, inputs.preds, conf=args.conf, iou=args.iou, **common)
+    cluster = cluster_from_args(args)
+    if cluster is not None:  # matched on Dask workers, reduced here: the same numbers (#16)
+        ev, pr, cm = _on_cluster(inputs, args, cluster)
+    else:
+        ev = evaluate(inputs.gt, inputs.preds, areas=inputs.areas, ap_method=args.ap, **common)
+        pr = precision_recall(inputs.gt, inputs.preds, conf=args.conf, iou=args.iou,
+                              areas=inputs.areas, **common)
+        cm = confusion_matrix(inputs.gt, inputs.preds, conf=args.conf, iou=args.iou, **common)
     print(ev.format_summary())
     with pd.option_context("display.max_rows", None, "display.width", 120,
                            "display.float_format", "{:.3f}".format):
@@ -76,3 +84,13 @@ def _evaluate(args: argparse.Namespace) -> int:
         path = write_report(args.json, report, inputs=(args.gt, args.pred), force=args.force)
         print(f"\nwrote {path}")
     return 0
+
+
+def _on_cluster(inputs, args: argparse.Namespace, cluster: str):
+    from tecktrack.metrics.sharded import evaluate_sharded
+
+    r = evaluate_sharded(inputs.gt, inputs.preds, names=inputs.names, areas=inputs.areas,
+                         iscrowd=inputs.iscrowd, ap_method=args.ap, conf=args.conf,
+                         iou=args.iou, cluster=cluster, shard_size=args.shard_size,
+                         quiet=args.quiet)
+    return r.evaluation, r.precision_recall, r.confusion

@@ -18,7 +18,7 @@ from tecktrack.detections import Detections
 from tecktrack.errors import EvaluationError
 from tecktrack.metrics._inputs import FlatInputs, Names, flatten
 from tecktrack.metrics.accumulate import COCO_RECALL_THRESHOLDS, accumulate
-from tecktrack.metrics.matching import AREA_RANGES, match
+from tecktrack.metrics.matching import AREA_RANGES, MatchResult, match
 from tecktrack.metrics.tables import f1_optimal_pr
 
 #: COCO IoU thresholds 0.50:0.05:0.95, computed as pycocotools does.
@@ -179,22 +179,45 @@ def _class_ap(ap: np.ndarray, iou_thresholds: Sequence[float]) -> tuple[np.ndarr
     return ap50, ap_all
 
 
-def _per_class(flat: FlatInputs, ap: np.ndarray, iou_thresholds: Sequence[float],
-               precision: np.ndarray, recall: np.ndarray) -> pd.DataFrame:
+def class_counts(flat: FlatInputs) -> tuple[np.ndarray, np.ndarray]:
+    """Per class: non-crowd ground-truth boxes and images holding at least one of them.
+
+    Both are sums over images, so the counts of disjoint image sets add up exactly.
+
+    Examples
+    --------
+    >>> from tecktrack.metrics._inputs import flatten
+    >>> g = {"a": Detections([[0, 0, 1, 1], [2, 2, 3, 3]], [0, 0]),
+    ...      "b": Detections([[0, 0, 1, 1]], [1])}
+    >>> [c.tolist() for c in class_counts(flatten(g, {}))]
+    [[2, 1], [1, 1]]
+    """
     k = flat.n_classes
     regular = ~flat.gt_crowd
     instances = np.bincount(flat.gt_class[regular], minlength=k)
     pairs = np.unique(flat.gt_image[regular] * k + flat.gt_class[regular])
     images = np.bincount(pairs % k, minlength=k) if k else np.zeros(0, np.int64)
+    return instances, images
+
+
+def _per_class(class_ids: np.ndarray, names: Sequence[str], instances: np.ndarray,
+               images: np.ndarray, ap: np.ndarray, iou_thresholds: Sequence[float],
+               precision: np.ndarray, recall: np.ndarray) -> pd.DataFrame:
     ap50, ap_all = _class_ap(ap, iou_thresholds)
     return pd.DataFrame({
-        "class": list(flat.names), "images": images, "instances": instances,
+        "class": list(names), "images": images, "instances": instances,
         "P": precision, "R": recall, "mAP50": ap50, "mAP50-95": ap_all,
-    }, index=pd.Index(flat.class_ids, name="class_id"))
+    }, index=pd.Index(class_ids, name="class_id"))
 
 
-def _check_params(iou_thresholds: Sequence[float], max_dets: Sequence[int], ap_method: str
-                  ) -> None:
+def check_params(iou_thresholds: Sequence[float], max_dets: Sequence[int], ap_method: str
+                 ) -> None:
+    """Raise :class:`EvaluationError` for bad thresholds, ``max_dets`` or AP method.
+
+    Examples
+    --------
+    >>> check_params([0.5], (1, 10, 100), "coco")
+    """
     if ap_method not in ("coco", "voc"):
         raise EvaluationError(f"ap_method must be 'coco' or 'voc', got {ap_method!r}")
     if len(max_dets) != 3 or any(int(m) < 1 for m in max_dets) or list(max_dets) != sorted(
@@ -210,7 +233,8 @@ def evaluate(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detecti
              max_dets: Sequence[int] = (1, 10, 100),
              areas: Mapping[Hashable, np.ndarray] | None = None,
              iscrowd: Mapping[Hashable, np.ndarray] | None = None,
-             ap_method: str = "coco") -> Evaluation:
+             ap_method: str = "coco", cluster: Any = None, shard_size: int = 256,
+             quiet: bool = True) -> Evaluation:
     """COCO-exact evaluation of predictions against ground truth, keyed by image.
 
     Parameters
@@ -231,6 +255,13 @@ def evaluate(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detecti
         Per-image COCO ``area`` / ``iscrowd`` of the ground-truth boxes (default box area, 0).
     ap_method : {"coco", "voc"}
         101-point interpolated AP (COCO) or all-point AP (VOC 2010+).
+    cluster : str or distributed.Client, optional
+        Match shards of ``shard_size`` images on Dask workers and reduce on the client: the
+        same numbers (see :func:`tecktrack.metrics.sharded.evaluate_sharded`).
+    shard_size : int
+        Images per shard on a cluster.
+    quiet : bool
+        No progress bar on a cluster.
 
     Returns
     -------
@@ -251,10 +282,48 @@ def evaluate(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detecti
     >>> ev.per_class["mAP50"].round(6).tolist()
     [1.0, 0.0]
     """
-    _check_params(iou_thresholds, max_dets, ap_method)
+    if cluster is not None:
+        from tecktrack.metrics.sharded import evaluate_sharded
+
+        return evaluate_sharded(gt, preds, names=names, iou_thresholds=iou_thresholds,
+                                max_dets=max_dets, areas=areas, iscrowd=iscrowd,
+                                ap_method=ap_method, cluster=cluster, shard_size=shard_size,
+                                quiet=quiet).evaluation
+    check_params(iou_thresholds, max_dets, ap_method)
     thresholds = tuple(float(t) for t in iou_thresholds)
     flat = flatten(gt, preds, names=names, areas=areas, iscrowd=iscrowd)
     m = match(flat, thresholds, tuple(AREA_RANGES.values()), max_det=int(max_dets[-1]))
+    instances, images = class_counts(flat)
+    return evaluation_from_match(m, class_ids=flat.class_ids, names=flat.names,
+                                 instances=instances, images=images,
+                                 n_images=len(flat.image_keys), iou_thresholds=thresholds,
+                                 max_dets=max_dets, ap_method=ap_method)
+
+
+def evaluation_from_match(m: MatchResult, *, class_ids: np.ndarray, names: Sequence[str],
+                          instances: np.ndarray, images: np.ndarray, n_images: int,
+                          iou_thresholds: Sequence[float], max_dets: Sequence[int],
+                          ap_method: str = "coco") -> Evaluation:
+    """The :class:`Evaluation` of a COCO match (the reduce step of :func:`evaluate`).
+
+    ``m`` is :func:`~tecktrack.metrics.match` over every image (or the image-ordered
+    concatenation of the matches of disjoint image shards: matching is per image);
+    ``instances`` and ``images`` come from :func:`class_counts`.
+
+    Examples
+    --------
+    >>> from tecktrack.metrics._inputs import flatten
+    >>> g = {"a": Detections([[0, 0, 10, 10]], [0])}
+    >>> p = {"a": Detections([[0, 0, 10, 10]], [0], [0.9])}
+    >>> flat = flatten(g, p)
+    >>> m = match(flat, COCO_IOU_THRESHOLDS, tuple(AREA_RANGES.values()))
+    >>> ev = evaluation_from_match(m, class_ids=flat.class_ids, names=flat.names,
+    ...     instances=np.array([1]), images=np.array([1]), n_images=1,
+    ...     iou_thresholds=COCO_IOU_THRESHOLDS, max_dets=(1, 10, 100))
+    >>> ev.summary["map"]
+    1.0
+    """
+    thresholds = tuple(float(t) for t in iou_thresholds)
     precision, recall, voc = accumulate(m, max_dets, COCO_RECALL_THRESHOLDS)
     if ap_method == "coco":
         ap = np.where((precision > -1).all(axis=1), precision.mean(axis=1), -1.0)
@@ -264,8 +333,8 @@ def evaluate(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detecti
     conf, p_cls, r_cls = f1_optimal_pr(m, t50[0] if t50 else 0)
     return Evaluation(
         summary=_summary(ap, recall, thresholds),
-        per_class=_per_class(flat, ap, thresholds, p_cls, r_cls),
+        per_class=_per_class(class_ids, names, instances, images, ap, thresholds, p_cls, r_cls),
         precision=precision, recall=recall, ap=ap, iou_thresholds=thresholds,
-        max_dets=tuple(int(x) for x in max_dets), class_ids=tuple(int(c) for c in flat.class_ids),
-        names=flat.names, ap_method=ap_method, conf=conf, n_images=len(flat.image_keys),
+        max_dets=tuple(int(x) for x in max_dets), class_ids=tuple(int(c) for c in class_ids),
+        names=tuple(names), ap_method=ap_method, conf=conf, n_images=int(n_images),
     )

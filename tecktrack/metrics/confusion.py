@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -83,6 +83,21 @@ def confusion_matrix(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable,
             raise EvaluationError(f"n_classes must be positive, got {n_classes}")
         names = [str(i) for i in range(n_classes)]
     flat = flatten(gt, preds, names=names, iscrowd=iscrowd)
+    return confusion_frame(confusion_counts(flat, conf=conf, iou=iou), flat.names)
+
+
+def confusion_counts(flat: FlatInputs, *, conf: float = 0.25, iou: float = 0.5) -> np.ndarray:
+    """The ``(K + 1, K + 1)`` int64 counts of :func:`confusion_matrix` (last: background).
+
+    Pairing is per image, so the counts of disjoint image sets add up exactly.
+
+    Examples
+    --------
+    >>> from tecktrack.metrics._inputs import flatten
+    >>> g = {"a": Detections([[0, 0, 10, 10]], [0])}
+    >>> confusion_counts(flatten(g, {"a": Detections([[0, 0, 10, 10]], [0], [0.9])})).tolist()
+    [[1, 0], [0, 0]]
+    """
     det = np.flatnonzero(flat.dt_score >= conf)
     truth = np.flatnonzero(~flat.gt_crowd)
     p_det, p_gt, p_iou = _image_pairs(flat, det, truth)
@@ -95,6 +110,17 @@ def confusion_matrix(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable,
     false = np.setdiff1d(det, m_det)
     counts[:k, k] += np.bincount(flat.gt_class[missed], minlength=k)
     counts[k, :k] += np.bincount(flat.dt_class[false], minlength=k)
-    labels = [*flat.names, BACKGROUND]
+    return counts
+
+
+def confusion_frame(counts: np.ndarray, names: Sequence[str]) -> pd.DataFrame:
+    """Label a :func:`confusion_counts` array with the class names and ``background``.
+
+    Examples
+    --------
+    >>> confusion_frame(np.array([[1, 0], [2, 0]]), ["cat"]).index.tolist()
+    ['cat', 'background']
+    """
+    labels = [*names, BACKGROUND]
     return pd.DataFrame(counts, index=pd.Index(labels, name="true"),
                         columns=pd.Index(labels, name="predicted"))

@@ -41,15 +41,41 @@ def _pr_match(flat: FlatInputs, iou: float) -> MatchResult:
     return match(flat, [iou], [AREA_RANGES["all"]], max_det=None)
 
 
-def _pr_frame(flat: FlatInputs, m: MatchResult, conf: float) -> pd.DataFrame:
+def pr_counts(flat: FlatInputs, *, conf: float = 0.5, iou: float = 0.5
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-class TP, FP and ground-truth counts of :func:`precision_recall` (K,) each.
+
+    Counts of disjoint image sets add up exactly (matching is per image).
+
+    Examples
+    --------
+    >>> from tecktrack.metrics._inputs import flatten
+    >>> g = {"a": Detections([[0, 0, 10, 10]], [0])}
+    >>> p = {"a": Detections([[0, 0, 10, 10], [50, 50, 60, 60]], [0, 0], [0.9, 0.8])}
+    >>> [c.tolist() for c in pr_counts(flatten(g, p))]
+    [[1], [1], [1]]
+    """
+    m = _pr_match(flat, iou)
     tp, fp = _counts_at(m, conf)
-    n_pos = m.n_positive[0]
+    return tp, fp, m.n_positive[0]
+
+
+def pr_frame(class_ids: np.ndarray, names: Sequence[str], tp: np.ndarray, fp: np.ndarray,
+             n_pos: np.ndarray) -> pd.DataFrame:
+    """The :func:`precision_recall` table from per-class counts (see :func:`pr_counts`).
+
+    Examples
+    --------
+    >>> pr_frame(np.array([0]), ["cat"], np.array([1]), np.array([1]), np.array([2])
+    ...          ).loc["cat", ["precision", "recall"]].tolist()
+    [0.5, 0.5]
+    """
     precision, recall = _ratios(tp, fp, n_pos)
     frame = pd.DataFrame({
-        "class_id": pd.array(flat.class_ids, dtype="Int64"),
+        "class_id": pd.array(class_ids, dtype="Int64"),
         "instances": n_pos, "detections": tp + fp, "tp": tp, "fp": fp, "fn": n_pos - tp,
         "precision": precision, "recall": recall,
-    }, index=pd.Index(flat.names, name="class"))
+    }, index=pd.Index(list(names), name="class"))
     has_gt = n_pos > 0
     mean = {
         "class_id": pd.NA, "instances": n_pos.sum(), "detections": (tp + fp).sum(),
@@ -94,7 +120,7 @@ def precision_recall(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable,
     {'tp': 1, 'fp': 1, 'precision': 0.5, 'recall': 0.5}
     """
     flat = flatten(gt, preds, names=names, areas=areas, iscrowd=iscrowd)
-    return _pr_frame(flat, _pr_match(flat, iou), conf)
+    return pr_frame(flat.class_ids, flat.names, *pr_counts(flat, conf=conf, iou=iou))
 
 
 def threshold_sweep(models: Mapping[str, Mapping[Hashable, Detections]],
