@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tecktrack.commands.options import add_model_option, add_quiet_option
+from tecktrack.commands.options import add_cluster_option, add_model_option, add_quiet_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,10 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--zoom", type=float, default=4.0,
                         help="second-look window side as a multiple of the box (default 4)")
     add_quiet_option(parser)
+    add_cluster_option(parser)  # --cluster, --shard-size (#16)
     parser.set_defaults(func=_mine)
 
 
 def _mine(args: argparse.Namespace) -> int:
+    from tecktrack.commands.options import cluster_from_args
     from tecktrack.errors import TeckTrackError
     from tecktrack.mining.hard_negatives import HardNegativeMining
     from tecktrack.mining.pipeline import mine, write_summary
@@ -54,7 +56,8 @@ def _mine(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise TeckTrackError(str(exc)) from None
     summary = mine(args.pred, args.gt, top=args.top, miner=miner, quiet=args.quiet,
-                   model=args.model, images=args.images, zoom=args.zoom)
+                   model=args.model, images=args.images, zoom=args.zoom,
+                   cluster=cluster_from_args(args), shard_size=args.shard_size)
     _print(summary)
     if args.json:
         try:

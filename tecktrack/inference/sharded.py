@@ -19,72 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from tecktrack.cluster import (
-    check_readable,
-    cluster_session,
-    commit,
-    discard,
-    file_key,
-    new_stage,
-    shard,
-    worker_cache,
-)
+from tecktrack.cluster import check_readable, cluster_session, commit, discard, new_stage, shard
 from tecktrack.cluster.staging import staged_files
 from tecktrack.inference.batch import STAGES, Clock, predict_loop, write_summary
 from tecktrack.model.core import Model
+from tecktrack.model.spec import ModelSpec
 
-__all__ = ["MANIFEST", "ModelSpec", "predict_sharded", "write_manifest"]
+__all__ = ["MANIFEST", "predict_sharded", "write_manifest"]
 
 #: The manifest a cluster run writes beside its outputs.
 MANIFEST = "cluster-manifest.json"
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """How a worker loads the client's detector: the model file and the load options.
-
-    ``threads`` is the backend's thread count on a worker (default 1: a Dask worker per
-    core, one thread each).
-
-    Examples
-    --------
-    >>> spec = ModelSpec.of(load_model("demo-n"))                     # doctest: +SKIP
-    >>> spec.load().names == load_model("demo-n").names               # doctest: +SKIP
-    True
-    """
-
-    source: str
-    backend: str
-    conf: float
-    iou: float
-    imgsz: tuple[int, int]
-    max_det: int | None
-    threads: int | None = 1
-
-    @classmethod
-    def of(cls, model: Model, threads: int | None = 1) -> ModelSpec:
-        """The spec reproducing a loaded :class:`~tecktrack.model.Model` on a worker."""
-        paths = model.paths
-        source = paths.config if paths.kind == "darknet" else paths.weights
-        return cls(str(Path(source).resolve()), model.backend_name, model.conf, model.iou,
-                   tuple(model.input_size), model.max_det, threads)
-
-    def key(self) -> tuple:
-        """Cache key: the model file's identity (path, size, mtime) and every option."""
-        return ("tecktrack.model", file_key(self.source), self.backend, self.conf, self.iou,
-                self.imgsz, self.max_det, self.threads)
-
-    def load(self) -> Model:
-        """Load the model (on a worker, via :func:`tecktrack.cluster.worker_cache`)."""
-        from tecktrack.model import load_model
-
-        kwargs = {} if self.max_det is None else {"max_det": self.max_det}
-        return load_model(self.source, backend=self.backend, conf=self.conf, iou=self.iou,
-                          imgsz=self.imgsz, threads=self.threads, **kwargs)
-
-    def cached(self) -> Model:
-        """This worker's copy of the model, loaded on first use."""
-        return worker_cache(self.key(), self.load)
 
 
 @dataclass(frozen=True)
@@ -129,7 +73,7 @@ def predict_sharded(model: Model, images: list[Path], root: Path, out: str | Pat
     ----------
     model : Model
         The detector as loaded on the client; workers load the same file with the same
-        options (:class:`ModelSpec`).
+        options (:class:`~tecktrack.model.ModelSpec`).
     images, root, out, save_images, quiet
         As in :func:`~tecktrack.inference.batch.predict_images`.
     cluster : str, distributed.Client or ClusterSession

@@ -56,13 +56,16 @@ def mining_summary(sources: Sources, miner: HardNegativeMining | None = None,
 
 def mine(prediction_dir: str | Path, annotations: str | Path, *, top: int | None = 10,
          miner: HardNegativeMining | None = None, quiet: bool = True, model: Any = None,
-         images: str | Path | None = None, zoom: float = 4.0) -> dict[str, Any]:
+         images: str | Path | None = None, zoom: float = 4.0, cluster: Any = None,
+         shard_size: int = 256) -> dict[str, Any]:
     """Read the folders and return :func:`mining_summary`.
 
     ``model`` (a loaded model, a name under ``models/`` or a path) turns on the second look
     for label issues; its images come from ``images`` (a folder or data.yaml), else from
     ``annotations`` when that is a data.yaml or a dataset folder holding one. ``zoom`` is
-    the second look's window factor.
+    the second look's window factor. ``cluster`` (an address or a ``distributed.Client``)
+    reads the files and runs the second look on Dask workers, in shards of ``shard_size``
+    images, with the same result (:func:`tecktrack.mining.sharded.mine_sharded`).
 
     Examples
     --------
@@ -71,6 +74,12 @@ def mine(prediction_dir: str | Path, annotations: str | Path, *, top: int | None
     >>> summary["label_issues"][0]["reason"]                            # doctest: +SKIP
     'unlabelled object: barcode (confidence 0.91, 0.93 on a closer look, best IoU 0.00)'
     """
+    if cluster is not None:
+        from tecktrack.mining.sharded import mine_sharded
+
+        return mine_sharded(prediction_dir, annotations, top=top, miner=miner, quiet=quiet,
+                            model=model, images=images, zoom=zoom, cluster=cluster,
+                            shard_size=shard_size)
     sources = load_sources(prediction_dir, annotations, quiet=quiet)
     look = None
     if model is not None:

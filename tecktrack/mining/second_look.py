@@ -23,7 +23,7 @@ from tecktrack.detections import box_iou, cxcywh_to_xyxy
 from tecktrack.errors import DatasetError
 from tecktrack.progress import progress
 
-__all__ = ["SecondLook", "zoom_windows"]
+__all__ = ["SecondLook", "image_groups", "look_at_image", "zoom_windows"]
 
 _BATCH = 16
 
@@ -113,32 +113,65 @@ class SecondLook:
         DatasetError
             A stem has no image.
         """
-        from tecktrack.datasets.images import read_image
-
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         out = np.zeros(len(boxes))
         stems = np.asarray(stems, dtype=object)
-        missing = sorted(set(stems.tolist()) - set(self.images))
+        missing = self.missing(stems)
         if missing:
             raise DatasetError(f"no image for {len(missing)} labelled stem(s) needed by the "
                                f"second look, e.g. {missing[0]!r}")
-        order = np.argsort(stems, kind="stable")
-        groups = np.split(order, np.flatnonzero(stems[order][1:] != stems[order][:-1]) + 1)
+        groups = image_groups(stems)
         for rows in progress([g for g in groups if len(g)], desc="second look", quiet=self.quiet,
                              unit="image"):
-            image = read_image(self.images[stems[rows[0]]])
-            height, width = image.shape[:2]
-            xyxy = cxcywh_to_xyxy(boxes[rows]) * np.array([width, height, width, height])
-            windows = zoom_windows(xyxy, width, height, self.factor, self.min_side)
-            crops = [image[y0:y1, x0:x1] for x0, y0, x1, y1 in windows]
-            found = self.model.predict_batch(crops, batch_size=_BATCH, conf=self.conf)
-            for k, (row, det, win) in enumerate(zip(rows, found, windows, strict=True)):
-                if not len(det):
-                    continue
-                shifted = det.xyxy + np.tile(win[:2], 2).astype(np.float32)
-                ok = box_iou(xyxy[k:k + 1], shifted)[0] >= min_iou
-                if class_ids is not None:
-                    ok &= det.class_ids == class_ids[row]
-                if ok.any():
-                    out[row] = float(det.scores[ok].max())
+            out[rows] = look_at_image(self.model, self.images[stems[rows[0]]], boxes[rows],
+                                      None if class_ids is None else class_ids[rows],
+                                      factor=self.factor, min_side=self.min_side,
+                                      conf=self.conf, min_iou=min_iou)
         return out
+
+    def missing(self, stems: Sequence[str]) -> list[str]:
+        """Stems without an image, sorted."""
+        return sorted(set(np.asarray(stems, dtype=object).tolist()) - set(self.images))
+
+
+def image_groups(stems: Sequence[str]) -> list[np.ndarray]:
+    """Row indices grouped by stem, groups in sorted stem order (rows stable inside).
+
+    Examples
+    --------
+    >>> [g.tolist() for g in image_groups(["b", "a", "b"])]
+    [[1], [0, 2]]
+    """
+    stems = np.asarray(stems, dtype=object)
+    if not len(stems):
+        return []
+    order = np.argsort(stems, kind="stable")
+    return np.split(order, np.flatnonzero(stems[order][1:] != stems[order][:-1]) + 1)
+
+
+def look_at_image(model, image_path: str | Path, boxes: np.ndarray,
+                  class_ids: np.ndarray | None = None, *, factor: float = 4.0,
+                  min_side: int = 64, conf: float = 0.01, min_iou: float = 0.3) -> np.ndarray:
+    """:meth:`SecondLook.evidence` for the boxes of one image: read it, zoom, re-run.
+
+    Returns the top second-look confidence overlapping each box (0 if none).
+    """
+    from tecktrack.datasets.images import read_image
+
+    out = np.zeros(len(boxes))
+    image = read_image(image_path)
+    height, width = image.shape[:2]
+    xyxy = cxcywh_to_xyxy(boxes) * np.array([width, height, width, height])
+    windows = zoom_windows(xyxy, width, height, factor, min_side)
+    crops = [image[y0:y1, x0:x1] for x0, y0, x1, y1 in windows]
+    found = model.predict_batch(crops, batch_size=_BATCH, conf=conf)
+    for k, (det, win) in enumerate(zip(found, windows, strict=True)):
+        if not len(det):
+            continue
+        shifted = det.xyxy + np.tile(win[:2], 2).astype(np.float32)
+        ok = box_iou(xyxy[k:k + 1], shifted)[0] >= min_iou
+        if class_ids is not None:
+            ok &= det.class_ids == class_ids[k]
+        if ok.any():
+            out[k] = float(det.scores[ok].max())
+    return out

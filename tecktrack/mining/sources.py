@@ -9,7 +9,7 @@ keeps the source's sub-folders, e.g. ``labels/train/000001.txt``). Stems must be
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +42,8 @@ class Sources:
     gt_only: int
 
 
-def load_predictions(path: str | Path, *, quiet: bool = True) -> BoxTable:
+def load_predictions(path: str | Path, *, quiet: bool = True,
+                     reader: Callable[..., BoxTable] = read_label_files) -> BoxTable:
     """Read a prediction folder (``<stem>.txt`` with confidence, or its ``labels/``).
 
     Examples
@@ -61,10 +62,12 @@ def load_predictions(path: str | Path, *, quiet: bool = True) -> BoxTable:
         files = _label_tree(folder / "labels" if (folder / "labels").is_dir() else folder)
     if not files:
         raise DatasetError("no prediction .txt files found (nor under labels/)", folder)
-    return read_label_files(list(files), list(files.values()), with_scores=True, quiet=quiet)
+    return reader(list(files), list(files.values()), with_scores=True, quiet=quiet)
 
 
-def load_ground_truth(path: str | Path, *, quiet: bool = True) -> tuple[BoxTable, list[str] | None]:
+def load_ground_truth(path: str | Path, *, quiet: bool = True,
+                      reader: Callable[..., BoxTable] = read_label_files
+                      ) -> tuple[BoxTable, list[str] | None]:
     """Read labels from a ``data.yaml``, a dataset folder or a label folder.
 
     Returns the table (one image per labelled image, sorted by stem) and the class names
@@ -85,22 +88,23 @@ def load_ground_truth(path: str | Path, *, quiet: bool = True) -> tuple[BoxTable
     """
     path = Path(path)
     if path.is_file():
-        return _from_yaml(path, quiet)
+        return _from_yaml(path, quiet, reader)
     if not path.is_dir():
         raise DatasetError("ground truth not found (expected data.yaml or a folder)", path)
     for name in ("data.yaml", "data.yml"):
         if (path / name).is_file():
-            return _from_yaml(path / name, quiet)
+            return _from_yaml(path / name, quiet, reader)
     files = list_label_files(path)
     if not files and (path / "labels").is_dir():
         files = _label_tree(path / "labels")
     if not files:
         raise DatasetError("no label .txt files found (nor data.yaml, nor labels/)", path)
-    return read_label_files(list(files), list(files.values()), quiet=quiet), None
+    return reader(list(files), list(files.values()), quiet=quiet), None
 
 
 def load_sources(prediction_dir: str | Path, annotations: str | Path, *,
-                 quiet: bool = True) -> Sources:
+                 quiet: bool = True,
+                 reader: Callable[..., BoxTable] = read_label_files) -> Sources:
     """Read predictions and labels and keep the stems both have.
 
     Examples
@@ -114,8 +118,8 @@ def load_sources(prediction_dir: str | Path, annotations: str | Path, *,
     >>> s.pred.stems, s.gt_only
     (['a'], 1)
     """
-    pred = load_predictions(prediction_dir, quiet=quiet)
-    gt, names = load_ground_truth(annotations, quiet=quiet)
+    pred = load_predictions(prediction_dir, quiet=quiet, reader=reader)
+    gt, names = load_ground_truth(annotations, quiet=quiet, reader=reader)
     pred, gt, left = align_tables(pred, gt)
     if not pred.n_images:
         raise DatasetError(f"no prediction file matches a labelled image by stem "
@@ -185,7 +189,8 @@ def _unique_images(paths: list[Path], where: Path | None) -> dict[str, Path]:
     return found
 
 
-def _from_yaml(yaml_path: Path, quiet: bool) -> tuple[BoxTable, list[str]]:
+def _from_yaml(yaml_path: Path, quiet: bool,
+               reader: Callable[..., BoxTable] = read_label_files) -> tuple[BoxTable, list[str]]:
     from tecktrack.datasets.dataset import Dataset
 
     dataset = Dataset.from_yaml(yaml_path)   # the one data.yaml reader, as every command
@@ -195,4 +200,4 @@ def _from_yaml(yaml_path: Path, quiet: bool) -> tuple[BoxTable, list[str]]:
     for stem, image in sorted(_unique_images(list(labels), yaml_path).items()):
         label = labels[image]
         found[stem] = str(label) if label.is_file() else None
-    return read_label_files(list(found), list(found.values()), quiet=quiet), list(dataset.names)
+    return reader(list(found), list(found.values()), quiet=quiet), list(dataset.names)

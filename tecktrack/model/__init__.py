@@ -13,6 +13,7 @@ from tecktrack.model.metadata import LAYOUTS
 from tecktrack.model.nms import NMS, nms_indices, soft_nms
 from tecktrack.model.preprocess import FrameInfo
 from tecktrack.model.protocol import Detector
+from tecktrack.model.spec import ModelSpec
 
 __all__ = [
     "BACKENDS",
@@ -22,6 +23,7 @@ __all__ = [
     "FrameInfo",
     "Model",
     "ModelPaths",
+    "ModelSpec",
     "ModelWarning",
     "find_file_with_extension",
     "load_model",
