@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -69,11 +70,14 @@ def select_images(selection: str | Path, known: dict[str, tuple[Path, Path | Non
 
 def augment_dataset(data_yaml: str | Path, stems: list[str], ops: str | Mapping[str, str],
                     out_dir: str | Path, *, seed: int = 0, min_visibility: float = 0.3,
-                    quiet: bool = False) -> pd.DataFrame:
+                    quiet: bool = False, cluster: Any = None,
+                   shard_size: int = 256) -> pd.DataFrame:
     """Augment the given images of a dataset into ``out_dir``; returns (and writes) the log.
 
     ``ops`` is one ops string for every image, or a mapping stem -> ops string.
-    ``copy_paste`` draws its backgrounds from every image of the dataset.
+    ``copy_paste`` draws its backgrounds from every image of the dataset. ``cluster`` (an
+    address or a ``distributed.Client``) augments shards of ``shard_size`` images on Dask
+    workers: the same files and log (:func:`tecktrack.augment.sharded.augment_sharded`).
     """
     out_dir = Path(out_dir)
     log_path = out_dir / "augmentations.csv"
@@ -85,6 +89,15 @@ def augment_dataset(data_yaml: str | Path, stems: list[str], ops: str | Mapping[
     known = dataset_images(data_yaml)
     needs_bg = any("copy_paste" in text for text in per_image.values())
     backgrounds = list(known.values()) if needs_bg else []
+    if cluster is not None:
+        from tecktrack.augment.sharded import augment_sharded
+
+        items = [(*known[stem], per_image[stem]) for stem in stems]
+        log, _ = augment_sharded(items, out_dir, seed=seed, min_visibility=min_visibility,
+                                 backgrounds=backgrounds, cluster=cluster,
+                                 shard_size=shard_size, quiet=quiet)
+        log.to_csv(log_path, index=False)
+        return log
     frames = []
     for stem in progress(stems, total=len(stems), desc="augmenting", quiet=quiet, unit="img"):
         image, labels = known[stem]

@@ -27,11 +27,20 @@ from tecktrack.cluster.session import (
     shard,
     wants_cluster,
 )
-from tecktrack.cluster.staging import PARTIAL, check_readable, commit, discard, new_stage
+from tecktrack.cluster.staging import (
+    MANIFEST,
+    PARTIAL,
+    check_readable,
+    commit,
+    discard,
+    new_stage,
+    write_manifest,
+)
 
 __all__ = [
     "DEFAULT_SHARD_SIZE",
     "ENV_VAR",
+    "MANIFEST",
     "PARTIAL",
     "ClusterAddress",
     "ClusterSession",
@@ -47,4 +56,5 @@ __all__ = [
     "wants_cluster",
     "worker_address",
     "worker_cache",
+    "write_manifest",
 ]

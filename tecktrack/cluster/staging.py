@@ -9,19 +9,25 @@ a worker that died mid-shard leaves a staging folder nobody commits (removed wit
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from tecktrack.cluster.cache import worker_address
 from tecktrack.errors import ClusterError
 
-__all__ = ["PARTIAL", "check_readable", "commit", "discard", "new_stage"]
+__all__ = ["MANIFEST", "PARTIAL", "check_readable", "commit", "discard", "new_stage",
+           "staged_files", "write_manifest"]
 
 #: Hidden folder under an output folder holding the shards' staging folders.
 PARTIAL = ".tecktrack-partial"
+
+#: The manifest a cluster run writes beside its outputs.
+MANIFEST = "cluster-manifest.json"
 
 
 def new_stage(out: str | Path, shard: int) -> Path:
@@ -94,3 +100,24 @@ def check_readable(paths: Sequence[str | Path]) -> None:
         why = "no such file" if not p.exists() else "not a readable file"
         raise ClusterError(f"worker {worker_address()} cannot read it ({why}; paths must be "
                            "visible to every worker)", p)
+
+
+def write_manifest(out: str | Path, files: Sequence[str], session: Any) -> Path:
+    """Write ``out/cluster-manifest.json``: every output once (sorted) and what ran where.
+
+    ``session`` gives ``shards``, ``retried`` and ``workers`` (a
+    :class:`~tecktrack.cluster.ClusterSession`).
+
+    Examples
+    --------
+    >>> import tempfile, types
+    >>> s = types.SimpleNamespace(shards=2, retried=1, workers={"a", "b"})
+    >>> p = write_manifest(tempfile.mkdtemp(), ["b.txt", "a.txt"], s)
+    >>> json.loads(p.read_text())["outputs"]
+    ['a.txt', 'b.txt']
+    """
+    path = Path(out) / MANIFEST
+    data = {"shards": session.shards, "retried": session.retried,
+            "workers": len(session.workers), "outputs": sorted(files)}
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return path

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from tecktrack.commands.options import add_cluster_option
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -28,12 +30,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--balance", action="store_true",
                         help="choose images and copy counts by class-balanced oversampling")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_cluster_option(parser)  # --cluster, --shard-size (#16)
     parser.set_defaults(func=_augment)
 
 
 def _augment(args: argparse.Namespace) -> int:
     from tecktrack.augment.apply import parse_ops
     from tecktrack.augment.dataset import augment_dataset, dataset_images, select_images
+    from tecktrack.commands.options import cluster_from_args
     from tecktrack.errors import TeckTrackError
 
     if bool(args.images) == bool(args.balance):
@@ -47,7 +51,8 @@ def _augment(args: argparse.Namespace) -> int:
     else:
         stems, ops = select_images(args.images, dataset_images(args.data)), args.ops
     log = augment_dataset(args.data, stems, ops, args.out, seed=args.seed,
-                          min_visibility=args.min_visibility, quiet=args.quiet)
+                          min_visibility=args.min_visibility, quiet=args.quiet,
+                          cluster=cluster_from_args(args), shard_size=args.shard_size)
     print(f"wrote {len(log)} augmented images to {args.out}/images, labels to {args.out}/labels")
     print(f"boxes dropped (too little left visible after rotation): {int(log['dropped'].sum())}")
     print(f"log: {args.out}/augmentations.csv")

@@ -11,7 +11,6 @@ succeeded, then writes ``summary.json`` (as a local run) and ``cluster-manifest.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,16 +19,12 @@ from typing import Any
 import numpy as np
 
 from tecktrack.cluster import check_readable, cluster_session, commit, discard, new_stage, shard
-from tecktrack.cluster.staging import staged_files
+from tecktrack.cluster.staging import staged_files, write_manifest
 from tecktrack.inference.batch import STAGES, Clock, predict_loop, write_summary
 from tecktrack.model.core import Model
 from tecktrack.model.spec import ModelSpec
 
-__all__ = ["MANIFEST", "predict_sharded", "write_manifest"]
-
-#: The manifest a cluster run writes beside its outputs.
-MANIFEST = "cluster-manifest.json"
-
+__all__ = ["predict_sharded"]
 
 @dataclass(frozen=True)
 class _Job:
@@ -53,15 +48,6 @@ def _predict_shard(job: _Job) -> dict[str, Any]:
             "unreadable": unreadable,
             "seconds": np.array([clock.total[s] for s in STAGES]),
             "counts": np.array([per_class[n] for n in model.names], np.int64)}
-
-
-def write_manifest(out: Path, files: list[str], session: Any) -> Path:
-    """Write ``out/cluster-manifest.json``: every output once (sorted) and the run's counts."""
-    path = out / MANIFEST
-    data = {"shards": session.shards, "retried": session.retried,
-            "workers": len(session.workers), "outputs": sorted(files)}
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    return path
 
 
 def predict_sharded(model: Model, images: list[Path], root: Path, out: str | Path, *,

@@ -1,0 +1,86 @@
+"""``augment dataset`` on Dask workers: the same files and the same ``augmentations.csv``.
+
+Every output depends only on (seed, image name, item index), never on order or process, so
+shards of images can run anywhere. Each worker checks it can read its images and label
+files, augments them into a staging folder and returns its rows of the log (the final
+paths) and the staged file names; the client commits the files once every shard succeeded,
+refusing (before any rename) to overwrite a file that exists, then writes the log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tecktrack.augment.apply import apply_augmentations
+from tecktrack.cluster import check_readable, cluster_session, commit, discard, new_stage, shard
+from tecktrack.cluster.staging import staged_files, write_manifest
+from tecktrack.errors import DatasetError
+
+__all__ = ["augment_sharded"]
+
+
+@dataclass(frozen=True)
+class _Job:
+    items: list[tuple[str, str | None, str]]
+    out: str
+    index: int
+    seed: int
+    min_visibility: float
+    backgrounds: list[tuple[Path, Path | None]]
+
+
+def _final(path: str, stage: Path, out: str) -> str:
+    return str(Path(out) / Path(path).relative_to(stage))
+
+
+def _augment_shard(job: _Job) -> dict[str, Any]:
+    """Worker side: augment one shard of images into a staging folder."""
+    check_readable([p for image, labels, _ in job.items for p in (image, labels)
+                    if p is not None])
+    stage = new_stage(job.out, job.index)
+    frames = [apply_augmentations(image, labels, stage, ops, seed=job.seed,
+                                  min_visibility=job.min_visibility,
+                                  backgrounds=job.backgrounds)
+              for image, labels, ops in job.items]
+    log = pd.concat(frames, ignore_index=True)
+    for col in ("image", "labels"):
+        log[col] = [_final(p, stage, job.out) for p in log[col]]
+    return {"stage": str(stage), "files": staged_files(stage), "log": log}
+
+
+def augment_sharded(items: list[tuple[Path, Path | None, str]], out_dir: str | Path, *,
+                    seed: int = 0, min_visibility: float = 0.3,
+                    backgrounds: list[tuple[Path, Path | None]] | None = None,
+                    cluster: Any = "local", shard_size: int = 256,
+                    quiet: bool = False) -> tuple[pd.DataFrame, list[str]]:
+    """Augment ``(image, labels, ops)`` items on Dask workers into ``out_dir``.
+
+    Returns the log (rows in item order, as a local run) and the committed files (relative
+    to ``out_dir``). Used by :func:`tecktrack.augment.dataset.augment_dataset`.
+    """
+    out = Path(out_dir)
+    created = not out.exists()
+    jobs = [_Job([(str(i), None if lbl is None else str(lbl), ops) for i, lbl, ops in part],
+                 str(out), k, seed, min_visibility, list(backgrounds or []))
+            for k, part in enumerate(shard(items, shard_size))]
+    try:
+        with cluster_session(cluster, quiet=quiet) as session:
+            results = session.map(_augment_shard, jobs, desc="augmenting")
+            files = [f for r in results for f in r["files"]]
+            for f in files:
+                if (out / f).exists():
+                    raise DatasetError("refusing to overwrite an existing file", out / f)
+            for r in results:
+                commit(r["stage"], out, r["files"])
+            discard(out)
+            write_manifest(out, files, session)
+    except BaseException:
+        discard(out)
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    return pd.concat([r["log"] for r in results], ignore_index=True), files
