@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from tecktrack.commands.options import add_cluster_option
+
 
 def _dataset(args: argparse.Namespace) -> int:
+    from tecktrack.commands.options import cluster_from_args
     from tecktrack.synth import generate_dataset
 
     print(generate_dataset(args.out, n_images=args.images, seed=args.seed, size=args.size,
                            label_noise=args.label_noise, quiet=args.quiet,
-                           workers=args.workers))
+                           workers=args.workers, cluster=cluster_from_args(args),
+                           shard_size=args.shard_size))
     return 0
 
 
@@ -57,6 +61,7 @@ def _add_dataset(sub: argparse._SubParsersAction) -> None:
                    help="corrupt the labels of this fraction of images and list them in "
                         "OUT/label_noise.json (default 0)")
     _common(p, workers=True)
+    add_cluster_option(p)  # --cluster, --shard-size (#16)
     p.set_defaults(func=_dataset)
 
 

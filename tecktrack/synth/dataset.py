@@ -15,6 +15,7 @@ depend only on (seed, size, i, version) and never on worker processes or timing.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -126,7 +127,8 @@ def _meta(seed: int, n_images: int, size: int, label_noise: float,
 
 def generate_dataset(out: str | Path, *, n_images: int = 1200, seed: int = 0, size: int = 320,
                      label_noise: float = 0.0, quiet: bool = False,
-                     workers: int | None = None) -> Path:
+                     workers: int | None = None, cluster: Any = None,
+                     shard_size: int = 256) -> Path:
     """Render the synthetic logistics dataset into ``out`` and return its ``data.yaml``.
 
     Parameters
@@ -147,6 +149,11 @@ def generate_dataset(out: str | Path, *, n_images: int = 1200, seed: int = 0, si
         No progress bar.
     workers : int, optional
         Worker processes (default: up to 2 for large jobs); does not change the output.
+    cluster : str or distributed.Client, optional
+        Render shards of ``shard_size`` images on Dask workers instead (``workers`` is then
+        unused); the same bytes (:func:`tecktrack.synth.sharded.render_sharded`).
+    shard_size : int
+        Images per shard on a cluster.
 
     Returns
     -------
@@ -169,8 +176,14 @@ def generate_dataset(out: str | Path, *, n_images: int = 1200, seed: int = 0, si
                 (stage / kind / split).mkdir(parents=True)
         jobs = [(seed, size, i, str(stage / "images" / s / frame_name(i, ".jpg")))
                 for i, s in enumerate(splits)]
-        labels = parallel_map(_render_job, jobs, workers=workers, desc="synth dataset",
-                              quiet=quiet)
+        if cluster is not None:
+            from tecktrack.synth.sharded import render_sharded
+
+            labels = render_sharded(seed, size, splits, stage, cluster=cluster,
+                                    shard_size=shard_size, quiet=quiet)
+        else:
+            labels = parallel_map(_render_job, jobs, workers=workers, desc="synth dataset",
+                                  quiet=quiet)
         if label_noise > 0:
             noisy, manifest = corrupt_labels(labels, label_noise, seed=seed, size=size)
             manifest["images"] = [{"image": e["image"], "split": splits[int(e["image"][:6])], **e}
