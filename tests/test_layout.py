@@ -16,7 +16,7 @@ PACKAGE = Path(tecktrack.__file__).parent
 MODULES = sorted(m.name for m in pkgutil.walk_packages(tecktrack.__path__, "tecktrack.")
                  if not m.name.endswith("__main__"))
 WINGS = ("datasets", "model", "metrics", "inference", "interface", "mining", "augment",
-         "cleaning", "lab", "synth", "train", "commands")
+         "cleaning", "lab", "synth", "train", "commands", "cluster")
 
 
 def _wing(module: str) -> str:

@@ -320,7 +320,7 @@ def evaluation_from_match(m: MatchResult, *, class_ids: np.ndarray, names: Seque
     >>> ev = evaluation_from_match(m, class_ids=flat.class_ids, names=flat.names,
     ...     instances=np.array([1]), images=np.array([1]), n_images=1,
     ...     iou_thresholds=COCO_IOU_THRESHOLDS, max_dets=(1, 10, 100))
-    >>> ev.summary["map"]
+    >>> round(ev.summary["map"], 6)
     1.0
     """
     thresholds = tuple(float(t) for t in iou_thresholds)

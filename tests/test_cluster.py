@@ -1,0 +1,303 @@
+"""Scale out on Dask (#16): every batch step gives the outputs of one machine, byte for byte.
+
+Most tests share one in-process ``LocalCluster(processes=False)`` (two workers, one thread
+each); the kill test starts a real two-process cluster and SIGKILLs one worker from inside
+a shard (a worker plugin, no sleeps) to check nothing is lost or doubled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from tecktrack.augment.dataset import augment_dataset  # noqa: E402
+from tecktrack.cluster import (  # noqa: E402
+    MANIFEST,
+    PARTIAL,
+    cluster_session,
+    parse_address,
+    shard,
+    worker_cache,
+)
+from tecktrack.cluster.cache import clear_cache  # noqa: E402
+from tecktrack.detections import Detections  # noqa: E402
+from tecktrack.errors import ClusterError  # noqa: E402
+from tecktrack.inference.batch import predict_images, source_images  # noqa: E402
+from tecktrack.metrics import confusion_matrix, evaluate, precision_recall  # noqa: E402
+from tecktrack.metrics.loaders import load_inputs  # noqa: E402
+from tecktrack.metrics.report import evaluation_report  # noqa: E402
+from tecktrack.metrics.sharded import evaluate_sharded  # noqa: E402
+from tecktrack.mining.pipeline import mine  # noqa: E402
+from tecktrack.model import load_model  # noqa: E402
+from tecktrack.synth import generate_dataset  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL = REPO / "models" / "demo-n"
+
+
+def _tree(root: Path, skip: tuple[str, ...] = ()) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name not in skip}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    """A small synthetic dataset with some label noise (its data.yaml)."""
+    root = tmp_path_factory.mktemp("world")
+    return generate_dataset(root / "ds", n_images=24, size=192, label_noise=0.2, seed=3,
+                            quiet=True, workers=1)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(MODEL)
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                       dashboard_address=":0")
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def local_run(world, model, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("pred") / "local"
+    images, root = source_images(world.parent / "images")
+    predict_images(model, images, root, out, save_images=True, quiet=True)
+    return out
+
+
+# -- addresses, shards, cache ----------------------------------------------------------------
+def test_addresses_parse_and_bad_ones_name_what_is_accepted():
+    assert parse_address("local").kind == "local"
+    assert parse_address("LOCAL:3").workers == 3
+    assert parse_address("tcp://10.1.2.3:8786").address == "tcp://10.1.2.3:8786"
+    assert parse_address("scheduler.lan:8786").kind == "scheduler"
+    for bad in ("local:0", "local:x", "laptop", ""):
+        with pytest.raises(ClusterError, match="local"):
+            parse_address(bad)
+    assert shard(list(range(7)), 3) == [[0, 1, 2], [3, 4, 5], [6]]
+    with pytest.raises(ClusterError, match="shard-size"):
+        shard([1], 0)
+
+
+def test_worker_cache_builds_once_per_key():
+    clear_cache()
+    built = []
+    for _ in range(3):
+        worker_cache(("k", 1), lambda: built.append(1) or object())
+    worker_cache(("k", 2), lambda: built.append(2) or object())
+    assert built == [1, 2]
+
+
+def test_without_cluster_dask_is_never_imported(world, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TECKTRACK_CLUSTER": ""}
+    code = ("import sys; from tecktrack.cli import main; "
+            f"status = main(['predict', '--quiet', '--model', {str(MODEL)!r}, '--source', "
+            f"{str(world.parent / 'images' / 'val')!r}, '--out', {str(tmp_path / 'p')!r}]); "
+            "print(status, 'dask' in sys.modules, 'distributed' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=120, check=True)
+    assert done.stdout.split()[-3:] == ["0", "False", "False"]
+
+
+# -- the same outputs as one machine ----------------------------------------------------------
+@pytest.mark.timeout(120)
+def test_predict_writes_the_same_files_and_a_manifest_listing_each_once(world, model, client,
+                                                                        local_run, tmp_path):
+    images, root = source_images(world.parent / "images")
+    out = tmp_path / "cl"
+    summary = predict_images(model, images, root, out, save_images=True, quiet=True,
+                             cluster=client, shard_size=5)
+    local, remote = _tree(local_run, ("summary.json",)), _tree(out, ("summary.json", MANIFEST))
+    assert remote == local and len(local) == 2 * len(images)
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["outputs"] == sorted(local) and manifest["shards"] == 5
+    assert manifest["workers"] == 2 and manifest["retried"] == 0
+    expected = json.loads((local_run / "summary.json").read_text())
+    for s in (summary, expected):
+        s.pop("mean_ms_per_image")
+    assert summary == expected
+    assert not (out / PARTIAL).exists()
+
+
+@pytest.mark.timeout(120)
+def test_evaluate_reduces_to_the_same_report(world, local_run, client):
+    inputs = load_inputs(world, local_run / "labels" / "val")
+    common = {"names": inputs.names, "iscrowd": inputs.iscrowd}
+    ev = evaluate(inputs.gt, inputs.preds, areas=inputs.areas, **common)
+    pr = precision_recall(inputs.gt, inputs.preds, conf=0.3, iou=0.5, areas=inputs.areas,
+                          **common)
+    cm = confusion_matrix(inputs.gt, inputs.preds, conf=0.3, iou=0.5, **common)
+    local = evaluation_report(ev, pr, cm, conf=0.3, iou=0.5)
+    r = evaluate_sharded(inputs.gt, inputs.preds, areas=inputs.areas, conf=0.3, iou=0.5,
+                         cluster=client, shard_size=4, **common)
+    remote = evaluation_report(r.evaluation, r.precision_recall, r.confusion, conf=0.3, iou=0.5)
+    assert json.dumps(remote) == json.dumps(local)
+    assert local["summary"]["map50"] > 0          # a real evaluation, not an empty one
+    np.testing.assert_array_equal(r.evaluation.precision, ev.precision)
+
+
+@pytest.mark.timeout(60)
+def test_evaluate_edge_cases_crowds_areas_unnamed_classes_and_empty_images(client):
+    rng = np.random.default_rng(5)
+    gt, preds, crowd = {}, {}, {}
+    for i in range(30):
+        n = int(rng.integers(0, 5))
+        xy = np.round(rng.uniform(0, 300, (n, 2)), 2)
+        wh = np.round(rng.uniform(4, 120, (n, 2)), 2)
+        cls = rng.integers(0, 3, n) * 2                      # ids 0, 2, 4: not 0..K-1
+        gt[f"im{i:02d}"] = Detections(np.c_[xy, xy + wh], cls)
+        crowd[f"im{i:02d}"] = rng.random(n) < 0.15
+        if i % 4:
+            jitter = np.round(rng.normal(0, 4, (n, 4)), 2)
+            extra = int(rng.integers(0, 3))
+            boxes = np.r_[np.c_[xy, xy + wh] + jitter, np.c_[xy[:extra], xy[:extra] + 30]]
+            boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1)
+            classes = np.r_[cls, np.full(min(extra, n), 6)]    # class 6 only predicted
+            preds[f"im{i:02d}"] = Detections(boxes[:len(classes)], classes,
+                                             np.round(rng.uniform(0.05, 1, len(classes)), 3))
+    local = evaluate(gt, preds, iscrowd=crowd, ap_method="voc")
+    remote = evaluate(gt, preds, iscrowd=crowd, ap_method="voc", cluster=client, shard_size=7)
+    assert remote.summary == local.summary
+    pd.testing.assert_frame_equal(remote.per_class, local.per_class)
+    assert remote.names == ("0", "2", "4", "6")
+
+
+def test_evaluate_refuses_unknown_images_on_the_client(client):
+    gt = {"a": Detections([[0, 0, 5, 5]], [0])}
+    with pytest.raises(Exception, match="not in the ground truth"):
+        evaluate(gt, {"b": Detections([[0, 0, 5, 5]], [0], [0.5])}, cluster=client)
+
+
+@pytest.mark.timeout(180)
+def test_mine_with_the_second_look_gives_the_same_rankings(world, local_run, model, client):
+    local = mine(local_run, world, model=model, top=8)
+    remote = mine(local_run, world, model=model, top=8, cluster=client, shard_size=3)
+    assert remote == local
+    assert any("closer look" in r["reason"] for r in local["label_issues"])
+
+
+@pytest.mark.timeout(120)
+def test_augment_writes_the_same_files_and_log(world, client, tmp_path):
+    stems = ["000017", "000018", "000019", "000020", "000021"]
+    ops = "flip,rotate,blur+contrast,copy_paste,resize:0.5"
+    local = augment_dataset(world, stems, ops, tmp_path / "a", seed=4, quiet=True)
+    remote = augment_dataset(world, stems, ops, tmp_path / "b", seed=4, quiet=True,
+                             cluster=client, shard_size=2)
+    for col in ("image", "labels"):
+        remote[col] = remote[col].str.replace(str(tmp_path / "b"), str(tmp_path / "a"))
+    pd.testing.assert_frame_equal(remote, local)
+    a, b = _tree(tmp_path / "a", ("augmentations.csv",)), _tree(tmp_path / "b",
+                                                                ("augmentations.csv", MANIFEST))
+    assert a == b and len(a) == 2 * 5 * 5
+    assert json.loads((tmp_path / "b" / MANIFEST).read_text())["outputs"] == sorted(a)
+
+
+@pytest.mark.timeout(120)
+def test_synth_dataset_has_the_same_bytes(client, tmp_path):
+    generate_dataset(tmp_path / "a", n_images=12, size=96, seed=9, label_noise=0.3,
+                     quiet=True, workers=1)
+    generate_dataset(tmp_path / "b", n_images=12, size=96, seed=9, label_noise=0.3,
+                     quiet=True, cluster=client, shard_size=5)
+    assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
+
+
+# -- failures -----------------------------------------------------------------------------
+@pytest.mark.timeout(60)
+def test_a_path_the_workers_cannot_read_fails_before_any_output(world, model, client,
+                                                                 tmp_path):
+    images, root = source_images(world.parent / "images")
+    ghost = root / "val" / "ghost.jpg"
+    out = tmp_path / "out"
+    with pytest.raises(ClusterError) as info:
+        predict_images(model, [*images, ghost], root, out, quiet=True, cluster=client,
+                       shard_size=4)
+    message = str(info.value)
+    assert str(ghost) in message and "worker" in message and "inproc://" in message
+    assert not out.exists()
+
+
+def test_a_scheduler_that_does_not_answer_is_one_clear_error(monkeypatch):
+    monkeypatch.setattr("tecktrack.cluster.session.CONNECT_TIMEOUT", 2)
+    with pytest.raises(ClusterError, match="cannot reach the Dask scheduler"):
+        with cluster_session("tcp://127.0.0.1:9", quiet=True):
+            pass
+
+
+@pytest.mark.timeout(120)
+def test_cli_prints_the_dashboard_once_and_a_closing_line_stdout_as_local(world, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TECKTRACK_CLUSTER": "local:1"}
+    argv = [sys.executable, "-m", "tecktrack", "predict", "--quiet", "--model", str(MODEL),
+            "--source", str(world.parent / "images" / "val"), "--shard-size", "2"]
+    remote = subprocess.run([*argv, "--out", str(tmp_path / "c")], capture_output=True,
+                            text=True, env=env, timeout=110, check=True)
+    assert remote.stderr.count("dashboard") == 1
+    assert "cluster: 2 shards ran, 0 retried, on 1 worker\n" in remote.stderr
+    local = subprocess.run([*argv, "--out", str(tmp_path / "l"), "--cluster", "none"],
+                           capture_output=True, text=True, env=env, timeout=110, check=True)
+    assert "cluster" not in local.stderr
+    assert remote.stdout.splitlines()[0].split(" (")[0] == local.stdout.splitlines()[0].split(
+        " (")[0]
+    assert _tree(tmp_path / "c" / "labels") == _tree(tmp_path / "l" / "labels")
+
+
+# -- a worker dies mid-run ------------------------------------------------------------------
+@pytest.mark.timeout(240)
+def test_a_killed_worker_loses_and_doubles_nothing(world, model, local_run, tmp_path):
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    marker = str(tmp_path / "killed-once")
+
+    class KillOnce(WorkerPlugin):
+        """SIGKILL this worker's process when it starts shard 2 of a predict run (once)."""
+
+        def __init__(self, marker: str):
+            self.marker = marker
+
+        def transition(self, key, start, finish, **kwargs):
+            if finish != "executing" or not str(key).endswith("-000002"):
+                return
+            try:
+                os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                return
+            import signal
+
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    images, root = source_images(world.parent / "images")
+    out = tmp_path / "killed"
+    env_before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env_before) if p)
+    try:
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=":0") as cluster, \
+                distributed.Client(cluster) as c:
+            c.register_plugin(KillOnce(marker))
+            predict_images(model, images, root, out, save_images=True, quiet=True, cluster=c,
+                           shard_size=3)
+    finally:
+        if env_before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = env_before
+    assert Path(marker).exists()
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["retried"] >= 1
+    local = _tree(local_run, ("summary.json",))
+    assert _tree(out, ("summary.json", MANIFEST)) == local
+    assert manifest["outputs"] == sorted(local)
+    assert not (out / PARTIAL).exists()
