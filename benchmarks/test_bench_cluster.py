@@ -1,0 +1,173 @@
+"""Scale out (#16): ``predict`` and ``evaluate`` on Dask LocalClusters vs one process.
+
+* ``predict`` on N demo images (default 2,000; ``TECKTRACK_BENCH_CLUSTER_IMAGES``) with
+  ``models/demo-n``: one process (ONNX Runtime 1 thread, as one worker has) vs
+  ``--cluster local:1`` (the engine's overhead, goal <= 10 %) and vs ``local:2`` (goal >=
+  1.6x on 2 idle cores). The timed run gets a started LocalCluster (one worker process
+  per core, one thread each, as ``--cluster local:N``); its start-up, a fixed cost per
+  command (none on a standing cluster), is timed and printed apart. The workers' model
+  loading is inside the timed run. The images are 250 rendered synthetic scenes copied
+  under new names.
+* ``evaluate`` (COCO summary + P/R table + confusion) on M synthetic images (default 50,000;
+  ``TECKTRACK_BENCH_CLUSTER_EVAL_IMAGES``): one process vs ``local:2``; the reports must be
+  equal, and the times are printed.
+
+Every run is asserted to give the local run's outputs. Ratios are printed (``-s``) and kept
+in ``extra_info``; say the machine load (``uptime``) beside them.
+
+    .venv/bin/pytest benchmarks/test_bench_cluster.py --benchmark-only -s \
+        --benchmark-columns=min,mean,rounds
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed")
+
+from tecktrack.detections import Detections  # noqa: E402
+from tecktrack.inference.batch import predict_images, source_images  # noqa: E402
+from tecktrack.metrics import confusion_matrix, evaluate, precision_recall  # noqa: E402
+from tecktrack.metrics.report import evaluation_report  # noqa: E402
+from tecktrack.metrics.sharded import evaluate_sharded  # noqa: E402
+from tecktrack.model import load_model  # noqa: E402
+from tecktrack.synth import generate_dataset  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+N_IMAGES = int(os.environ.get("TECKTRACK_BENCH_CLUSTER_IMAGES", "2000"))
+N_EVAL = int(os.environ.get("TECKTRACK_BENCH_CLUSTER_EVAL_IMAGES", "50000"))
+UNIQUE = 250
+_TIMES: dict[str, float] = {}
+_REPORTS: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bench-cluster")
+    data = generate_dataset(tmp / "ds", n_images=min(UNIQUE, N_IMAGES), size=320, seed=11,
+                            quiet=True)
+    rendered = sorted((data.parent / "images").rglob("*.jpg"))
+    folder = tmp / "images"
+    folder.mkdir()
+    for i in range(N_IMAGES):
+        shutil.copyfile(rendered[i % len(rendered)], folder / f"{i:06d}.jpg")
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    return folder, tmp
+
+
+def _labels(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in (out / "labels").rglob("*.txt")}
+
+
+@contextmanager
+def _started(workers: int | None):
+    """A Client on a LocalCluster of ``workers`` processes (None: no cluster); start-up timed."""
+    if workers is None:
+        yield None
+        return
+    import distributed
+
+    start = time.perf_counter()
+    with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as client:
+        _TIMES[f"startup-{workers}"] = time.perf_counter() - start
+        yield client
+
+
+def _predict(images, name: str, cluster) -> Path:
+    folder, tmp = images
+    model = load_model(REPO / "models" / "demo-n", threads=1)
+    files, root = source_images(folder)
+    out = tmp / f"{name}-{time.monotonic_ns()}"
+    start = time.perf_counter()
+    predict_images(model, files, root, out, quiet=True, cluster=cluster)
+    _TIMES[name] = time.perf_counter() - start
+    return out
+
+
+@pytest.mark.benchmark(group="cluster-predict")
+@pytest.mark.parametrize("name,workers", [("local", None), ("local:1", 1), ("local:2", 2)])
+def test_bench_predict(benchmark, images, name, workers):
+    with _started(workers) as client:
+        out = benchmark.pedantic(_predict, args=(images, name, client), rounds=1, iterations=1)
+    reference = images[1] / "reference"
+    if name == "local":
+        out.rename(reference)
+        return
+    assert _labels(out) == _labels(reference)
+    base = _TIMES["local"]
+    ratio = _TIMES[name] / base
+    benchmark.extra_info["time_ratio_vs_local"] = round(ratio, 3)
+    benchmark.extra_info["startup_s"] = round(_TIMES[f"startup-{workers}"], 2)
+    print(f"\npredict {N_IMAGES} images: local {base:.1f} s, {name} {_TIMES[name]:.1f} s "
+          f"(+ cluster start-up {_TIMES[f'startup-{workers}']:.1f} s) -> time ratio "
+          f"{ratio:.3f} ({1 / ratio:.2f}x); load {os.getloadavg()}")
+
+
+def _synthetic(n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    gt, preds = {}, {}
+    for i in range(n):
+        k = int(rng.integers(0, 12))
+        xy = np.round(rng.uniform(0, 600, (k, 2)), 2)
+        wh = np.round(rng.uniform(3, 200, (k, 2)), 2)
+        cls = rng.integers(0, 20, k)
+        gt[i] = Detections(np.c_[xy, xy + wh], cls)
+        keep = rng.random(k) < 0.8
+        jitter = np.round(rng.normal(0, 6, (int(keep.sum()), 4)), 2)
+        boxes = np.c_[xy[keep], xy[keep] + wh[keep]] + jitter
+        extra = int(rng.integers(0, 4))
+        fxy = np.round(rng.uniform(0, 600, (extra, 2)), 2)
+        boxes = np.r_[boxes, np.c_[fxy, fxy + 40]]
+        boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1)
+        classes = np.r_[np.where(rng.random(int(keep.sum())) < 0.9, cls[keep], 0),
+                        rng.integers(0, 20, extra)]
+        preds[i] = Detections(boxes, classes, np.round(rng.uniform(0.01, 1, len(classes)), 3))
+    return gt, preds
+
+
+@pytest.fixture(scope="module")
+def eval_inputs():
+    return _synthetic(N_EVAL)
+
+
+def _evaluate_local(gt, preds) -> str:
+    ev = evaluate(gt, preds)
+    pr = precision_recall(gt, preds, conf=0.5, iou=0.5)
+    cm = confusion_matrix(gt, preds, conf=0.5, iou=0.5)
+    return json.dumps(evaluation_report(ev, pr, cm, conf=0.5, iou=0.5))
+
+
+def _evaluate_cluster(gt, preds, client) -> str:
+    r = evaluate_sharded(gt, preds, conf=0.5, iou=0.5, cluster=client, shard_size=2048)
+    return json.dumps(evaluation_report(r.evaluation, r.precision_recall, r.confusion,
+                                        conf=0.5, iou=0.5))
+
+
+@pytest.mark.benchmark(group="cluster-evaluate")
+@pytest.mark.parametrize("name", ["local", "local:2"])
+def test_bench_evaluate(benchmark, eval_inputs, name):
+    with _started(None if name == "local" else 2) as client:
+        fn, args = ((_evaluate_local, eval_inputs) if client is None
+                    else (_evaluate_cluster, (*eval_inputs, client)))
+        start = time.perf_counter()
+        report = benchmark.pedantic(fn, args=args, rounds=1, iterations=1)
+        _TIMES[f"eval-{name}"] = time.perf_counter() - start
+    _REPORTS[name] = report
+    if name == "local:2":
+        assert report == _REPORTS["local"]
+        base, mine = _TIMES["eval-local"], _TIMES["eval-local:2"]
+        benchmark.extra_info["time_ratio_vs_local"] = round(mine / base, 3)
+        print(f"\nevaluate {N_EVAL} images: local {base:.1f} s, local:2 {mine:.1f} s "
+              f"(+ start-up {_TIMES['startup-2']:.1f} s; {base / mine:.2f}x), reports equal; "
+              f"load {os.getloadavg()}")
