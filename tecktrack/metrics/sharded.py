@@ -12,7 +12,7 @@ the client. The numbers are therefore identical, not merely close.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -46,30 +46,91 @@ class ShardedEvaluation:
 
 
 @dataclass(frozen=True)
+class _Packed:
+    """Per-image arrays of some keys as flat columns (one pickle, not one per image)."""
+
+    present: np.ndarray            # (n_keys,) bool: the key has an entry
+    counts: np.ndarray             # (n_keys,) rows per key
+    columns: tuple[np.ndarray, ...]
+    scored: np.ndarray             # (n_keys,) bool: the entry has scores
+
+    @classmethod
+    def of(cls, mapping: Mapping | None, keys: Sequence[Hashable], detections: bool
+           ) -> _Packed | None:
+        if mapping is None:
+            return None
+        present = np.array([k in mapping for k in keys], bool)
+        items = [mapping[k] for k in keys if k in mapping]
+        counts = np.zeros(len(keys), np.int64)
+        scored = np.zeros(len(keys), bool)
+        if detections:
+            counts[present] = [len(d) for d in items]
+            scored[present] = [d.scores is not None for d in items]
+            columns = (
+                _cat([np.asarray(d.xyxy, np.float32).reshape(-1, 4) for d in items],
+                     np.zeros((0, 4), np.float32)),
+                _cat([np.asarray(d.class_ids, np.int64) for d in items], np.zeros(0, np.int64)),
+                _cat([d.scores if d.scores is not None else np.zeros(len(d), np.float32)
+                      for d in items], np.zeros(0, np.float32)),
+            )
+        else:
+            values = [np.asarray(v).reshape(-1) for v in items]
+            counts[present] = [len(v) for v in values]
+            columns = (_cat(values, np.zeros(0)),)
+        return cls(present, counts, columns, scored)
+
+    def unpack(self, keys: Sequence[Hashable], detections: bool) -> dict:
+        bounds = np.concatenate([[0], np.cumsum(self.counts)])
+        out = {}
+        for i in np.flatnonzero(self.present):
+            a, b = bounds[i], bounds[i + 1]
+            if detections:
+                xyxy, cls, scores = self.columns
+                out[keys[i]] = Detections(xyxy[a:b], cls[a:b],
+                                          scores[a:b] if self.scored[i] else None)
+            else:
+                out[keys[i]] = self.columns[0][a:b]
+        return out
+
+
+def _cat(parts: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
+    return np.concatenate(parts) if parts else empty
+
+
+@dataclass(frozen=True)
 class _Job:
-    gt: dict
-    preds: dict
-    areas: dict | None
-    iscrowd: dict | None
+    keys: list
+    gt: _Packed
+    preds: _Packed
+    areas: _Packed | None
+    iscrowd: _Packed | None
     names: dict[int, str]
     thresholds: tuple[float, ...]
     max_det: int
     conf: float
     iou: float
 
-
-def _subset(values: Mapping | None, keys: Sequence[Hashable]) -> dict | None:
-    return None if values is None else {k: values[k] for k in keys if k in values}
+    @classmethod
+    def of(cls, keys: list, gt: Mapping, preds: Mapping, areas: Mapping | None,
+           iscrowd: Mapping | None, **params: Any) -> _Job:
+        return cls(keys, _Packed.of(gt, keys, True), _Packed.of(preds, keys, True),
+                   _Packed.of(areas, keys, False), _Packed.of(iscrowd, keys, False), **params)
 
 
 def _match_shard(job: _Job) -> dict[str, Any]:
     """Worker side: flatten and match one shard of images; compact arrays back."""
-    flat = flatten(job.gt, job.preds, names=job.names, areas=job.areas, iscrowd=job.iscrowd)
+    keys = job.keys
+    flat = flatten(job.gt.unpack(keys, True), job.preds.unpack(keys, True), names=job.names,
+                   areas=None if job.areas is None else job.areas.unpack(keys, False),
+                   iscrowd=None if job.iscrowd is None else job.iscrowd.unpack(keys, False))
     m = match(flat, job.thresholds, tuple(AREA_RANGES.values()), max_det=job.max_det)
     instances, images = class_counts(flat)
     tp, fp, n_pos = pr_counts(flat, conf=job.conf, iou=job.iou)
-    return {"match": m, "n_images": len(flat.image_keys), "n_gt": len(flat.gt_area),
-            "n_dt": len(flat.dt_score), "class_ids": flat.class_ids, "names": flat.names,
+    small = {f: getattr(m, f).astype(np.int32)        # shard-local indices fit in 32 bits
+             for f in ("det_index", "image", "cls", "rank", "gt_match")}
+    return {"match": replace(m, **small), "n_images": len(flat.image_keys),
+            "n_gt": len(flat.gt_area), "n_dt": len(flat.dt_score),
+            "class_ids": flat.class_ids, "names": flat.names,
             "instances": instances, "images": images, "tp": tp, "fp": fp, "n_pos": n_pos,
             "confusion": confusion_counts(flat, conf=job.conf, iou=job.iou)}
 
@@ -94,17 +155,19 @@ def merge_matches(parts: Sequence[MatchResult], n_images: Sequence[int], n_gt: S
     img = np.cumsum([0, *n_images])[:-1]
     gto = np.cumsum([0, *n_gt])[:-1]
     dto = np.cumsum([0, *n_dt])[:-1]
-    cat = np.concatenate
+    def cat(arrays: list[np.ndarray], axis: int = 0) -> np.ndarray:
+        return np.concatenate([np.asarray(a, np.int64) for a in arrays], axis=axis)
+
     return MatchResult(
-        det_index=cat([p.det_index + o for p, o in zip(parts, dto, strict=True)]),
-        image=cat([p.image + o for p, o in zip(parts, img, strict=True)]),
+        det_index=cat([p.det_index.astype(np.int64) + o for p, o in zip(parts, dto, strict=True)]),
+        image=cat([p.image.astype(np.int64) + o for p, o in zip(parts, img, strict=True)]),
         cls=cat([p.cls for p in parts]),
         rank=cat([p.rank for p in parts]),
-        score=cat([p.score for p in parts]),
-        gt_match=cat([np.where(p.gt_match >= 0, p.gt_match + o, -1)
+        score=np.concatenate([p.score for p in parts]),
+        gt_match=cat([np.where(p.gt_match >= 0, p.gt_match.astype(np.int64) + o, -1)
                       for p, o in zip(parts, gto, strict=True)], axis=2),
-        ignored=cat([p.ignored for p in parts], axis=2),
-        gt_ignored=cat([p.gt_ignored for p in parts], axis=1),
+        ignored=np.concatenate([p.ignored for p in parts], axis=2),
+        gt_ignored=np.concatenate([p.gt_ignored for p in parts], axis=1),
         n_positive=np.sum([p.n_positive for p in parts], axis=0),
     )
 
@@ -169,9 +232,8 @@ def evaluate_sharded(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable,
     _check_keys(gt, preds)
     classes = _class_names(gt, preds, names)
     thresholds = tuple(float(t) for t in iou_thresholds)
-    jobs = [_Job({k: gt[k] for k in keys}, _subset(preds, keys), _subset(areas, keys),
-                 _subset(iscrowd, keys), classes, thresholds, int(max_dets[-1]), float(conf),
-                 float(iou))
+    jobs = [_Job.of(keys, gt, preds, areas, iscrowd, names=classes, thresholds=thresholds,
+                    max_det=int(max_dets[-1]), conf=float(conf), iou=float(iou))
             for keys in shard(list(gt), shard_size)]
     with cluster_session(cluster, quiet=quiet) as session:
         parts = session.map(_match_shard, jobs, desc="evaluate")
