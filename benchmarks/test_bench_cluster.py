@@ -4,9 +4,9 @@
   ``models/demo-n``: one process (ONNX Runtime 1 thread, as one worker has) vs
   ``--cluster local:1`` (the engine's overhead, goal <= 10 %) and vs ``local:2`` (goal >=
   1.6x on 2 idle cores). The timed run gets a started LocalCluster (one worker process
-  per core, one thread each, as ``--cluster local:N``); its start-up, a fixed cost per
-  command (none on a standing cluster), is timed and printed apart. The workers' model
-  loading is inside the timed run. The images are 250 rendered synthetic scenes copied
+  per core, one thread each, the worker environment of ``--cluster local:N``); its
+  start-up, a fixed cost per command (none on a standing cluster), is timed and printed
+  apart. The workers' model loading is inside the timed run. The images are 250 rendered synthetic scenes copied
   under new names.
 * ``evaluate`` (COCO summary + P/R table + confusion) on M synthetic images (default 50,000;
   ``TECKTRACK_BENCH_CLUSTER_EVAL_IMAGES``): one process vs ``local:2``; the reports must be
@@ -78,11 +78,15 @@ def _started(workers: int | None):
     if workers is None:
         yield None
         return
+    import dask
     import distributed
 
+    from tecktrack.cluster.session import worker_environ
+
     start = time.perf_counter()
-    with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as cluster, \
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}), \
+            distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                     dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         _TIMES[f"startup-{workers}"] = time.perf_counter() - start
         yield client

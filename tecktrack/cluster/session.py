@@ -154,12 +154,29 @@ class ClusterSession:
         print(text, file=self.stream, flush=True)
 
 
+def worker_environ() -> dict[str, Any]:
+    """Dask's environment for new worker processes, less ``MALLOC_TRIM_THRESHOLD_``.
+
+    Dask sets that variable to 65536 so long-lived workers give memory back; for image
+    work it makes glibc unmap and re-fault the per-image buffers (+37 % page faults, about
+    10-20 % more CPU per image in a measurement), so local clusters leave it at glibc's
+    default. ``OMP_NUM_THREADS=1`` and friends stay (one thread per worker).
+    """
+    import dask
+
+    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
+    env.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return env
+
+
 def _local_cluster(address: ClusterAddress) -> Any:
+    import dask
     from distributed import LocalCluster
 
-    return LocalCluster(n_workers=address.n_local_workers(), threads_per_worker=1,
-                        processes=True, dashboard_address=":0",
-                        silence_logs=logging.ERROR)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}):
+        return LocalCluster(n_workers=address.n_local_workers(), threads_per_worker=1,
+                            processes=True, dashboard_address=":0",
+                            silence_logs=logging.ERROR)
 
 
 def _connect(address: ClusterAddress) -> Any:
