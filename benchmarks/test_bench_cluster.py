@@ -6,8 +6,8 @@
   1.6x on 2 idle cores). The timed run gets a started LocalCluster (one worker process
   per core, one thread each, the worker environment of ``--cluster local:N``); its
   start-up, a fixed cost per command (none on a standing cluster), is timed and printed
-  apart. The workers' model loading is inside the timed run. The images are 250 rendered synthetic scenes copied
-  under new names.
+  apart. The workers' model loading is inside the timed run. The images are 250 rendered
+  synthetic scenes copied under new names.
 * ``evaluate`` (COCO summary + P/R table + confusion) on M synthetic images (default 50,000;
   ``TECKTRACK_BENCH_CLUSTER_EVAL_IMAGES``): one process vs ``local:2``; the reports must be
   equal, and the times are printed.
