@@ -24,8 +24,12 @@ from tecktrack.cluster import (  # noqa: E402
     MANIFEST,
     PARTIAL,
     cluster_session,
+    commit,
+    discard,
+    new_stage,
     parse_address,
     shard,
+    start_run,
     worker_cache,
 )
 from tecktrack.cluster.cache import clear_cache  # noqa: E402
@@ -91,6 +95,22 @@ def test_addresses_parse_and_bad_ones_name_what_is_accepted():
     assert shard(list(range(7)), 3) == [[0, 1, 2], [3, 4, 5], [6]]
     with pytest.raises(ClusterError, match="shard-size"):
         shard([1], 0)
+
+
+def test_staging_commits_whole_shards_and_a_stopped_run_stages_nothing(tmp_path):
+    run = start_run(tmp_path)
+    first, retry = new_stage(tmp_path, 0, run), new_stage(tmp_path, 0, run)
+    for stage, text in ((first, "dead attempt"), (retry, "retried")):
+        (stage / "labels").mkdir()
+        (stage / "labels" / "a.txt").write_text(text)
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "a.txt").write_text("half-committed earlier")
+    commit(retry, tmp_path, ["labels/a.txt"])
+    discard(tmp_path)
+    assert (tmp_path / "labels" / "a.txt").read_text() == "retried"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels"]
+    with pytest.raises(ClusterError, match="stopped"):
+        new_stage(tmp_path, 1, run)
 
 
 def test_worker_cache_builds_once_per_key():

@@ -16,8 +16,15 @@ from typing import Any
 import pandas as pd
 
 from tecktrack.augment.apply import apply_augmentations
-from tecktrack.cluster import check_readable, cluster_session, commit, discard, new_stage, shard
-from tecktrack.cluster.staging import staged_files, write_manifest
+from tecktrack.cluster import (
+    check_readable,
+    cluster_session,
+    commit,
+    discard,
+    new_stage,
+    shard,
+)
+from tecktrack.cluster.staging import staged_files, start_run, write_manifest
 from tecktrack.errors import DatasetError
 
 __all__ = ["augment_sharded"]
@@ -28,6 +35,7 @@ class _Job:
     items: list[tuple[str, str | None, str]]
     out: str
     index: int
+    run: str
     seed: int
     min_visibility: float
     backgrounds: list[tuple[Path, Path | None]]
@@ -41,7 +49,7 @@ def _augment_shard(job: _Job) -> dict[str, Any]:
     """Worker side: augment one shard of images into a staging folder."""
     check_readable([p for image, labels, _ in job.items for p in (image, labels)
                     if p is not None])
-    stage = new_stage(job.out, job.index)
+    stage = new_stage(job.out, job.index, job.run)
     frames = [apply_augmentations(image, labels, stage, ops, seed=job.seed,
                                   min_visibility=job.min_visibility,
                                   backgrounds=job.backgrounds)
@@ -64,10 +72,12 @@ def augment_sharded(items: list[tuple[Path, Path | None, str]], out_dir: str | P
     """
     out = Path(out_dir)
     created = not out.exists()
-    jobs = [_Job([(str(i), None if lbl is None else str(lbl), ops) for i, lbl, ops in part],
-                 str(out), k, seed, min_visibility, list(backgrounds or []))
-            for k, part in enumerate(shard(items, shard_size))]
+    parts = shard(items, shard_size)
     try:
+        run = start_run(out)
+        jobs = [_Job([(str(i), None if lbl is None else str(lbl), ops) for i, lbl, ops in part],
+                     str(out), k, run, seed, min_visibility, list(backgrounds or []))
+                for k, part in enumerate(parts)]
         with cluster_session(cluster, quiet=quiet) as session:
             results = session.map(_augment_shard, jobs, desc="augmenting")
             files = [f for r in results for f in r["files"]]

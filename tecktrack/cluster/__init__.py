@@ -34,6 +34,7 @@ from tecktrack.cluster.staging import (
     commit,
     discard,
     new_stage,
+    start_run,
     write_manifest,
 )
 
@@ -53,6 +54,7 @@ __all__ = [
     "new_stage",
     "parse_address",
     "shard",
+    "start_run",
     "wants_cluster",
     "worker_address",
     "worker_cache",

@@ -1,7 +1,8 @@
 """Shard outputs that are never half-written or doubled.
 
-A shard writes its files under a staging folder of its own, ``OUT/.tecktrack-partial/
-shard-NNNNNN-<token>/`` (a fresh token per attempt), mirroring the final layout. Only when
+The client opens a run folder, ``OUT/.tecktrack-partial/run-<token>/`` (:func:`start_run`);
+a shard writes its files under a staging folder of its own inside it,
+``shard-NNNNNN-<token>/`` (a fresh token per attempt), mirroring the final layout. Only when
 every shard of the run succeeded does :func:`commit` rename the staged files into place:
 a worker that died mid-shard leaves a staging folder nobody commits (removed with
 :func:`discard`), and a retried shard replaces only its own files.
@@ -21,7 +22,7 @@ from tecktrack.cluster.cache import worker_address
 from tecktrack.errors import ClusterError
 
 __all__ = ["MANIFEST", "PARTIAL", "check_readable", "commit", "discard", "new_stage",
-           "staged_files", "write_manifest"]
+           "staged_files", "start_run", "write_manifest"]
 
 #: Hidden folder under an output folder holding the shards' staging folders.
 PARTIAL = ".tecktrack-partial"
@@ -30,19 +31,39 @@ PARTIAL = ".tecktrack-partial"
 MANIFEST = "cluster-manifest.json"
 
 
-def new_stage(out: str | Path, shard: int) -> Path:
-    """Create and return a fresh staging folder for one attempt of ``shard`` under ``out``.
+def start_run(out: str | Path) -> str:
+    """Create the run folder under ``out/.tecktrack-partial`` (client side); its name.
 
     Examples
     --------
     >>> import tempfile
-    >>> new_stage(tempfile.mkdtemp(), 3).name.startswith("shard-000003-")
+    >>> start_run(tempfile.mkdtemp()).startswith("run-")
     True
     """
-    root = Path(out) / PARTIAL
-    root.mkdir(parents=True, exist_ok=True)
-    stage = root / f"shard-{shard:06d}-{secrets.token_hex(4)}"
-    stage.mkdir()
+    run = f"run-{secrets.token_hex(4)}"
+    (Path(out) / PARTIAL / run).mkdir(parents=True)
+    return run
+
+
+def new_stage(out: str | Path, shard: int, run: str) -> Path:
+    """Create and return a fresh staging folder for one attempt of ``shard`` of ``run``.
+
+    The run folder must exist: a shard still running after its run failed (and was
+    discarded) cannot stage anything any more.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> new_stage(out, 3, start_run(out)).name.startswith("shard-000003-")
+    True
+    """
+    stage = Path(out) / PARTIAL / run / f"shard-{shard:06d}-{secrets.token_hex(4)}"
+    try:
+        stage.mkdir()
+    except FileNotFoundError:
+        raise ClusterError("the run this shard belongs to was stopped; nothing staged",
+                           stage.parent) from None
     return stage
 
 
@@ -59,7 +80,7 @@ def commit(stage: str | Path, out: str | Path, files: Iterable[str]) -> None:
     Examples
     --------
     >>> import tempfile
-    >>> out = Path(tempfile.mkdtemp()); st = new_stage(out, 0)
+    >>> out = Path(tempfile.mkdtemp()); st = new_stage(out, 0, start_run(out))
     >>> _ = (st / "a.txt").write_text("x"); commit(st, out, ["a.txt"])
     >>> (out / "a.txt").read_text(), st.exists()
     ('x', False)

@@ -18,8 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from tecktrack.cluster import check_readable, cluster_session, commit, discard, new_stage, shard
-from tecktrack.cluster.staging import staged_files, write_manifest
+from tecktrack.cluster import (
+    check_readable,
+    cluster_session,
+    commit,
+    discard,
+    new_stage,
+    shard,
+)
+from tecktrack.cluster.staging import staged_files, start_run, write_manifest
 from tecktrack.inference.batch import STAGES, Clock, predict_loop, write_summary
 from tecktrack.model.core import Model
 from tecktrack.model.spec import ModelSpec
@@ -33,6 +40,7 @@ class _Job:
     images: list[str]
     out: str
     index: int
+    run: str
     save_images: bool
 
 
@@ -40,7 +48,7 @@ def _predict_shard(job: _Job) -> dict[str, Any]:
     """Worker side: predict one shard into a staging folder; return compact counts."""
     check_readable(job.images)
     model = job.spec.cached()
-    stage = new_stage(job.out, job.index)
+    stage = new_stage(job.out, job.index, job.run)
     clock, per_class = Clock(), Counter()
     n_done, unreadable = predict_loop(model, [Path(p) for p in job.images], Path(job.root),
                                       stage, job.save_images, clock, per_class)
@@ -75,9 +83,11 @@ def predict_sharded(model: Model, images: list[Path], root: Path, out: str | Pat
     out = Path(out)
     created = not out.exists()
     spec = ModelSpec.of(model)
-    jobs = [_Job(spec, str(root), [str(p) for p in part], str(out), i, save_images)
-            for i, part in enumerate(shard(images, shard_size))]
+    parts = shard(images, shard_size)
     try:
+        run = start_run(out)
+        jobs = [_Job(spec, str(root), [str(p) for p in part], str(out), i, run, save_images)
+                for i, part in enumerate(parts)]
         with cluster_session(cluster, quiet=quiet) as session:
             results = session.map(_predict_shard, jobs, desc="predict")
             files = [f for r in results for f in r["files"]]

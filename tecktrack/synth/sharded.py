@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from tecktrack.cluster import cluster_session, commit, discard, new_stage, shard
-from tecktrack.cluster.staging import staged_files
+from tecktrack.cluster.staging import staged_files, start_run
 from tecktrack.detections import Detections
 from tecktrack.synth._io import frame_name, write_jpeg
 
@@ -30,13 +30,14 @@ class _Job:
     items: list[tuple[int, str]]
     root: str
     index: int
+    run: str
 
 
 def _render_shard(job: _Job) -> dict[str, Any]:
     """Worker side: render one shard of images into a staging folder; boxes as arrays."""
     from tecktrack.synth.dataset import render_image
 
-    stage = new_stage(job.root, job.index)
+    stage = new_stage(job.root, job.index, job.run)
     dets = []
     for i, split in job.items:
         image, det = render_image(job.seed, i, job.size)
@@ -58,9 +59,10 @@ def render_sharded(seed: int, size: int, splits: list[str], root: str | Path, *,
     Returns the clean ground truth of every image, in index order (as the local renderer).
     """
     root = Path(root)
-    jobs = [_Job(seed, size, part, str(root), k)
-            for k, part in enumerate(shard(list(enumerate(splits)), shard_size))]
+    parts = shard(list(enumerate(splits)), shard_size)
     try:
+        run = start_run(root)
+        jobs = [_Job(seed, size, part, str(root), k, run) for k, part in enumerate(parts)]
         with cluster_session(cluster, quiet=quiet) as session:
             results = session.map(_render_shard, jobs, desc="synth dataset")
             for r in results:
