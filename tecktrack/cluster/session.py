@@ -213,7 +213,11 @@ def cluster_session(cluster: Any, *, quiet: bool = False,
     if isinstance(cluster, ClusterSession):
         yield cluster
         return
-    import distributed
+    try:
+        import distributed
+    except ImportError:
+        raise ClusterError("--cluster needs Dask: pip install 'tecktrack[cluster]' (or "
+                           "'dask[distributed]')") from None
 
     if isinstance(cluster, distributed.Client):
         session = ClusterSession(cluster, quiet=quiet, stream=stream)
