@@ -122,15 +122,58 @@ def test_worker_cache_builds_once_per_key():
     assert built == [1, 2]
 
 
+def _commands(world: Path, out: Path) -> list[list[str]]:
+    """One run of every command that takes --cluster, writing under ``out``."""
+    val, data = str(world.parent / "images" / "val"), str(world)
+    return [
+        ["predict", "--quiet", "--model", str(MODEL), "--source", val, "--out",
+         str(out / "p")],
+        ["evaluate", "--quiet", "--gt", data, "--pred", str(out / "p" / "labels"), "--json",
+         str(out / "e.json")],
+        ["mine", "--quiet", "--pred", str(out / "p"), "--gt", data, "--model", str(MODEL),
+         "--json", str(out / "m.json")],
+        ["augment", data, "--images", val, "--ops", "flip,rotate", "--out", str(out / "a"),
+         "--quiet"],
+        ["synth", "dataset", str(out / "s"), "--images", "6", "--size", "96", "--quiet"],
+    ]
+
+
 def test_without_cluster_dask_is_never_imported(world, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "TECKTRACK_CLUSTER": ""}
     code = ("import sys; from tecktrack.cli import main; "
-            f"status = main(['predict', '--quiet', '--model', {str(MODEL)!r}, '--source', "
-            f"{str(world.parent / 'images' / 'val')!r}, '--out', {str(tmp_path / 'p')!r}]); "
+            f"status = [main(argv) for argv in {_commands(world, tmp_path)!r}]; "
             "print(status, 'dask' in sys.modules, 'distributed' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, timeout=120, check=True)
-    assert done.stdout.split()[-3:] == ["0", "False", "False"]
+    assert done.stdout.splitlines()[-1] == "[0, 0, 0, 0, 0] False False"
+
+
+@pytest.mark.timeout(180)
+def test_every_command_takes_cluster_and_writes_what_a_local_run_writes(world, tmp_path,
+                                                                        monkeypatch, capsys):
+    from tecktrack.cli import main
+
+    monkeypatch.setenv("TECKTRACK_CLUSTER", "none")
+    for argv in _commands(world, tmp_path / "local"):
+        assert main(argv) == 0
+    monkeypatch.setattr(       # an in-process LocalCluster behind "--cluster local:2"
+        "tecktrack.cluster.session._local_cluster",
+        lambda address: distributed.LocalCluster(n_workers=address.workers,
+                                                 threads_per_worker=1, processes=False,
+                                                 dashboard_address=":0"))
+    capsys.readouterr()
+    for argv in _commands(world, tmp_path / "cl"):
+        assert main([*argv, "--cluster", "local:2", "--shard-size", "2"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("dashboard") == 5 and err.count("retried, on 2 workers") == 5
+    local, remote = tmp_path / "local", tmp_path / "cl"
+    for name in ("e.json", "m.json"):
+        assert (remote / name).read_bytes() == (local / name).read_bytes()
+    assert _tree(remote / "p" / "labels") == _tree(local / "p" / "labels")
+    assert _tree(remote / "s") == _tree(local / "s")
+    assert _tree(remote / "a" / "images") == _tree(local / "a" / "images")
+    csv = (remote / "a" / "augmentations.csv").read_text()
+    assert csv.replace(str(remote), str(local)) == (local / "a" / "augmentations.csv").read_text()
 
 
 # -- the same outputs as one machine ----------------------------------------------------------
