@@ -197,6 +197,20 @@ def test_predict_writes_the_same_files_and_a_manifest_listing_each_once(world, m
 
 
 @pytest.mark.timeout(120)
+def test_the_notebooks_predicted_split_is_the_same_on_a_cluster(world, model, client):
+    from tecktrack.lab import predict_split
+
+    local = predict_split(model, world, "val")
+    remote = predict_split(model, world, "val", cluster=client, shard_size=2)
+    assert remote.stems == local.stems and remote.sizes == local.sizes
+    for stem in local.stems:
+        for field in ("xyxy", "class_ids", "scores"):
+            np.testing.assert_array_equal(getattr(remote.preds[stem], field),
+                                          getattr(local.preds[stem], field))
+    assert sum(len(d) for d in local.preds.values()) > 0
+
+
+@pytest.mark.timeout(120)
 def test_evaluate_reduces_to_the_same_report(world, local_run, client):
     inputs = load_inputs(world, local_run / "labels" / "val")
     common = {"names": inputs.names, "iscrowd": inputs.iscrowd}

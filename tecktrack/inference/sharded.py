@@ -27,11 +27,12 @@ from tecktrack.cluster import (
     shard,
 )
 from tecktrack.cluster.staging import staged_files, start_run, write_manifest
+from tecktrack.detections import Detections
 from tecktrack.inference.batch import STAGES, Clock, predict_loop, write_summary
 from tecktrack.model.core import Model
 from tecktrack.model.spec import ModelSpec
 
-__all__ = ["predict_sharded"]
+__all__ = ["detect_sharded", "predict_sharded"]
 
 @dataclass(frozen=True)
 class _Job:
@@ -107,3 +108,53 @@ def predict_sharded(model: Model, images: list[Path], root: Path, out: str | Pat
     return write_summary(model, out, sum(r["n_done"] for r in results), per_class,
                          [u for r in results for u in r["unreadable"]],
                          dict(zip(STAGES, seconds.tolist(), strict=True)))
+
+
+@dataclass(frozen=True)
+class _DetectJob:
+    spec: ModelSpec
+    images: list[str]
+
+
+def _detect_shard(job: _DetectJob) -> dict[str, np.ndarray]:
+    """Worker side: detections of one shard of images as flat arrays, plus image sizes."""
+    from tecktrack.datasets.images import read_image
+
+    check_readable(job.images)
+    model = job.spec.cached()
+    dets, sizes = [], []
+    for path in job.images:
+        frame = read_image(path)
+        sizes.append((frame.shape[1], frame.shape[0]))
+        dets.append(model.predict(frame))
+    return {"sizes": np.array(sizes, np.int64).reshape(-1, 2),
+            "counts": np.array([len(d) for d in dets], np.int64),
+            "xyxy": np.concatenate([d.xyxy for d in dets]).reshape(-1, 4),
+            "class_ids": np.concatenate([d.class_ids for d in dets]),
+            "scores": np.concatenate([d.scores for d in dets])}
+
+
+def detect_sharded(model: Model, images: list[str | Path], *, cluster: Any = "local",
+                   shard_size: int = 256, quiet: bool = True
+                   ) -> tuple[list[Detections], list[tuple[int, int]]]:
+    """``model.predict`` on every image, on Dask workers: detections and ``(width, height)``.
+
+    What :func:`tecktrack.lab.predict_split` keeps in memory, in image order; equal to
+    calling ``model.predict(read_image(path))`` here. Workers send flat arrays per shard.
+
+    Examples
+    --------
+    >>> dets, sizes = detect_sharded(model, paths, cluster="local:2")  # doctest: +SKIP
+    """
+    jobs = [_DetectJob(ModelSpec.of(model), [str(p) for p in part])
+            for part in shard(list(images), shard_size)]
+    with cluster_session(cluster, quiet=quiet) as session:
+        results = session.map(_detect_shard, jobs, desc="predict")
+    dets: list[Detections] = []
+    sizes: list[tuple[int, int]] = []
+    for r in results:
+        bounds = np.cumsum([0, *r["counts"].tolist()])
+        dets.extend(Detections(r["xyxy"][a:b], r["class_ids"][a:b], r["scores"][a:b])
+                    for a, b in zip(bounds[:-1], bounds[1:], strict=True))
+        sizes.extend((int(w), int(h)) for w, h in r["sizes"])
+    return dets, sizes

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -144,7 +145,8 @@ def ground_truth(dataset: Dataset, items: Sequence[DatasetItem]) -> dict[str, De
 
 def predict_split(model: Detector, data: str | Path | Dataset, split: str = "val", *,
                   n_images: int | None = None, seed: int = 0,
-                  quiet: bool = True) -> SplitPredictions:
+                  quiet: bool = True, cluster: Any = None,
+                  shard_size: int = 256) -> SplitPredictions:
     """Run ``model`` over (a seeded sample of) a split and keep labels and predictions.
 
     Parameters
@@ -162,6 +164,12 @@ def predict_split(model: Detector, data: str | Path | Dataset, split: str = "val
         Seed of the sample.
     quiet : bool
         Hide the progress bar.
+    cluster : str or distributed.Client, optional
+        Predict shards of ``shard_size`` images on Dask workers (``model`` must then be a
+        loaded :class:`~tecktrack.model.Model`; workers load the same file): the same
+        predictions (:func:`tecktrack.inference.sharded.detect_sharded`).
+    shard_size : int
+        Images per shard on a cluster.
 
     Returns
     -------
@@ -183,6 +191,13 @@ def predict_split(model: Detector, data: str | Path | Dataset, split: str = "val
     dataset = data if isinstance(data, Dataset) else Dataset.from_yaml(data)
     items = sample_items(dataset, split, n_images, seed)
     gt = ground_truth(dataset, items)
+    if cluster is not None:
+        from tecktrack.inference.sharded import detect_sharded
+
+        dets, sizes = detect_sharded(model, [item.image_path for item in items],
+                                     cluster=cluster, shard_size=shard_size, quiet=quiet)
+        preds = {item.stem: d for item, d in zip(items, dets, strict=True)}
+        return SplitPredictions(items, sizes, gt, preds, list(dataset.names))
     preds, sizes = {}, []
     for item in progress(items, total=len(items), desc=f"predict {split}", quiet=quiet,
                          unit="img"):
