@@ -51,12 +51,6 @@ def _run_shard(fn: Callable[[Any], Any], payload: Any) -> tuple[str, Any]:
     return worker_address(), fn(payload)
 
 
-def _suspicious(dask_scheduler: Any = None, keys: Sequence[str] = ()) -> int:
-    """On the scheduler: how many times the tasks ``keys`` lost their worker while running."""
-    tasks = dask_scheduler.tasks
-    return int(sum(tasks[k].suspicious for k in keys if k in tasks))
-
-
 class ClusterSession:
     """A connected Dask client plus the counts of one run (shards, retries, workers).
 
@@ -131,10 +125,14 @@ class ClusterSession:
                                getattr(exc, "filename", None)) from None
 
     def _retries(self, keys: Sequence[str]) -> int:
-        try:
-            return int(self.client.run_on_scheduler(_suspicious, keys=list(keys)))
-        except Exception:  # noqa: BLE001 - a scheduler without tecktrack cannot count them
-            return 0
+        """Times the scheduler had to rerun these tasks because their worker died."""
+
+        # defined here so that it travels by value: the scheduler needs no tecktrack
+        def suspicious(dask_scheduler: Any = None, keys: Sequence[str] = ()) -> int:
+            tasks = dask_scheduler.tasks
+            return int(sum(tasks[k].suspicious for k in keys if k in tasks))
+
+        return int(self.client.run_on_scheduler(suspicious, keys=list(keys)))
 
     def closing_line(self) -> str:
         """``cluster: N shards ran, R retried, on W workers``.
