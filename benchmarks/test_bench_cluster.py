@@ -84,10 +84,10 @@ def _started(workers: int | None):
     import dask
     import distributed
 
-    from tecktrack.cluster.session import worker_environ
+    from tecktrack.cluster.session import local_config
 
     start = time.perf_counter()
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}), \
+    with dask.config.set(local_config()), \
             distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                      dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
