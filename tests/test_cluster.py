@@ -113,13 +113,22 @@ def test_staging_commits_whole_shards_and_a_stopped_run_stages_nothing(tmp_path)
         new_stage(tmp_path, 1, run)
 
 
-def test_worker_cache_builds_once_per_key():
+def test_worker_cache_builds_once_per_key_or_once_per_thread():
+    import threading
+
     clear_cache()
     built = []
     for _ in range(3):
         worker_cache(("k", 1), lambda: built.append(1) or object())
     worker_cache(("k", 2), lambda: built.append(2) or object())
     assert built == [1, 2]
+    mine = [worker_cache("net", object, per_thread=True) for _ in range(2)]
+    other: list = []
+    t = threading.Thread(target=lambda: other.append(worker_cache("net", object,
+                                                                  per_thread=True)))
+    t.start()
+    t.join()
+    assert mine[0] is mine[1] and other[0] is not mine[0]
 
 
 def _commands(world: Path, out: Path) -> list[list[str]]:
@@ -378,3 +387,24 @@ def test_a_killed_worker_loses_and_doubles_nothing(world, model, local_run, tmp_
     assert _tree(out, ("summary.json", MANIFEST)) == local
     assert manifest["outputs"] == sorted(local)
     assert not (out / PARTIAL).exists()
+
+
+# -- real data: a Darknet detector nobody here trained, COCO images and labels ---------------
+@pytest.mark.real
+@pytest.mark.timeout(240)
+def test_real_darknet_on_coco128_same_labels_report_and_rankings(real_data, client, tmp_path):
+    darknet = load_model(real_data / "models" / "yolo-fastest-1.1", conf=0.05)
+    data = real_data / "coco128-val" / "data.yaml"
+    images, root = source_images(real_data / "coco128-val" / "images")
+    images = images[:40]      # OpenCV DNN is the slow backend: 40 real images are enough
+    predict_images(darknet, images, root, tmp_path / "l", quiet=True)
+    predict_images(darknet, images, root, tmp_path / "c", quiet=True, cluster=client,
+                   shard_size=16)
+    assert _tree(tmp_path / "c" / "labels") == _tree(tmp_path / "l" / "labels")
+    inputs = load_inputs(data, tmp_path / "l" / "labels", split="val")
+    local = evaluate(inputs.gt, inputs.preds, names=inputs.names)
+    remote = evaluate(inputs.gt, inputs.preds, names=inputs.names, cluster=client,
+                      shard_size=10)
+    assert remote.to_dict() == local.to_dict() and local.summary["map50"] > 0.05
+    assert (mine(tmp_path / "l", data, model=darknet, top=5, cluster=client, shard_size=8)
+            == mine(tmp_path / "l", data, model=darknet, top=5))

@@ -21,11 +21,13 @@ _LOCK = threading.Lock()
 _KEY_LOCKS: dict[Hashable, threading.Lock] = {}
 
 
-def worker_cache(key: Hashable, factory: Callable[[], T]) -> T:
+def worker_cache(key: Hashable, factory: Callable[[], T], *, per_thread: bool = False) -> T:
     """The object cached under ``key`` in this process, built by ``factory()`` the first time.
 
     Threads of one worker (or in-process workers) share the cache; ``factory`` runs once per
-    key even when several threads ask at the same time.
+    key even when several threads ask at the same time. ``per_thread=True`` keeps one object
+    per thread instead, for objects that must not be used by two threads at once (an OpenCV
+    DNN network is not thread-safe: two worker threads sharing one return wrong boxes).
 
     Examples
     --------
@@ -35,6 +37,8 @@ def worker_cache(key: Hashable, factory: Callable[[], T]) -> T:
     >>> worker_cache(("doc", 1), lambda: calls.append(1) or "again"), len(calls)
     ('built', 1)
     """
+    if per_thread:
+        key = (key, threading.get_ident())
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]

@@ -60,5 +60,9 @@ class ModelSpec:
                           imgsz=self.imgsz, threads=self.threads, **kwargs)
 
     def cached(self) -> Model:
-        """This worker's copy of the model, loaded on first use."""
-        return worker_cache(self.key(), self.load)
+        """This worker thread's copy of the model, loaded on first use.
+
+        One copy per thread: OpenCV DNN networks are not thread-safe, and a worker may run
+        several threads (``dask worker --nthreads N``, in-process clusters).
+        """
+        return worker_cache(self.key(), self.load, per_thread=True)
