@@ -10,8 +10,7 @@ from tecktrack.datasets.mot import MotRows, read_mot
 from tecktrack.detections import Detections, xywh_to_xyxy, xyxy_to_xywh
 from tecktrack.errors import FormatError
 from tecktrack.metrics.mot import evaluate_tracks
-from tecktrack.tracking import ByteTrack, TrackerConfig, TrackLog, read_tracker_config
-from tecktrack.tracking import kalman
+from tecktrack.tracking import ByteTrack, TrackerConfig, TrackLog, kalman, read_tracker_config
 
 ULTRALYTICS_BYTETRACK_YAML = """\
 # Ultralytics YOLO, AGPL-3.0 license (the defaults of cfg/trackers/bytetrack.yaml)
