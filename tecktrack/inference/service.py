@@ -10,6 +10,10 @@ Bounded queues between them keep memory flat. Each run writes a fresh folder (fr
 :func:`tecktrack.paths.new_run_dir`) holding ``config.json`` (written first), ``labels/
 <index>.txt`` (YOLO ``class cx cy w h conf``), ``frames/<index>.jpg`` when ``save_frames``,
 and ``metrics.json`` (written last). Indices are the frames' 0-based positions in the source.
+With ``track`` on, the saver thread also runs ByteTrack after NMS
+(:class:`~tecktrack.inference.track_stage.TrackStage`): ``tracks.txt`` (MOTChallenge, frame =
+index + 1) is added, annotated frames show ``#id`` and a short trail, and the metrics gain
+``active_tracks``, ``tracks_started``, ``tracks_ended`` and ``track_ms``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import numpy as np
 from tecktrack.detections import Detections
 from tecktrack.inference.capture import VideoPreprocessor
 from tecktrack.inference.online_metrics import ResourceSampler, RunTimings, summarise
+from tecktrack.inference.track_stage import TrackStage, source_fps, tracker_config
 from tecktrack.inference.writer import save_predictions
 from tecktrack.paths import new_run_dir
 from tecktrack.progress import progress
@@ -129,6 +134,9 @@ class InferenceService:
         Keep every :class:`FrameResult` in the returned result (off for endless streams).
     quiet : bool
         No progress bar.
+    track : bool, str, Path, TrackerConfig or dict
+        Track objects across frames: ``True`` for ByteTrack's defaults, a ``bytetrack.yaml``
+        path, or settings (default ``False``: detection only).
 
     Examples
     --------
@@ -142,7 +150,7 @@ class InferenceService:
     def __init__(self, model: Any, *, drop_rate: int = 1, save_frames: bool = False,
                  timeout: float = 5.0, runs_dir: str | Path | None = None,
                  keep_frames: bool = True, quiet: bool = False, queue_size: int = 8,
-                 sample_interval: float = 0.25):
+                 sample_interval: float = 0.25, track: Any = False):
         self.model = model
         self.drop_rate = drop_rate
         self.save_frames = bool(save_frames)
@@ -152,6 +160,8 @@ class InferenceService:
         self.quiet = quiet
         self.queue_size = int(queue_size)
         self.sample_interval = float(sample_interval)
+        self.track = tracker_config(track)
+        self._tracking: TrackStage | None = None
 
     # -- public -------------------------------------------------------------------------
     def run_inference(self, video_source: str | int | Path) -> InferenceResult:
@@ -176,12 +186,18 @@ class InferenceService:
         reader_source = VideoPreprocessor(timeout=self.timeout)
         frames = reader_source.capture_video(video_source, self.drop_rate)
         run_dir = new_run_dir(self.runs_dir)
+        self._tracking = (None if self.track is None else
+                          TrackStage(self.track, run_dir, fps=source_fps(video_source)))
         self._write_json(run_dir / "config.json", self._config(video_source))
         timings, results = RunTimings(), []
         shared = _Shared()
         start = time.perf_counter()
-        with ResourceSampler(self.sample_interval) as sampler:
-            interrupted = self._pipeline(frames, run_dir, timings, results, shared)
+        try:
+            with ResourceSampler(self.sample_interval) as sampler:
+                interrupted = self._pipeline(frames, run_dir, timings, results, shared)
+        finally:
+            if self._tracking is not None:
+                self._tracking.close()
         wall = time.perf_counter() - start
         if shared.errors:
             raise shared.errors[0]
@@ -192,6 +208,8 @@ class InferenceService:
         metrics["datagrams_rejected"] = stats.datagrams_rejected
         metrics["end_reason"] = "interrupted" if interrupted else stats.end_reason
         metrics["run_id"] = run_dir.name
+        if self._tracking is not None:
+            metrics.update(self._tracking.metrics())
         self._write_json(run_dir / "metrics.json", metrics)
         return InferenceResult(results if self.keep_frames else [], metrics, run_dir)
 
@@ -273,11 +291,15 @@ class InferenceService:
     def _save_one(self, work: _Work, run_dir: Path, timings: RunTimings) -> FrameResult:
         tick = time.perf_counter()
         det = self.model.nms(self.model.post_process(work.outputs, work.info))
+        tracking = self._tracking
+        if tracking is not None:
+            det = tracking(work.index, det)
         processed = time.perf_counter()
         name = f"{work.index:06d}"
         image_path = run_dir / "frames" / f"{name}.jpg" if self.save_frames else None
+        trails = tracking.trails() if tracking is not None and image_path is not None else None
         save_predictions(work.frame, det, self.model.names, run_dir / "labels" / f"{name}.txt",
-                         image_path)
+                         image_path, trails=trails)
         done = time.perf_counter()
         timings.stages["postprocess"].append(processed - tick)
         timings.stages["save"].append(done - processed)
@@ -304,7 +326,7 @@ class InferenceService:
             "save_frames": self.save_frames,
             "timeout": self.timeout,
             "tecktrack_version": __version__,
-        }
+        } | ({} if self._tracking is None else {"tracker": self._tracking.config.to_dict()})
 
     @staticmethod
     def _write_json(path: Path, data: dict[str, Any]) -> None:
