@@ -132,6 +132,16 @@ def test_frames_must_move_forward():
         tracker.update(dets([box(10)]), frame=5)
 
 
+def test_a_second_box_on_a_tracked_object_starts_no_track():
+    for duplicate_iou, started in [(0.7, 1), (1.0, 2)]:
+        tracker = ByteTrack(duplicate_iou=duplicate_iou)
+        tracker.update(dets([box(10)]), frame=0)
+        for t in range(1, 4):      # per-class NMS left a class-1 twin on the object
+            out = tracker.update(dets([box(10 + t), box(10.5 + t)], classes=[0, 1]), frame=t)
+        assert tracker.tracks_started == started, duplicate_iou
+    assert out.tracker_ids.tolist() == [2, 1]          # without the rule the twins swap ids
+
+
 def test_class_aware_matching_keeps_one_track_per_class():
     agnostic, aware = ByteTrack(), ByteTrack(class_aware=True)
     for t in range(6):    # class flips on one object: agnostic keeps the id, aware cannot

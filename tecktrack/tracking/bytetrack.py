@@ -12,7 +12,9 @@ Per update:
 4. tracks started at the previous update (unconfirmed) are matched to the remaining high
    detections (cost at most 0.7) and confirmed, or dropped;
 5. remaining high detections scoring at least ``new_track_thresh`` start tracks
-   (confirmed at once on the very first update, otherwise on their next match);
+   (confirmed at once on the very first update, otherwise on their next match), unless
+   one overlaps a box a track took this frame at IoU >= ``duplicate_iou`` (a second box of
+   another class on a tracked object; TeckTrack's addition, off with 1.0);
 6. lost tracks older than ``track_buffer`` frames (at 30 fps) are dropped, and a tracked /
    lost pair overlapping at IoU > 0.85 keeps only the longer-lived track.
 
@@ -192,6 +194,10 @@ class ByteTrack:
 
         # 4. new tracks from the high detections nobody took
         born = high_left[scores[high_left] >= cfg.new_track_thresh]
+        if cfg.duplicate_iou < 1.0 and len(born):
+            taken = np.flatnonzero(det_ids >= 0)
+            overlap = box_iou(boxes[born], boxes[taken]).max(axis=1, initial=0.0)
+            born = born[overlap < cfg.duplicate_iou]
         self._start_tracks(born, boxes, scores, detections.class_ids, now, confirmed=first)
         if first:
             det_ids[born] = self._ids[len(self._ids) - len(born):]

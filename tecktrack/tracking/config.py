@@ -48,6 +48,11 @@ class TrackerConfig:
         Match a track only to boxes of its own class (TeckTrack's addition; Ultralytics
         matches across classes). Keeps one track per class where a detector's per-class
         NMS leaves two boxes of different classes on one object (False).
+    duplicate_iou : float
+        An unmatched detection overlapping a box that a track took in the same frame at
+        this IoU or more starts no track: it is a second box on a tracked object (per-class
+        NMS keeps one per class), not a new object (TeckTrack's addition; 1.0 turns it off
+        and gives Ultralytics' behaviour) (0.7).
 
     Examples
     --------
@@ -63,6 +68,7 @@ class TrackerConfig:
     fuse_score: bool = True
     frame_rate: float = 30.0
     class_aware: bool = False
+    duplicate_iou: float = 0.7
 
     def __post_init__(self) -> None:
         for name in ("track_high_thresh", "track_low_thresh", "new_track_thresh"):
@@ -76,6 +82,8 @@ class TrackerConfig:
             raise FormatError(f"match_thresh must be in (0, 1], got {self.match_thresh}")
         if self.track_buffer < 0:
             raise FormatError(f"track_buffer must be >= 0, got {self.track_buffer}")
+        if not 0.0 < self.duplicate_iou <= 1.0:
+            raise FormatError(f"duplicate_iou must be in (0, 1], got {self.duplicate_iou}")
         if not self.frame_rate > 0:
             raise FormatError(f"frame_rate must be > 0, got {self.frame_rate}")
 
