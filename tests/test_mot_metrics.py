@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from mot_support import random_sequence, trackeval_data, trackeval_files
 
 from tecktrack.cli import main
 from tecktrack.datasets.mot import MotRows, read_mot, write_mot
@@ -21,7 +22,6 @@ from tecktrack.metrics.mot import (
     identity_metrics,
     prepare_sequence,
 )
-from tests.mot_support import random_sequence, trackeval_data, trackeval_files
 
 trackeval = pytest.importorskip("trackeval")
 

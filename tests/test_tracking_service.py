@@ -137,3 +137,32 @@ def test_tracked_boxes_are_drawn_with_ids_and_trails():
     assert a[25:41, 85:91].any()
     c = draw_detections(img, tracked, ["x", "y"], trails={7: np.array([[20., 70], [40, 75]])})
     assert c[65:80].any() and not b[65:80].any()
+
+
+def test_run_inference_api_tracks_when_asked(tmp_path, repo_root):
+    import shutil
+
+    from tecktrack.interface.api.app import ServiceConfig, create_app
+
+    data, models = tmp_path / "data", tmp_path / "models"
+    clip = generate_video(data / "v" / "clip.mp4", frames=12, fps=10, seed=1, size=(128, 96),
+                          quiet=True)
+    demo = repo_root / "models" / "demo-n"
+    if (demo / "model.onnx").is_file():
+        shutil.copytree(demo, models / "m")
+    else:
+        from inference_support import build_detector
+        build_detector(models / "m")
+    app = create_app(ServiceConfig((data,), models, runs_dir=tmp_path / "runs"))
+    client = app.test_client()
+    body = {"source": str(clip.relative_to(data)), "model": "m", "conf": 0.1}
+    answer = client.post("/run_inference", json={**body, "track": True})
+    assert answer.status_code == 200, answer.get_json()
+    metrics = answer.get_json()["metrics"]
+    assert {"active_tracks", "tracks_started", "tracks_ended"} <= set(metrics)
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert (runs[-1] / "tracks.txt").is_file()
+    plain = client.post("/run_inference", json=body).get_json()["metrics"]
+    assert "tracks_started" not in plain
+    refused = client.post("/run_inference", json={**body, "track": "yes"})
+    assert refused.status_code == 400 and refused.get_json()["field"] == "track"

@@ -62,7 +62,8 @@ def run_request(request: RunRequest, config: ServiceConfig) -> dict[str, Any]:
                        threads=pipeline_threads())
     service = InferenceService(model, drop_rate=request.drop_rate,
                                save_frames=request.save_frames, timeout=request.timeout,
-                               runs_dir=config.runs_dir, keep_frames=False, quiet=config.quiet)
+                               runs_dir=config.runs_dir, keep_frames=False, quiet=config.quiet,
+                               track=request.track)
     result = service.run_inference(request.source)
     return {"run_id": result.run_dir.name, "run_dir": str(result.run_dir),
             "metrics": result.metrics}

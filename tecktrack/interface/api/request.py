@@ -28,6 +28,7 @@ FIELDS: dict[str, tuple[type, Any, float | None, float | None]] = {
     "iou": (float, 0.45, 0.0, 1.0),
     "save_frames": (bool, False, None, None),
     "timeout": (float, 5.0, 0.1, 60.0),
+    "track": (bool, False, None, None),
 }
 
 
@@ -62,6 +63,7 @@ class RunRequest:
     iou: float = 0.45
     save_frames: bool = False
     timeout: float = 5.0
+    track: bool = False
 
 
 def parse_json_body(raw: bytes) -> Any:
