@@ -13,8 +13,9 @@ Per update:
    detections (cost at most 0.7) and confirmed, or dropped;
 5. remaining high detections scoring at least ``new_track_thresh`` start tracks
    (confirmed at once on the very first update, otherwise on their next match), unless
-   one overlaps a box a track took this frame at IoU >= ``duplicate_iou`` (a second box of
-   another class on a tracked object; TeckTrack's addition, off with 1.0);
+   one overlaps a box a track took this frame, or a better-scoring new one, at IoU >=
+   ``duplicate_iou`` (a second box of another class on one object; TeckTrack's addition,
+   off with 1.0);
 6. lost tracks older than ``track_buffer`` frames (at 30 fps) are dropped, and a tracked /
    lost pair overlapping at IoU > 0.85 keeps only the longer-lived track.
 
@@ -31,6 +32,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from tecktrack.detections import Detections, box_iou
+from tecktrack.model.nms import nms_indices
 from tecktrack.tracking import kalman
 from tecktrack.tracking.config import TrackerConfig, read_tracker_config
 
@@ -195,9 +197,7 @@ class ByteTrack:
         # 4. new tracks from the high detections nobody took
         born = high_left[scores[high_left] >= cfg.new_track_thresh]
         if cfg.duplicate_iou < 1.0 and len(born):
-            taken = np.flatnonzero(det_ids >= 0)
-            overlap = box_iou(boxes[born], boxes[taken]).max(axis=1, initial=0.0)
-            born = born[overlap < cfg.duplicate_iou]
+            born = self._not_duplicates(born, boxes, scores, det_ids)
         self._start_tracks(born, boxes, scores, detections.class_ids, now, confirmed=first)
         if first:
             det_ids[born] = self._ids[len(self._ids) - len(born):]
@@ -233,6 +233,19 @@ class ByteTrack:
         self._score[tracks] = scores[dets]
         self._cls[tracks] = classes[dets]
         det_ids[dets] = self._ids[tracks]
+
+    def _not_duplicates(self, born: np.ndarray, boxes: np.ndarray, scores: np.ndarray,
+                        det_ids: np.ndarray) -> np.ndarray:
+        """Candidates for new tracks that are not a second box on a tracked object, nor on
+        a better-scoring candidate (class-agnostic NMS among them)."""
+        thr = self.config.duplicate_iou
+        taken = np.flatnonzero(det_ids >= 0)
+        born = born[box_iou(boxes[born], boxes[taken]).max(axis=1, initial=0.0) < thr]
+        if len(born) > 1:
+            # nms_indices drops a box whose IoU with a kept one is > threshold; ours is >=
+            keep = nms_indices(boxes[born], scores[born], iou_threshold=np.nextafter(thr, 0))
+            born = np.sort(born[keep])
+        return born
 
     def _duplicates(self, now: float) -> np.ndarray:
         """Tracked / lost pairs over IoU 0.85: drop the one that lived less."""
