@@ -55,6 +55,9 @@ def tracks_of(result: InferenceResult) -> MotRows:
 def peer_tracks(result: InferenceResult, frame_rate: float | None = None) -> MotRows | None:
     """roboflow ``trackers``' ByteTrackTracker (its defaults) on the run's own detections.
 
+    It gets each frame's timestamp (source index / frame rate), so it too knows the gaps a
+    ``drop_rate`` leaves.
+
     ``None`` when ``trackers`` is not installed (it is in the ``dev`` extra).
     """
     try:
@@ -72,7 +75,8 @@ def peer_tracks(result: InferenceResult, frame_rate: float | None = None) -> Mot
         for frame in result.frames:
             d = frame.detections
             out = tracker.update(sv.Detections(xyxy=d.xyxy, confidence=d.scores,
-                                               class_id=d.class_ids))
+                                               class_id=d.class_ids),
+                                 timestamp=frame.index / frame_rate)   # gaps, as ours
             keep = out.tracker_id >= 0
             parts.append((np.full(int(keep.sum()), frame.index + 1), out.tracker_id[keep],
                           xyxy_to_xywh(out.xyxy[keep].astype(np.float64)),
