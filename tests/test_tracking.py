@@ -246,3 +246,55 @@ def test_bytetrack_tracks_the_synthetic_video_at_least_as_well_as_trackers(noisy
     a, b = evaluate_tracks(gt, _rows(ours_out)), evaluate_tracks(gt, _rows(theirs_out))
     assert a["HOTA"] > 0.6 and a["IDF1"] > 0.7
     assert a["MOTA"] >= b["MOTA"] - 0.02 and a["HOTA"] >= b["HOTA"] - 0.02, (a, b)
+
+
+class _UltralyticsResults:
+    """The slice of Ultralytics' ``Boxes`` its BYTETracker reads, over our Detections."""
+
+    def __init__(self, d: Detections):
+        self.d = d
+
+    conf = property(lambda self: self.d.scores.astype(np.float32))
+    cls = property(lambda self: self.d.class_ids.astype(np.float32))
+    xyxy = property(lambda self: self.d.xyxy)
+    xywh = property(lambda self: np.c_[(self.d.xyxy[:, :2] + self.d.xyxy[:, 2:]) / 2,
+                                       self.d.xyxy[:, 2:] - self.d.xyxy[:, :2]])
+
+    def __len__(self) -> int:
+        return len(self.d)
+
+    def __getitem__(self, mask) -> _UltralyticsResults:
+        return _UltralyticsResults(self.d[mask])
+
+
+def test_with_ultralytics_rules_it_tracks_like_ultralytics_bytetracker(noisy_sequence):
+    """Same settings, duplicate_iou off: the same boxes tracked, as many tracks, same scores.
+
+    Not id-for-id: Ultralytics leaves unconfirmed tracks unpredicted and assigns with
+    ``lap.lapjv``'s cost limit, TeckTrack with scipy and a cost filter."""
+    pytest.importorskip("lap")
+    byte_tracker = pytest.importorskip("ultralytics.trackers.byte_tracker")
+    from types import SimpleNamespace
+
+    gt, frames = noisy_sequence
+    args = SimpleNamespace(tracker_type="bytetrack", track_high_thresh=0.25,
+                           track_low_thresh=0.1, new_track_thresh=0.25, track_buffer=30,
+                           match_thresh=0.8, fuse_score=True)
+    theirs = byte_tracker.BYTETracker(args)       # 8.4: keeps lost tracks track_buffer frames
+    ours = ByteTrack(frame_rate=30, duplicate_iou=1.0)   # so does ours at 30 fps
+    agree, total, ours_out, theirs_out = 0, 0, [], []
+    for i, d in enumerate(frames):
+        rows = theirs.update(_UltralyticsResults(d))
+        their_ids = np.full(len(d), -1)
+        if len(rows):
+            their_ids[rows[:, 7].astype(int)] = rows[:, 4].astype(int)
+        our_ids = ours.update(d, frame=i).tracker_ids
+        agree += int(np.sum((their_ids >= 0) == (our_ids >= 0)))
+        total += len(d)
+        ours_out.append((our_ids[our_ids >= 0], d.xyxy[our_ids >= 0]))
+        theirs_out.append((their_ids[their_ids >= 0], d.xyxy[their_ids >= 0]))
+    a, b = evaluate_tracks(gt, _rows(ours_out)), evaluate_tracks(gt, _rows(theirs_out))
+    assert agree / total > 0.97
+    assert abs(a["tracker_ids"] - b["tracker_ids"]) <= 0.1 * b["tracker_ids"]
+    for key in ("HOTA", "MOTA", "IDF1"):
+        assert abs(a[key] - b[key]) < 0.03, (key, a[key], b[key])
