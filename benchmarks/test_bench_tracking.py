@@ -1,4 +1,5 @@
-"""Tracker update speed: TeckTrack's ByteTrack vs roboflow ``trackers``' ByteTrackTracker.
+"""Tracker update speed: TeckTrack's ByteTrack vs roboflow ``trackers``' ByteTrackTracker and
+Ultralytics' BYTETracker (when ultralytics and lap are installed).
 
 Steady state of the issue's case: 50 objects already tracked, each frame 100 boxes (the 50
 objects, jittered, with high scores, plus 50 clutter boxes in the low-score band, which
@@ -68,3 +69,36 @@ def test_trackers_bytetrack_update(benchmark):
         cycle = _warm(tracker.update, frames)
         out = benchmark(lambda: tracker.update(next(cycle)))
     assert (out.tracker_id >= 0).sum() == N_OBJECTS
+
+
+class _Boxes:
+    """The slice of Ultralytics' ``Boxes`` its BYTETracker reads."""
+
+    def __init__(self, d: Detections):
+        self.conf = d.scores.astype(np.float32)
+        self.cls = d.class_ids.astype(np.float32)
+        self.xyxy = d.xyxy
+        self.xywh = np.c_[(d.xyxy[:, :2] + d.xyxy[:, 2:]) / 2, d.xyxy[:, 2:] - d.xyxy[:, :2]]
+
+    def __len__(self) -> int:
+        return len(self.conf)
+
+    def __getitem__(self, mask) -> _Boxes:
+        out = object.__new__(_Boxes)
+        out.conf, out.cls, out.xyxy, out.xywh = (self.conf[mask], self.cls[mask],
+                                                 self.xyxy[mask], self.xywh[mask])
+        return out
+
+
+def test_ultralytics_bytetracker_update(benchmark):
+    pytest.importorskip("lap")
+    byte_tracker = pytest.importorskip("ultralytics.trackers.byte_tracker")
+    from types import SimpleNamespace
+
+    args = SimpleNamespace(tracker_type="bytetrack", track_high_thresh=0.25,
+                           track_low_thresh=0.1, new_track_thresh=0.25, track_buffer=30,
+                           match_thresh=0.8, fuse_score=True)
+    tracker = byte_tracker.BYTETracker(args)
+    cycle = _warm(tracker.update, [_Boxes(d) for d in FRAMES])
+    out = benchmark(lambda: tracker.update(next(cycle)))
+    assert len(out) == N_OBJECTS
