@@ -59,7 +59,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                          split=args.split, quiet=args.quiet)
     for note in inputs.notes:
         print(f"note: {note}")
-    common = {"names": inputs.names, "iscrowd": inputs.iscrowd}
+    common = {"names": inputs.names, "iscrowd": inputs.iscrowd, "exact": inputs.exact}
     ev = evaluate(inputs.gt, inputs.preds, areas=inputs.areas, ap_method=args.ap, **common)
     pr = precision_recall(inputs.gt, inputs.preds, conf=args.conf, iou=args.iou,
                           areas=inputs.areas, **common)

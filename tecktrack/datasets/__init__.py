@@ -20,10 +20,12 @@ from tecktrack.datasets.box_table import (
 from tecktrack.datasets.coco import (
     CocoDataset,
     CocoImage,
+    CocoResults,
     coco_results,
     coco_to_dict,
     read_coco,
     read_coco_results,
+    read_coco_results_exact,
     write_coco,
     write_coco_results,
 )
@@ -46,9 +48,11 @@ from tecktrack.datasets.yolo import (
 
 __all__ = [
     "COORD_TOLERANCE", "IMAGE_SUFFIXES", "SIZE_BUCKETS", "BoxTable", "CocoDataset", "CocoImage",
+    "CocoResults",
     "DataConfig", "Dataset", "DatasetItem", "DatasetStats", "LabelProblem", "coco_results",
     "coco_to_dict", "image_size", "is_image_file", "label_path_for", "list_images",
-    "list_label_files", "read_coco", "read_coco_results", "read_data_yaml", "read_image",
+    "list_label_files", "read_coco", "read_coco_results", "read_coco_results_exact",
+    "read_data_yaml", "read_image",
     "read_label_dir", "read_label_files", "read_yolo_labels", "size_bucket", "write_coco",
     "write_coco_results", "write_yolo_labels",
 ]

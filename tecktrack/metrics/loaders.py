@@ -16,12 +16,13 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tecktrack.datasets.coco import read_coco, read_coco_results
+from tecktrack.datasets.coco import read_coco, read_coco_results_exact
 from tecktrack.datasets.data_yaml import read_data_yaml
 from tecktrack.datasets.images import image_size, list_images
 from tecktrack.datasets.yolo import label_path_for, read_yolo_labels
 from tecktrack.detections import Detections
 from tecktrack.errors import DatasetError, EvaluationError, FormatError
+from tecktrack.metrics._inputs import ExactBoxes
 from tecktrack.progress import progress
 
 
@@ -30,6 +31,8 @@ class EvalInputs:
     """Everything :func:`tecktrack.metrics.evaluate` needs, read from files.
 
     ``notes`` lists what was assumed (e.g. how many images had no prediction file).
+    ``exact`` carries the float64 boxes and scores of COCO JSON files (pass it on to the
+    metrics functions, so IoU and score order are those of pycocotools).
     """
 
     gt: dict[Hashable, Detections]
@@ -38,6 +41,7 @@ class EvalInputs:
     areas: dict[Hashable, object] | None = None
     iscrowd: dict[Hashable, object] | None = None
     notes: tuple[str, ...] = ()
+    exact: ExactBoxes | None = None
 
 
 def _is_yaml(path: Path) -> bool:
@@ -91,7 +95,8 @@ def load_coco(gt_path: str | Path, pred_path: str | Path,
         raise EvaluationError(f"--names gives {len(names)} classes but the ground truth has "
                               f"{len(dataset.names)} categories", gt_path)
     ids = sorted(im.id for im in dataset.images)
-    preds = read_coco_results(pred_path, dataset.category_ids, image_ids=ids)
+    results = read_coco_results_exact(pred_path, dataset.category_ids, image_ids=ids)
+    preds = results.detections
     n_dets = sum(len(d) for d in preds.values())
     notes = () if n_dets else (f"{pred_path}: no detections at all",)
     return EvalInputs(
@@ -99,6 +104,8 @@ def load_coco(gt_path: str | Path, pred_path: str | Path,
         names=list(names or dataset.names),
         areas={i: dataset.areas[i] for i in ids}, iscrowd={i: dataset.iscrowd[i] for i in ids},
         notes=notes,
+        exact=ExactBoxes(gt={i: dataset.boxes[i] for i in ids}, preds=results.boxes,
+                         scores=results.scores),
     )
 
 
