@@ -18,6 +18,7 @@ import numpy as np
 
 from tecktrack.detections import Detections
 from tecktrack.errors import EvaluationError
+from tecktrack.metrics.iou import far_corners
 
 Names = Mapping[int, str] | Sequence[str] | None
 
@@ -61,6 +62,8 @@ class FlatInputs:
     Images are numbered in the iteration order of the ground-truth mapping; classes are the
     sorted category ids, numbered ``0..K-1`` (``class_ids[k]`` is the id of class ``k``).
     Boxes are float64 COCO ``x, y, w, h``; predictions keep their per-image order.
+    ``*_corners`` (``x, y, x + w, y + h``) and ``*_wh_area`` (``w * h``) are formed once
+    from them, for IoU as pycocotools computes it.
     """
 
     image_keys: tuple[Hashable, ...]
@@ -75,6 +78,10 @@ class FlatInputs:
     dt_class: np.ndarray
     dt_xywh: np.ndarray
     dt_score: np.ndarray
+    gt_corners: np.ndarray
+    dt_corners: np.ndarray
+    gt_wh_area: np.ndarray
+    dt_wh_area: np.ndarray
 
     @property
     def n_classes(self) -> int:
@@ -84,7 +91,7 @@ class FlatInputs:
     @property
     def dt_area(self) -> np.ndarray:
         """Prediction areas ``w * h`` in float64, as pycocotools gives loaded results."""
-        return self.dt_xywh[:, 2] * self.dt_xywh[:, 3]
+        return self.dt_wh_area
 
 
 def names_to_dict(names: Names) -> dict[int, str] | None:
@@ -249,7 +256,8 @@ def flatten(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detectio
         first = int(np.searchsorted(dt_image, dt_image[i], side="left"))
         raise EvaluationError(f"prediction {i - first} of image {keys[dt_image[i]]!r} has a "
                               "non-finite score")
-    gt_area = gt_xywh[:, 2] * gt_xywh[:, 3]
+    gt_wh_area = gt_xywh[:, 2] * gt_xywh[:, 3]
+    gt_area = gt_wh_area.copy()
     starts = np.searchsorted(gt_image, np.arange(len(keys)), side="left")
     for start, given in zip(starts, areas_l, strict=True):
         if given is not None:
@@ -269,4 +277,8 @@ def flatten(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detectio
         dt_class=np.searchsorted(class_ids, d_all.class_ids).astype(np.int64),
         dt_xywh=dt_xywh,
         dt_score=scores,
+        gt_corners=far_corners(gt_xywh),
+        dt_corners=far_corners(dt_xywh),
+        gt_wh_area=gt_wh_area,
+        dt_wh_area=dt_xywh[:, 2] * dt_xywh[:, 3],
     )

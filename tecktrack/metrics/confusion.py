@@ -10,7 +10,7 @@ import pandas as pd
 from tecktrack.detections import Detections
 from tecktrack.errors import EvaluationError
 from tecktrack.metrics._inputs import ExactBoxes, FlatInputs, Names, flatten
-from tecktrack.metrics.iou import coco_iou
+from tecktrack.metrics.iou import corner_iou
 
 BACKGROUND = "background"
 
@@ -25,7 +25,8 @@ def _image_pairs(flat: FlatInputs, det: np.ndarray, gt: np.ndarray
     p_det = np.repeat(det, count)
     shift = np.repeat(start - (np.cumsum(count) - count), count)
     p_gt = gt[np.arange(int(count.sum())) + shift]
-    iou = coco_iou(flat.dt_xywh[p_det], flat.gt_xywh[p_gt])
+    iou = corner_iou(flat.dt_corners[p_det], flat.gt_corners[p_gt], flat.dt_wh_area[p_det],
+                     flat.gt_wh_area[p_gt])
     return p_det, p_gt, iou
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from tecktrack.datasets.coco import read_coco, read_coco_results_exact
 from tecktrack.datasets.data_yaml import read_data_yaml
 from tecktrack.datasets.images import image_size, list_images
-from tecktrack.datasets.yolo import label_path_for, read_yolo_labels
+from tecktrack.datasets.yolo import count_notes, label_path_for, read_yolo_labels
 from tecktrack.detections import Detections
 from tecktrack.errors import DatasetError, EvaluationError, FormatError
 from tecktrack.metrics._inputs import ExactBoxes
@@ -205,7 +205,7 @@ def load_yolo(gt: str | Path, pred: str | Path, *, images: str | Path | None = N
         raise EvaluationError(f"{len(unknown)} prediction file(s) name images that are not in "
                               f"the ground truth, e.g. {unknown[:5]}", pred)
     n_classes = len(class_names) if class_names else None
-    gt_out, pred_out, no_label, no_pred = {}, {}, 0, 0
+    gt_out, pred_out, no_label, no_pred, noted = {}, {}, 0, 0, []
     for stem, image in progress(stems.items(), total=len(stems), desc="reading labels",
                                 quiet=quiet):
         width, height = image_size(image)
@@ -214,15 +214,17 @@ def load_yolo(gt: str | Path, pred: str | Path, *, images: str | Path | None = N
             no_label += 1
             gt_out[stem] = Detections.empty(with_scores=False)
         else:
-            gt_out[stem] = read_yolo_labels(label, width, height, n_classes=n_classes)
+            gt_out[stem] = read_yolo_labels(label, width, height, n_classes=n_classes,
+                                            notes=noted)
         if stem in pred_files:
             pred_out[stem] = read_yolo_labels(pred_files[stem], width, height,
-                                              n_classes=n_classes, with_scores=True)
+                                              n_classes=n_classes, with_scores=True, notes=noted)
         else:
             no_pred += 1
     notes = tuple(msg for n, msg in (
         (no_label, f"{no_label} image(s) have no label file: counted as having no objects"),
         (no_pred, f"{no_pred} image(s) have no prediction file: counted as no detections"),
+        (noted, count_notes(noted)),
     ) if n)
     return EvalInputs(gt=gt_out, preds=pred_out, names=class_names, notes=notes)
 
