@@ -14,7 +14,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run the inference pipeline on SOURCE (video file, image folder, camera "
                     "index or udp://host:port). Writes a new results/runs/<run-id>/ folder "
                     "(config.json, labels/<index>.txt, optional frames/<index>.jpg, "
-                    "metrics.json) and prints the metrics as JSON.")
+                    "metrics.json) and prints the metrics as JSON. Images of a folder that "
+                    "cannot be decoded are skipped and named (metrics unreadable_images); the "
+                    "exit status is then 1.")
     parser.add_argument("source", metavar="SOURCE",
                         help="video file, image folder, camera index or udp://host:port")
     add_model_option(parser)
@@ -47,4 +49,7 @@ def _infer(args: argparse.Namespace) -> int:
                                quiet=args.quiet)
     result = service.run_inference(args.source)
     print(json.dumps({"run_dir": str(result.run_dir), "metrics": result.metrics}, indent=2))
-    return 0
+    unreadable = result.metrics.get("unreadable_images", [])
+    for problem in unreadable:
+        print(f"skipped: {problem}")
+    return 1 if unreadable else 0

@@ -21,7 +21,7 @@ from tecktrack.datasets.data_yaml import read_data_yaml
 from tecktrack.datasets.images import image_size, list_images
 from tecktrack.datasets.yolo import count_notes, label_path_for, read_yolo_labels
 from tecktrack.detections import Detections
-from tecktrack.errors import DatasetError, EvaluationError, FormatError
+from tecktrack.errors import DatasetError, EvaluationError, FormatError, TeckTrackError
 from tecktrack.metrics._inputs import ExactBoxes
 from tecktrack.progress import progress
 
@@ -32,7 +32,8 @@ class EvalInputs:
 
     ``notes`` lists what was assumed (e.g. how many images had no prediction file).
     ``exact`` carries the float64 boxes and scores of COCO JSON files (pass it on to the
-    metrics functions, so IoU and score order are those of pycocotools).
+    metrics functions, so IoU and score order are those of pycocotools). ``unreadable``
+    names the images left out because they could not be read (``"path: why"`` each).
     """
 
     gt: dict[Hashable, Detections]
@@ -42,6 +43,7 @@ class EvalInputs:
     iscrowd: dict[Hashable, object] | None = None
     notes: tuple[str, ...] = ()
     exact: ExactBoxes | None = None
+    unreadable: tuple[str, ...] = ()
 
 
 def _is_yaml(path: Path) -> bool:
@@ -173,7 +175,8 @@ def load_yolo(gt: str | Path, pred: str | Path, *, images: str | Path | None = N
     EvaluationError
         Prediction files for unknown images, no prediction files, no images.
     FormatError, DatasetError
-        Malformed label lines (with file:line), unreadable images, bad yaml.
+        Malformed label lines (with file:line), bad yaml. Unreadable images are left out,
+        named in ``unreadable`` and counted in ``notes``.
 
     Examples
     --------
@@ -205,10 +208,14 @@ def load_yolo(gt: str | Path, pred: str | Path, *, images: str | Path | None = N
         raise EvaluationError(f"{len(unknown)} prediction file(s) name images that are not in "
                               f"the ground truth, e.g. {unknown[:5]}", pred)
     n_classes = len(class_names) if class_names else None
-    gt_out, pred_out, no_label, no_pred, noted = {}, {}, 0, 0, []
+    gt_out, pred_out, no_label, no_pred, noted, unreadable = {}, {}, 0, 0, [], []
     for stem, image in progress(stems.items(), total=len(stems), desc="reading labels",
                                 quiet=quiet):
-        width, height = image_size(image)
+        try:
+            width, height = image_size(image)
+        except TeckTrackError as exc:       # skipped, counted and named, as predict does
+            unreadable.append(str(exc))
+            continue
         label = labels.get(stem)
         if label is None or not label.is_file():
             no_label += 1
@@ -225,8 +232,13 @@ def load_yolo(gt: str | Path, pred: str | Path, *, images: str | Path | None = N
         (no_label, f"{no_label} image(s) have no label file: counted as having no objects"),
         (no_pred, f"{no_pred} image(s) have no prediction file: counted as no detections"),
         (noted, count_notes(noted)),
+        (unreadable, f"{len(unreadable)} unreadable image(s) left out of the evaluation, "
+                     f"first {unreadable[0] if unreadable else ''}"),
     ) if n)
-    return EvalInputs(gt=gt_out, preds=pred_out, names=class_names, notes=notes)
+    if not gt_out:
+        raise EvaluationError("no readable images to evaluate", images or gt)
+    return EvalInputs(gt=gt_out, preds=pred_out, names=class_names, notes=notes,
+                      unreadable=tuple(unreadable))
 
 
 def load_inputs(gt: str | Path, pred: str | Path, *, images: str | Path | None = None,
