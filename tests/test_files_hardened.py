@@ -187,3 +187,30 @@ def test_read_label_files_with_n_classes_names_the_line(tmp_path: Path) -> None:
     assert len(read_label_files(["p"], [path], with_scores=True)) == 2
     with pytest.raises(FormatError, match=r"p.txt:2: class id 7 out of range \[0, 3\)"):
         read_label_files(["p"], [path], with_scores=True, n_classes=3)
+
+
+# -- found by the fuzz corpus (tests/fuzz) ---------------------------------------------------
+def test_names_with_mixed_key_types_is_a_format_error(tmp_path: Path) -> None:
+    """``names: {0: a, x: b}`` raised a TypeError from sorted()."""
+    from tecktrack.datasets.data_yaml import read_data_yaml
+
+    _image(tmp_path / "images/a.jpg")
+    path = _label(tmp_path / "data.yaml", "train: images\nval: images\nnames: {0: a, x: b}\n")
+    with pytest.raises(FormatError, match="names: dict keys must be the ids 0..1"):
+        read_data_yaml(path)
+
+
+def test_unicode_separators_mean_the_same_to_both_label_readers(tmp_path: Path) -> None:
+    """U+2028 split a line for the per-file reader but not for the columnar one, so one
+    read an empty file and the other refused it."""
+    path = tmp_path / "x.txt"
+    path.write_bytes("\ufeff\u2028\u2028".encode())
+    with pytest.raises(FormatError, match="expected 5 columns"):
+        read_yolo_labels(path, 10, 10)
+    with pytest.raises(FormatError, match="expected 5 columns"):
+        read_label_files(["x"], [path])
+    path.write_text("0 0.5 0.5 0.2\u00a00.2\n")
+    with pytest.raises(FormatError, match="x.txt:1: expected 5 columns"):
+        read_yolo_labels(path, 10, 10)
+    with pytest.raises(FormatError, match="x.txt:1: expected 5 columns"):
+        read_label_files(["x"], [path])

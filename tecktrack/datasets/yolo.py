@@ -67,13 +67,24 @@ class LabelProblem:
 
 
 def _split_rows(text: str) -> tuple[list[int], list[list[str]]]:
-    """1-based line numbers and whitespace tokens of the non-blank lines."""
+    """1-based line numbers and whitespace tokens of the non-blank lines.
+
+    Lines end at ``\\n``, ``\\r\\n`` or ``\\r`` and tokens are separated by ASCII whitespace
+    only, as the columnar reader (which works on bytes) splits them: a Unicode line or space
+    separator (U+2028, NBSP) stays inside a token, which is then not a number, for both.
+
+    Examples
+    --------
+    >>> _split_rows("0 0.5\\u00a0 1\\u20281\\r\\n\\n2 3\\n")
+    ([1, 3], [['0', '0.5\\xa0', '1\\u20281'], ['2', '3']])
+    """
     numbers, rows = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
+    data = text.encode("utf-8", errors="surrogatepass")
+    for number, line in enumerate(data.splitlines(), start=1):
         tokens = line.split()
         if tokens:
             numbers.append(number)
-            rows.append(tokens)
+            rows.append([t.decode("utf-8", errors="replace") for t in tokens])
     return numbers, rows
 
 
