@@ -208,3 +208,62 @@ def test_write_coco_keeps_the_file_values(tmp_path: Path) -> None:
     again = tmp_path / "again.json"
     write_coco(again, read_coco(gt_path))
     assert json.loads(again.read_text())["annotations"][0]["bbox"] == [318.48, 10, 54.69, 20]
+
+
+def test_yolo_files_keep_float64_too(tmp_path: Path) -> None:
+    """YOLO label and prediction files near the thresholds: ``evaluate`` reads them in float64
+    and agrees with pycocotools given the same float64 pixel boxes (float32 corners did not)."""
+    import cv2
+
+    gt_path, res_path = threshold_files(tmp_path, 4, n_images=30)
+    coco_gt, results = json.loads(gt_path.read_text()), json.loads(res_path.read_text())
+    size = 2000.0
+    for sub in ("images", "labels", "pred"):
+        (tmp_path / sub).mkdir()
+
+    def yolo_row(box: list[float]) -> list[float]:
+        x, y, w, h = box
+        return [(x + w / 2) / size, (y + h / 2) / size, w / size, h / size]
+
+    def as_read(row: list[float]) -> list[float]:
+        """The float64 pixel box the reader makes of a row (corners, then x, y, w, h)."""
+        c = np.array(row[:2]) * size
+        half = np.array(row[2:]) * size / 2
+        x1, y1 = c - half
+        x2, y2 = c + half
+        return [float(x1), float(y1), float(x2 - x1), float(y2 - y1)]
+
+    lines: dict[int, list[str]] = {im["id"]: [] for im in coco_gt["images"]}
+    preds: dict[int, list[str]] = {im["id"]: [] for im in coco_gt["images"]}
+    for ann in coco_gt["annotations"]:
+        row = yolo_row(ann["bbox"])
+        lines[ann["image_id"]].append(" ".join([str(ann["category_id"] - 1), *map(repr, row)]))
+        ann["bbox"] = as_read(row)
+        ann["area"] = ann["bbox"][2] * ann["bbox"][3]
+    for res in results:
+        row = yolo_row(res["bbox"])
+        preds[res["image_id"]].append(" ".join([str(res["category_id"] - 1), *map(repr, row),
+                                                repr(res["score"])]))
+        res["bbox"] = as_read(row)
+    for im in coco_gt["images"]:
+        im["width"] = im["height"] = int(size)
+        stem = f"{im['id']:04d}"
+        cv2.imwrite(str(tmp_path / "images" / f"{stem}.png"), np.zeros((8, 8, 3), np.uint8))
+        (tmp_path / "labels" / f"{stem}.txt").write_text("\n".join(lines[im["id"]]) + "\n")
+        (tmp_path / "pred" / f"{stem}.txt").write_text("\n".join(preds[im["id"]]) + "\n")
+    # the PNGs are 8x8; the boxes are in a 2000 x 2000 frame: give the reader that size
+    from unittest import mock
+
+    from tecktrack.metrics import loaders
+
+    with mock.patch.object(loaders, "image_size", return_value=(int(size), int(size))):
+        inputs = loaders.load_yolo(tmp_path / "labels", tmp_path / "pred", quiet=True)
+    ours = evaluate(inputs.gt, inputs.preds, names=["c1", "c2", "c3"], exact=inputs.exact)
+    float32_only = evaluate(inputs.gt, inputs.preds, names=["c1", "c2", "c3"])
+    (tmp_path / "gt64.json").write_text(json.dumps(coco_gt))
+    (tmp_path / "res64.json").write_text(json.dumps(results))
+    oracle = _cocoeval(COCO, COCOeval, tmp_path / "gt64.json", tmp_path / "res64.json")
+    got = np.array([ours.summary[k] for k in SUMMARY_KEYS])
+    np.testing.assert_allclose(got, oracle.stats, rtol=0, atol=1e-12)
+    assert any(abs(float32_only.summary[k] - s) > 1e-9
+               for k, s in zip(SUMMARY_KEYS, oracle.stats, strict=True))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tecktrack.detections import Detections, cxcywh_to_xyxy, xyxy_to_yolo, yolo_to_xyxy
+from tecktrack.detections import Detections, cxcywh_to_xyxy, xyxy_to_yolo
 from tecktrack.errors import DatasetError, FormatError
 
 __all__ = ["CLIPPED", "COORD_TOLERANCE", "ZERO_SIZE", "LabelProblem", "LabelWarning",
@@ -255,7 +255,8 @@ def read_yolo_labels(path: str | Path, width: float, height: float, *,
                      n_classes: int | None = None, with_scores: bool = False,
                      strict: bool = True,
                      problems: list[LabelProblem] | None = None,
-                     notes: list[LabelProblem] | None = None) -> Detections:
+                     notes: list[LabelProblem] | None = None,
+                     exact: list[np.ndarray] | None = None) -> Detections:
     """Read one YOLO label file (``class cx cy w h``) or prediction file (``... conf``).
 
     Parameters
@@ -276,6 +277,10 @@ def read_yolo_labels(path: str | Path, width: float, height: float, *,
     notes : list of LabelProblem, optional
         Where boxes that load but change are noted, one per line (see :func:`box_notes`):
         zero width or height, or clipped to the image by more than rounding.
+    exact : list of ndarray, optional
+        Where one float64 array is appended: the returned boxes as COCO ``x, y, w, h`` in
+        pixels before the float32 cast (plus the score column with ``with_scores``), for
+        metrics that keep float64 (see :class:`tecktrack.metrics.ExactBoxes`).
 
     Returns
     -------
@@ -313,6 +318,8 @@ def read_yolo_labels(path: str | Path, width: float, height: float, *,
     ncols = 6 if with_scores else 5
     numbers, rows = _split_rows(_decode(path))
     if not rows:
+        if exact is not None:
+            exact.append(np.zeros((0, ncols - 1)))
         return Detections.empty(with_scores=with_scores)
     values, bad = _parse_numbers(rows, ncols)
     invalid = invalid_rows(values, n_classes, COORD_TOLERANCE)
@@ -334,9 +341,12 @@ def read_yolo_labels(path: str | Path, width: float, height: float, *,
     if notes is not None:
         for mask, message in zip(box_notes(clipped[:, :4]), (ZERO_SIZE, CLIPPED), strict=True):
             notes.extend(LabelProblem(path, numbers[i], message) for i in np.flatnonzero(mask))
-    xyxy = yolo_to_xyxy(clipped[:, :4], width, height)
-    np.clip(xyxy, 0.0, np.array([width, height, width, height], dtype=np.float32), out=xyxy)
-    return Detections(xyxy, values[:, 0].astype(np.int64),
+    size = np.array([width, height, width, height], dtype=np.float64)
+    xyxy = np.clip(cxcywh_to_xyxy(clipped[:, :4] * size), 0.0, size)
+    if exact is not None:
+        xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
+        exact.append(np.concatenate([xywh, clipped[:, 4:]], axis=1))
+    return Detections(xyxy.astype(np.float32), values[:, 0].astype(np.int64),
                       clipped[:, 4] if with_scores else None)
 
 

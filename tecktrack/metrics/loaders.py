@@ -6,8 +6,11 @@
   image folder for the sizes; predictions as a folder of ``<stem>.txt`` files with a sixth
   confidence column (what ``tecktrack predict`` writes). Images are keyed by file stem.
 
-Nothing is dropped: unknown images or categories are errors, and images without a label or
-prediction file (which count as empty) are reported in :attr:`EvalInputs.notes`.
+Nothing is dropped silently: unknown images or categories are errors, images without a label
+or prediction file (which count as empty), zero-size or clipped label boxes and unreadable
+images (left out) are reported in :attr:`EvalInputs.notes`. Both loaders keep the files'
+float64 boxes and scores in :attr:`EvalInputs.exact`, which the metrics use instead of the
+float32 ``Detections`` values.
 """
 
 from __future__ import annotations
@@ -209,6 +212,7 @@ def load_yolo(gt: str | Path, pred: str | Path, *, images: str | Path | None = N
                               f"the ground truth, e.g. {unknown[:5]}", pred)
     n_classes = len(class_names) if class_names else None
     gt_out, pred_out, no_label, no_pred, noted, unreadable = {}, {}, 0, 0, [], []
+    gt64, pred64 = {}, {}           # the float64 boxes and scores beside the Detections
     for stem, image in progress(stems.items(), total=len(stems), desc="reading labels",
                                 quiet=quiet):
         try:
@@ -221,11 +225,16 @@ def load_yolo(gt: str | Path, pred: str | Path, *, images: str | Path | None = N
             no_label += 1
             gt_out[stem] = Detections.empty(with_scores=False)
         else:
+            found: list = []
             gt_out[stem] = read_yolo_labels(label, width, height, n_classes=n_classes,
-                                            notes=noted)
+                                            notes=noted, exact=found)
+            gt64[stem] = found[0]
         if stem in pred_files:
+            found = []
             pred_out[stem] = read_yolo_labels(pred_files[stem], width, height,
-                                              n_classes=n_classes, with_scores=True, notes=noted)
+                                              n_classes=n_classes, with_scores=True, notes=noted,
+                                              exact=found)
+            pred64[stem] = found[0]
         else:
             no_pred += 1
     notes = tuple(msg for n, msg in (
@@ -237,8 +246,10 @@ def load_yolo(gt: str | Path, pred: str | Path, *, images: str | Path | None = N
     ) if n)
     if not gt_out:
         raise EvaluationError("no readable images to evaluate", images or gt)
+    exact = ExactBoxes(gt=gt64, preds={k: v[:, :4] for k, v in pred64.items()},
+                       scores={k: v[:, 4] for k, v in pred64.items()})
     return EvalInputs(gt=gt_out, preds=pred_out, names=class_names, notes=notes,
-                      unreadable=tuple(unreadable))
+                      unreadable=tuple(unreadable), exact=exact)
 
 
 def load_inputs(gt: str | Path, pred: str | Path, *, images: str | Path | None = None,
