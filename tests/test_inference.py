@@ -22,6 +22,7 @@ EXTRA_METRICS = {"frames_read", "frames_dropped_by_rate", "total_detections", "r
                  "preprocess_ms", "forward_ms", "postprocess_ms", "save_ms", "latency_p50_ms",
                  "latency_p95_ms", "resource_samples", "end_reason", "run_id",
                  "datagrams_rejected"}
+EXTRA_METRICS |= {"unreadable_images"}   # #21: folder images skipped and named
 
 
 @pytest.fixture(scope="module")
@@ -172,11 +173,16 @@ def test_a_failing_forward_raises_and_stops_every_thread(model_dir, clip, tmp_pa
     assert not [t for t in threading.enumerate() if t.name.startswith("tecktrack-")]
 
 
-def test_an_unreadable_frame_midway_raises_stream_error(model, tmp_path):
+def test_an_unreadable_frame_midway_is_skipped_counted_and_named(model, tmp_path):
+    """#21: one policy for unreadable images (as predict): skip, count, name the file."""
     images = write_folder(tmp_path / "imgs", 6)
     (images / "000004.png").write_bytes(b"broken")
-    with pytest.raises(StreamError, match="000004.png: cannot read image"):
-        run(model, images, tmp_path)
+    result = run(model, images, tmp_path)
+    assert result.metrics["total_frames"] == 5
+    assert len(result.metrics["unreadable_images"]) == 1
+    assert "000004.png: not an image (cannot be decoded" in result.metrics["unreadable_images"][0]
+    assert not (result.run_dir / "labels" / "000004.txt").exists()
+    assert (result.run_dir / "metrics.json").is_file()
 
 
 def test_bad_source_fails_before_a_run_folder_is_made(model, tmp_path):

@@ -12,7 +12,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "ground-truth JSON and a COCO results JSON, or YOLO: GT a data.yaml (its "
                     "--split) or a label folder (sizes from --images), PRED a folder of "
                     "<stem>.txt files 'class cx cy w h conf'. Prints the 12 COCO numbers, the "
-                    "per-class table and precision/recall at --conf/--iou.",
+                    "per-class table and precision/recall at --conf/--iou. Images that "
+                    "cannot be read are left out and named; the exit status is then 1.",
     )
     parser.add_argument("--gt", required=True, metavar="GT",
                         help="COCO ground-truth .json, data.yaml, or YOLO label folder")
@@ -59,7 +60,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                          split=args.split, quiet=args.quiet)
     for note in inputs.notes:
         print(f"note: {note}")
-    common = {"names": inputs.names, "iscrowd": inputs.iscrowd}
+    common = {"names": inputs.names, "iscrowd": inputs.iscrowd, "exact": inputs.exact}
     ev = evaluate(inputs.gt, inputs.preds, areas=inputs.areas, ap_method=args.ap, **common)
     pr = precision_recall(inputs.gt, inputs.preds, conf=args.conf, iou=args.iou,
                           areas=inputs.areas, **common)
@@ -75,4 +76,6 @@ def _evaluate(args: argparse.Namespace) -> int:
         report = evaluation_report(ev, pr, cm, conf=args.conf, iou=args.iou, notes=inputs.notes)
         path = write_report(args.json, report, inputs=(args.gt, args.pred), force=args.force)
         print(f"\nwrote {path}")
-    return 0
+    for problem in inputs.unreadable:
+        print(f"skipped: {problem}")
+    return 1 if inputs.unreadable else 0

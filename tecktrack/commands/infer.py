@@ -39,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "index or udp://host:port). Writes a new results/runs/<run-id>/ folder "
                     "(config.json, labels/<index>.txt, optional frames/<index>.jpg, "
                     "metrics.json; with --track also tracks.txt) and prints the metrics as "
-                    "JSON.")
+                    "JSON. Images of a folder that cannot be decoded are skipped and named "
+                    "(metrics unreadable_images); the exit status is then 1.")
     add_run_options(parser)
     parser.add_argument("--track", action="store_true",
                         help="also track objects across frames (ByteTrack; see --tracker) and "
@@ -63,7 +64,10 @@ def run_pipeline(args: argparse.Namespace, track: bool) -> int:
                                quiet=args.quiet, track=tracking)
     result = service.run_inference(args.source)
     print(json.dumps({"run_dir": str(result.run_dir), "metrics": result.metrics}, indent=2))
-    return 0
+    unreadable = result.metrics.get("unreadable_images", [])
+    for problem in unreadable:
+        print(f"skipped: {problem}")
+    return 1 if unreadable else 0
 
 
 def _infer(args: argparse.Namespace) -> int:

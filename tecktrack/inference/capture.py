@@ -18,12 +18,12 @@ why the source ended.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from tecktrack.datasets.images import list_images
+from tecktrack.datasets.images import decode_image, list_images
 from tecktrack.errors import StreamError
 
 __all__ = ["CaptureStats", "VideoPreprocessor", "describe_source"]
@@ -36,13 +36,15 @@ class CaptureStats:
     ``end_reason`` is ``"running"`` while frames flow, then ``"end"`` (source exhausted),
     ``"stalled"`` (UDP: no packets for ``timeout`` seconds) or ``"stopped"`` (the consumer
     closed the generator early). ``datagrams_rejected`` counts UDP datagrams that were not
-    MPEG-TS and were dropped.
+    MPEG-TS and were dropped. ``unreadable`` names the folder images that could not be
+    decoded (skipped, one ``"path: why"`` each), as ``predict`` skips them.
     """
 
     frames_read: int = 0
     frames_dropped_by_rate: int = 0
     datagrams_rejected: int = 0
     end_reason: str = "running"
+    unreadable: list[str] = field(default_factory=list)
 
 
 def describe_source(source: str | int | Path) -> str:
@@ -108,7 +110,8 @@ class VideoPreprocessor:
         Raises
         ------
         StreamError
-            Unknown source, unreadable file or image, bad ``drop_rate``.
+            Unknown source, unreadable video file, bad ``drop_rate`` (an unreadable image in a
+            folder is skipped and listed in ``stats.unreadable``).
         """
         if isinstance(drop_rate, bool) or not isinstance(drop_rate, int | np.integer) \
                 or drop_rate < 1:
@@ -149,17 +152,18 @@ class VideoPreprocessor:
         self.stats.end_reason = "stalled"
 
     def _folder(self, source: str | Path, drop_rate: int) -> Iterator[tuple[int, np.ndarray]]:
-        import cv2
-
         files = list_images(source)  # recursive, like every image-folder reader
         if not files:
             raise StreamError("no images in folder", source)
         for index, path in enumerate(files):
             if not self._keep(index, drop_rate):
                 continue
-            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            frame, said = decode_image(path)
             if frame is None:
-                raise StreamError("cannot read image", path)
+                why = " ".join(said.split())
+                self.stats.unreadable.append(
+                    f"{path}: not an image (cannot be decoded{': ' + why if why else ''})")
+                continue
             yield index, frame
 
     def _file(self, source: str | Path, drop_rate: int) -> Iterator[tuple[int, np.ndarray]]:

@@ -206,6 +206,7 @@ class InferenceService:
                             frames_dropped_by_rate=stats.frames_dropped_by_rate)
         metrics.update(sampler.summary())
         metrics["datagrams_rejected"] = stats.datagrams_rejected
+        metrics["unreadable_images"] = list(stats.unreadable)   # skipped, as predict skips
         metrics["end_reason"] = "interrupted" if interrupted else stats.end_reason
         metrics["run_id"] = run_dir.name
         if self._tracking is not None:

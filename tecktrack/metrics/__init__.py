@@ -12,6 +12,7 @@ Examples
 1.0
 """
 
+from tecktrack.metrics._inputs import ExactBoxes
 from tecktrack.metrics.accumulate import COCO_RECALL_THRESHOLDS
 from tecktrack.metrics.coco import COCO_IOU_THRESHOLDS, SUMMARY_KEYS, Evaluation, evaluate
 from tecktrack.metrics.confusion import BACKGROUND, confusion_matrix
@@ -28,6 +29,7 @@ __all__ = [
     "SUMMARY_KEYS",
     "SWEEP_THRESHOLDS",
     "Evaluation",
+    "ExactBoxes",
     "MatchResult",
     "confusion_matrix",
     "evaluate",

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from tecktrack.detections import Detections
-from tecktrack.metrics._inputs import Names, flatten
+from tecktrack.metrics._inputs import ExactBoxes, Names, flatten
 from tecktrack.metrics.accumulate import class_order
 from tecktrack.metrics.matching import AREA_RANGES, match
 
@@ -16,12 +16,14 @@ from tecktrack.metrics.matching import AREA_RANGES, match
 def pr_curves(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detections], *,
               iou: float = 0.5, names: Names = None, max_det: int | None = 100,
               areas: Mapping[Hashable, np.ndarray] | None = None,
-              iscrowd: Mapping[Hashable, np.ndarray] | None = None) -> pd.DataFrame:
+              iscrowd: Mapping[Hashable, np.ndarray] | None = None,
+              exact: ExactBoxes | None = None) -> pd.DataFrame:
     """One point per detection (descending score) of every class's precision-recall curve.
 
     The points are the ones COCO AP is read from (same matching and order, area "all", the
     top ``max_det`` per image and class, ignored detections left out). ``envelope`` is the
-    monotone precision COCO interpolates.
+    monotone precision COCO interpolates. ``areas``, ``iscrowd`` and ``exact`` are as in
+    :func:`tecktrack.metrics.evaluate`.
 
     Returns
     -------
@@ -38,7 +40,7 @@ def pr_curves(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detect
     >>> c["recall"].tolist(), c["precision"].round(3).tolist(), c["envelope"].round(3).tolist()
     ([0.5, 0.5, 1.0], [1.0, 0.5, 0.667], [1.0, 0.667, 0.667])
     """
-    flat = flatten(gt, preds, names=names, areas=areas, iscrowd=iscrowd)
+    flat = flatten(gt, preds, names=names, areas=areas, iscrowd=iscrowd, exact=exact)
     m = match(flat, [iou], [AREA_RANGES["all"]], max_det=max_det)
     order, _ = class_order(m)
     order = order[~m.ignored[0, 0, order]]

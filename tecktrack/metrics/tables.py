@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from tecktrack.detections import Detections
-from tecktrack.metrics._inputs import FlatInputs, Names, flatten
+from tecktrack.metrics._inputs import ExactBoxes, FlatInputs, Names, flatten
 from tecktrack.metrics.matching import AREA_RANGES, MatchResult, match
 
 #: The score thresholds of the seed's model-comparison table.
@@ -64,7 +64,8 @@ def _pr_frame(flat: FlatInputs, m: MatchResult, conf: float) -> pd.DataFrame:
 def precision_recall(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detections], *,
                      conf: float = 0.5, iou: float = 0.5, names: Names = None,
                      areas: Mapping[Hashable, np.ndarray] | None = None,
-                     iscrowd: Mapping[Hashable, np.ndarray] | None = None) -> pd.DataFrame:
+                     iscrowd: Mapping[Hashable, np.ndarray] | None = None,
+                     exact: ExactBoxes | None = None) -> pd.DataFrame:
     """Per-class precision and recall at a score and an IoU threshold, plus a ``mean`` row.
 
     Parameters
@@ -75,7 +76,7 @@ def precision_recall(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable,
         Detections scoring at least ``conf`` count.
     iou : float
         IoU a match needs (COCO greedy matching).
-    names, areas, iscrowd
+    names, areas, iscrowd, exact
         As in :func:`tecktrack.metrics.evaluate`.
 
     Returns
@@ -93,7 +94,7 @@ def precision_recall(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable,
     >>> t[["tp", "fp", "precision", "recall"]].to_dict("index")["mean"]
     {'tp': 1, 'fp': 1, 'precision': 0.5, 'recall': 0.5}
     """
-    flat = flatten(gt, preds, names=names, areas=areas, iscrowd=iscrowd)
+    flat = flatten(gt, preds, names=names, areas=areas, iscrowd=iscrowd, exact=exact)
     return _pr_frame(flat, _pr_match(flat, iou), conf)
 
 

@@ -42,8 +42,12 @@ class Sources:
     gt_only: int
 
 
-def load_predictions(path: str | Path, *, quiet: bool = True) -> BoxTable:
+def load_predictions(path: str | Path, *, quiet: bool = True,
+                     n_classes: int | None = None) -> BoxTable:
     """Read a prediction folder (``<stem>.txt`` with confidence, or its ``labels/``).
+
+    With ``n_classes`` (the number of class names), a class id outside ``[0, n_classes)``
+    is refused, naming the file and line, as ``evaluate`` refuses it.
 
     Examples
     --------
@@ -61,7 +65,8 @@ def load_predictions(path: str | Path, *, quiet: bool = True) -> BoxTable:
         files = _label_tree(folder / "labels" if (folder / "labels").is_dir() else folder)
     if not files:
         raise DatasetError("no prediction .txt files found (nor under labels/)", folder)
-    return read_label_files(list(files), list(files.values()), with_scores=True, quiet=quiet)
+    return read_label_files(list(files), list(files.values()), with_scores=True, quiet=quiet,
+                            n_classes=n_classes)
 
 
 def load_ground_truth(path: str | Path, *, quiet: bool = True) -> tuple[BoxTable, list[str] | None]:
@@ -74,6 +79,8 @@ def load_ground_truth(path: str | Path, *, quiet: bool = True) -> tuple[BoxTable
     ------
     DatasetError
         Missing path, no labels, or two images with the same stem in different splits.
+    FormatError
+        A bad label line, or (from a data.yaml) a class id beyond its names.
 
     Examples
     --------
@@ -114,8 +121,9 @@ def load_sources(prediction_dir: str | Path, annotations: str | Path, *,
     >>> s.pred.stems, s.gt_only
     (['a'], 1)
     """
-    pred = load_predictions(prediction_dir, quiet=quiet)
     gt, names = load_ground_truth(annotations, quiet=quiet)
+    pred = load_predictions(prediction_dir, quiet=quiet,
+                            n_classes=None if names is None else len(names))
     pred, gt, left = align_tables(pred, gt)
     if not pred.n_images:
         raise DatasetError(f"no prediction file matches a labelled image by stem "
@@ -195,4 +203,5 @@ def _from_yaml(yaml_path: Path, quiet: bool) -> tuple[BoxTable, list[str]]:
     for stem, image in sorted(_unique_images(list(labels), yaml_path).items()):
         label = labels[image]
         found[stem] = str(label) if label.is_file() else None
-    return read_label_files(list(found), list(found.values()), quiet=quiet), list(dataset.names)
+    return (read_label_files(list(found), list(found.values()), quiet=quiet,
+                             n_classes=len(dataset.names)), list(dataset.names))
