@@ -134,6 +134,9 @@ def test_read_mot_errors_name_file_and_line(tmp_path):
         "1,1,0,0,nan,10\n": "not finite",
         "1,1,0,0,-3,10\n": "width and height must be >= 0",
         "1,2,0,0,3,3\n1,2,1,1,3,3\n": "appears twice in frame 1",
+        "1,1,0,0,\u0663,10\n": "not a number",          # Arabic-Indic 3: float() takes it
+        "1,1,0,0,1_0,10\n": "not a number",              # so does 1_0
+        "1,1,0,0,10,10\u2028\n": "not a number",         # a Unicode separator ends no line
     }
     for i, (text, message) in enumerate(cases.items()):
         path = tmp_path / f"bad{i}.txt"

@@ -101,7 +101,11 @@ class MotRows:
 
 
 def _number(token: str, column: str, path: Path, line: int) -> float:
+    # ASCII decimal numbers only, as the YOLO readers: float() alone would also take '٣',
+    # full-width digits and '1_0'
     try:
+        if not token.isascii() or "_" in token:
+            raise ValueError
         value = float(token)
     except ValueError:
         raise FormatError(f"column '{column}' is not a number: {token!r}", path, line) from None
@@ -117,8 +121,28 @@ def _integer(token: str, column: str, path: Path, line: int) -> int:
     return int(value)
 
 
-def _parse_line(text: str, path: Path, line: int) -> tuple:
-    tokens = text.replace(",", " ").split()
+def _split_lines(text: str) -> list[tuple[int, list[str]]]:
+    """(1-based line number, tokens) of the non-blank lines.
+
+    Lines end at ``\\n``, ``\\r\\n`` or ``\\r`` and tokens are separated by commas and ASCII
+    whitespace only (as the YOLO readers split them): a Unicode line or space separator
+    stays inside a token, which is then not a number.
+
+    Examples
+    --------
+    >>> _split_lines("1,2, 3\\u2028\\r\\n\\n4 5\\n")
+    [(1, ['1', '2', '3\\u2028']), (3, ['4', '5'])]
+    """
+    data = text.encode("utf-8", errors="surrogatepass")
+    out = []
+    for number, raw in enumerate(data.splitlines(), start=1):
+        tokens = raw.replace(b",", b" ").split()
+        if tokens:
+            out.append((number, [t.decode("utf-8", errors="replace") for t in tokens]))
+    return out
+
+
+def _parse_line(tokens: list[str], path: Path, line: int) -> tuple:
     if not 6 <= len(tokens) <= 10:
         raise FormatError(f"expected 6 to 10 columns (frame,id,x,y,w,h[,conf,class,"
                           f"visibility,unused]), got {len(tokens)}", path, line)
@@ -173,7 +197,7 @@ def read_mot(path: str | Path) -> MotRows:
         raise FormatError("not a UTF-8 text file", path) from None
     except OSError as exc:
         raise FormatError(f"cannot read MOT file ({exc.strerror})", path) from None
-    parsed = [_parse_line(t, path, i) for i, t in enumerate(text.splitlines(), 1) if t.strip()]
+    parsed = [_parse_line(tokens, path, i) for i, tokens in _split_lines(text)]
     if not parsed:
         return MotRows.empty()
     frames, ids, boxes, conf, classes, vis, lines = zip(*parsed, strict=False)
