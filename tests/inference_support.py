@@ -155,3 +155,20 @@ def wait_until_bound(port: int, limit_s: float = 10.0) -> None:
             return
         time.sleep(0.02)
     pytest.fail(f"nothing bound UDP port {port} within {limit_s} s")
+
+
+def ts_datagrams(count: int, pid: int = 256, per: int = 7) -> list[bytes]:
+    """``count`` distinct in-order MPEG-TS datagrams of ``per`` packets on one PID.
+
+    Each packet carries payload (so its continuity counter counts) and its own serial number
+    in the payload, so no two datagrams are byte-identical.
+    """
+    out = []
+    for d in range(count):
+        packets = []
+        for p in range(per):
+            serial = d * per + p
+            header = bytes([0x47, pid >> 8 & 0x1F, pid & 0xFF, 0x10 | serial % 16])
+            packets.append(header + serial.to_bytes(4, "big") + bytes(180))
+        out.append(b"".join(packets))
+    return out
