@@ -10,12 +10,10 @@ channel ``c`` (RGB), so bright red frames give class-0 detections and black fram
 from __future__ import annotations
 
 import socket
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 NAMES = ["red", "green", "blue"]
 
@@ -138,23 +136,6 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def wait_until_bound(port: int, limit_s: float = 10.0) -> None:
-    """Return once this process listens on the UDP port, else fail the test.
-
-    Reads the process's sockets with psutil instead of probing with a bind, which could
-    take the port for an instant and make the receiver's own bind fail.
-    """
-    import psutil
-
-    me = psutil.Process()
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if any(c.laddr and c.laddr.port == port for c in me.net_connections(kind="udp")):
-            return
-        time.sleep(0.02)
-    pytest.fail(f"nothing bound UDP port {port} within {limit_s} s")
 
 
 def ts_datagrams(count: int, pid: int = 256, per: int = 7) -> list[bytes]:

@@ -31,6 +31,7 @@ import pandas as pd
 
 from tecktrack.errors import StreamError
 from tecktrack.inference.service import InferenceResult, InferenceService
+from tecktrack.inference.udp_url import UdpAddress
 from tecktrack.interface.udp_sender import send_video
 
 __all__ = ["StreamRun", "free_udp_port", "frame_table", "stream_video", "wait_until_bound"]
@@ -49,15 +50,16 @@ class StreamRun:
 
 
 def free_udp_port(host: str = "127.0.0.1") -> int:
-    """A UDP port on ``host`` that was free a moment ago.
+    """A UDP port on ``host`` (IPv4 or IPv6) that was free a moment ago.
 
     Examples
     --------
     >>> 1024 <= free_udp_port() <= 65535
     True
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
+    family, _, _, _, sockaddr = socket.getaddrinfo(host, 0, type=socket.SOCK_DGRAM)[0]
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.bind(sockaddr)
         return int(sock.getsockname()[1])
 
 
@@ -147,7 +149,7 @@ def stream_video(service: InferenceService, video: str | Path, *, fps: float | N
         ended), or the receiver never listened, failed, or did not end after the stream.
     """
     port = port if port is not None else free_udp_port(host)
-    url = f"udp://{host}:{port}"
+    url = UdpAddress(host, port).url  # udp://[::1]:port for IPv6 hosts
     receiver = _Receiver(service, url)
     receiver.start()
     sent, bound = 0, False
