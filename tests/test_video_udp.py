@@ -89,7 +89,8 @@ def test_a_stream_that_never_starts_ends_after_the_timeout():
 @pytest.mark.timeout(60)
 def test_sender_killed_mid_stream_ends_the_run_with_frames_so_far(clip, repo_root):
     port = free_udp_port()
-    receiver = start_receiver(port, timeout=2.0)
+    # the sender is a new Python process: under load it takes seconds to start sending
+    receiver = start_receiver(port, timeout=8.0)
     sender = subprocess.Popen(
         [sys.executable, "-m", "tecktrack", "stream", "send", str(clip),
          f"udp://127.0.0.1:{port}", "--fps", "25", "--loop"],
@@ -107,7 +108,7 @@ def test_sender_killed_mid_stream_ends_the_run_with_frames_so_far(clip, repo_roo
     assert len(receiver.indices) >= 10
     assert receiver.indices == list(range(len(receiver.indices)))
     assert receiver.pre.stats.end_reason == "stalled"
-    assert receiver.ended_at - killed_at < 6.0
+    assert receiver.ended_at - killed_at < 12.0
 
 
 def _spray_garbage(port: int, count: int, seed: int, pause: float = 0.002) -> None:
