@@ -15,6 +15,8 @@ from tecktrack.interface.api.request import FIELDS, MAX_NAME_CHARS, MAX_SOURCE_C
 __all__ = ["openapi_document"]
 
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+#: Text without control characters (the validator refuses them).
+_NO_CONTROL = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
 
 _ERROR = {
     "type": "object",
@@ -36,6 +38,8 @@ def _field_schema(name: str, models: list[str], max_run_s: float) -> dict[str, A
         schema["default"] = default
     if name == "model" and models:
         schema["enum"] = models
+    if kind is str:
+        schema["pattern"] = _NO_CONTROL
     if name == "source":
         schema.update(minLength=1, maxLength=MAX_SOURCE_CHARS,
                       description="a file or folder under a data root, or udp://host:port",
@@ -100,7 +104,9 @@ def openapi_document(models: list[str], *, max_run_s: float, version: str,
             "/run_inference": {"post": {
                 "operationId": "run_inference",
                 "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/RunRequest"}}}},
+                    "schema": {"$ref": "#/components/schemas/RunRequest"},
+                    **({"example": {"source": "udp://127.0.0.1:5000", "model": models[0],
+                                    "timeout": min(1.0, max_run_s)}} if models else {})}}},
                 "responses": {
                     "200": _json_response("the run's id, folder and metrics",
                                           {"$ref": "#/components/schemas/RunResponse"}),
