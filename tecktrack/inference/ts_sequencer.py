@@ -17,6 +17,10 @@ packet with payload, so the sequencer knows which datagram must come next:
 
 Counters that restart legitimately (the discontinuity indicator of the adaptation field) are
 accepted as they come. Null packets (PID 0x1FFF) and packets without payload are ignored.
+The first datagram seen is the reference (a receiver may join a stream anywhere): when the very
+first two arrive swapped, the earlier one is released late, as a gap. With 4-bit counters a
+datagram of 7 packets of one PID moves its counter by 7, so only reorders of a few datagrams
+can be undone; the ``window`` is kept small for that reason.
 """
 
 from __future__ import annotations
