@@ -212,10 +212,22 @@ def test_oversize_body_is_refused_before_parsing(server, world):
     assert status == 413 and "error" in data
 
 
-def test_a_body_past_waitress_own_cap_is_413_json_too(server, world):
-    huge = json.dumps(body(world, padding="x" * 3_000_000)).encode()  # > the 1 MiB hard cap
-    status, data = call(server, "/run_inference", raw=huge)  # call() parses the JSON
-    assert status == 413 and data["field"] is None and "Too Large" in data["error"]
+def test_a_body_past_waitress_own_cap_is_413_json_too(server):
+    """waitress refuses a Content-Length over its 1 MiB hard cap before any body is read."""
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(server)
+    with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
+        sock.sendall(b"POST /run_inference HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 3000000\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 ") and b"Content-Type: application/json" in head
+    data = json.loads(payload)
+    assert data["field"] is None and "Too Large" in data["error"]
 
 
 @pytest.mark.parametrize("raw", [b"[" * 5000 + b"]" * 5000,
@@ -231,6 +243,17 @@ def test_a_body_that_is_not_declared_json_is_a_415(server, world, content_type):
     raw = json.dumps(body(world)).encode()
     status, data = call(server, "/run_inference", raw=raw, content_type=content_type)
     assert status == 415 and "Content-Type: application/json" in data["error"]
+
+
+def test_skipped_images_are_named_relative_to_the_data_root(server, world):
+    from inference_support import write_folder
+
+    folder = write_folder(world["data"] / "frames", 4)
+    (folder / "000002.png").write_bytes(b"broken")
+    status, data = call(server, "/run_inference", body(world, source="frames"))
+    assert status == 200 and data["metrics"]["total_frames"] == 3
+    [skipped] = data["metrics"]["unreadable_images"]
+    assert skipped.startswith("frames/000002.png: not an image")
 
 
 def test_a_failed_request_leaves_no_run_folder(server, world):

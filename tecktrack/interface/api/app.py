@@ -130,8 +130,18 @@ def run_request(request: RunRequest, config: ServiceConfig) -> dict[str, Any]:
                                max_run_s=min(request.timeout, config.max_run_s),
                                runs_dir=config.runs_dir, keep_frames=False, quiet=config.quiet)
     result = service.run_inference(request.source)
+    metrics = {key: _redacted(value, config) for key, value in result.metrics.items()}
     return {"run_id": result.run_dir.name, "run_dir": public_path(result.run_dir, config),
-            "metrics": result.metrics}
+            "metrics": metrics}
+
+
+def _redacted(value: Any, config: ServiceConfig) -> Any:
+    """Metric values with their paths (``unreadable_images``) made relative."""
+    if isinstance(value, str):
+        return redact(value, config)
+    if isinstance(value, list):
+        return [_redacted(item, config) for item in value]
+    return value
 
 
 # -- errors ------------------------------------------------------------------------------
