@@ -18,6 +18,8 @@ def add_run_options(parser: argparse.ArgumentParser, *, conf: float = 0.25) -> N
     add_detector_options(parser, conf=conf)
     parser.add_argument("--timeout", type=float, default=5.0,
                         help="UDP: end the run after this many seconds without packets (5)")
+    parser.add_argument("--max-run-s", type=float, default=None, metavar="S",
+                        help="stop the run after S seconds of wall time (default: no limit)")
     parser.add_argument("--save-frames", action="store_true",
                         help="also write annotated frames/<index>.jpg")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
@@ -61,7 +63,7 @@ def run_pipeline(args: argparse.Namespace, track: bool) -> int:
                        threads=args.threads or pipeline_threads())
     service = InferenceService(model, drop_rate=args.drop_rate, save_frames=args.save_frames,
                                timeout=args.timeout, runs_dir=args.runs_dir, keep_frames=False,
-                               quiet=args.quiet, track=tracking)
+                               quiet=args.quiet, max_run_s=args.max_run_s, track=tracking)
     result = service.run_inference(args.source)
     print(json.dumps({"run_dir": str(result.run_dir), "metrics": result.metrics}, indent=2))
     unreadable = result.metrics.get("unreadable_images", [])
