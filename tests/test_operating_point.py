@@ -69,3 +69,40 @@ def test_outcomes_mark_kept_detections_and_found_labels():
                              [0.9, 0.6, 0.2])}
     state, found = OperatingPoints(gt, preds).outcomes(0.5, 0.5)
     assert state.tolist() == [1, 0, -1] and found.tolist() == [True, False]
+
+
+def test_explorer_widget_follows_the_slider(monkeypatch):
+    pytest.importorskip("ipywidgets")
+    import re
+
+    from tecktrack.lab.explorer import explorer_state, filter_images
+    from tecktrack.lab.widgets import show_explorer
+
+    monkeypatch.setenv("TECKTRACK_WIDGETS", "1")
+    gt, preds = _world(50, 4, seed=7)
+    points = OperatingPoints(gt, preds, names=list("abcd"))
+    box = show_explorer({"m": points}, conf=0.5, iou=0.5)
+    model, conf, iou = box.children[0].children
+    conf.value = 0.75
+    shown = float(re.search(r"tt-precision'>([0-9.]+)<", box.children[1].value).group(1))
+    assert shown == pytest.approx(points.summary(0.75, 0.5)["precision"], abs=5e-5)
+    assert shown != pytest.approx(points.summary(0.5, 0.5)["precision"], abs=5e-5)
+    state = explorer_state(points, 0.75, 0.5)
+    for kind in ("missed", "false positive", "wrong class"):
+        keys = filter_images(state.errors, state.presence, kind=kind)
+        assert all(state.errors.loc[k, kind] > 0 for k in keys)
+        assert len(keys) == int((state.errors[kind] > 0).sum())
+    keys = filter_images(state.errors, state.presence, class_id=2)
+    assert keys and all(state.presence[points.images.index(k), 2] for k in keys)
+
+
+def test_top_confusion_keeps_totals_and_puts_the_rest_in_other():
+    from tecktrack.lab.explorer import top_confusion
+
+    gt, preds = _world(80, 30, seed=9)
+    cm = OperatingPoints(gt, preds).confusion(0.3, 0.5)
+    top = top_confusion(cm, 10)
+    assert top.shape == (12, 12) and list(top.index[-2:]) == ["other", "background"]
+    assert top.to_numpy().sum() == cm.to_numpy().sum()
+    assert top.loc["background", "background"] == 0
+    assert top["background"].sum() == cm["background"].sum()

@@ -133,9 +133,9 @@ def filter_images(errors: pd.DataFrame, presence: np.ndarray | None = None, *,
         if presence is None:
             raise ValueError("filtering by class needs the presence matrix")
         mask &= presence[:, class_id]
-    n_kind = errors[list(ERROR_KINDS) if kind is None else [kind]].sum(1).to_numpy()
+    n_kind = errors[list(ERROR_KINDS) if kind is None else [kind]].sum(axis=1).to_numpy()
     mask &= n_kind > 0
-    n_all = errors[list(ERROR_KINDS)].sum(1).to_numpy()
+    n_all = errors[list(ERROR_KINDS)].sum(axis=1).to_numpy()
     idx = np.flatnonzero(mask)
     idx = idx[np.lexsort((idx, -n_all[idx], -n_kind[idx]))]
     return [errors.index[i] for i in idx]
