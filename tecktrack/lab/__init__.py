@@ -24,6 +24,7 @@ from tecktrack.lab.predictions import (
     ground_truth,
     predict_split,
     sample_items,
+    side_by_side,
 )
 from tecktrack.lab.report import flat_header, notebook_setup, save_figure, save_table
 from tecktrack.lab.review import ReviewCard, ReviewQueue, card_image, cards_table, review_cards
@@ -51,5 +52,5 @@ __all__ = [
     "augmented_versions", "cleaning_sweep", "flat_header", "ground_truth", "label_issue_hits",
     "label_noise", "list_notebooks", "move_plan", "notebook_setup", "parse_parameters",
     "pick_examples", "plots", "predict_split", "run_notebook", "run_notebooks", "sample_items",
-    "sample_layout", "save_figure", "save_table", "scored_versions", "select_notebooks",
+    "sample_layout", "side_by_side", "save_figure", "save_table", "scored_versions", "select_notebooks",
 ]
