@@ -52,5 +52,6 @@ __all__ = [
     "augmented_versions", "cleaning_sweep", "flat_header", "ground_truth", "label_issue_hits",
     "label_noise", "list_notebooks", "move_plan", "notebook_setup", "parse_parameters",
     "pick_examples", "plots", "predict_split", "run_notebook", "run_notebooks", "sample_items",
-    "sample_layout", "side_by_side", "save_figure", "save_table", "scored_versions", "select_notebooks",
+    "sample_layout", "side_by_side", "save_figure", "save_table", "scored_versions",
+    "select_notebooks",
 ]

@@ -26,7 +26,8 @@ from tecktrack.datasets.dataset import SIZE_BUCKETS
 from tecktrack.detections import Detections
 from tecktrack.draw import class_colors, draw_detections
 
-__all__ = ["MAX_CLASSES", "augmentation_change", "class_distribution", "class_histograms", "confusion_heatmap",
+__all__ = ["MAX_CLASSES", "augmentation_change", "class_distribution", "class_histograms",
+           "confusion_heatmap",
            "detection_pairs", "image_grid", "jpeg", "latency_plot", "loss_components",
            "objects_per_image", "pr_curves_plot", "score_histogram", "size_buckets",
            "threshold_sweep_plot", "top_classes"]
