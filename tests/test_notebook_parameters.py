@@ -93,3 +93,20 @@ def test_cli_resolves_relative_paths_from_the_callers_directory(tmp_path, monkey
     assert f"DATA {tmp_path / 'somewhere' / 'my' / 'data.yaml'} True" in printed
     # the kernel was provisioned with CurveZMQ keys: no plain-TCP warning on the console
     assert "without encryption" not in capfd.readouterr().err
+
+
+def test_lab_command_binds_localhost_with_a_fresh_token_and_encrypted_kernels(tmp_path):
+    from tecktrack.lab.server import lab_command
+
+    a, b = lab_command(tmp_path, 8899), lab_command(tmp_path, 8899)
+    assert a.token != b.token and len(a.token) >= 32
+    assert a.url == f"http://127.0.0.1:8899/lab?token={a.token}"
+    assert "--ServerApp.ip=127.0.0.1" in a.argv and "--ServerApp.port_retries=0" in a.argv
+    assert f"--IdentityProvider.token={a.token}" in a.argv
+    assert "--KernelManager.transport_encryption=auto" in a.argv
+    assert f"--ServerApp.root_dir={tmp_path.resolve()}" in a.argv
+
+
+def test_lab_cli_refuses_a_bad_port(capsys):
+    assert main(["lab", "--port", "70000"]) == 2
+    assert "--port must be in 1..65535" in capsys.readouterr().err
