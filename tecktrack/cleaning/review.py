@@ -53,10 +53,10 @@ from pathlib import Path
 from typing import Any
 
 from tecktrack.cleaning.moves import (
-    _write_new,
     apply_manifest,
     undo_manifest,
     write_manifest,
+    write_new,
 )
 from tecktrack.errors import DatasetError, FormatError
 
@@ -257,7 +257,7 @@ def apply_review(review: str | Path, *, quiet: bool = True) -> Path:
         installs.append((staged, path))
     first = write_manifest(backups, work, work / "1-backup-manifest.json")
     record = work.parent / f"{work.name}.json"
-    _write_new(record, json.dumps({
+    write_new(record, json.dumps({
         "version": REVIEW_VERSION, "kind": "review", "review": str(review),
         "decisions": len(accepted), "files": len(texts),
         "steps": [str(first), str(work / "2-install-manifest.json")],

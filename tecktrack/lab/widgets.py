@@ -235,7 +235,7 @@ def show_review_queue(cards: Sequence[ReviewCard], review_file: str | Path,
 
     queue = ReviewQueue(cards, review_file)
     header, reason, status = w.HTML(), w.HTML(), w.HTML()
-    picture = w.Image(format="png")
+    picture = w.Image(format="png", layout=w.Layout(width="360px"))
     buttons = {label: w.Button(description=label) for label in BUTTONS}
     for label, button in buttons.items():
         button.add_class(f"tt-{BUTTONS[label]}")

@@ -26,9 +26,9 @@ import pandas as pd
 
 from tecktrack.detections import Detections
 from tecktrack.metrics._inputs import Names, flatten
-from tecktrack.metrics.confusion import BACKGROUND, _image_pairs
+from tecktrack.metrics.confusion import BACKGROUND, image_pairs
 from tecktrack.metrics.matching import MatchResult
-from tecktrack.metrics.tables import _pr_frame, _pr_match
+from tecktrack.metrics.tables import pr_frame, pr_match
 
 __all__ = ["ERROR_KINDS", "OperatingPoints"]
 
@@ -55,7 +55,7 @@ class OperatingPoints:
         self.min_iou = float(min_iou)
         self._matches: dict[float, MatchResult] = {}
         truth = np.flatnonzero(~self.flat.gt_crowd)
-        p_det, p_gt, p_iou = _image_pairs(self.flat, np.arange(len(self.flat.dt_score)), truth)
+        p_det, p_gt, p_iou = image_pairs(self.flat, np.arange(len(self.flat.dt_score)), truth)
         keep = p_iou >= self.min_iou
         order = np.argsort(-p_iou[keep], kind="stable")      # descending IoU, once
         self._pairs = (p_det[keep][order], p_gt[keep][order], p_iou[keep][order])
@@ -87,13 +87,13 @@ class OperatingPoints:
         if key < self.min_iou - 1e-9:
             raise ValueError(f"iou {iou} is below min_iou {self.min_iou}")
         if key not in self._matches:
-            self._matches[key] = _pr_match(self.flat, key)
+            self._matches[key] = pr_match(self.flat, key)
         return self._matches[key]
 
     def precision_recall(self, conf: float, iou: float) -> pd.DataFrame:
         """The table of :func:`tecktrack.metrics.precision_recall` at ``(conf, iou)``."""
         return self._cached("pr", conf, iou,
-                            lambda: _pr_frame(self.flat, self.match(iou), conf)).copy()
+                            lambda: pr_frame(self.flat, self.match(iou), conf)).copy()
 
     def summary(self, conf: float, iou: float) -> dict[str, float | int]:
         """Class-mean precision and recall, their F1, and the total TP / FP / FN."""
