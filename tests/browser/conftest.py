@@ -83,6 +83,10 @@ class Lab:
         env = {**os.environ, "PYTHONPATH": str(REPO), "JUPYTER_CONFIG_DIR": str(root / "cfg"),
                "JUPYTER_RUNTIME_DIR": str(root / "runtime")}
         env.pop("TECKTRACK_WIDGETS", None)
+        # no "get notified about Jupyter news?" toast over the page
+        (root / "cfg" / "labconfig").mkdir(parents=True)
+        (root / "cfg" / "labconfig" / "page_config.json").write_text(json.dumps(
+            {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
         self.log = open(root / "jupyterlab.log", "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen([*server.argv, "--LabApp.expose_app_in_browser=True"],
                                      cwd=root, env=env, stdout=self.log,

@@ -39,9 +39,6 @@ def _open_and_run(page, lab, notebook: str, ready: str) -> None:
     page.goto(lab.url(notebook), timeout=STEP_TIMEOUT_MS * 3)
     page.wait_for_function(_PANEL, arg=notebook, timeout=STEP_TIMEOUT_MS * 3)
     page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.ready")
-    no_news = page.get_by_role("button", name="No")
-    if no_news.count():                          # JupyterLab's "notify about news?" toast
-        no_news.first.click(timeout=STEP_TIMEOUT_MS)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     try:
         page.locator(ready).first.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
