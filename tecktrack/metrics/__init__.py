@@ -18,6 +18,7 @@ from tecktrack.metrics.coco import COCO_IOU_THRESHOLDS, SUMMARY_KEYS, Evaluation
 from tecktrack.metrics.confusion import BACKGROUND, confusion_matrix
 from tecktrack.metrics.curves import pr_curves
 from tecktrack.metrics.matching import AREA_RANGES, MatchResult, match
+from tecktrack.metrics.operating_point import ERROR_KINDS, OperatingPoints
 from tecktrack.metrics.tables import SWEEP_THRESHOLDS, precision_recall, threshold_sweep
 from tecktrack.metrics.timing import time_callable
 
@@ -26,11 +27,13 @@ __all__ = [
     "BACKGROUND",
     "COCO_IOU_THRESHOLDS",
     "COCO_RECALL_THRESHOLDS",
+    "ERROR_KINDS",
     "SUMMARY_KEYS",
     "SWEEP_THRESHOLDS",
     "Evaluation",
     "ExactBoxes",
     "MatchResult",
+    "OperatingPoints",
     "confusion_matrix",
     "evaluate",
     "match",

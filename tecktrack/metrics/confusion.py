@@ -15,8 +15,8 @@ from tecktrack.metrics.iou import corner_iou
 BACKGROUND = "background"
 
 
-def _image_pairs(flat: FlatInputs, det: np.ndarray, gt: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def image_pairs(flat: FlatInputs, det: np.ndarray, gt: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All (detection, ground truth) pairs in the same image, class-agnostic, with IoU."""
     g_img = flat.gt_image[gt]                        # sorted: flat arrays are in image order
     d_img = flat.dt_image[det]
@@ -90,7 +90,7 @@ def confusion_matrix(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable,
     flat = flatten(gt, preds, names=names, iscrowd=iscrowd, exact=exact)
     det = np.flatnonzero(flat.dt_score >= conf)
     truth = np.flatnonzero(~flat.gt_crowd)
-    p_det, p_gt, p_iou = _image_pairs(flat, det, truth)
+    p_det, p_gt, p_iou = image_pairs(flat, det, truth)
     keep = p_iou >= iou
     m_det, m_gt = _one_to_one(p_det[keep], p_gt[keep], p_iou[keep])
     k = flat.n_classes

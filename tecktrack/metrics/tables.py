@@ -37,11 +37,13 @@ def _ratios(tp: np.ndarray, fp: np.ndarray, n_pos: np.ndarray) -> tuple[np.ndarr
     return precision, recall
 
 
-def _pr_match(flat: FlatInputs, iou: float) -> MatchResult:
+def pr_match(flat: FlatInputs, iou: float) -> MatchResult:
+    """The matching the precision/recall tables count: one IoU, area 'all', no cap."""
     return match(flat, [iou], [AREA_RANGES["all"]], max_det=None)
 
 
-def _pr_frame(flat: FlatInputs, m: MatchResult, conf: float) -> pd.DataFrame:
+def pr_frame(flat: FlatInputs, m: MatchResult, conf: float) -> pd.DataFrame:
+    """The :func:`precision_recall` table of a matching at score threshold ``conf``."""
     tp, fp = _counts_at(m, conf)
     n_pos = m.n_positive[0]
     precision, recall = _ratios(tp, fp, n_pos)
@@ -95,7 +97,7 @@ def precision_recall(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable,
     {'tp': 1, 'fp': 1, 'precision': 0.5, 'recall': 0.5}
     """
     flat = flatten(gt, preds, names=names, areas=areas, iscrowd=iscrowd, exact=exact)
-    return _pr_frame(flat, _pr_match(flat, iou), conf)
+    return pr_frame(flat, pr_match(flat, iou), conf)
 
 
 def threshold_sweep(models: Mapping[str, Mapping[Hashable, Detections]],
@@ -133,7 +135,7 @@ def threshold_sweep(models: Mapping[str, Mapping[Hashable, Detections]],
     columns = {}
     for model, preds in models.items():
         flat = flatten(gt, preds, names=names)
-        m = _pr_match(flat, iou)
+        m = pr_match(flat, iou)
         n_pos = m.n_positive[0]
         has_gt = n_pos > 0
         rows = [_ratios(*_counts_at(m, c), n_pos) for c in thresholds]
