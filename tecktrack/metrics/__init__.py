@@ -16,6 +16,7 @@ from tecktrack.metrics.accumulate import COCO_RECALL_THRESHOLDS
 from tecktrack.metrics.coco import COCO_IOU_THRESHOLDS, SUMMARY_KEYS, Evaluation, evaluate
 from tecktrack.metrics.confusion import BACKGROUND, confusion_matrix
 from tecktrack.metrics.curves import pr_curves
+from tecktrack.metrics.errors import ERROR_KEYS, ErrorBreakdown, error_breakdown
 from tecktrack.metrics.matching import AREA_RANGES, MatchResult, match
 from tecktrack.metrics.tables import SWEEP_THRESHOLDS, precision_recall, threshold_sweep
 from tecktrack.metrics.timing import time_callable
@@ -25,11 +26,14 @@ __all__ = [
     "BACKGROUND",
     "COCO_IOU_THRESHOLDS",
     "COCO_RECALL_THRESHOLDS",
+    "ERROR_KEYS",
     "SUMMARY_KEYS",
     "SWEEP_THRESHOLDS",
+    "ErrorBreakdown",
     "Evaluation",
     "MatchResult",
     "confusion_matrix",
+    "error_breakdown",
     "evaluate",
     "match",
     "pr_curves",
