@@ -1,0 +1,140 @@
+"""Bootstrap over images: each resample equals the engine (and pycocotools) on the duplicated
+dataset; intervals, seeds and the paired comparison."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_metrics_oracle import make_dataset, run_pycocotools
+
+from tecktrack.detections import Detections
+from tecktrack.errors import EvaluationError
+from tecktrack.metrics import SUMMARY_KEYS, evaluate
+from tecktrack.metrics.bootstrap import (
+    bootstrap,
+    percentile_interval,
+    resample_counts,
+    resampled_metrics,
+)
+
+
+def duplicated(data: dict, counts: np.ndarray) -> dict:
+    """The resampled dataset spelled out: image i appears counts[i] times, copies adjacent."""
+    out = {"gt": {}, "preds": {}, "areas": {}, "iscrowd": {}, "names": data["names"]}
+    for i, key in enumerate(data["gt"]):
+        for r in range(int(counts[i])):
+            out["gt"][(key, r)] = data["gt"][key]
+            out["areas"][(key, r)] = data["areas"][key]
+            out["iscrowd"][(key, r)] = data["iscrowd"][key]
+            if key in data["preds"]:
+                out["preds"][(key, r)] = data["preds"][key]
+    return out
+
+
+def _kw(data: dict) -> dict:
+    return {"names": data["names"], "areas": data["areas"], "iscrowd": data["iscrowd"]}
+
+
+def _nan(values) -> np.ndarray:
+    v = np.asarray(values, np.float64)
+    return np.where(v < 0, np.nan, v)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3, 4, 6, 8])   # tie scores in 0, 3, 4 and 8
+def test_each_of_20_resamples_equals_the_engine_on_the_duplicated_dataset(seed: int) -> None:
+    data = make_dataset(seed)
+    counts = resample_counts(len(data["gt"]), 20, seed=seed)
+    got = resampled_metrics(data["gt"], data["preds"], counts, **_kw(data))
+    for b in range(20):
+        dup = duplicated(data, counts[b])
+        ev = evaluate(dup["gt"], dup["preds"], **_kw(dup))
+        want = _nan([ev.summary[k] for k in SUMMARY_KEYS])
+        np.testing.assert_allclose(got.summary[b], want, atol=1e-12, rtol=0)
+        np.testing.assert_allclose(got.class_ap[b], ev.per_class["mAP50-95"], atol=1e-12, rtol=0)
+        np.testing.assert_allclose(got.class_ap50[b], ev.per_class["mAP50"], atol=1e-12, rtol=0)
+
+
+def test_tied_scores_are_exact_only_with_copy_by_copy_blocks() -> None:
+    """Guard: one image drawn twice with a tied TP/FP pair changes AP when copies interleave."""
+    box = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [50, 50, 60, 60]], np.float32)
+    gt = {"a": Detections(box[:1], [0]), "b": Detections(box[2:], [0])}
+    preds = {"a": Detections(box[:2] + [[0, 0, 0, 0], [30, 30, 30, 30]], [0, 0], [0.5, 0.5]),
+             "b": Detections(box[2:], [0], [0.4])}
+    counts = np.array([[2, 1]])
+    dup = duplicated({"gt": gt, "preds": preds, "areas": {k: None for k in gt},
+                      "iscrowd": {k: None for k in gt}, "names": None}, counts[0])
+    want = evaluate(dup["gt"], dup["preds"]).summary["map50"]
+    assert resampled_metrics(gt, preds, counts).summary[0, 1] == pytest.approx(want, abs=1e-12)
+    assert want != pytest.approx(evaluate(gt, preds).summary["map50"])
+
+
+@pytest.mark.parametrize("seed", [2, 5])
+def test_resamples_equal_pycocotools_on_the_duplicated_dataset(seed: int) -> None:
+    data = make_dataset(seed)
+    counts = resample_counts(len(data["gt"]), 3, seed=seed)
+    got = resampled_metrics(data["gt"], data["preds"], counts, **_kw(data))
+    for b in range(3):
+        ev = run_pycocotools(duplicated(data, counts[b]))
+        if ev is None:
+            continue
+        np.testing.assert_allclose(got.summary[b], _nan(ev.stats[:12]), atol=1e-9, rtol=0)
+
+
+def test_drawing_every_image_once_gives_the_point_estimate() -> None:
+    data = make_dataset(7)
+    ones = np.ones((1, len(data["gt"])), np.int32)
+    got = resampled_metrics(data["gt"], data["preds"], ones, **_kw(data))
+    ev = evaluate(data["gt"], data["preds"], **_kw(data))
+    np.testing.assert_allclose(got.summary[0], _nan([ev.summary[k] for k in SUMMARY_KEYS]),
+                               atol=1e-12, rtol=0)
+
+
+def test_counts_are_seeded_and_sum_to_the_image_count() -> None:
+    a, b = resample_counts(50, 30, seed=3), resample_counts(50, 30, seed=3)
+    assert np.array_equal(a, b) and not np.array_equal(a, resample_counts(50, 30, seed=4))
+    assert (a.sum(axis=1) == 50).all()
+    # an image is left out of about 1/e of the resamples
+    assert 0.3 < (a == 0).mean() < 0.44
+
+
+def test_bootstrap_intervals_contain_the_point_estimate_and_shrink_with_more_images() -> None:
+    rng = np.random.default_rng(0)
+
+    def problem(n: int) -> tuple[dict, dict]:
+        gt, preds = {}, {}
+        for i in range(n):
+            box = np.array([[10, 10, 50, 50]], np.float32)
+            gt[i] = Detections(box, [0])
+            hit = rng.random() < 0.7
+            preds[i] = Detections(box + (0 if hit else 60), [0], [rng.random()])
+        return gt, preds
+
+    widths = []
+    for n in (20, 400):
+        b = bootstrap(*problem(n), n_resamples=300, seed=1, quiet=True)
+        row = b.summary_intervals().loc["map50"]
+        assert row["lo"] <= row["value"] <= row["hi"]
+        widths.append(row["hi"] - row["lo"])
+    assert widths[1] < widths[0] / 2
+
+
+def test_to_dict_is_json_ready_and_names_classes() -> None:
+    data = make_dataset(1)
+    b = bootstrap(data["gt"], data["preds"], n_resamples=30, seed=0, quiet=True, **_kw(data))
+    d = b.to_dict()
+    assert d["n_resamples"] == 30 and d["seed"] == 0 and set(d["summary"]) == set(SUMMARY_KEYS)
+    assert {r["class"] for r in d["per_class"]} == set(data["names"].values())
+
+
+def test_percentile_interval_skips_undefined_resamples() -> None:
+    s = np.array([[0.0, np.nan], [1.0, np.nan], [2.0, 5.0]])
+    lo, hi = percentile_interval(s, 0.5)
+    assert lo[0] == 0.5 and hi[0] == 1.5 and lo[1] == hi[1] == 5.0
+
+
+def test_bad_counts_are_refused() -> None:
+    g = {"a": Detections(np.array([[0, 0, 5, 5]], np.float32), [0])}
+    with pytest.raises(EvaluationError, match="counts"):
+        resampled_metrics(g, {}, np.ones((2, 3)))
+    with pytest.raises(EvaluationError, match="confidence"):
+        bootstrap(g, {}, confidence=1.5)
