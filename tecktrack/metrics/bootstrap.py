@@ -364,7 +364,7 @@ class Bootstrap:
         >>> g = {i: Detections([[0, 0, 10, 10]], [0]) for i in range(4)}
         >>> p = {0: Detections([[0, 0, 10, 10]], [0], [0.9])}
         >>> b = bootstrap(g, p, n_resamples=50, seed=0, quiet=True)
-        >>> b.summary_intervals().loc["map50", "value"].round(3)
+        >>> round(float(b.summary_intervals().loc["map50", "value"]), 3)
         0.252
         """
         lo, hi = percentile_interval(self.samples.summary, self.confidence)
