@@ -138,3 +138,18 @@ def test_bad_counts_are_refused() -> None:
         resampled_metrics(g, {}, np.ones((2, 3)))
     with pytest.raises(EvaluationError, match="confidence"):
         bootstrap(g, {}, confidence=1.5)
+
+
+def test_class_size_table_averages_to_the_coco_summary() -> None:
+    from tecktrack.metrics.breakdown import class_size_table
+
+    for seed in (0, 2, 5):
+        data = make_dataset(seed)
+        ev = evaluate(data["gt"], data["preds"], **_kw(data))
+        table = class_size_table(ev)
+        for col, key in [("AP", "map"), ("AP_small", "map_small"), ("AP_medium", "map_medium"),
+                         ("AP_large", "map_large"), ("AP50", "map50"), ("AR100", "ar100"),
+                         ("AR_small", "ar_small"), ("AR_large", "ar_large")]:
+            want = ev.summary[key]
+            got = table[col].mean() if table[col].notna().any() else -1.0
+            assert got == pytest.approx(want, abs=1e-12), (seed, col)

@@ -13,7 +13,10 @@ Examples
 """
 
 from tecktrack.metrics.accumulate import COCO_RECALL_THRESHOLDS
+from tecktrack.metrics.bootstrap import Bootstrap, bootstrap, resample_counts
+from tecktrack.metrics.breakdown import class_size_table
 from tecktrack.metrics.coco import COCO_IOU_THRESHOLDS, SUMMARY_KEYS, Evaluation, evaluate
+from tecktrack.metrics.compare import Comparison, compare_models
 from tecktrack.metrics.confusion import BACKGROUND, confusion_matrix
 from tecktrack.metrics.curves import pr_curves
 from tecktrack.metrics.errors import ERROR_KEYS, ErrorBreakdown, error_breakdown
@@ -29,15 +32,21 @@ __all__ = [
     "ERROR_KEYS",
     "SUMMARY_KEYS",
     "SWEEP_THRESHOLDS",
+    "Bootstrap",
+    "Comparison",
     "ErrorBreakdown",
     "Evaluation",
     "MatchResult",
+    "bootstrap",
+    "class_size_table",
+    "compare_models",
     "confusion_matrix",
     "error_breakdown",
     "evaluate",
     "match",
     "pr_curves",
     "precision_recall",
+    "resample_counts",
     "threshold_sweep",
     "time_callable",
 ]
