@@ -153,3 +153,25 @@ def test_class_size_table_averages_to_the_coco_summary() -> None:
             want = ev.summary[key]
             got = table[col].mean() if table[col].notna().any() else -1.0
             assert got == pytest.approx(want, abs=1e-12), (seed, col)
+
+
+def test_evaluate_bootstrap_flag_is_seeded_and_written(tmp_path, capsys) -> None:
+    import json
+
+    from test_metrics_errors import _write_json_pair
+
+    from tecktrack.cli import main
+
+    gt_path, res_path = _write_json_pair(make_dataset(6), tmp_path)
+    reports = []
+    for i, seed in enumerate((3, 3, 4)):
+        out = tmp_path / f"eval{i}.json"
+        assert main(["evaluate", "--gt", str(gt_path), "--pred", str(res_path), "--bootstrap",
+                     "40", "--seed", str(seed), "--json", str(out), "--quiet"]) == 0
+        reports.append(json.loads(out.read_text())["bootstrap"])
+    assert "95% intervals over 40 image resamples" in capsys.readouterr().out
+    assert reports[0] == reports[1] and reports[0] != reports[2]
+    row = reports[0]["summary"]["map"]
+    assert row["lo"] <= row["value"] <= row["hi"] and reports[0]["n_resamples"] == 40
+    assert main(["evaluate", "--gt", str(gt_path), "--pred", str(res_path), "--bootstrap",
+                 "-1"]) == 2

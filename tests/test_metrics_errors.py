@@ -219,3 +219,57 @@ def test_table_and_dict_use_the_tide_keys() -> None:
     assert list(e.to_dict()) == list(ERROR_KEYS)
     table = e.table()
     assert table.loc["Miss", "count"] == 1 and np.isnan(table.loc["FalsePos", "count"])
+
+
+# -- tecktrack evaluate --errors, against tidecv's own COCO loaders -----------------------
+def _write_json_pair(data: dict, folder) -> tuple:
+    """COCO files as annotation tools write them: two-decimal boxes, a polygon per box."""
+    import json
+
+    cats = sorted(data["names"])
+    images, anns, results = [], [], []
+    for i, key in enumerate(data["gt"]):
+        images.append({"id": i + 1, "file_name": f"{key}.jpg", "width": 1000, "height": 1000})
+        g = data["gt"][key]
+        for box, c, crowd in zip(np.round(g.to_coco().astype(np.float64), 2).tolist(),
+                                 g.class_ids.tolist(), data["iscrowd"][key], strict=True):
+            x, y, w, h = box
+            anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": c, "bbox": box,
+                         "area": w * h, "iscrowd": int(crowd),
+                         "segmentation": [[x, y, x + w, y, x + w, y + h, x, y + h]]})
+        d = data["preds"].get(key, Detections.empty())
+        for box, c, s in zip(np.round(d.to_coco().astype(np.float64), 2).tolist(),
+                             d.class_ids.tolist(), d.scores.tolist(), strict=True):
+            results.append({"image_id": i + 1, "category_id": c, "bbox": box, "score": s})
+    gt_path, res_path = folder / "gt.json", folder / "res.json"
+    gt_path.write_text(json.dumps({"images": images, "annotations": anns,
+                                   "categories": [{"id": c, "name": f"c{c}"} for c in cats]}))
+    res_path.write_text(json.dumps(results))
+    return gt_path, res_path
+
+
+@pytest.mark.parametrize("seed", [0, 4, 11])
+def test_evaluate_errors_json_matches_tidecv_on_coco_files(tmp_path, capsys, seed) -> None:
+    import json
+
+    tidecv = pytest.importorskip("tidecv")
+    from tecktrack.cli import main
+
+    data = make_dataset(seed)
+    gt_path, res_path = _write_json_pair(data, tmp_path)
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", "--gt", str(gt_path), "--pred", str(res_path), "--errors",
+                 "--json", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "TIDE errors" in text and "FalseNeg" in text and "AP_small" in text
+    report = json.loads(out.read_text())
+    assert list(report["errors"]) == list(ERROR_KEYS)
+    tide = tidecv.TIDE()
+    with contextlib.redirect_stdout(io.StringIO()):
+        tide.evaluate(tidecv.datasets.COCO(str(gt_path)), tidecv.datasets.COCOResult(
+            str(res_path)), mode=tidecv.TIDE.BOX, name="r")
+        errors = tide.get_all_errors()
+    want = {**errors["main"]["r"], **errors["special"]["r"]}
+    for key in ERROR_KEYS:
+        assert report["errors"][key] == pytest.approx(want[key] / 100, abs=1e-9), key
+    assert {r["class"] for r in report["per_class_size"]} == {f"c{c}" for c in data["names"]}
