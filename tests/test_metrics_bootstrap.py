@@ -175,3 +175,16 @@ def test_evaluate_bootstrap_flag_is_seeded_and_written(tmp_path, capsys) -> None
     assert row["lo"] <= row["value"] <= row["hi"] and reports[0]["n_resamples"] == 40
     assert main(["evaluate", "--gt", str(gt_path), "--pred", str(res_path), "--bootstrap",
                  "-1"]) == 2
+
+
+def test_interpolated_pr_columns_average_to_per_class_ap50() -> None:
+    from tecktrack.metrics.curves import interpolated_pr, pr_curves
+
+    for seed in (0, 3, 5):
+        data = make_dataset(seed)
+        ev = evaluate(data["gt"], data["preds"], **_kw(data))
+        table = interpolated_pr(pr_curves(data["gt"], data["preds"], **_kw(data)),
+                                classes=ev.per_class.dropna()["class"])
+        want = ev.per_class.dropna().set_index("class")["mAP50"]
+        np.testing.assert_allclose(table.mean().to_numpy(), want.loc[table.columns].to_numpy(),
+                                   atol=1e-12, rtol=0)
