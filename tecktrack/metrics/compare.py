@@ -67,20 +67,21 @@ class Comparison:
         """Number of shared resamples (0: no intervals)."""
         return len(next(iter(self.samples.values())).summary) if self.samples else 0
 
-    def _interval(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if not self.samples:
-            nan = np.full(values.shape[1:], np.nan)
-            return nan, nan
-        return tuple(percentile_interval(values, self.confidence))
+    def _interval(self, values: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if values is None:
+            return np.full(n, np.nan), np.full(n, np.nan)
+        lo, hi = percentile_interval(values, self.confidence)
+        return lo, hi
 
     def _table(self, point: dict[str, np.ndarray], draws: dict[str, np.ndarray],
                index: pd.Index) -> pd.DataFrame:
         a, b = self.names
         cols: dict[str, Any] = {}
+        n = len(index)
         for name in self.names:
-            lo, hi = self._interval(draws[name])
+            lo, hi = self._interval(draws[name], n)
             cols.update({name: point[name], f"{name} lo": lo, f"{name} hi": hi})
-        lo, hi = self._interval(draws[b] - draws[a])
+        lo, hi = self._interval(draws[b] - draws[a] if self.samples else None, n)
         cols.update({"diff": point[b] - point[a], "diff lo": lo, "diff hi": hi})
         cols[f"P({b}>{a})"] = (_share_greater(draws[b], draws[a]) if self.samples
                                else np.full(len(index), np.nan))
