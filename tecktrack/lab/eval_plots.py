@@ -178,7 +178,7 @@ def error_bars_plot(errors: pd.DataFrame, title: str = "TIDE: AP50 gained by fix
     ax.set_xlabel("dAP (AP50 points as a fraction)")
     ax.set_title(title, fontsize=10)
     ax.margins(x=0.15)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
 
