@@ -84,3 +84,50 @@ def test_compare_refuses_to_overwrite_and_needs_two_models(tmp_path, pair, capsy
     assert main(["compare", "--gt", str(gt_path), "--pred", str(a_path), "--out",
                  str(tmp_path / "x")]) == 2
     assert "exactly twice" in capsys.readouterr().err
+
+
+def _perturbed_labels(root: Path, out: Path, seed: int, shift: float) -> Path:
+    """Prediction files from the real COCO128 labels: dropped, shifted and relabelled boxes."""
+    rng = np.random.default_rng(seed)
+    out.mkdir()
+    for label in sorted((root / "labels").glob("*.txt")):
+        rows = np.loadtxt(label, ndmin=2).reshape(-1, 5)
+        rows = rows[rng.random(len(rows)) < 0.85]
+        rows[:, 1:3] = np.clip(rows[:, 1:3] + rng.normal(0, shift, (len(rows), 2)), 0, 1)
+        flip = rng.random(len(rows)) < 0.1
+        rows[flip, 0] = rng.integers(0, 80, int(flip.sum()))
+        np.savetxt(out / label.name, np.column_stack([rows, rng.random(len(rows))]),
+                   fmt=["%d"] + ["%.6f"] * 5)
+    return out
+
+
+@pytest.mark.real
+def test_real_coco128_compare_errors_and_resamples(real_data: Path, tmp_path: Path) -> None:
+    from test_metrics_bootstrap import duplicated
+    from test_metrics_errors import _check_against_tidecv
+
+    from tecktrack.metrics.bootstrap import resample_counts, resampled_metrics
+    from tecktrack.metrics.loaders import load_yolo
+
+    root = real_data / "coco128-val"
+    a = _perturbed_labels(root, tmp_path / "a", 0, 0.02)
+    b = _perturbed_labels(root, tmp_path / "b", 1, 0.005)
+    out = tmp_path / "cmp"
+    assert main(["compare", "--gt", str(root / "data.yaml"), "--pred", str(a), "--pred", str(b),
+                 "--bootstrap", "200", "--out", str(out), "--quiet"]) == 0
+    report = json.loads((out / "compare.json").read_text())
+    diff = report["difference"]["summary"]["map"]
+    assert diff["lo"] > 0 and diff["p_b_better"] > 0.95       # smaller shifts score higher
+    assert len(report["per_model"]["a"]["per_class_ap"]) == 80
+    inputs = load_yolo(root / "data.yaml", a, quiet=True)
+    no_crowd = {k: np.zeros(len(g), bool) for k, g in inputs.gt.items()}
+    data = {"gt": inputs.gt, "preds": inputs.preds, "iscrowd": no_crowd, "names": inputs.names,
+            "areas": {k: None for k in inputs.gt}}
+    assert _check_against_tidecv(data)["Cls"] > 0
+    counts = resample_counts(len(inputs.gt), 3, seed=2)
+    got = resampled_metrics(inputs.gt, inputs.preds, counts, names=inputs.names)
+    for row, c in zip(got.summary, counts, strict=True):
+        dup = duplicated(data, c)
+        ev = evaluate(dup["gt"], dup["preds"], names=inputs.names)
+        want = np.array([ev.summary[k] for k in SUMMARY_KEYS])
+        np.testing.assert_allclose(row, np.where(want < 0, np.nan, want), atol=1e-12, rtol=0)
