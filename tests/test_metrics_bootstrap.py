@@ -11,7 +11,7 @@ from tecktrack.detections import Detections
 from tecktrack.errors import EvaluationError
 from tecktrack.metrics import SUMMARY_KEYS, evaluate
 from tecktrack.metrics.bootstrap import (
-    bootstrap,
+    bootstrap_intervals,
     percentile_interval,
     resample_counts,
     resampled_metrics,
@@ -111,7 +111,7 @@ def test_bootstrap_intervals_contain_the_point_estimate_and_shrink_with_more_ima
 
     widths = []
     for n in (20, 400):
-        b = bootstrap(*problem(n), n_resamples=300, seed=1, quiet=True)
+        b = bootstrap_intervals(*problem(n), n_resamples=300, seed=1, quiet=True)
         row = b.summary_intervals().loc["map50"]
         assert row["lo"] <= row["value"] <= row["hi"]
         widths.append(row["hi"] - row["lo"])
@@ -120,7 +120,8 @@ def test_bootstrap_intervals_contain_the_point_estimate_and_shrink_with_more_ima
 
 def test_to_dict_is_json_ready_and_names_classes() -> None:
     data = make_dataset(1)
-    b = bootstrap(data["gt"], data["preds"], n_resamples=30, seed=0, quiet=True, **_kw(data))
+    b = bootstrap_intervals(data["gt"], data["preds"], n_resamples=30, seed=0, quiet=True,
+                            **_kw(data))
     d = b.to_dict()
     assert d["n_resamples"] == 30 and d["seed"] == 0 and set(d["summary"]) == set(SUMMARY_KEYS)
     assert {r["class"] for r in d["per_class"]} == set(data["names"].values())
@@ -137,7 +138,7 @@ def test_bad_counts_are_refused() -> None:
     with pytest.raises(EvaluationError, match="counts"):
         resampled_metrics(g, {}, np.ones((2, 3)))
     with pytest.raises(EvaluationError, match="confidence"):
-        bootstrap(g, {}, confidence=1.5)
+        bootstrap_intervals(g, {}, confidence=1.5)
 
 
 def test_class_size_table_averages_to_the_coco_summary() -> None:

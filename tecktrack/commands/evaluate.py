@@ -68,7 +68,7 @@ def _print_frame(frame, title: str) -> None:
 
 def _explain(args: argparse.Namespace, inputs, ev, report: dict) -> None:
     """--errors and --bootstrap: print the tables and add them to the JSON report."""
-    from tecktrack.metrics import bootstrap, class_size_table, error_breakdown
+    from tecktrack.metrics import bootstrap_intervals, class_size_table, error_breakdown
     from tecktrack.metrics.report import frame_records
 
     if args.errors:
@@ -81,9 +81,9 @@ def _explain(args: argparse.Namespace, inputs, ev, report: dict) -> None:
         report.update(errors=errors.to_dict(), error_counts=dict(errors.counts),
                       per_class_size=frame_records(sizes, "class_id"))
     if args.bootstrap:
-        boot = bootstrap(inputs.gt, inputs.preds, n_resamples=args.bootstrap, seed=args.seed,
-                         names=inputs.names, areas=inputs.areas, iscrowd=inputs.iscrowd,
-                         quiet=args.quiet)
+        boot = bootstrap_intervals(inputs.gt, inputs.preds, n_resamples=args.bootstrap,
+                                   seed=args.seed, names=inputs.names, areas=inputs.areas,
+                                   iscrowd=inputs.iscrowd, quiet=args.quiet)
         _print_frame(boot.summary_intervals(), f"95% intervals over {args.bootstrap} image "
                                                f"resamples (seed {args.seed}):")
         _print_frame(boot.class_intervals().set_index("class"), "per-class AP intervals:")

@@ -13,7 +13,7 @@ Examples
 """
 
 from tecktrack.metrics.accumulate import COCO_RECALL_THRESHOLDS
-from tecktrack.metrics.bootstrap import Bootstrap, bootstrap, resample_counts
+from tecktrack.metrics.bootstrap import Bootstrap, bootstrap_intervals, resample_counts
 from tecktrack.metrics.breakdown import class_size_table
 from tecktrack.metrics.coco import COCO_IOU_THRESHOLDS, SUMMARY_KEYS, Evaluation, evaluate
 from tecktrack.metrics.compare import Comparison, compare_models
@@ -37,7 +37,7 @@ __all__ = [
     "ErrorBreakdown",
     "Evaluation",
     "MatchResult",
-    "bootstrap",
+    "bootstrap_intervals",
     "class_size_table",
     "compare_models",
     "confusion_matrix",

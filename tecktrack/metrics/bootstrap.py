@@ -363,7 +363,7 @@ class Bootstrap:
         --------
         >>> g = {i: Detections([[0, 0, 10, 10]], [0]) for i in range(4)}
         >>> p = {0: Detections([[0, 0, 10, 10]], [0], [0.9])}
-        >>> b = bootstrap(g, p, n_resamples=50, seed=0, quiet=True)
+        >>> b = bootstrap_intervals(g, p, n_resamples=50, seed=0, quiet=True)
         >>> round(float(b.summary_intervals().loc["map50", "value"]), 3)
         0.257
         """
@@ -401,7 +401,7 @@ def _clean_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def bootstrap(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detections], *,
+def bootstrap_intervals(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detections], *,
               n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95,
               counts: np.ndarray | None = None, names: Names = None,
               areas: Mapping[Hashable, np.ndarray] | None = None,
@@ -428,7 +428,7 @@ def bootstrap(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detect
     --------
     >>> g = {i: Detections([[0, 0, 10, 10]], [0]) for i in range(4)}
     >>> p = {i: Detections([[0, 0, 10, 10]], [0], [0.9]) for i in range(2)}
-    >>> b = bootstrap(g, p, n_resamples=200, seed=1, quiet=True)
+    >>> b = bootstrap_intervals(g, p, n_resamples=200, seed=1, quiet=True)
     >>> row = b.summary_intervals().loc["map50"]
     >>> bool(row["lo"] < row["value"] < row["hi"])
     True
