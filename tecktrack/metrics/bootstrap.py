@@ -37,7 +37,7 @@ from tecktrack.metrics.coco import COCO_IOU_THRESHOLDS, SUMMARY_KEYS, Evaluation
 from tecktrack.metrics.matching import AREA_RANGES, MatchResult, match
 from tecktrack.progress import progress
 
-_CHUNK_ELEMENTS = 4_000_000  # resamples x detections handled at once (memory bound)
+_CHUNK_ELEMENTS = 600_000  # resamples x detections at once: the working arrays stay in cache
 
 
 def resample_counts(n_images: int, n_resamples: int, seed: int = 0) -> np.ndarray:
