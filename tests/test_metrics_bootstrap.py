@@ -189,3 +189,18 @@ def test_interpolated_pr_columns_average_to_per_class_ap50() -> None:
         want = ev.per_class.dropna().set_index("class")["mAP50"]
         np.testing.assert_allclose(table.mean().to_numpy(), want.loc[table.columns].to_numpy(),
                                    atol=1e-12, rtol=0)
+
+
+def test_evaluate_refuses_an_existing_json_before_the_long_work(tmp_path, capsys) -> None:
+    from test_metrics_errors import _write_json_pair
+
+    from tecktrack.cli import main
+
+    gt_path, res_path = _write_json_pair(make_dataset(6), tmp_path)
+    out = tmp_path / "eval.json"
+    out.write_text("keep")
+    assert main(["evaluate", "--gt", str(gt_path), "--pred", str(res_path), "--bootstrap",
+                 "100000", "--json", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "pass --force" in captured.err and "Average Precision" not in captured.out
+    assert out.read_text() == "keep"

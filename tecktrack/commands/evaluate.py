@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -93,11 +94,19 @@ def _explain(args: argparse.Namespace, inputs, ev, report: dict) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from tecktrack.errors import EvaluationError
     from tecktrack.metrics import confusion_matrix, evaluate, precision_recall
     from tecktrack.metrics.loaders import load_inputs
     from tecktrack.metrics.report import evaluation_report, write_report
 
     _check_thresholds(args)
+    if args.json:   # refuse before any long work, as write_report would afterwards
+        target = Path(args.json).resolve()
+        if any(target == Path(p).resolve() for p in (args.gt, args.pred)):
+            raise EvaluationError("--json would overwrite an input file; refusing", args.json)
+        if target.exists() and not args.force:
+            raise EvaluationError("--json file exists already; pass --force to replace it",
+                                  args.json)
     inputs = load_inputs(args.gt, args.pred, images=args.images, names=args.names,
                          split=args.split, quiet=args.quiet)
     for note in inputs.notes:
