@@ -267,3 +267,37 @@ def test_yolo_files_keep_float64_too(tmp_path: Path) -> None:
     np.testing.assert_allclose(got, oracle.stats, rtol=0, atol=1e-12)
     assert any(abs(float32_only.summary[k] - s) > 1e-9
                for k, s in zip(SUMMARY_KEYS, oracle.stats, strict=True))
+
+
+def test_error_breakdown_and_bootstrap_read_the_exact_boxes(tmp_path: Path) -> None:
+    """TIDE and the bootstrap see the file's float64 boxes too: on the issue example the
+    detection is a localisation error (IoU 0.4999...), not a true positive as float32 says."""
+    from tecktrack.metrics import bootstrap_intervals, compare_models, error_breakdown
+
+    gt_path, res_path = _issue_example(tmp_path)
+    inputs = load_coco(gt_path, res_path)
+    common = {"names": inputs.names, "iscrowd": inputs.iscrowd}
+    exact = error_breakdown(inputs.gt, inputs.preds, exact=inputs.exact, **common)
+    float32 = error_breakdown(inputs.gt, inputs.preds, **common)
+    assert exact.detection_type.tolist() == ["Loc"] and exact.ap50 == 0.0
+    assert float32.detection_type.tolist() == ["TP"]       # what the old path scored
+    boot = bootstrap_intervals(inputs.gt, inputs.preds, n_resamples=5, seed=0, quiet=True,
+                               areas=inputs.areas, exact=inputs.exact, **common)
+    assert boot.summary_intervals().loc["map50", "value"] == 0.0
+    pair = compare_models(inputs.gt, {"A": inputs.preds, "B": inputs.preds}, n_resamples=3,
+                          quiet=True, areas=inputs.areas, exact={"A": inputs.exact}, **common)
+    assert pair.evaluations["A"].summary["map50"] == 0.0
+    assert pair.evaluations["B"].summary["map50"] == pytest.approx(1.0)  # B: no exact boxes
+    assert pair.errors["A"].detection_type.tolist() == ["Loc"]
+
+
+def test_evaluate_errors_flag_on_the_issue_example(tmp_path: Path) -> None:
+    """``evaluate --errors`` scores the same boxes as the summary: one Loc error."""
+    gt_path, res_path = _issue_example(tmp_path)
+    out = tmp_path / "report.json"
+    with contextlib.redirect_stdout(io.StringIO()):
+        status = main(["evaluate", "--gt", str(gt_path), "--pred", str(res_path), "--quiet",
+                       "--errors", "--json", str(out)])
+    assert status == 0
+    report = json.loads(out.read_text())
+    assert report["error_counts"]["Loc"] == 1 and report["summary"]["map50"] == 0.0

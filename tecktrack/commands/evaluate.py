@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,6 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "(a new file; see --force)")
     parser.add_argument("--force", action="store_true",
                         help="let --json replace an existing file (never an input)")
+    parser.add_argument("--errors", action="store_true",
+                        help="TIDE error breakdown (dAP of Cls, Loc, Both, Dupe, Bkg, Miss, "
+                             "FalsePos, FalseNeg) and AP by object size per class; adds "
+                             "'errors', 'error_counts' and 'per_class_size' to --json")
+    parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                        help="95%% intervals of the 12 COCO numbers and per-class AP from N "
+                             "image resamples (0: none); adds 'bootstrap' to --json")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the resamples (0)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_evaluate)
 
@@ -46,16 +55,60 @@ def _check_thresholds(args: argparse.Namespace) -> None:
         raise EvaluationError(f"--iou must be in (0, 1], got {args.iou}")
     if not 0.0 <= args.conf <= 1.0:
         raise EvaluationError(f"--conf must be in [0, 1], got {args.conf}")
+    if args.bootstrap < 0:
+        raise EvaluationError(f"--bootstrap must be >= 0, got {args.bootstrap}")
+
+
+def _print_frame(frame, title: str) -> None:
+    import pandas as pd
+
+    with pd.option_context("display.max_rows", None, "display.width", 120,
+                           "display.float_format", "{:.3f}".format):
+        print(f"\n{title}")
+        print(frame.to_string())
+
+
+def _explain(args: argparse.Namespace, inputs, ev, report: dict) -> None:
+    """--errors and --bootstrap: print the tables and add them to the JSON report."""
+    from tecktrack.metrics import bootstrap_intervals, class_size_table, error_breakdown
+    from tecktrack.metrics.report import frame_records
+
+    if args.errors:
+        errors = error_breakdown(inputs.gt, inputs.preds, names=inputs.names,
+                                 iscrowd=inputs.iscrowd, exact=inputs.exact)
+        _print_frame(errors.table(), f"TIDE errors (AP50 {errors.ap50:.3f}; dAP = AP50 gained "
+                                     "by fixing that kind alone):")
+        sizes = class_size_table(ev)
+        _print_frame(sizes.set_index("class"), "AP by object size and AR@100 per class:")
+        report.update(errors=errors.to_dict(), error_counts=dict(errors.counts),
+                      per_class_size=frame_records(sizes, "class_id"))
+    if args.bootstrap:
+        boot = bootstrap_intervals(inputs.gt, inputs.preds, n_resamples=args.bootstrap,
+                                   seed=args.seed, names=inputs.names, areas=inputs.areas,
+                                   iscrowd=inputs.iscrowd, quiet=args.quiet,
+                                   exact=inputs.exact)
+        _print_frame(boot.summary_intervals(), f"95% intervals over {args.bootstrap} image "
+                                               f"resamples (seed {args.seed}):")
+        _print_frame(boot.class_intervals().set_index("class"), "per-class AP intervals:")
+        report["bootstrap"] = boot.to_dict()
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from tecktrack.errors import EvaluationError
     from tecktrack.metrics import confusion_matrix, evaluate, precision_recall
     from tecktrack.metrics.loaders import load_inputs
     from tecktrack.metrics.report import evaluation_report, write_report
 
     _check_thresholds(args)
+    if args.json:   # refuse before any long work, as write_report would afterwards
+        target = Path(args.json).resolve()
+        if any(target == Path(p).resolve() for p in (args.gt, args.pred)):
+            raise EvaluationError("--json would overwrite an input file; refusing", args.json)
+        if target.exists() and not args.force:
+            raise EvaluationError("--json file exists already; pass --force to replace it",
+                                  args.json)
     inputs = load_inputs(args.gt, args.pred, images=args.images, names=args.names,
                          split=args.split, quiet=args.quiet)
     for note in inputs.notes:
@@ -72,8 +125,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(ev.yolo_table().to_string(index=False))
         print(f"\nprecision / recall at conf >= {args.conf:g}, IoU >= {args.iou:g}:")
         print(pr.to_string())
+    report = evaluation_report(ev, pr, cm, conf=args.conf, iou=args.iou, notes=inputs.notes)
+    _explain(args, inputs, ev, report)
     if args.json:
-        report = evaluation_report(ev, pr, cm, conf=args.conf, iou=args.iou, notes=inputs.notes)
         path = write_report(args.json, report, inputs=(args.gt, args.pred), force=args.force)
         print(f"\nwrote {path}")
     for problem in inputs.unreadable:

@@ -294,12 +294,14 @@ def detection_pairs(images: Sequence[np.ndarray], gt: Sequence[Detections],
     return image_grid(shown, labels, ncols=2, size=size)
 
 
-def pr_curves_plot(curves: Mapping[str, pd.DataFrame], maps: Mapping[str, pd.Series] | None = None
-                   ) -> Figure:
-    """Precision-recall curves per class, one panel per model (``pr_curves`` output).
+def pr_curves_plot(curves: Mapping[str, pd.DataFrame], maps: Mapping[str, pd.Series] | None = None,
+                   n_named: int = 3) -> Figure:
+    """Precision-recall per model, readable at any number of classes (``pr_curves`` output).
 
-    ``maps`` optionally gives each model's per-class AP50 (indexed by class name) for the
-    legend.
+    One panel per model: the class-mean interpolated curve with the band of the middle half
+    of the classes, and the ``n_named`` best and worst classes by AP50 named in the legend
+    (``maps`` optionally gives each model's per-class AP50, indexed by class name). Every
+    class on its own: :func:`tecktrack.lab.eval_plots.pr_curves_grid`.
 
     Examples
     --------
@@ -307,23 +309,11 @@ def pr_curves_plot(curves: Mapping[str, pd.DataFrame], maps: Mapping[str, pd.Ser
     >>> c = pd.DataFrame({"class_id": [0, 0], "class": ["a", "a"], "recall": [0.5, 1.0],
     ...                   "envelope": [1.0, 0.5]})
     >>> [ax.get_title() for ax in pr_curves_plot({"m1": c, "m2": c}).axes]
-    ['m1', 'm2']
+    ['m1 (mAP50 0.752)', 'm2 (mAP50 0.752)']
     """
-    fig, axes = plt.subplots(1, len(curves), figsize=(5.5 * len(curves), 4.5), squeeze=False)
-    for ax, (model, frame) in zip(axes.flat, curves.items(), strict=True):
-        n = int(frame["class_id"].max()) + 1 if len(frame) else 0
-        colours = _rgb(max(n, 1))
-        for (cid, cls), part in frame.groupby(["class_id", "class"], sort=True):
-            ap = maps[model].get(cls) if maps is not None else None
-            label = cls if ap is None or pd.isna(ap) else f"{cls} ({ap:.2f})"
-            ax.plot(np.r_[0.0, part["recall"].to_numpy()],
-                    np.r_[part["envelope"].to_numpy()[:1], part["envelope"].to_numpy()],
-                    color=colours[int(cid)], label=label, lw=1.5)
-        ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision", title=model)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
-    return fig
+    from tecktrack.lab.eval_plots import pr_curves_summary
+
+    return pr_curves_summary(curves, maps, n_named=n_named)
 
 
 def confusion_heatmap(cm: pd.DataFrame, title: str = "confusion matrix",
