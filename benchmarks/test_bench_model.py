@@ -63,12 +63,46 @@ def files(tmp_path_factory) -> dict[str, Path]:
             "image": _bench_image(root / "frame.jpg")}
 
 
+def _same_detections(a, b, what: str) -> None:
+    """Same boxes, classes and scores, in the same order (to float32 rounding)."""
+    assert len(a) == len(b), f"{what}: {len(a)} vs {len(b)} boxes"
+    np.testing.assert_array_equal(a.class_ids, b.class_ids, err_msg=what)
+    np.testing.assert_allclose(a.xyxy, b.xyxy, rtol=0, atol=1e-3, err_msg=what)
+    np.testing.assert_allclose(a.scores, b.scores, rtol=0, atol=1e-5, err_msg=what)
+
+
+def _check_same_work(model, frame: np.ndarray, blob: np.ndarray, info, outputs,
+                     candidates) -> None:
+    """Before anything is timed: the stages compose to ``predict``, the bare forward call
+    returns what ``model.forward`` returns, and the NMS keeps what OpenCV's keeps. A timing of
+    a stage that computes something else would compare nothing."""
+    assert len(candidates) > 0, "no candidates before NMS: the NMS timing would be empty"
+    kept = model.nms(candidates)
+    _same_detections(model.predict(frame), kept, "predict vs the staged pipeline")
+    backend = model.backend
+    if backend.name == "onnxruntime":
+        bare = backend.session.run(backend.output_names, {backend.input_name: blob})
+    else:
+        backend.net.setInput(blob)
+        bare = backend.net.forward(backend.output_names)
+    for ours, peer in zip(outputs, bare, strict=True):
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(peer))
+    xyxy = candidates.xyxy.astype(np.float64)
+    xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
+    peer = np.asarray(cv2.dnn.NMSBoxesBatched(xywh, candidates.scores,
+                                              candidates.class_ids.astype(np.int32), 0.0,
+                                              float(model.iou)), np.int64).reshape(-1)
+    assert len(kept) == len(peer) > 0, f"NMS keeps {len(kept)}, OpenCV {len(peer)}"
+    _same_detections(kept, candidates[peer], "model.nms vs cv2.dnn.NMSBoxesBatched")
+
+
 def _stage(name: str, model, image_path: Path):
     """The callable timed for ``name`` (everything it needs prepared outside the timing)."""
     frame = cv2.imread(str(image_path))
     blob, info = model.preprocess(frame)
     outputs = model.forward(blob)
     candidates = model.post_process(outputs, info)
+    _check_same_work(model, frame, blob, info, outputs, candidates)
     backend = model.backend
     if name == "bare_forward" and backend.name == "onnxruntime":
         feed = {backend.input_name: blob}
@@ -86,6 +120,15 @@ def _stage(name: str, model, image_path: Path):
             "predict": lambda: model.predict(frame)}[name], len(candidates)
 
 
+def _image_for(files: dict, model_name: str) -> Path:
+    """The frame a model is timed on: the drawn rectangles for the random-weight network; a
+    real COCO photo for the real Darknet model (which finds nothing in drawn rectangles, so
+    its NMS stage would time an empty call)."""
+    if model_name != "yolo-fastest-darknet":
+        return files["image"]
+    return Path(os.environ["TECKTRACK_REAL_DATA"]) / "coco128-val/images/000000000139.jpg"
+
+
 def _model_path(files: dict, model_name: str) -> Path:
     """The benchmarked model's path; skips the real Darknet model when its data is absent."""
     if model_name != "yolo-fastest-darknet":
@@ -95,6 +138,17 @@ def _model_path(files: dict, model_name: str) -> Path:
         pytest.skip("TECKTRACK_REAL_DATA unset: no real Darknet model")
     return path
 
+def test_backends_keep_the_same_boxes(files) -> None:
+    """Not timed: both backends run the same network, so the per-backend timings compare
+    equal work (same candidates, same kept boxes)."""
+    frame = cv2.imread(str(files["image"]))
+    ort, ocv = (load_model(files["synthetic-onnx"], backend=b, threads=1)
+                for b in ("onnxruntime", "opencv"))
+    kept = ort.predict(frame)
+    assert len(kept) > 0
+    _same_detections(kept, ocv.predict(frame), "onnxruntime vs opencv")
+
+
 @pytest.mark.parametrize("stage", STAGES)
 @pytest.mark.parametrize("model_name,backend", MODELS,
                          ids=[f"{m}-{b}" for m, b in MODELS])
@@ -102,7 +156,7 @@ def test_stage(benchmark, files, model_name, backend, stage):
     path = _model_path(files, model_name)
     # One thread: on a shared 2-core machine this keeps the forward pass comparable run to run.
     model = load_model(path, backend=backend, threads=1)
-    timed, n_candidates = _stage(stage, model, files["image"])
+    timed, n_candidates = _stage(stage, model, _image_for(files, model_name))
     benchmark.group = f"{model_name}-{backend}"
     benchmark.extra_info["candidates_before_nms"] = n_candidates
     benchmark(timed)
@@ -117,8 +171,8 @@ def test_predict_vs_bare_forward(benchmark, files, model_name, backend):
     """
     path = _model_path(files, model_name)
     model = load_model(path, backend=backend, threads=1)
-    predict, _ = _stage("predict", model, files["image"])
-    bare, _ = _stage("bare_forward", model, files["image"])
+    predict, _ = _stage("predict", model, _image_for(files, model_name))
+    bare, _ = _stage("bare_forward", model, _image_for(files, model_name))
     pairs: list[tuple[float, float]] = []
 
     def pair() -> None:

@@ -14,6 +14,7 @@ import importlib
 import os
 import pkgutil
 import sys
+import warnings
 from collections.abc import Sequence
 
 from tecktrack import __version__
@@ -50,7 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        status = args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_printer(args.command)
+            status = args.func(args)
         sys.stdout.flush()  # surface a closed pipe here, not at interpreter exit
     except TeckTrackError as exc:
         print(f"tecktrack {args.command}: error: {exc}", file=sys.stderr)
@@ -62,6 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return 141
     return int(status or 0)
+
+
+def _warning_printer(command: str):
+    """Warnings as one line on stderr (``tecktrack CMD: warning: ...``), not file:lineno."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"tecktrack {command}: warning: {message}", file=sys.stderr)
+
+    return show
 
 
 def _silence_stdout() -> None:

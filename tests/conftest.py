@@ -9,6 +9,10 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# The real-browser tests (tests/browser) need Chromium and JupyterLab: `make test-browser`
+# runs them (it sets TECKTRACK_BROWSER_TESTS=1); plain `make test` does not collect them.
+collect_ignore = [] if os.environ.get("TECKTRACK_BROWSER_TESTS") else ["browser"]
+
 
 def _real_root() -> Path | None:
     env = os.environ.get("TECKTRACK_REAL_DATA")

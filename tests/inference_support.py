@@ -10,12 +10,10 @@ channel ``c`` (RGB), so bright red frames give class-0 detections and black fram
 from __future__ import annotations
 
 import socket
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 NAMES = ["red", "green", "blue"]
 
@@ -140,18 +138,18 @@ def free_udp_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_bound(port: int, limit_s: float = 10.0) -> None:
-    """Return once this process listens on the UDP port, else fail the test.
+def ts_datagrams(count: int, pid: int = 256, per: int = 7) -> list[bytes]:
+    """``count`` distinct in-order MPEG-TS datagrams of ``per`` packets on one PID.
 
-    Reads the process's sockets with psutil instead of probing with a bind, which could
-    take the port for an instant and make the receiver's own bind fail.
+    Each packet carries payload (so its continuity counter counts) and its own serial number
+    in the payload, so no two datagrams are byte-identical.
     """
-    import psutil
-
-    me = psutil.Process()
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if any(c.laddr and c.laddr.port == port for c in me.net_connections(kind="udp")):
-            return
-        time.sleep(0.02)
-    pytest.fail(f"nothing bound UDP port {port} within {limit_s} s")
+    out = []
+    for d in range(count):
+        packets = []
+        for p in range(per):
+            serial = d * per + p
+            header = bytes([0x47, pid >> 8 & 0x1F, pid & 0xFF, 0x10 | serial % 16])
+            packets.append(header + serial.to_bytes(4, "big") + bytes(180))
+        out.append(b"".join(packets))
+    return out

@@ -7,8 +7,11 @@ a shard (a worker plugin, no sleeps) to check nothing is lost or doubled.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,7 +37,7 @@ from tecktrack.cluster import (  # noqa: E402
 )
 from tecktrack.cluster.cache import clear_cache  # noqa: E402
 from tecktrack.detections import Detections  # noqa: E402
-from tecktrack.errors import ClusterError  # noqa: E402
+from tecktrack.errors import ClusterError, FormatError  # noqa: E402
 from tecktrack.inference.batch import predict_images, source_images  # noqa: E402
 from tecktrack.metrics import confusion_matrix, evaluate, precision_recall  # noqa: E402
 from tecktrack.metrics.loaders import load_inputs  # noqa: E402
@@ -262,6 +265,67 @@ def test_evaluate_edge_cases_crowds_areas_unnamed_classes_and_empty_images(clien
     assert remote.names == ("0", "2", "4", "6")
 
 
+@pytest.mark.timeout(180)
+def test_evaluate_on_threshold_boxes_keeps_the_float64_values_as_pycocotools(
+        client, tmp_path, monkeypatch, capsys):
+    """Two-decimal COCO boxes placed on the IoU thresholds (#21): the workers get the file's
+    float64 ``x, y, w, h`` and scores, so the cluster gives the local exact numbers, which
+    are pycocotools' numbers; float32 corners alone would not."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+    from test_metrics_thresholds import threshold_files
+
+    from tecktrack.cli import main
+    from tecktrack.metrics import SUMMARY_KEYS
+    from tecktrack.metrics.loaders import load_coco
+
+    gt_path, res_path = threshold_files(tmp_path, 5)
+    inputs = load_coco(gt_path, res_path)
+    common = {"names": inputs.names, "iscrowd": inputs.iscrowd, "exact": inputs.exact}
+    ev = evaluate(inputs.gt, inputs.preds, areas=inputs.areas, **common)
+    pr = precision_recall(inputs.gt, inputs.preds, conf=0.3, iou=0.55, areas=inputs.areas,
+                          **common)
+    cm = confusion_matrix(inputs.gt, inputs.preds, conf=0.3, iou=0.55, **common)
+    r = evaluate_sharded(inputs.gt, inputs.preds, areas=inputs.areas, conf=0.3, iou=0.55,
+                         cluster=client, shard_size=7, **common)
+    assert r.evaluation.summary == ev.summary
+    np.testing.assert_array_equal(r.evaluation.precision, ev.precision)
+    np.testing.assert_array_equal(r.evaluation.recall, ev.recall)
+    pd.testing.assert_frame_equal(r.evaluation.per_class, ev.per_class)
+    pd.testing.assert_frame_equal(r.precision_recall, pr)
+    pd.testing.assert_frame_equal(r.confusion, cm)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO(str(gt_path))
+        oracle = COCOeval(coco_gt, coco_gt.loadRes(str(res_path)), "bbox")
+        oracle.evaluate()
+        oracle.accumulate()
+        oracle.summarize()
+    got = np.array([r.evaluation.summary[k] for k in SUMMARY_KEYS])
+    np.testing.assert_allclose(got, oracle.stats, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(r.evaluation.precision, oracle.eval["precision"], rtol=0,
+                               atol=1e-12)
+    # the same shards without the float64 values land on the other side of some threshold
+    rough = evaluate(inputs.gt, inputs.preds, areas=inputs.areas, names=inputs.names,
+                     iscrowd=inputs.iscrowd, cluster=client, shard_size=7)
+    assert any(abs(rough.summary[k] - s) > 1e-9
+               for k, s in zip(SUMMARY_KEYS, oracle.stats, strict=True))
+    # the command: `evaluate --cluster` passes the loader's exact boxes on, same JSON
+    argv = ["evaluate", "--gt", str(gt_path), "--pred", str(res_path), "--quiet"]
+    assert main([*argv, "--json", str(tmp_path / "local.json")]) == 0
+    monkeypatch.setattr(
+        "tecktrack.cluster.session._local_cluster",
+        lambda address: distributed.LocalCluster(n_workers=address.workers,
+                                                 threads_per_worker=1, processes=False,
+                                                 dashboard_address=":0"))
+    assert main([*argv, "--json", str(tmp_path / "cl.json"), "--cluster", "local:2",
+                 "--shard-size", "6"]) == 0
+    capsys.readouterr()
+    local = json.loads((tmp_path / "local.json").read_text())
+    assert (tmp_path / "cl.json").read_bytes() == (tmp_path / "local.json").read_bytes()
+    np.testing.assert_allclose([local["summary"][k] for k in SUMMARY_KEYS], oracle.stats,
+                               rtol=0, atol=1e-12)
+
+
 def test_evaluate_refuses_unknown_images_on_the_client(client):
     gt = {"a": Detections([[0, 0, 5, 5]], [0])}
     with pytest.raises(Exception, match="not in the ground truth"):
@@ -274,6 +338,42 @@ def test_mine_with_the_second_look_gives_the_same_rankings(world, local_run, mod
     remote = mine(local_run, world, model=model, top=8, cluster=client, shard_size=3)
     assert remote == local
     assert any("closer look" in r["reason"] for r in local["label_issues"])
+
+
+@pytest.mark.timeout(120)
+def test_mine_refuses_class_ids_beyond_the_names_on_workers_too(world, local_run, client,
+                                                               tmp_path):
+    """#21: a prediction class id beyond the data.yaml names is refused naming file:line,
+    by the workers' reader as by the local one."""
+    preds = tmp_path / "preds"
+    shutil.copytree(local_run / "labels", preds)
+    bad = sorted(preds.rglob("*.txt"))[3]
+    lines = bad.read_text().splitlines()
+    bad.write_text("\n".join([*lines, "95 0.5 0.5 0.1 0.1 0.9"]) + "\n")
+    where = f"{bad.name}:{len(lines) + 1}"
+    with pytest.raises(FormatError, match=where) as local:
+        mine(preds, world, top=5)
+    with pytest.raises(FormatError, match=where) as remote:
+        mine(preds, world, top=5, cluster=client, shard_size=3)
+    assert str(remote.value) == str(local.value)
+
+
+@pytest.mark.timeout(120)
+def test_augment_checks_every_label_file_before_writing_on_a_cluster(world, client, tmp_path):
+    """#21: a label file with a class id beyond the names stops augment before any output,
+    on the cluster path as on the local one."""
+    ds = tmp_path / "ds"
+    shutil.copytree(world.parent, ds)
+    label = ds / "labels" / "val" / "000020.txt"
+    if not label.exists():
+        label = next(ds.rglob("labels/**/000020.txt"))
+    label.write_text(label.read_text() + "42 0.5 0.5 0.2 0.2\n")
+    for kwargs in ({}, {"cluster": client, "shard_size": 2}):
+        out = tmp_path / f"out{len(kwargs)}"
+        with pytest.raises(FormatError, match="000020.txt"):
+            augment_dataset(ds / "data.yaml", ["000017", "000020"], "flip", out, quiet=True,
+                            **kwargs)
+        assert not out.exists()
 
 
 @pytest.mark.timeout(120)
@@ -314,6 +414,38 @@ def test_a_path_the_workers_cannot_read_fails_before_any_output(world, model, cl
     message = str(info.value)
     assert str(ghost) in message and "worker" in message and "inproc://" in message
     assert not out.exists()
+
+
+@pytest.mark.timeout(120)
+def test_an_undecodable_image_is_skipped_counted_and_exits_1_as_locally(world, tmp_path,
+                                                                          monkeypatch, capsys):
+    """#21's policy on a cluster: a file the workers can open but not decode (a cut JPEG) is
+    skipped, named and counted, exit status 1, the other images predicted, as a local run;
+    only a path that cannot be opened at all is a ClusterError (the test above)."""
+    from tecktrack.cli import main
+
+    src = tmp_path / "src"
+    shutil.copytree(world.parent / "images" / "val", src)
+    good = (src / sorted(p.name for p in src.iterdir())[0]).read_bytes()
+    (src / "cut.jpg").write_bytes(good[:200])
+    argv = ["predict", "--quiet", "--model", str(MODEL), "--source", str(src)]
+    assert main([*argv, "--out", str(tmp_path / "l"), "--cluster", "none"]) == 1
+    local = capsys.readouterr().out
+    monkeypatch.setattr(
+        "tecktrack.cluster.session._local_cluster",
+        lambda address: distributed.LocalCluster(n_workers=address.workers,
+                                                 threads_per_worker=1, processes=False,
+                                                 dashboard_address=":0"))
+    assert main([*argv, "--out", str(tmp_path / "c"), "--cluster", "local:2",
+                 "--shard-size", "2"]) == 1
+    remote = capsys.readouterr().out
+    skipped = [line for line in local.splitlines() if line.startswith("skipped: ")]
+    assert len(skipped) == 1 and "cut.jpg" in skipped[0]
+    assert [line for line in remote.splitlines() if line.startswith("skipped: ")] == skipped
+    assert _tree(tmp_path / "c" / "labels") == _tree(tmp_path / "l" / "labels")
+    summaries = [json.loads((tmp_path / d / "summary.json").read_text()) for d in "lc"]
+    assert summaries[0]["unreadable"] == summaries[1]["unreadable"] == [skipped[0][9:]]
+    assert summaries[0]["images"] == summaries[1]["images"] == len(list(src.iterdir())) - 1
 
 
 def test_a_scheduler_that_does_not_answer_is_one_clear_error(monkeypatch):

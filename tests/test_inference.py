@@ -10,7 +10,7 @@ import pytest
 from inference_support import build_detector, write_folder, write_video
 
 from tecktrack.datasets.yolo import read_yolo_labels
-from tecktrack.errors import StreamError
+from tecktrack.errors import StreamError, TeckTrackError
 from tecktrack.inference.service import InferenceService
 from tecktrack.model import load_model
 
@@ -21,7 +21,9 @@ SEED_METRICS = {"latency_s", "fps", "avg_confidence", "cpu_percent", "memory_per
 EXTRA_METRICS = {"frames_read", "frames_dropped_by_rate", "total_detections", "read_ms",
                  "preprocess_ms", "forward_ms", "postprocess_ms", "save_ms", "latency_p50_ms",
                  "latency_p95_ms", "resource_samples", "end_reason", "run_id",
-                 "datagrams_rejected"}
+                 "datagrams_rejected", "datagrams_duplicated", "datagrams_reordered",
+                 "continuity_gaps"}
+EXTRA_METRICS |= {"unreadable_images"}   # #21: folder images skipped and named
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,6 @@ def test_metrics_have_the_seed_names_and_the_additions(model, clip, tmp_path):
     assert set(m) == SEED_METRICS | EXTRA_METRICS
     assert m["total_frames"] == m["frames_read"] == 30 and m["frames_dropped_by_rate"] == 0
     assert m["end_reason"] == "end" and m["run_id"] == result.run_dir.name
-    assert m["fps"] == pytest.approx(30 / m["latency_s"], rel=1e-3)
     assert 0 < m["latency_p50_ms"] <= m["latency_p95_ms"]
     assert all(m[f"{s}_ms"] > 0 for s in ("read", "preprocess", "forward", "postprocess",
                                            "save"))
@@ -128,20 +129,33 @@ def test_each_run_gets_a_new_folder_and_never_overwrites(model, clip, tmp_path):
     assert before == {p: p.read_bytes() for p in first.run_dir.rglob("*") if p.is_file()}
 
 
+class SlowForward:
+    """The real model with a forward pass of at least ``delay`` seconds."""
+
+    def __init__(self, inner, delay: float = 0.01):
+        self.inner, self.delay = inner, delay
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def forward(self, blob):
+        time.sleep(self.delay)
+        return self.inner.forward(blob)
+
+
+def test_fps_is_frames_over_the_runs_wall_time(model_dir, clip, tmp_path):
+    # Bounds from outside the service: the run lasts no longer than the call around it, and
+    # no shorter than its 30 forward passes of >= 10 ms each, one after the other.
+    start = time.perf_counter()
+    result = run(SlowForward(load_model(model_dir)), clip, tmp_path)
+    outside = time.perf_counter() - start
+    m = result.metrics
+    assert m["total_frames"] == 30
+    assert 30 / outside <= m["fps"] <= 30 / 0.30
+    assert 0.30 <= m["latency_s"] <= outside
+
+
 def test_resources_are_sampled_during_the_run(model_dir, clip, tmp_path):
-    class SlowForward:
-        """The real model with a 10 ms forward pass, so the run spans many samples."""
-
-        def __init__(self, inner):
-            self.inner = inner
-
-        def __getattr__(self, name):
-            return getattr(self.inner, name)
-
-        def forward(self, blob):
-            time.sleep(0.01)
-            return self.inner.forward(blob)
-
     result = run(SlowForward(load_model(model_dir)), clip, tmp_path, sample_interval=0.02)
     assert result.metrics["latency_s"] >= 0.3
     assert result.metrics["resource_samples"] >= 5
@@ -170,13 +184,69 @@ def test_a_failing_forward_raises_and_stops_every_thread(model_dir, clip, tmp_pa
     with pytest.raises(RuntimeError, match="backend exploded"):
         run(broken, clip, tmp_path)
     assert not [t for t in threading.enumerate() if t.name.startswith("tecktrack-")]
+    assert list((tmp_path / "runs").iterdir()) == []  # the failed run left no folder
 
 
-def test_an_unreadable_frame_midway_raises_stream_error(model, tmp_path):
+def test_a_source_that_fails_after_opening_leaves_no_run_folder(model, tmp_path):
+    bogus = tmp_path / "bogus.mp4"
+    bogus.write_bytes(b"\x00" * 100)  # opened lazily, in the reader thread
+    with pytest.raises(StreamError, match="cannot open video source"):
+        run(model, bogus, tmp_path)
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_max_run_s_is_a_wall_limit(model_dir, clip, tmp_path):
+    slow = SlowForward(load_model(model_dir), delay=0.05)  # 30 frames would take >= 1.5 s
+    result = run(slow, clip, tmp_path, max_run_s=0.4)
+    m = result.metrics
+    assert m["end_reason"] == "time_limit"
+    assert 1 <= m["total_frames"] < 30
+    assert len(list((result.run_dir / "labels").iterdir())) == m["total_frames"]
+    assert json.loads((result.run_dir / "config.json").read_text())["max_run_s"] == 0.4
+    with pytest.raises(TeckTrackError, match="max_run_s must be > 0"):
+        InferenceService(slow, max_run_s=0)
+
+
+@pytest.mark.timeout(30)
+def test_ctrl_c_does_not_wait_for_a_reader_blocked_in_a_camera(model_dir, tmp_path,
+                                                               monkeypatch):
+    import threading
+
+    import tecktrack.inference.service as service_module
+    from tecktrack.inference.capture import VideoPreprocessor
+
+    release = threading.Event()
+
+    class BlockedCamera(VideoPreprocessor):
+        """One frame, then a read that never returns (until the test ends)."""
+
+        def capture_video(self, source, drop_rate=1):
+            def frames():
+                yield 0, np.zeros((48, 64, 3), np.uint8)
+                release.wait(120)
+
+            return frames()
+
+    monkeypatch.setattr(service_module, "VideoPreprocessor", BlockedCamera)
+    try:
+        with pytest.warns(RuntimeWarning, match="reader did not stop within"):
+            result = run(_FailsAtCall(load_model(model_dir), 1, KeyboardInterrupt()), 0,
+                         tmp_path)
+        assert result.metrics["end_reason"] == "interrupted"
+    finally:
+        release.set()
+
+
+def test_an_unreadable_frame_midway_is_skipped_counted_and_named(model, tmp_path):
+    """#21: one policy for unreadable images (as predict): skip, count, name the file."""
     images = write_folder(tmp_path / "imgs", 6)
     (images / "000004.png").write_bytes(b"broken")
-    with pytest.raises(StreamError, match="000004.png: cannot read image"):
-        run(model, images, tmp_path)
+    result = run(model, images, tmp_path)
+    assert result.metrics["total_frames"] == 5
+    assert len(result.metrics["unreadable_images"]) == 1
+    assert "000004.png: not an image (cannot be decoded" in result.metrics["unreadable_images"][0]
+    assert not (result.run_dir / "labels" / "000004.txt").exists()
+    assert (result.run_dir / "metrics.json").is_file()
 
 
 def test_bad_source_fails_before_a_run_folder_is_made(model, tmp_path):

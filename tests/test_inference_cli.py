@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from inference_support import demo_or_tiny_model, free_udp_port, write_video
+from inference_support import demo_or_tiny_model, write_video
 
 from tecktrack.cli import main
 
@@ -35,9 +35,22 @@ def test_infer_with_a_bad_source_is_a_one_line_error(clip, repo_root, tmp_path, 
 
 
 def test_stream_send_sends_and_reports(clip, capsys):
-    url = f"udp://127.0.0.1:{free_udp_port()}"
-    assert main(["stream", "send", str(clip), url, "--fps", "200", "--max-frames", "5"]) == 0
-    assert capsys.readouterr().out.strip() == f"sent 5 frames to {url}"
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:  # someone listens
+        listener.bind(("127.0.0.1", 0))
+        url = f"udp://127.0.0.1:{listener.getsockname()[1]}"
+        assert main(["stream", "send", str(clip), url, "--fps", "200", "--max-frames",
+                     "5"]) == 0
+    assert capsys.readouterr().out.strip().startswith(f"sent 5 frames to {url} (")
+
+
+def test_infer_max_run_s_stops_the_run(clip, repo_root, tmp_path, capsys):
+    model = demo_or_tiny_model(repo_root, tmp_path)
+    assert main(["infer", str(clip), "--model", str(model), "--max-run-s", "0.000001",
+                 "--runs-dir", str(tmp_path / "runs"), "--quiet"]) == 0
+    metrics = json.loads(capsys.readouterr().out)["metrics"]
+    assert metrics["end_reason"] == "time_limit" and metrics["total_frames"] < 12
 
 
 def test_stream_send_refuses_other_schemes(clip, capsys):

@@ -6,7 +6,7 @@ import json
 import threading
 
 import pytest
-from inference_support import demo_or_tiny_model, free_udp_port, wait_until_bound, write_video
+from inference_support import demo_or_tiny_model, free_udp_port, write_video
 
 from tecktrack.inference.service import InferenceService
 from tecktrack.interface.udp_sender import send_video
@@ -22,12 +22,13 @@ class Run(threading.Thread):
     def __init__(self, service: InferenceService, url: str):
         super().__init__(daemon=True)
         self.service, self.url = service, url
+        self.ready = threading.Event()
         self.result = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            self.result = self.service.run_inference(self.url)
+            self.result = self.service.run_inference(self.url, ready=self.ready)
         except BaseException as exc:  # surfaced by the test
             self.error = exc
 
@@ -39,7 +40,7 @@ def stream_through_service(model_dir, video, tmp_path, *, fps, max_frames=None, 
                                runs_dir=tmp_path / "runs", quiet=True)
     receiver = Run(service, url)
     receiver.start()
-    wait_until_bound(port)
+    assert receiver.ready.wait(30), "the receiver did not bind"
     sent = send_video(video, url, fps=fps, max_frames=max_frames)
     receiver.join(60)
     assert not receiver.is_alive() and receiver.error is None
@@ -69,3 +70,42 @@ def test_300_frames_at_25_fps_are_all_processed(model_dir, tmp_path):
     assert result.metrics["total_frames"] == 300
     assert result.metrics["frames_read"] == 300
     assert [f.index for f in result.frames] == list(range(300))
+
+
+@pytest.mark.timeout(60)
+def test_stream_video_over_ipv6_loopback(model_dir, tmp_path):
+    from tecktrack.interface.streaming import stream_video
+
+    video = write_video(tmp_path / "clip.mp4", 12, width=96, height=64)
+    service = InferenceService(load_model(model_dir), timeout=0.5, runs_dir=tmp_path / "runs",
+                               quiet=True)
+    run = stream_video(service, video, fps=100, host="::1")
+    assert run.url.startswith("udp://[::1]:")
+    assert run.sent == 12 and run.result.metrics["total_frames"] == 12
+
+
+@pytest.mark.timeout(60)
+def test_a_trickling_stream_is_cut_at_max_run_s(model_dir, tmp_path):
+    """One MPEG-TS datagram every 0.2 s keeps a 1 s stall timeout from ever firing."""
+    import socket
+    import time
+
+    from inference_support import ts_datagrams
+
+    port = free_udp_port()
+    service = InferenceService(load_model(model_dir), timeout=1.0, max_run_s=1.5,
+                               runs_dir=tmp_path / "runs", quiet=True)
+    receiver = Run(service, f"udp://127.0.0.1:{port}")
+    receiver.start()
+    assert receiver.ready.wait(30)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for datagram in ts_datagrams(40):  # 8 s of trickle if nothing cut it
+            if not receiver.is_alive():
+                break
+            sock.sendto(datagram, ("127.0.0.1", port))
+            time.sleep(0.2)
+    receiver.join(10)
+    assert not receiver.is_alive() and receiver.error is None
+    m = receiver.result.metrics
+    assert m["end_reason"] == "time_limit"
+    assert 1.5 <= m["latency_s"] < 5.0

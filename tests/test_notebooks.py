@@ -28,7 +28,8 @@ from tecktrack.lab.runner import (
 from tecktrack.paths import models_dir
 
 NAMES = ["01_data_exploration", "02_model_performance", "03_hard_negative_mining",
-         "04_augmentation_analysis", "05_udp_streaming_demo", "06_dataset_cleaning"]
+         "04_augmentation_analysis", "05_udp_streaming_demo", "06_dataset_cleaning",
+         "07_tracking"]
 
 #: Small, non-default parameters that make every notebook cheap (unknown ones are ignored).
 SMALL = {
@@ -39,6 +40,7 @@ SMALL = {
                                  "n_show": 1},
     "05_udp_streaming_demo": {"max_frames": 8, "fps": 50.0, "timeout": 1.0, "n_show": 2},
     "06_dataset_cleaning": {"n_images": 8, "per_outcome": 1, "thresholds": [0.5]},
+    "07_tracking": {"drop_rate": 5, "min_length": 3},
 }
 
 
@@ -62,7 +64,7 @@ def notebooks() -> dict[str, Path]:
     return {p.stem: p for p in list_notebooks()}
 
 
-def test_the_six_notebooks_exist_in_order(notebooks):
+def test_the_notebooks_exist_in_order(notebooks):
     assert list(notebooks) == NAMES
 
 
@@ -122,8 +124,8 @@ def test_select_notebooks_by_prefix_stem_or_file_name():
     assert [p.stem for p in select_notebooks(None)] == NAMES
     with pytest.raises(TeckTrackError, match="'0' is ambiguous"):
         select_notebooks(["0"])
-    with pytest.raises(TeckTrackError, match="'07' matches no notebook; available: 01_data"):
-        select_notebooks(["07"])
+    with pytest.raises(TeckTrackError, match="'08' matches no notebook; available: 01_data"):
+        select_notebooks(["08"])
 
 
 def test_notebooks_list_command(capsys):

@@ -112,15 +112,15 @@ def test_detection_pairs_draw_truth_left_and_predictions_right():
                                                    "im1: prediction (0)"]
 
 
-def test_pr_curves_plot_one_line_per_class_with_ap_in_legend():
+def test_pr_curves_plot_draws_the_mean_and_names_best_and_worst():
     curves = pd.DataFrame({"class_id": [0, 0, 1], "class": ["a", "a", "b"],
                            "recall": [0.5, 1.0, 0.25], "envelope": [1.0, 0.5, 0.8]})
     fig = plots.pr_curves_plot({"m1": curves}, {"m1": pd.Series({"a": 0.75, "b": np.nan})})
     ax = fig.axes[0]
-    assert len(ax.lines) == 2
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["mean of 1 classes (band: middle half)", "best: a (0.75)"]
     x, y = ax.lines[0].get_data()
-    assert x.tolist() == [0.0, 0.5, 1.0] and y.tolist() == [1.0, 1.0, 0.5]
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a (0.75)", "b"]
+    assert y[0] == 1.0 and y[50] == 1.0 and y[51] == 0.5 and y[-1] == 0.5
 
 
 def test_confusion_heatmap_writes_counts_and_shades_row_shares():

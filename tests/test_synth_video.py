@@ -92,7 +92,7 @@ def test_video_refuses_existing_outputs_and_bad_names(video, tmp_path, capsys):
     assert main(["synth", "video", str(tmp_path / "v.mp4"), "--frames", "3", "--width", "96",
                  "--height", "64", "--quiet"]) == 0
     assert len(read_frames(tmp_path / "v.mp4")) == 3
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels", "v.json", "v.mp4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gt.txt", "labels", "v.json", "v.mp4"]
 
 
 @pytest.fixture
@@ -135,3 +135,46 @@ def test_default_world_never_touches_foreign_folders(tiny_world, tmp_path):
     with pytest.raises(DatasetError, match="not made by tecktrack synth"):
         ensure_default_world(tmp_path, quiet=True)
     assert foreign.read_text() == "user data"
+
+
+def test_gt_txt_holds_the_label_boxes_with_persistent_ids(video):
+    from tecktrack.datasets.mot import read_mot
+
+    gt = read_mot(video.parent / "gt.txt")
+    meta = json.loads(video.with_suffix(".json").read_text())
+    assert meta["gt"] == "gt.txt"
+    for t in range(meta["frames"]):
+        labels = read_yolo_labels(video.parent / "labels" / f"{t:06d}.txt", W, H)
+        rows = gt[gt.frames == t + 1]
+        assert len(rows) == len(labels)
+        # same boxes (up to YOLO's 6-decimal rounding) and same classes, as sets
+        order = np.lexsort(np.round(rows.xyxy, 2).T[::-1])
+        lab = np.lexsort(np.round(labels.xyxy.astype(np.float64), 2).T[::-1])
+        np.testing.assert_allclose(rows.xyxy[order], labels.xyxy[lab], atol=1e-3)
+        assert rows.classes[order].tolist() == labels.class_ids[lab].tolist()
+        assert np.all((rows.visibility >= 0.3) & (rows.visibility <= 1))
+    ids = np.unique(gt.ids)
+    for i in ids:                 # one class per id; a fully visible object moves <= 5 px
+        mine = gt[gt.ids == i]
+        assert len(set(mine.classes.tolist())) == 1
+        full = mine[mine.visibility == 1.0]
+        step = np.diff(full.frames) == 1
+        centre = full.xywh[:, :2] + full.xywh[:, 2:] / 2
+        moved = np.abs(np.diff(centre, axis=0))[step]
+        same_size = np.all(np.diff(full.xywh[:, 2:], axis=0)[step] == 0, axis=1)
+        assert np.all(moved[same_size] <= 5.0)
+    first, last = ({i: f(gt.frames[gt.ids == i]) for i in ids} for f in (np.min, np.max))
+    assert any(v > 1 for v in first.values())                # someone enters later
+    assert any(v < meta["frames"] for v in last.values())    # someone leaves (or is hidden)
+
+
+def test_gt_ids_cross_and_occlude(tmp_path):
+    from tecktrack.datasets.mot import read_mot
+
+    video = generate_video(tmp_path / "v.mp4", frames=100, fps=10, seed=1, size=(W, H),
+                           quiet=True)
+    gt = read_mot(video.parent / "gt.txt")
+    overlapping = [f for f in np.unique(gt.frames)
+                   if (lambda b: (box_iou(b, b) > 0).sum() > len(b))(gt[gt.frames == f].xyxy)]
+    assert overlapping                                       # boxes of two ids overlap
+    assert np.any(gt.visibility < 1.0)                       # someone is partly hidden

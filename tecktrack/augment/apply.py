@@ -114,7 +114,8 @@ def augment_image(image: np.ndarray, labels: Detections, chain: Sequence[OpSpec]
 
 def apply_augmentations(image: str | Path, labels: str | Path | None, out_dir: str | Path,
                         ops: str | Sequence[str], *, seed: int = 0, min_visibility: float = 0.3,
-                        backgrounds: Sequence[tuple[Path, Path | None]] = ()) -> pd.DataFrame:
+                        backgrounds: Sequence[tuple[Path, Path | None]] = (),
+                        n_classes: int | None = None) -> pd.DataFrame:
     """Augment one image file and its YOLO labels; write one new image + label file per item.
 
     Parameters
@@ -133,6 +134,9 @@ def apply_augmentations(image: str | Path, labels: str | Path | None, out_dir: s
         Rotation drops boxes keeping less than this fraction inside the image.
     backgrounds : sequence of (image, labels) paths
         Candidate targets for ``copy_paste`` (the source itself is skipped).
+    n_classes : int, optional
+        Number of class names: a label line with a class id beyond them is refused (nothing
+        is copied into new label files that the dataset cannot name).
 
     Returns
     -------
@@ -142,20 +146,20 @@ def apply_augmentations(image: str | Path, labels: str | Path | None, out_dir: s
     Raises
     ------
     FormatError
-        Unreadable image (nothing is written then).
+        Unreadable image or bad label line (nothing is written then).
     DatasetError
         An output file that already exists (nothing is written then).
     """
     image, out_dir = Path(image), Path(out_dir)
     pixels = read_image(image)
-    det = read_labels(labels, pixels)
+    det = read_labels(labels, pixels, n_classes)
     chains = parse_ops(ops)
     targets = [_outputs(image, out_dir, chain) for chain in chains]
     _refuse_existing(image, labels, targets)
     rows = []
     for index, (chain, (img_out, lbl_out)) in enumerate(zip(chains, targets, strict=True)):
         rng = np.random.default_rng([seed, zlib.crc32(image.stem.encode()), index])
-        background = _pick_background(chain, image, backgrounds, rng)
+        background = _pick_background(chain, image, backgrounds, rng, n_classes)
         result, params = augment_image(pixels, det, chain, rng, min_visibility=min_visibility,
                                        background=background)
         _write(img_out, lbl_out, result)
@@ -168,13 +172,15 @@ def apply_augmentations(image: str | Path, labels: str | Path | None, out_dir: s
 
 
 
-def read_labels(path: str | Path | None, pixels: np.ndarray) -> Detections:
-    """YOLO labels of an image in pixels; no file means no objects."""
+def read_labels(path: str | Path | None, pixels: np.ndarray,
+                n_classes: int | None = None) -> Detections:
+    """YOLO labels of an image in pixels; no file means no objects; class ids must lie in
+    ``[0, n_classes)`` when it is given."""
     from tecktrack.datasets.yolo import read_yolo_labels
 
     if path is None or not Path(path).is_file():
         return Detections.empty(with_scores=False)
-    return read_yolo_labels(path, pixels.shape[1], pixels.shape[0])
+    return read_yolo_labels(path, pixels.shape[1], pixels.shape[0], n_classes=n_classes)
 
 
 # -- ops ------------------------------------------------------------------------------------
@@ -251,7 +257,8 @@ def _refuse_existing(image: Path, labels: str | Path | None,
 
 def _pick_background(chain: Sequence[OpSpec], image: Path,
                      backgrounds: Sequence[tuple[Path, Path | None]],
-                     rng: np.random.Generator) -> tuple[np.ndarray, Detections] | None:
+                     rng: np.random.Generator,
+                     n_classes: int | None = None) -> tuple[np.ndarray, Detections] | None:
     if not any(op.name == "copy_paste" for op in chain):
         return None
     others = [b for b in backgrounds if Path(b[0]).resolve() != image.resolve()]
@@ -259,7 +266,7 @@ def _pick_background(chain: Sequence[OpSpec], image: Path,
         raise DatasetError("copy_paste needs at least one other image as background", image)
     img_path, lbl_path = others[int(rng.integers(len(others)))]
     pixels = read_image(img_path)
-    return pixels, read_labels(lbl_path, pixels)
+    return pixels, read_labels(lbl_path, pixels, n_classes)
 
 
 def _write(img_out: Path, lbl_out: Path, result: aug.Augmented) -> None:

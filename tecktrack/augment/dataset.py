@@ -71,13 +71,16 @@ def select_images(selection: str | Path, known: dict[str, tuple[Path, Path | Non
 def augment_dataset(data_yaml: str | Path, stems: list[str], ops: str | Mapping[str, str],
                     out_dir: str | Path, *, seed: int = 0, min_visibility: float = 0.3,
                     quiet: bool = False, cluster: Any = None,
-                   shard_size: int = 256) -> pd.DataFrame:
+                    shard_size: int = 256) -> pd.DataFrame:
     """Augment the given images of a dataset into ``out_dir``; returns (and writes) the log.
 
     ``ops`` is one ops string for every image, or a mapping stem -> ops string.
-    ``copy_paste`` draws its backgrounds from every image of the dataset. ``cluster`` (an
-    address or a ``distributed.Client``) augments shards of ``shard_size`` images on Dask
-    workers: the same files and log (:func:`tecktrack.augment.sharded.augment_sharded`).
+    ``copy_paste`` draws its backgrounds from every image of the dataset. Every label file
+    used is checked first (class ids within the data.yaml names, well-formed lines), so a
+    bad one is refused, naming its file and line, before anything is written (also with a
+    cluster). ``cluster`` (an address or a ``distributed.Client``) augments shards of
+    ``shard_size`` images on Dask workers: the same files and log
+    (:func:`tecktrack.augment.sharded.augment_sharded`).
     """
     out_dir = Path(out_dir)
     log_path = out_dir / "augmentations.csv"
@@ -86,16 +89,20 @@ def augment_dataset(data_yaml: str | Path, stems: list[str], ops: str | Mapping[
     per_image = {stem: ops if isinstance(ops, str) else ops[stem] for stem in stems}
     for text in set(per_image.values()):
         parse_ops(text)
+    from tecktrack.datasets.data_yaml import read_data_yaml
+
+    n_classes = read_data_yaml(data_yaml).nc
     known = dataset_images(data_yaml)
     needs_bg = any("copy_paste" in text for text in per_image.values())
     backgrounds = list(known.values()) if needs_bg else []
+    _check_labels([known[stem][1] for stem in stems] + [b[1] for b in backgrounds], n_classes)
     if cluster is not None:
         from tecktrack.augment.sharded import augment_sharded
 
         items = [(*known[stem], per_image[stem]) for stem in stems]
         log, _ = augment_sharded(items, out_dir, seed=seed, min_visibility=min_visibility,
-                                 backgrounds=backgrounds, cluster=cluster,
-                                 shard_size=shard_size, quiet=quiet)
+                                 backgrounds=backgrounds, n_classes=n_classes,
+                                 cluster=cluster, shard_size=shard_size, quiet=quiet)
         log.to_csv(log_path, index=False)
         return log
     frames = []
@@ -103,11 +110,20 @@ def augment_dataset(data_yaml: str | Path, stems: list[str], ops: str | Mapping[
         image, labels = known[stem]
         frames.append(apply_augmentations(image, labels, out_dir, per_image[stem], seed=seed,
                                           min_visibility=min_visibility,
-                                          backgrounds=backgrounds))
+                                          backgrounds=backgrounds, n_classes=n_classes))
     log = pd.concat(frames, ignore_index=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     log.to_csv(log_path, index=False)
     return log
+
+
+def _check_labels(paths: list[Path | None], n_classes: int) -> None:
+    """Raise the reader's ``file:line`` error for the first bad label file (sizes do not
+    matter to the checks)."""
+    from tecktrack.datasets.yolo import read_yolo_labels
+
+    for path in dict.fromkeys(p for p in paths if p is not None):
+        read_yolo_labels(path, 1.0, 1.0, n_classes=n_classes)
 
 
 def _from_mine_json(path: Path) -> list[tuple[str, int | None]]:

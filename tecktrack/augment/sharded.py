@@ -39,6 +39,7 @@ class _Job:
     seed: int
     min_visibility: float
     backgrounds: list[tuple[Path, Path | None]]
+    n_classes: int | None = None
 
 
 def _final(path: str, stage: Path, out: str) -> str:
@@ -52,7 +53,7 @@ def _augment_shard(job: _Job) -> dict[str, Any]:
     stage = new_stage(job.out, job.index, job.run)
     frames = [apply_augmentations(image, labels, stage, ops, seed=job.seed,
                                   min_visibility=job.min_visibility,
-                                  backgrounds=job.backgrounds)
+                                  backgrounds=job.backgrounds, n_classes=job.n_classes)
               for image, labels, ops in job.items]
     log = pd.concat(frames, ignore_index=True)
     for col in ("image", "labels"):
@@ -63,12 +64,14 @@ def _augment_shard(job: _Job) -> dict[str, Any]:
 def augment_sharded(items: list[tuple[Path, Path | None, str]], out_dir: str | Path, *,
                     seed: int = 0, min_visibility: float = 0.3,
                     backgrounds: list[tuple[Path, Path | None]] | None = None,
-                    cluster: Any = "local", shard_size: int = 256,
+                    n_classes: int | None = None, cluster: Any = "local", shard_size: int = 256,
                     quiet: bool = False) -> tuple[pd.DataFrame, list[str]]:
     """Augment ``(image, labels, ops)`` items on Dask workers into ``out_dir``.
 
     Returns the log (rows in item order, as a local run) and the committed files (relative
-    to ``out_dir``). Used by :func:`tecktrack.augment.dataset.augment_dataset`.
+    to ``out_dir``). Used by :func:`tecktrack.augment.dataset.augment_dataset`, which checks
+    every label file first; ``n_classes`` (the data.yaml's) is checked again as the workers
+    read the labels, as :func:`~tecktrack.augment.apply_augmentations` does locally.
     """
     out = Path(out_dir)
     created = not out.exists()
@@ -76,7 +79,7 @@ def augment_sharded(items: list[tuple[Path, Path | None, str]], out_dir: str | P
     try:
         run = start_run(out)
         jobs = [_Job([(str(i), None if lbl is None else str(lbl), ops) for i, lbl, ops in part],
-                     str(out), k, run, seed, min_visibility, list(backgrounds or []))
+                     str(out), k, run, seed, min_visibility, list(backgrounds or []), n_classes)
                 for k, part in enumerate(parts)]
         with cluster_session(cluster, quiet=quiet) as session:
             results = session.map(_augment_shard, jobs, desc="augmenting")

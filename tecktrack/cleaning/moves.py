@@ -84,11 +84,11 @@ def write_manifest(moves: Sequence[tuple[Path, Path]], folder: str | Path,
     path = Path(path)
     data = {"version": MANIFEST_VERSION, "folder": str(folder),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "moves": entries}
-    _write_new(path, json.dumps(data, indent=2) + "\n")
+    write_new(path, json.dumps(data, indent=2) + "\n")
     return path
 
 
-def _write_new(path: Path, text: str) -> None:
+def write_new(path: Path, text: str) -> None:
     """Write ``text`` to a new file atomically: a complete file or none, never a replaced one."""
     partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
     partial.write_text(text, encoding="utf-8")

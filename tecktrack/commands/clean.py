@@ -19,9 +19,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "FOLDER; --undo MANIFEST restores; --resume MANIFEST finishes an "
                     "interrupted --apply. Nothing is deleted or overwritten. When FOLDER holds "
                     "the manifest.json of `tecktrack synth folders`, the precision and recall "
-                    "of the proposed moves are printed too.",
+                    "of the proposed moves are printed too. `tecktrack clean apply --review "
+                    "FILE` applies the accepted decisions of a review file (JSON lines written "
+                    "by the review queue of notebook 06) to the label files, with a record that "
+                    "--undo / --resume take as well.",
     )
-    parser.add_argument("folder", help="folder with background/ and the positive folder")
+    parser.add_argument("folder", help="folder with background/ and the positive folder, or "
+                                       "`apply` with --review FILE")
+    parser.add_argument("--review", metavar="FILE", default=None,
+                        help="with `apply`: the review file whose accepted decisions (Apply "
+                             "suggestion, Delete box) change the label files")
     add_model_option(parser, required=False)
     parser.add_argument("--class", dest="class_name", default=None,
                         help="only detections of this class count (default: any class)")
@@ -36,11 +43,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _clean(args: argparse.Namespace) -> int:
     from tecktrack.cleaning.moves import apply_manifest, undo_manifest
+    from tecktrack.cleaning.review import is_review_record, resume_review, undo_review
     from tecktrack.errors import TeckTrackError
 
+    bare_apply = args.folder == "apply" and not Path(args.folder).is_dir()
+    if args.review is not None or bare_apply and not (args.undo or args.resume):
+        return _apply_review(args)
     if args.undo or args.resume:
-        done = (undo_manifest(args.undo, quiet=args.quiet) if args.undo
-                else apply_manifest(args.resume, quiet=args.quiet))
+        path = args.undo or args.resume
+        if is_review_record(path):
+            done = (undo_review(path, quiet=args.quiet) if args.undo
+                    else resume_review(path, quiet=args.quiet))
+        else:
+            done = (undo_manifest(path, quiet=args.quiet) if args.undo
+                    else apply_manifest(path, quiet=args.quiet))
         print(", ".join(f"{k}: {v}" for k, v in done.items()))
         return 0
     if not args.model:
@@ -96,4 +112,23 @@ def _apply(args: argparse.Namespace, moves) -> int:
     done = apply_manifest(manifest, quiet=args.quiet)
     print(", ".join(f"{k}: {v}" for k, v in done.items()))
     print(f"undo with: tecktrack clean {args.folder} --undo {manifest}")
+    return 0
+
+
+def _apply_review(args: argparse.Namespace) -> int:
+    import json
+
+    from tecktrack.cleaning.review import apply_review
+    from tecktrack.errors import TeckTrackError
+
+    if args.folder != "apply" or args.review is None:
+        raise TeckTrackError("a review file is applied with `tecktrack clean apply --review FILE`")
+    if args.apply or args.undo or args.resume or args.model:
+        raise TeckTrackError("`clean apply --review` takes no --apply/--undo/--resume/--model "
+                             "(undo with `tecktrack clean apply --undo RECORD`)")
+    record = apply_review(args.review, quiet=args.quiet)
+    data = json.loads(record.read_text(encoding="utf-8"))
+    print(f"applied {data['decisions']} accepted decision(s) to {data['files']} label file(s)")
+    print(f"record: {record}")
+    print(f"undo with: tecktrack clean apply --undo {record}")
     return 0

@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stats = actions.add_parser(
         "stats", help="class counts, box sizes, COCO size buckets, objects per image",
         description="Print per-class instance and image counts, COCO size buckets and objects "
-                    "per image; bad label lines are skipped (run `check` to list them).")
+                    "per image; bad label lines and unreadable images are skipped and counted "
+                    "(run `check` to list them); exit 1 when an image was unreadable.")
     stats.add_argument("data_yaml", metavar="DATA_YAML", help="the dataset's data.yaml")
     stats.add_argument("--split", default=None, help="only this split (default: all splits)")
     stats.add_argument("--json", metavar="OUT", default=None,
@@ -30,8 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stats.set_defaults(func=_stats)
     check = actions.add_parser(
         "check", help="list every bad label line and missing label file; exit 1 if any",
-        description="Validate every image and label file of every split. Prints one "
-                    "file:line: message per problem; exit status 1 when there is any.")
+        description="Validate every image and label file of every split: bad label lines, "
+                    "missing label files, unreadable images, images sharing a file stem, "
+                    "label files without an image; zero-size and clipped boxes are warnings. "
+                    "Prints one file:line: message per finding; exit status 1 when there is "
+                    "any problem (warnings alone exit 0).")
     check.add_argument("data_yaml", metavar="DATA_YAML", help="the dataset's data.yaml")
     check.add_argument("--quiet", action="store_true", help="no progress bar")
     check.set_defaults(func=_check)
@@ -52,7 +56,7 @@ def _stats(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(summary, indent=2), encoding="utf-8")
         print(f"wrote {out}")
-    return 0
+    return 1 if summary["unreadable_images"] else 0
 
 
 def _print_stats(summary: dict) -> None:
@@ -76,25 +80,39 @@ def _print_stats(summary: dict) -> None:
               f"`tecktrack dataset check` lists them all), first:", file=sys.stderr)
         for example in summary["skipped_examples"][:3]:
             print(f"  {example}", file=sys.stderr)
+    if summary["box_notes"]:
+        print(f"\nnote: {summary['box_notes']}", file=sys.stderr)
+    if summary["unreadable_images"]:
+        print(f"\nskipped {summary['unreadable_images']} unreadable images (not counted "
+              "above), first:", file=sys.stderr)
+        for example in summary["unreadable_examples"][:3]:
+            print(f"  {example}", file=sys.stderr)
 
 
 def _check(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from tecktrack.datasets.dataset import Dataset
+    from tecktrack.datasets.dataset import WARNING_KINDS, Dataset
 
     dataset = Dataset.from_yaml(args.data_yaml)
-    problems = dataset.check(quiet=args.quiet)
+    found = dataset.check(quiet=args.quiet)
     n_images = len({item.image_path for item in dataset.items()})
-    for row in problems.itertuples(index=False):
+    for row in found.itertuples(index=False):
         where = row.path if pd.isna(row.line) else f"{row.path}:{row.line}"
-        print(f"{where}: {row.message}")
-    if problems.empty:
-        print(f"no problems in {n_images} images")
+        warning = "warning: " if row.kind in WARNING_KINDS else ""
+        print(f"{where}: {warning}{row.message}")
+    counts = found["kind"].value_counts()
+    n_warnings = int(found["kind"].isin(WARNING_KINDS).sum())
+    n_problems = len(found) - n_warnings
+    warned = f"; {n_warnings} box warnings (zero-size or clipped)" if n_warnings else ""
+    if not n_problems:
+        print(f"no problems in {n_images} images{warned}")
         return 0
-    counts = problems["kind"].value_counts()
-    print(f"{len(problems)} problems in {n_images} images: "
+    extra = "".join(f", {counts[kind]} {what}" for kind, what in (
+        ("duplicate_stem", "images sharing a stem"),
+        ("orphan_label", "label files without an image")) if counts.get(kind, 0))
+    print(f"{n_problems} problems in {n_images} images: "
           f"{counts.get('label', 0)} bad label lines, "
           f"{counts.get('missing_label', 0)} missing label files, "
-          f"{counts.get('image', 0)} unreadable images")
+          f"{counts.get('image', 0)} unreadable images{extra}{warned}")
     return 1

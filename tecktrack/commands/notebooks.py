@@ -19,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument("names", nargs="*", metavar="NAME", help="notebooks to run (default: all)")
     run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"),
-                     dest="parameters", help="override a parameter (value parsed as YAML)")
+                     dest="parameters",
+                     help="override a parameter (value parsed as YAML; relative paths are taken "
+                          "from the current directory; unknown names are an error)")
     run.add_argument("--out", default=None, help="output folder (default: results/notebooks)")
     run.add_argument("--kernel", default=None, help="Jupyter kernel name (default: the notebook's)")
     run.set_defaults(func=_run)
@@ -28,10 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tecktrack.lab.runner import parse_parameters, run_notebooks
+    from tecktrack.lab.runner import parse_parameters, resolve_path_parameters, run_notebooks
 
-    runs = run_notebooks(args.names, parse_parameters(args.parameters), args.out,
-                         kernel_name=args.kernel)
+    runs = run_notebooks(args.names, resolve_path_parameters(parse_parameters(args.parameters)),
+                         args.out, kernel_name=args.kernel)
     failed = [r for r in runs if not r.ok]
     print(f"{len(runs) - len(failed)} of {len(runs)} notebooks ran; outputs in "
           f"{runs[0].output.parent if runs else args.out}")

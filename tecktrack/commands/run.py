@@ -22,7 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from tecktrack.errors import TeckTrackError
-    from tecktrack.lab.runner import list_notebooks, parse_parameters, run_notebooks
+    from tecktrack.lab.runner import (
+        list_notebooks,
+        parse_parameters,
+        resolve_path_parameters,
+        run_notebooks,
+    )
     from tecktrack.paths import models_dir, results_dir
     from tecktrack.synth import ensure_default_world
 
@@ -36,7 +41,8 @@ def _run(args: argparse.Namespace) -> int:
                              "(retrain with `tecktrack train`, see README)")
     if not list_notebooks():
         raise TeckTrackError("no notebooks found in notebooks/")
-    runs = run_notebooks(None, parse_parameters(args.parameters), args.out)
+    runs = run_notebooks(None, resolve_path_parameters(parse_parameters(args.parameters)),
+                         args.out)
     failed = [r for r in runs if not r.ok]
     out = runs[0].output.parent
     print(f"\n{len(runs) - len(failed)} of {len(runs)} notebooks ran in "

@@ -81,7 +81,7 @@ def _add_folders(sub: argparse._SubParsersAction) -> None:
 
 def _add_video(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("video", help="mp4 of moving objects, YOLO labels per frame in "
-                                     "<folder of OUT.mp4>/labels/")
+                                     "<folder of OUT.mp4>/labels/, MOT ground truth in gt.txt")
     p.add_argument("out", metavar="OUT.mp4", help="new video file")
     p.add_argument("--frames", type=int, default=300, help="number of frames (default 300)")
     p.add_argument("--fps", type=float, default=25, help="frame rate (default 25)")

@@ -20,10 +20,12 @@ from tecktrack.datasets.box_table import (
 from tecktrack.datasets.coco import (
     CocoDataset,
     CocoImage,
+    CocoResults,
     coco_results,
     coco_to_dict,
     read_coco,
     read_coco_results,
+    read_coco_results_exact,
     write_coco,
     write_coco_results,
 )
@@ -39,6 +41,9 @@ from tecktrack.datasets.images import (
 from tecktrack.datasets.yolo import (
     COORD_TOLERANCE,
     LabelProblem,
+    LabelWarning,
+    box_notes,
+    count_notes,
     label_path_for,
     read_yolo_labels,
     write_yolo_labels,
@@ -46,9 +51,12 @@ from tecktrack.datasets.yolo import (
 
 __all__ = [
     "COORD_TOLERANCE", "IMAGE_SUFFIXES", "SIZE_BUCKETS", "BoxTable", "CocoDataset", "CocoImage",
-    "DataConfig", "Dataset", "DatasetItem", "DatasetStats", "LabelProblem", "coco_results",
+    "CocoResults",
+    "DataConfig", "Dataset", "DatasetItem", "DatasetStats", "LabelProblem", "LabelWarning",
+    "box_notes", "coco_results", "count_notes",
     "coco_to_dict", "image_size", "is_image_file", "label_path_for", "list_images",
-    "list_label_files", "read_coco", "read_coco_results", "read_data_yaml", "read_image",
+    "list_label_files", "read_coco", "read_coco_results", "read_coco_results_exact",
+    "read_data_yaml", "read_image",
     "read_label_dir", "read_label_files", "read_yolo_labels", "size_bucket", "write_coco",
     "write_coco_results", "write_yolo_labels",
 ]

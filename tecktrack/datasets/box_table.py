@@ -12,13 +12,23 @@ box; :meth:`BoxTable.detections` turns one image back into pixel :class:`Detecti
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tecktrack.datasets.yolo import invalid_rows, read_yolo_labels
+from tecktrack.datasets.yolo import (
+    CLIPPED,
+    ZERO_SIZE,
+    LabelProblem,
+    LabelWarning,
+    box_notes,
+    invalid_rows,
+    notes_sentence,
+    read_yolo_labels,
+)
 from tecktrack.detections import Detections, cxcywh_to_xyxy, xyxy_to_cxcywh, xyxy_to_yolo
 from tecktrack.errors import DatasetError, FormatError
 from tecktrack.progress import progress
@@ -186,14 +196,17 @@ def read_label_dir(directory: str | Path, *, with_scores: bool = False,
 
 
 def read_label_files(stems: Sequence[str], paths: Sequence[str | Path | None], *,
-                     with_scores: bool = False, quiet: bool = True) -> BoxTable:
+                     with_scores: bool = False, quiet: bool = True,
+                     n_classes: int | None = None) -> BoxTable:
     """Read the given YOLO files (``None`` = image without a file, i.e. no boxes).
 
     Every number of every file is parsed in one NumPy call and checked vectorised with the
     rules of :func:`tecktrack.datasets.read_yolo_labels` (values within
     :data:`~tecktrack.datasets.COORD_TOLERANCE` of [0, 1] are clipped); a file that breaks
     them is re-read by ``read_yolo_labels``, which names the line. Boxes are clipped to the
-    image, as ``read_yolo_labels`` clips them.
+    image, as ``read_yolo_labels`` clips them; zero-size boxes and boxes clipped by more than
+    rounding are kept and counted in one :class:`~tecktrack.datasets.yolo.LabelWarning`.
+    With ``n_classes``, a class id outside ``[0, n_classes)`` is refused as a bad row.
 
     Raises
     ------
@@ -232,10 +245,11 @@ def read_label_files(stems: Sequence[str], paths: Sequence[str | Path | None], *
                 _raise_from_file(path, with_scores, check_numbers=True)
         raise
     image = np.repeat(np.arange(len(paths)), counts)
-    bad = invalid_rows(values)
+    bad = invalid_rows(values, n_classes)
     if bad.any():
-        _raise_from_file(paths[int(image[np.argmax(bad)])], with_scores)
+        _raise_from_file(paths[int(image[np.argmax(bad)])], with_scores, n_classes=n_classes)
     clipped = np.clip(values[:, 1:], 0.0, 1.0)
+    _warn_box_notes(clipped[:, :4], image, counts, paths)
     corners = np.clip(cxcywh_to_xyxy(clipped[:, :4]), 0.0, 1.0)   # as read_yolo_labels does
     return BoxTable(list(stems), image, values[:, 0].astype(np.int64), xyxy_to_cxcywh(corners),
                     clipped[:, 4].astype(np.float32) if with_scores else None)
@@ -257,8 +271,38 @@ def _count_rows(data: bytes) -> int:
     return sum(1 for line in data.splitlines() if line.strip())
 
 
-def _raise_from_file(path: Path, with_scores: bool, check_numbers: bool = False) -> None:
+def _warn_box_notes(boxes: np.ndarray, image: np.ndarray, counts: np.ndarray,
+                    paths: Sequence[str | Path | None]) -> None:
+    """One warning counting zero-size and clipped boxes, naming the first ``file:line`` of
+    each kind (the line is the box's row: blank lines aside, as the per-file reader counts)."""
+    zero, clipped = box_notes(boxes)
+    if not (zero.any() or clipped.any()):
+        return
+    first_row = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    summary = {}
+    for mask, message in ((zero, ZERO_SIZE), (clipped, CLIPPED)):
+        if mask.any():
+            i = int(np.argmax(mask))
+            path = paths[image[i]]
+            first = LabelProblem(Path(path), _line_of(path, i - first_row[image[i]]), message)
+            summary[message] = (int(mask.sum()), first)
+    warnings.warn(notes_sentence(summary), LabelWarning, stacklevel=3)
+
+
+def _line_of(path: str | Path, row: int) -> int | None:
+    """1-based line number of the ``row``-th non-blank line of a label file."""
+    lines = _read_bytes(path).splitlines()
+    seen = -1
+    for number, line in enumerate(lines, start=1):
+        seen += bool(line.strip())
+        if seen == row:
+            return number
+    return None
+
+
+def _raise_from_file(path: Path, with_scores: bool, check_numbers: bool = False,
+                     n_classes: int | None = None) -> None:
     """Let the one-file reader raise the precise ``file:line`` error for ``path``."""
-    read_yolo_labels(path, 1.0, 1.0, with_scores=with_scores, strict=True)
+    read_yolo_labels(path, 1.0, 1.0, with_scores=with_scores, strict=True, n_classes=n_classes)
     if not check_numbers:
         raise FormatError("malformed label file", path)

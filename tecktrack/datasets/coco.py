@@ -20,10 +20,12 @@ from tecktrack.errors import DatasetError, FormatError
 __all__ = [
     "CocoDataset",
     "CocoImage",
+    "CocoResults",
     "coco_results",
     "coco_to_dict",
     "read_coco",
     "read_coco_results",
+    "read_coco_results_exact",
     "write_coco",
     "write_coco_results",
 ]
@@ -57,6 +59,11 @@ class CocoDataset:
         ``iscrowd`` flag per box; all False when not given.
     areas : dict of int to ndarray of float64, optional
         Annotation ``area`` per box (COCO uses it for the size ranges); box area when not given.
+    boxes : dict of int to ndarray of float64, optional
+        The ``bbox`` values ``x, y, w, h`` per box as the file wrote them (float64; the
+        ``Detections`` hold float32 corners). Metrics compute IoU from these, as pycocotools
+        does, and :func:`write_coco` writes them back unchanged. From the Detections when not
+        given.
 
     Examples
     --------
@@ -72,6 +79,7 @@ class CocoDataset:
     annotations: dict[int, Detections]
     iscrowd: dict[int, np.ndarray] | None = None
     areas: dict[int, np.ndarray] | None = None
+    boxes: dict[int, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         if len(self.names) != len(self.category_ids):
@@ -88,6 +96,13 @@ class CocoDataset:
                         for i, d in self.annotations.items()}
         self.areas = {i: np.asarray(areas.get(i, d.area), dtype=np.float64)
                       for i, d in self.annotations.items()}
+        boxes = self.boxes or {}
+        self.boxes = {i: np.array(boxes[i], dtype=np.float64).reshape(-1, 4) if i in boxes
+                      else d.to_coco() for i, d in self.annotations.items()}
+        for i, b in self.boxes.items():
+            if len(b) != len(self.annotations[i]):
+                raise ValueError(f"boxes of image {i} has {len(b)} rows for "
+                                 f"{len(self.annotations[i])} annotations")
 
 
 def _load_json(path: Path) -> object:
@@ -335,6 +350,7 @@ def read_coco(path: str | Path) -> CocoDataset:
         annotations={i: Detections(xyxy[rows], classes[rows]) for i, rows in groups.items()},
         iscrowd={i: crowd[rows] for i, rows in groups.items()},
         areas={i: areas[rows] for i, rows in groups.items()},
+        boxes={i: boxes[rows] for i, rows in groups.items()},
     )
 
 
@@ -350,7 +366,7 @@ def coco_to_dict(dataset: CocoDataset) -> dict:
     annotations = []
     for im in dataset.images:
         det = dataset.annotations[im.id]
-        xywh = det.to_coco().tolist()
+        xywh = dataset.boxes[im.id].tolist()
         category = np.asarray(dataset.category_ids, dtype=np.int64)[det.class_ids].tolist()
         first_id = len(annotations) + 1
         annotations.extend(
@@ -423,6 +439,25 @@ def write_coco_results(path: str | Path, detections: dict[int, Detections],
     _write_json(path, coco_results(detections, category_ids))
 
 
+@dataclass(frozen=True)
+class CocoResults:
+    """A COCO results file read with its float64 values beside the float32 Detections.
+
+    Attributes
+    ----------
+    detections : dict of int to Detections
+        Per image id, as :func:`read_coco_results` returns them.
+    boxes : dict of int to ndarray
+        Per image id, ``bbox`` ``x, y, w, h`` as written (float64), rows as in ``detections``.
+    scores : dict of int to ndarray
+        Per image id, ``score`` as written (float64).
+    """
+
+    detections: dict[int, Detections]
+    boxes: dict[int, np.ndarray]
+    scores: dict[int, np.ndarray]
+
+
 def read_coco_results(path: str | Path, category_ids: list[int],
                       image_ids: list[int] | None = None) -> dict[int, Detections]:
     """Read a COCO detection results list into Detections per image id.
@@ -446,6 +481,23 @@ def read_coco_results(path: str | Path, category_ids: list[int],
     >>> res[1].class_ids, len(res[2])
     (array([1]), 0)
     """
+    return read_coco_results_exact(path, category_ids, image_ids).detections
+
+
+def read_coco_results_exact(path: str | Path, category_ids: list[int],
+                            image_ids: list[int] | None = None) -> CocoResults:
+    """:func:`read_coco_results`, keeping the file's float64 boxes and scores beside.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "res.json"
+    >>> _ = p.write_text('[{"image_id": 1, "category_id": 9, "bbox": [336.71000000000004, 10,'
+    ...                  ' 54.69, 20], "score": 0.123456789}]')
+    >>> res = read_coco_results_exact(p, [9])
+    >>> res.boxes[1].tolist(), res.scores[1].tolist(), res.detections[1].xyxy.dtype.name
+    ([[336.71000000000004, 10.0, 54.69, 20.0]], [0.123456789], 'float32')
+    """
     path = Path(path)
     key = "results"
     recs = _records(_load_json(path), key, path)
@@ -458,5 +510,10 @@ def read_coco_results(path: str | Path, category_ids: list[int],
     known = sorted(set(ids.tolist())) if image_ids is None else list(image_ids)
     groups = _group(ids, known, key, path)
     xyxy = xywh_to_xyxy(boxes).astype(np.float32)
-    return {i: (Detections(xyxy[groups[i]], classes[groups[i]], scores[groups[i]])
-                if i in groups else Detections.empty(with_scores=True)) for i in known}
+    none = np.zeros(0, np.int64)
+    return CocoResults(
+        detections={i: (Detections(xyxy[groups[i]], classes[groups[i]], scores[groups[i]])
+                        if i in groups else Detections.empty(with_scores=True)) for i in known},
+        boxes={i: boxes[groups.get(i, none)] for i in known},
+        scores={i: scores[groups.get(i, none)] for i in known},
+    )

@@ -65,9 +65,9 @@ def _yaml_load(path: Path) -> dict:
 def _parse_names(data: dict, path: Path) -> list[str]:
     names = data.get("names")
     if isinstance(names, dict):
-        keys = sorted(names)
-        if not all(isinstance(k, int) for k in keys) or keys != list(range(len(keys))):
-            raise FormatError(f"names: dict keys must be the ids 0..{len(keys) - 1}", path)
+        keys = sorted(names) if all(type(k) is int for k in names) else None
+        if keys is None or keys != list(range(len(keys))):
+            raise FormatError(f"names: dict keys must be the ids 0..{len(names) - 1}", path)
         names = [names[k] for k in keys]
     if not isinstance(names, list) or not names:
         raise FormatError("names: expected a non-empty list or {id: name} mapping", path)

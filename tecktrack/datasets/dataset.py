@@ -18,17 +18,27 @@ import pandas as pd
 from tecktrack.datasets.coco import CocoDataset, CocoImage
 from tecktrack.datasets.data_yaml import read_data_yaml
 from tecktrack.datasets.images import image_size, list_images
-from tecktrack.datasets.yolo import LabelProblem, label_path_for, read_yolo_labels
+from tecktrack.datasets.yolo import (
+    CLIPPED,
+    ZERO_SIZE,
+    LabelProblem,
+    count_notes,
+    label_path_for,
+    read_yolo_labels,
+)
 from tecktrack.detections import Detections
 from tecktrack.errors import DatasetError, TeckTrackError
 from tecktrack.progress import progress
 
-__all__ = ["SIZE_BUCKETS", "Dataset", "DatasetItem", "DatasetStats", "size_bucket"]
+__all__ = ["SIZE_BUCKETS", "WARNING_KINDS", "Dataset", "DatasetItem", "DatasetStats",
+           "size_bucket"]
 
 #: COCO object-size buckets by pixel area: small < 32^2 <= medium < 96^2 <= large.
 SIZE_BUCKETS = ("small", "medium", "large")
 _BUCKET_EDGES = (32.0**2, 96.0**2)
 _PROBLEM_COLUMNS = ["kind", "path", "line", "message"]
+#: Kinds of :meth:`Dataset.check` rows that are warnings (the data loads), not problems.
+WARNING_KINDS = ("box",)
 
 
 def size_bucket(area: np.ndarray) -> pd.Categorical:
@@ -74,12 +84,19 @@ class DatasetStats:
     skipped : list of LabelProblem
         The label lines left out of the counts (bad rows, class ids beyond the names), each
         naming its file and line.
+    noted : list of LabelProblem
+        Boxes counted but not as their lines say: zero width or height, or clipped to the
+        image by more than rounding (see :func:`tecktrack.datasets.yolo.box_notes`).
+    unreadable : list of str
+        Images that could not be read (left out of every count), one message each.
     """
 
     classes: pd.DataFrame
     boxes: pd.DataFrame
     images: pd.DataFrame
     skipped: list[LabelProblem] = field(default_factory=list)
+    noted: list[LabelProblem] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
 
     def objects_per_image(self) -> pd.Series:
         """How many images have 0, 1, 2, ... objects (labelled images only)."""
@@ -114,6 +131,11 @@ class DatasetStats:
                               for col in quantiles.columns},
             "skipped_label_lines": len(self.skipped),
             "skipped_examples": [str(p) for p in self.skipped[:10]],
+            "zero_size_boxes": sum(p.message == ZERO_SIZE for p in self.noted),
+            "clipped_boxes": sum(p.message == CLIPPED for p in self.noted),
+            "box_notes": count_notes(self.noted),
+            "unreadable_images": len(self.unreadable),
+            "unreadable_examples": self.unreadable[:10],
         }
 
 
@@ -240,23 +262,29 @@ class Dataset:
         return size
 
     def load_labels(self, item: DatasetItem, strict: bool = True,
-                    problems: list[LabelProblem] | None = None) -> Detections:
+                    problems: list[LabelProblem] | None = None,
+                    notes: list[LabelProblem] | None = None) -> Detections:
         """Ground truth of one item in pixel corners (class ids checked against ``names``).
 
         Raises :class:`~tecktrack.errors.DatasetError` when the label file is missing and,
         with ``strict``, :class:`~tecktrack.errors.FormatError` at the first bad line.
+        ``notes`` collects zero-size and clipped boxes (see ``read_yolo_labels``).
         """
         width, height = self.image_size(item)
         return read_yolo_labels(item.label_path, width, height, n_classes=self.nc,
-                                strict=strict, problems=problems)
+                                strict=strict, problems=problems, notes=notes)
 
     # -- checks and statistics ----------------------------------------------------------
     def check(self, quiet: bool = True) -> pd.DataFrame:
         """Every problem in the dataset, one row each: ``kind, path, line, message``.
 
         ``kind`` is ``missing_label`` (an image without a label file: reported separately,
-        since an *empty* label file means "no objects"), ``image`` (unreadable image) or
-        ``label`` (a bad line). Images listed in several splits are checked once.
+        since an *empty* label file means "no objects"), ``image`` (unreadable image),
+        ``label`` (a bad line), ``duplicate_stem`` (two images with one file stem: they share
+        a label file, and ``mine`` / ``evaluate`` match files by stem), ``orphan_label`` (a
+        label file beside the others with no image) or ``box`` (a box that loads but not as
+        its line says: zero width or height, or clipped by more than rounding; a warning,
+        see :data:`WARNING_KINDS`). Images listed in several splits are checked once.
 
         Examples
         --------
@@ -270,8 +298,11 @@ class Dataset:
         first: dict[Path, DatasetItem] = {}
         for item in self.items():
             first.setdefault(item.image_path, item)
-        for item in progress(list(first.values()), desc="check", quiet=quiet, unit="img"):
+        unique = list(first.values())
+        rows.extend(_duplicate_stems(unique))
+        for item in progress(unique, desc="check", quiet=quiet, unit="img"):
             rows.extend(self._check_item(item))
+        rows.extend(_orphan_labels(unique))
         frame = pd.DataFrame(rows, columns=_PROBLEM_COLUMNS)
         frame["line"] = frame["line"].astype("Int64")
         return frame
@@ -285,11 +316,16 @@ class Dataset:
             return [("missing_label", str(item.label_path), None,
                      f"no label file for {item.image_path.name}")]
         found: list[LabelProblem] = []
-        self.load_labels(item, strict=False, problems=found)
-        return [("label", str(p.path), p.line, p.message) for p in found]
+        noted: list[LabelProblem] = []
+        self.load_labels(item, strict=False, problems=found, notes=noted)
+        return ([("label", str(p.path), p.line, p.message) for p in found]
+                + [("box", str(p.path), p.line, p.message) for p in noted])
 
     def stats(self, split: str | None = None, quiet: bool = True) -> DatasetStats:
         """Class, box and image statistics (bad label lines skipped, missing labels noted).
+
+        Unreadable images are skipped and listed in ``unreadable``; zero-size and clipped
+        boxes are counted and listed in ``noted``.
 
         Examples
         --------
@@ -301,13 +337,17 @@ class Dataset:
         >>> s.boxes["size"].tolist(), s.images["objects"].tolist()
         (['medium', 'small'], [2])
         """
-        items = self.items(split)
-        dets, rows, skipped = [], [], []
-        for item in progress(items, desc="stats", quiet=quiet, unit="img"):
-            width, height = self.image_size(item)
+        dets, rows, skipped, noted, unreadable, items = [], [], [], [], [], []
+        for item in progress(self.items(split), desc="stats", quiet=quiet, unit="img"):
+            try:
+                width, height = self.image_size(item)
+            except TeckTrackError as exc:
+                unreadable.append(str(exc))
+                continue
+            items.append(item)
             labelled = item.label_path.is_file()
-            det = (self.load_labels(item, strict=False, problems=skipped) if labelled
-                   else Detections.empty(False))
+            det = (self.load_labels(item, strict=False, problems=skipped, notes=noted)
+                   if labelled else Detections.empty(False))
             dets.append(det)
             rows.append((item.split, str(item.image_path), width, height, len(det), labelled))
         images = pd.DataFrame(rows, columns=["split", "image", "width", "height", "objects",
@@ -317,7 +357,7 @@ class Dataset:
             Detections.concat(dets) if dets else Detections.empty(False),
             images["split"].to_numpy(object)[owner], images["image"].to_numpy(object)[owner],
             images[["width", "height"]].to_numpy()[owner], self.names)
-        return DatasetStats(self._class_table(boxes), boxes, images, skipped)
+        return DatasetStats(self._class_table(boxes), boxes, images, skipped, noted, unreadable)
 
     def _class_table(self, boxes: pd.DataFrame) -> pd.DataFrame:
         ids = boxes["class_id"].to_numpy(dtype=np.int64)
@@ -355,6 +395,34 @@ class Dataset:
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}={len(v)}" for k, v in self.splits.items())
         return f"Dataset(root={str(self.root)!r}, nc={self.nc}, {counts})"
+
+
+def _duplicate_stems(items: list[DatasetItem]) -> list[tuple[str, str, None, str]]:
+    """One row per image whose stem another image already has (a.jpg and a.png share
+    labels/a.txt; ``mine`` and ``evaluate`` refuse such datasets, matching files by stem)."""
+    seen: dict[str, DatasetItem] = {}
+    rows = []
+    for item in items:
+        other = seen.setdefault(item.stem, item)
+        if other is item:
+            continue
+        shared = " and its label file" if other.label_path == item.label_path else ""
+        rows.append(("duplicate_stem", str(item.image_path), None,
+                     f"shares the stem {item.stem!r}{shared} with {other.image_path}"))
+    return rows
+
+
+def _orphan_labels(items: list[DatasetItem]) -> list[tuple[str, str, None, str]]:
+    """Label files in the label folders of ``items`` that belong to no image."""
+    wanted = {item.label_path for item in items}
+    rows = []
+    for folder in sorted({p.parent for p in wanted}):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.txt")):
+            if path not in wanted and path.name != "classes.txt":
+                rows.append(("orphan_label", str(path), None, "label file has no image"))
+    return rows
 
 
 def _names_beside(*folders: Path) -> list[str] | None:

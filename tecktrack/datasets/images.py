@@ -2,17 +2,27 @@
 
 An image folder is searched recursively for files whose suffix (compared lower-case) is in
 :data:`IMAGE_SUFFIXES`; every reader, the frame capture included, uses :func:`list_images`.
+
+Every decoder goes through :func:`decode_image`, which catches what libjpeg prints straight to
+the process's stderr ("Premature end of JPEG file"), so it never lands on a progress bar's
+line; it becomes part of the error (or, for an image that decodes anyway, a warning).
 """
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from tecktrack.errors import DatasetError, FormatError
 
-__all__ = ["IMAGE_SUFFIXES", "image_size", "is_image_file", "list_images", "read_image"]
+__all__ = ["IMAGE_SUFFIXES", "ImageWarning", "decode_image", "image_size", "is_image_file",
+           "list_images", "read_image"]
 
 #: Image file suffixes recognised in folders and list files (compared lower-case).
 IMAGE_SUFFIXES = frozenset({".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp"})
@@ -34,13 +44,55 @@ def is_image_file(path: str | Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
 
 
+class ImageWarning(UserWarning):
+    """An image that decoded, but whose decoder complained (e.g. a truncated JPEG, whose
+    missing rows come out grey)."""
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+def decode_image(path: str | Path) -> tuple[np.ndarray | None, str]:
+    """Decode with ``cv2.imread``; return the BGR image (None if it cannot be decoded) and
+    what the decoder printed to stderr meanwhile (stripped; ``""`` when it said nothing).
+
+    The process's stderr (file descriptor 2) is pointed at a temporary file for the call,
+    under a lock, because libjpeg writes its messages there directly.
+
+    Examples
+    --------
+    >>> p = Path(tempfile.mkdtemp()) / "x.jpg"
+    >>> _ = p.write_bytes(bytes.fromhex("ffd8ffe0") + b"0" * 40)     # a truncated JPEG
+    >>> image, said = decode_image(p)
+    >>> image is None, said.splitlines()[-1] if said else said
+    (True, 'Premature end of JPEG file')
+    """
+    import cv2
+
+    with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        sink.seek(0)
+        said = sink.read().decode("utf-8", errors="replace").strip()
+    return image, said
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Decode an image file to a BGR uint8 array (EXIF orientation applied, as OpenCV does).
+
+    A decoder's complaint about an image that decodes anyway (a truncated JPEG) is an
+    :class:`ImageWarning` naming the file.
 
     Raises
     ------
     FormatError
-        Naming the file, if it cannot be decoded as an image.
+        Naming the file, if it cannot be decoded as an image (with the decoder's message).
 
     Examples
     --------
@@ -52,11 +104,14 @@ def read_image(path: str | Path) -> np.ndarray:
     ...     print(exc.message, exc.path.endswith("x.jpg"))
     not an image (cannot be decoded) True
     """
-    import cv2
-
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    image, said = decode_image(path)
+    said = " ".join(said.split())
     if image is None:
-        raise FormatError("not an image (cannot be decoded)", path)
+        raise FormatError("not an image (cannot be decoded" + (f": {said})" if said else ")"),
+                          path)
+    if said:
+        warnings.warn(f"{path}: the decoder said {said!r}; decoded anyway", ImageWarning,
+                      stacklevel=2)
     return image
 
 

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tecktrack.detections import Detections, xyxy_to_yolo, yolo_to_xyxy
+from tecktrack.detections import Detections, cxcywh_to_xyxy, xyxy_to_yolo
 from tecktrack.errors import DatasetError, FormatError
 
-__all__ = ["COORD_TOLERANCE", "LabelProblem", "invalid_rows", "label_path_for",
-           "read_yolo_labels", "row_problem", "write_yolo_labels"]
+__all__ = ["CLIPPED", "COORD_TOLERANCE", "ZERO_SIZE", "LabelProblem", "LabelWarning",
+           "box_notes", "count_notes", "invalid_rows", "label_path_for", "read_yolo_labels",
+           "row_problem", "write_yolo_labels"]
 
 #: How far outside [0, 1] a normalised coordinate may stray before it is an error (then clipped).
 COORD_TOLERANCE = 1e-3
@@ -66,13 +67,24 @@ class LabelProblem:
 
 
 def _split_rows(text: str) -> tuple[list[int], list[list[str]]]:
-    """1-based line numbers and whitespace tokens of the non-blank lines."""
+    """1-based line numbers and whitespace tokens of the non-blank lines.
+
+    Lines end at ``\\n``, ``\\r\\n`` or ``\\r`` and tokens are separated by ASCII whitespace
+    only, as the columnar reader (which works on bytes) splits them: a Unicode line or space
+    separator (U+2028, NBSP) stays inside a token, which is then not a number, for both.
+
+    Examples
+    --------
+    >>> _split_rows("0 0.5\\u00a0 1\\u20281\\r\\n\\n2 3\\n")
+    ([1, 3], [['0', '0.5\\xa0', '1\\u20281'], ['2', '3']])
+    """
     numbers, rows = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
+    data = text.encode("utf-8", errors="surrogatepass")
+    for number, line in enumerate(data.splitlines(), start=1):
         tokens = line.split()
         if tokens:
             numbers.append(number)
-            rows.append(tokens)
+            rows.append([t.decode("utf-8", errors="replace") for t in tokens])
     return numbers, rows
 
 
@@ -164,6 +176,71 @@ def invalid_rows(values: np.ndarray, n_classes: int | None = None,
     return ~(((values >= low) & (values <= high)).all(axis=1) & (cls == np.floor(cls)))
 
 
+#: What :func:`box_notes` says about a box that loads but is not what its line says.
+ZERO_SIZE = "box of zero width or height (it can never be matched)"
+CLIPPED = "box reaches outside the image by more than rounding; clipped to the image"
+
+
+def box_notes(boxes: np.ndarray, tol: float = COORD_TOLERANCE) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes that load but change: ``(zero_size, clipped)`` masks over normalised rows.
+
+    ``boxes`` are YOLO ``cx, cy, w, h`` after the per-value clip to [0, 1]. A box is
+    *clipped* when a corner lies outside the image by more than ``tol`` (the readers then cut
+    it to the image, so it is smaller than its line says); *zero-size* when, inside the image,
+    it has no width or height. A zero-size box is not also counted as clipped.
+
+    Examples
+    --------
+    >>> zero, clipped = box_notes(np.array([[0.5, 0.5, 0.0, 0.2], [0.95, 0.5, 0.2, 0.2],
+    ...                                     [0.5, 0.5, 0.2, 0.2], [1.0, 0.5, 0.0, 0.1]]))
+    >>> zero.tolist(), clipped.tolist()
+    ([True, False, False, True], [False, True, False, False])
+    """
+    corners = cxcywh_to_xyxy(np.asarray(boxes, np.float64).reshape(-1, 4))
+    outside = ((corners < -tol) | (corners > 1 + tol)).any(axis=1)
+    inside = np.clip(corners, 0.0, 1.0)
+    zero = (inside[:, 2] <= inside[:, 0]) | (inside[:, 3] <= inside[:, 1])
+    return zero, outside & ~zero
+
+
+class LabelWarning(UserWarning):
+    """Label boxes that load but are not what their lines say (zero-size, clipped), with a
+    count and the first ``file:line``."""
+
+
+def count_notes(notes: list[LabelProblem]) -> str | None:
+    """One sentence counting noted boxes by kind, naming the first of each; None if none.
+
+    Examples
+    --------
+    >>> count_notes([LabelProblem(Path("a.txt"), 2, ZERO_SIZE), LabelProblem(Path("b.txt"), 1,
+    ...                                                                       ZERO_SIZE)])
+    '2 label boxes of zero width or height (they can never be matched), first a.txt:2'
+    >>> count_notes([]) is None
+    True
+    """
+    summary: dict[str, tuple[int, LabelProblem]] = {}
+    for note in notes:
+        count, first = summary.get(note.message, (0, note))
+        summary[note.message] = (count + 1, first)
+    return notes_sentence(summary)
+
+
+_NOTE_WORDS = {ZERO_SIZE: "of zero width or height (they can never be matched)",
+               CLIPPED: "reach outside the image by more than rounding (clipped to it)"}
+
+
+def notes_sentence(summary: dict[str, tuple[int, LabelProblem]]) -> str | None:
+    """The sentence of :func:`count_notes` from ``{message: (count, first note)}``."""
+    parts = []
+    for message, words in _NOTE_WORDS.items():
+        count, first = summary.get(message, (0, None))
+        if count:
+            where = first.path if first.line is None else f"{first.path}:{first.line}"
+            parts.append(f"{count} label boxes {words}, first {where}")
+    return "; ".join(parts) or None
+
+
 def _decode(path: Path) -> str:
     try:
         data = path.read_bytes()
@@ -177,7 +254,9 @@ def _decode(path: Path) -> str:
 def read_yolo_labels(path: str | Path, width: float, height: float, *,
                      n_classes: int | None = None, with_scores: bool = False,
                      strict: bool = True,
-                     problems: list[LabelProblem] | None = None) -> Detections:
+                     problems: list[LabelProblem] | None = None,
+                     notes: list[LabelProblem] | None = None,
+                     exact: list[np.ndarray] | None = None) -> Detections:
     """Read one YOLO label file (``class cx cy w h``) or prediction file (``... conf``).
 
     Parameters
@@ -195,6 +274,13 @@ def read_yolo_labels(path: str | Path, width: float, height: float, *,
         append a :class:`LabelProblem` for each to ``problems`` (False).
     problems : list of LabelProblem, optional
         Where ``strict=False`` collects what it skipped.
+    notes : list of LabelProblem, optional
+        Where boxes that load but change are noted, one per line (see :func:`box_notes`):
+        zero width or height, or clipped to the image by more than rounding.
+    exact : list of ndarray, optional
+        Where one float64 array is appended: the returned boxes as COCO ``x, y, w, h`` in
+        pixels before the float32 cast (plus the score column with ``with_scores``), for
+        metrics that keep float64 (see :class:`tecktrack.metrics.ExactBoxes`).
 
     Returns
     -------
@@ -232,6 +318,8 @@ def read_yolo_labels(path: str | Path, width: float, height: float, *,
     ncols = 6 if with_scores else 5
     numbers, rows = _split_rows(_decode(path))
     if not rows:
+        if exact is not None:
+            exact.append(np.zeros((0, ncols - 1)))
         return Detections.empty(with_scores=with_scores)
     values, bad = _parse_numbers(rows, ncols)
     invalid = invalid_rows(values, n_classes, COORD_TOLERANCE)
@@ -247,11 +335,18 @@ def read_yolo_labels(path: str | Path, width: float, height: float, *,
         keep = np.ones(len(rows), dtype=bool)
         keep[list(bad)] = False
         values = values[keep]
+        numbers = [n for n, k in zip(numbers, keep, strict=True) if k]
     values = values.reshape(-1, ncols)
     clipped = np.clip(values[:, 1:], 0.0, 1.0)
-    xyxy = yolo_to_xyxy(clipped[:, :4], width, height)
-    np.clip(xyxy, 0.0, np.array([width, height, width, height], dtype=np.float32), out=xyxy)
-    return Detections(xyxy, values[:, 0].astype(np.int64),
+    if notes is not None:
+        for mask, message in zip(box_notes(clipped[:, :4]), (ZERO_SIZE, CLIPPED), strict=True):
+            notes.extend(LabelProblem(path, numbers[i], message) for i in np.flatnonzero(mask))
+    size = np.array([width, height, width, height], dtype=np.float64)
+    xyxy = np.clip(cxcywh_to_xyxy(clipped[:, :4] * size), 0.0, size)
+    if exact is not None:
+        xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
+        exact.append(np.concatenate([xywh, clipped[:, 4:]], axis=1))
+    return Detections(xyxy.astype(np.float32), values[:, 0].astype(np.int64),
                       clipped[:, 4] if with_scores else None)
 
 

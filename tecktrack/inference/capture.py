@@ -12,18 +12,20 @@ codecs need them) but not colour-converted; dropped folder images are not read a
 Files, folders and cameras are read with OpenCV (FFmpeg backend for files); UDP streams
 with PyAV (see :mod:`tecktrack.inference.udp_receiver`), which ends the stream after ``timeout``
 seconds without packets. :attr:`VideoPreprocessor.stats` counts what was read and dropped and says
-why the source ended.
+why the source ended. :attr:`VideoPreprocessor.ready` is set once the source is open (a UDP port
+bound), and :meth:`VideoPreprocessor.cancel` ends a UDP stream from another thread.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from tecktrack.datasets.images import list_images
+from tecktrack.datasets.images import decode_image, list_images
 from tecktrack.errors import StreamError
 
 __all__ = ["CaptureStats", "VideoPreprocessor", "describe_source"]
@@ -36,13 +38,21 @@ class CaptureStats:
     ``end_reason`` is ``"running"`` while frames flow, then ``"end"`` (source exhausted),
     ``"stalled"`` (UDP: no packets for ``timeout`` seconds) or ``"stopped"`` (the consumer
     closed the generator early). ``datagrams_rejected`` counts UDP datagrams that were not
-    MPEG-TS and were dropped.
+    MPEG-TS and were dropped; ``datagrams_duplicated`` repeats dropped,
+    ``datagrams_reordered`` datagrams put back in order, ``continuity_gaps`` holes left by
+    lost datagrams (see :mod:`tecktrack.inference.ts_sequencer`). ``unreadable`` names the
+    folder images that could not be decoded (skipped, one ``"path: why"`` each), as
+    ``predict`` skips them.
     """
 
     frames_read: int = 0
     frames_dropped_by_rate: int = 0
     datagrams_rejected: int = 0
+    datagrams_duplicated: int = 0
+    datagrams_reordered: int = 0
+    continuity_gaps: int = 0
     end_reason: str = "running"
+    unreadable: list[str] = field(default_factory=list)
 
 
 def describe_source(source: str | int | Path) -> str:
@@ -73,6 +83,9 @@ class VideoPreprocessor:
     timeout : float
         UDP streams end after this many seconds without a packet (also the wait for a
         stream that has not started yet).
+    ready : threading.Event, optional
+        Set once the source is open (a UDP port bound); default a fresh event
+        (:attr:`ready`).
 
     Examples
     --------
@@ -87,11 +100,20 @@ class VideoPreprocessor:
     (5, 2, 'end')
     """
 
-    def __init__(self, timeout: float = 5.0):
+    def __init__(self, timeout: float = 5.0, ready: threading.Event | None = None):
         if not timeout > 0:
             raise StreamError(f"timeout must be > 0 seconds, got {timeout}")
         self.timeout = float(timeout)
         self.stats = CaptureStats()
+        self.ready = ready if ready is not None else threading.Event()
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        """End a UDP stream being read in another thread (within 0.1 s), as a stall would.
+
+        Files, folders and cameras stop when their consumer stops asking for frames.
+        """
+        self._cancel.set()
 
     def capture_video(self, source: str | int | Path,
                       drop_rate: int = 1) -> Iterator[tuple[int, np.ndarray]]:
@@ -108,13 +130,15 @@ class VideoPreprocessor:
         Raises
         ------
         StreamError
-            Unknown source, unreadable file or image, bad ``drop_rate``.
+            Unknown source, unreadable video file, bad ``drop_rate`` (an unreadable image in a
+            folder is skipped and listed in ``stats.unreadable``).
         """
         if isinstance(drop_rate, bool) or not isinstance(drop_rate, int | np.integer) \
                 or drop_rate < 1:
             raise StreamError(f"drop_rate must be an integer >= 1, got {drop_rate!r}")
         kind = describe_source(source)
         self.stats = CaptureStats()
+        self._cancel.clear()
         readers = {"udp": self._udp, "camera": self._camera, "folder": self._folder,
                    "file": self._file}
         return self._run(readers[kind](source, int(drop_rate)))
@@ -137,29 +161,36 @@ class VideoPreprocessor:
         return True
 
     def _udp(self, source: str, drop_rate: int) -> Iterator[tuple[int, np.ndarray]]:
-        from tecktrack.inference.udp_receiver import receive_frames
+        from tecktrack.inference.udp_receiver import receive_indexed_frames
 
         counters: dict[str, int] = {}
+        frames = receive_indexed_frames(str(source), self.timeout, counters, ready=self.ready,
+                                        cancel=self._cancel)
         try:
-            for index, frame in enumerate(receive_frames(str(source), self.timeout, counters)):
+            for index, frame in frames:
                 if self._keep(index, drop_rate):
                     yield index, frame
         finally:
-            self.stats.datagrams_rejected = counters.get("datagrams_rejected", 0)
+            frames.close()
+            for name in ("datagrams_rejected", "datagrams_duplicated", "datagrams_reordered",
+                         "continuity_gaps"):
+                setattr(self.stats, name, counters.get(name, 0))
         self.stats.end_reason = "stalled"
 
     def _folder(self, source: str | Path, drop_rate: int) -> Iterator[tuple[int, np.ndarray]]:
-        import cv2
-
         files = list_images(source)  # recursive, like every image-folder reader
         if not files:
             raise StreamError("no images in folder", source)
+        self.ready.set()
         for index, path in enumerate(files):
             if not self._keep(index, drop_rate):
                 continue
-            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            frame, said = decode_image(path)
             if frame is None:
-                raise StreamError("cannot read image", path)
+                why = " ".join(said.split())
+                self.stats.unreadable.append(
+                    f"{path}: not an image (cannot be decoded{': ' + why if why else ''})")
+                continue
             yield index, frame
 
     def _file(self, source: str | Path, drop_rate: int) -> Iterator[tuple[int, np.ndarray]]:
@@ -180,6 +211,7 @@ class VideoPreprocessor:
         try:
             if not capture.isOpened():
                 raise StreamError("cannot open video source", name)
+            self.ready.set()
             index = 0
             while capture.grab():
                 if self._keep(index, drop_rate):

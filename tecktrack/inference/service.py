@@ -10,14 +10,22 @@ Bounded queues between them keep memory flat. Each run writes a fresh folder (fr
 :func:`tecktrack.paths.new_run_dir`) holding ``config.json`` (written first), ``labels/
 <index>.txt`` (YOLO ``class cx cy w h conf``), ``frames/<index>.jpg`` when ``save_frames``,
 and ``metrics.json`` (written last). Indices are the frames' 0-based positions in the source.
+With ``track`` on, the saver thread also runs ByteTrack after NMS
+(:class:`~tecktrack.inference.track_stage.TrackStage`): ``tracks.txt`` (MOTChallenge, frame =
+index + 1) is added, annotated frames show ``#id`` and a short trail, and the metrics gain
+``active_tracks``, ``tracks_started``, ``tracks_ended`` and ``track_ms``.
+A run that fails leaves no folder behind; one that hits ``max_run_s`` ends like a stall, with
+``end_reason`` ``"time_limit"``.
 """
 
 from __future__ import annotations
 
 import json
 import queue
+import shutil
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +34,10 @@ from typing import Any
 import numpy as np
 
 from tecktrack.detections import Detections
+from tecktrack.errors import TeckTrackError
 from tecktrack.inference.capture import VideoPreprocessor
 from tecktrack.inference.online_metrics import ResourceSampler, RunTimings, summarise
+from tecktrack.inference.track_stage import TrackStage, source_fps, tracker_config
 from tecktrack.inference.writer import save_predictions
 from tecktrack.paths import new_run_dir
 from tecktrack.progress import progress
@@ -36,6 +46,8 @@ __all__ = ["FrameResult", "InferenceResult", "InferenceService", "pipeline_threa
 
 _DONE = object()
 _POLL_S = 0.05
+#: How long a stopped run waits for its reader (a camera may block in a read forever).
+READER_JOIN_S = 2.0
 
 
 def pipeline_threads(cpu_count: int | None = None) -> int:
@@ -91,6 +103,7 @@ class _Work:
 class _Shared:
     stop: threading.Event = field(default_factory=threading.Event)
     errors: list[BaseException] = field(default_factory=list)
+    reason: str | None = None
 
     def fail(self, exc: BaseException) -> None:
         self.errors.append(exc)
@@ -123,12 +136,18 @@ class InferenceService:
         Also write annotated ``frames/<index>.jpg``.
     timeout : float
         UDP stall timeout in seconds: no packet for this long ends the run cleanly.
+    max_run_s : float, optional
+        Wall-clock limit of a run in seconds: when it passes, the run stops reading, finishes
+        the frames in flight and ends with ``end_reason`` ``"time_limit"`` (default: none).
     runs_dir : str or Path, optional
         Parent of the run folders; default ``results/runs``.
     keep_frames : bool
         Keep every :class:`FrameResult` in the returned result (off for endless streams).
     quiet : bool
         No progress bar.
+    track : bool, str, Path, TrackerConfig or dict
+        Track objects across frames: ``True`` for ByteTrack's defaults, a ``bytetrack.yaml``
+        path, or settings (default ``False``: detection only).
 
     Examples
     --------
@@ -142,7 +161,11 @@ class InferenceService:
     def __init__(self, model: Any, *, drop_rate: int = 1, save_frames: bool = False,
                  timeout: float = 5.0, runs_dir: str | Path | None = None,
                  keep_frames: bool = True, quiet: bool = False, queue_size: int = 8,
-                 sample_interval: float = 0.25):
+                 sample_interval: float = 0.25, max_run_s: float | None = None,
+                 track: Any = False):
+        if max_run_s is not None and not max_run_s > 0:
+            raise TeckTrackError(f"max_run_s must be > 0 seconds, got {max_run_s}")
+        self.max_run_s = None if max_run_s is None else float(max_run_s)
         self.model = model
         self.drop_rate = drop_rate
         self.save_frames = bool(save_frames)
@@ -152,15 +175,20 @@ class InferenceService:
         self.quiet = quiet
         self.queue_size = int(queue_size)
         self.sample_interval = float(sample_interval)
+        self.track = tracker_config(track)
+        self._tracking: TrackStage | None = None
 
     # -- public -------------------------------------------------------------------------
-    def run_inference(self, video_source: str | int | Path) -> InferenceResult:
+    def run_inference(self, video_source: str | int | Path,
+                      ready: threading.Event | None = None) -> InferenceResult:
         """Detect on every kept frame of ``video_source`` and return results and metrics.
 
         Parameters
         ----------
         video_source : str, int or Path
             Video file, image folder, camera index or ``udp://host:port``.
+        ready : threading.Event, optional
+            Set once the source is open (for UDP: the port is bound, so a sender may start).
 
         Returns
         -------
@@ -171,33 +199,54 @@ class InferenceService:
         Raises
         ------
         StreamError
-            A source that cannot be opened or read (a stalled UDP stream is not an error).
+            A source that cannot be opened or read (a stalled UDP stream is not an error);
+            the run folder is removed.
         """
-        reader_source = VideoPreprocessor(timeout=self.timeout)
-        frames = reader_source.capture_video(video_source, self.drop_rate)
+        capture = VideoPreprocessor(timeout=self.timeout, ready=ready)
+        frames = capture.capture_video(video_source, self.drop_rate)
         run_dir = new_run_dir(self.runs_dir)
+        try:
+            self._tracking = (None if self.track is None else
+                              TrackStage(self.track, run_dir, fps=source_fps(video_source)))
+            return self._run(capture, frames, video_source, run_dir)
+        except BaseException:
+            shutil.rmtree(run_dir, ignore_errors=True)  # a fresh folder: only this run's files
+            raise
+
+    def _run(self, capture: VideoPreprocessor, frames: Iterator[tuple[int, np.ndarray]],
+             video_source: str | int | Path, run_dir: Path) -> InferenceResult:
         self._write_json(run_dir / "config.json", self._config(video_source))
         timings, results = RunTimings(), []
         shared = _Shared()
         start = time.perf_counter()
-        with ResourceSampler(self.sample_interval) as sampler:
-            interrupted = self._pipeline(frames, run_dir, timings, results, shared)
+        try:
+            with ResourceSampler(self.sample_interval) as sampler:
+                self._pipeline(frames, capture, run_dir, timings, results, shared)
+        finally:
+            if self._tracking is not None:
+                self._tracking.close()
         wall = time.perf_counter() - start
         if shared.errors:
             raise shared.errors[0]
-        stats = reader_source.stats
+        stats = capture.stats
         metrics = summarise(timings, wall_s=wall, frames_read=stats.frames_read,
                             frames_dropped_by_rate=stats.frames_dropped_by_rate)
         metrics.update(sampler.summary())
-        metrics["datagrams_rejected"] = stats.datagrams_rejected
-        metrics["end_reason"] = "interrupted" if interrupted else stats.end_reason
+        for name in ("datagrams_rejected", "datagrams_duplicated", "datagrams_reordered",
+                     "continuity_gaps"):
+            metrics[name] = getattr(stats, name)
+        metrics["unreadable_images"] = list(stats.unreadable)   # skipped, as predict skips
+        metrics["end_reason"] = shared.reason or stats.end_reason
         metrics["run_id"] = run_dir.name
+        if self._tracking is not None:
+            metrics.update(self._tracking.metrics())
         self._write_json(run_dir / "metrics.json", metrics)
         return InferenceResult(results if self.keep_frames else [], metrics, run_dir)
 
     # -- pipeline -----------------------------------------------------------------------
-    def _pipeline(self, frames: Iterator[tuple[int, np.ndarray]], run_dir: Path,
-                  timings: RunTimings, results: list[FrameResult], shared: _Shared) -> bool:
+    def _pipeline(self, frames: Iterator[tuple[int, np.ndarray]], capture: VideoPreprocessor,
+                  run_dir: Path, timings: RunTimings, results: list[FrameResult],
+                  shared: _Shared) -> None:
         to_forward: queue.Queue = queue.Queue(self.queue_size)
         to_save: queue.Queue = queue.Queue(self.queue_size)
         reader = threading.Thread(target=self._read, args=(frames, to_forward, timings, shared),
@@ -207,19 +256,24 @@ class InferenceService:
                                  name="tecktrack-saver", daemon=True)
         reader.start()
         saver.start()
-        interrupted = False
+        deadline = None if self.max_run_s is None else time.monotonic() + self.max_run_s
         try:
-            self._forward(self._received(to_forward, reader, shared), to_save, timings, shared)
+            self._forward(self._received(to_forward, reader, shared, deadline), to_save,
+                          timings, shared)
         except KeyboardInterrupt:
-            interrupted = True
+            shared.reason = "interrupted"
             shared.stop.set()
         except BaseException as exc:  # re-raised by run_inference after the threads end
             shared.fail(exc)
         finally:
-            reader.join()
+            capture.cancel()  # a UDP reader stops waiting for datagrams
+            reader.join(READER_JOIN_S)
+            if reader.is_alive():
+                warnings.warn(f"the frame reader did not stop within {READER_JOIN_S} s (a "
+                              "camera blocking in a read?); it is left to end on its own",
+                              RuntimeWarning, stacklevel=2)
             to_save.put(_DONE)
             saver.join()
-        return interrupted
 
     def _read(self, frames: Iterator[tuple[int, np.ndarray]], out: queue.Queue,
               timings: RunTimings, shared: _Shared) -> None:
@@ -240,9 +294,13 @@ class InferenceService:
         finally:
             frames.close()
 
-    def _received(self, q: queue.Queue, reader: threading.Thread,
-                  shared: _Shared) -> Iterator[_Work]:
+    def _received(self, q: queue.Queue, reader: threading.Thread, shared: _Shared,
+                  deadline: float | None) -> Iterator[_Work]:
         while not shared.stop.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                shared.reason = "time_limit"
+                shared.stop.set()
+                return
             try:
                 yield q.get(timeout=_POLL_S)
             except queue.Empty:
@@ -273,11 +331,15 @@ class InferenceService:
     def _save_one(self, work: _Work, run_dir: Path, timings: RunTimings) -> FrameResult:
         tick = time.perf_counter()
         det = self.model.nms(self.model.post_process(work.outputs, work.info))
+        tracking = self._tracking
+        if tracking is not None:
+            det = tracking(work.index, det)
         processed = time.perf_counter()
         name = f"{work.index:06d}"
         image_path = run_dir / "frames" / f"{name}.jpg" if self.save_frames else None
+        trails = tracking.trails() if tracking is not None and image_path is not None else None
         save_predictions(work.frame, det, self.model.names, run_dir / "labels" / f"{name}.txt",
-                         image_path)
+                         image_path, trails=trails)
         done = time.perf_counter()
         timings.stages["postprocess"].append(processed - tick)
         timings.stages["save"].append(done - processed)
@@ -303,8 +365,9 @@ class InferenceService:
             "drop_rate": int(self.drop_rate),
             "save_frames": self.save_frames,
             "timeout": self.timeout,
+            "max_run_s": self.max_run_s,
             "tecktrack_version": __version__,
-        }
+        } | ({} if self._tracking is None else {"tracker": self._tracking.config.to_dict()})
 
     @staticmethod
     def _write_json(path: Path, data: dict[str, Any]) -> None:

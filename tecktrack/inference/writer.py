@@ -20,7 +20,8 @@ __all__ = ["save_predictions", "write_image"]
 
 
 def save_predictions(frame: np.ndarray, detections: Detections, names: Sequence[str],
-                     label_path: str | Path, image_path: str | Path | None = None) -> None:
+                     label_path: str | Path, image_path: str | Path | None = None,
+                     trails: dict[int, np.ndarray] | None = None) -> None:
     """Write YOLO ``class cx cy w h conf`` lines, and optionally an annotated image.
 
     Parameters
@@ -34,7 +35,10 @@ def save_predictions(frame: np.ndarray, detections: Detections, names: Sequence[
     label_path : str or Path
         Text file to write (parents created; empty file when there are no detections).
     image_path : str or Path, optional
-        Where to write the frame with boxes, class names and scores drawn on a copy.
+        Where to write the frame with boxes, class names and scores drawn on a copy
+        (tracked boxes also show ``#id`` and, with ``trails``, their recent path).
+    trails : dict of int to (k, 2) array, optional
+        Recent centre points per track id, drawn on the annotated image.
 
     Examples
     --------
@@ -48,7 +52,7 @@ def save_predictions(frame: np.ndarray, detections: Detections, names: Sequence[
     height, width = frame.shape[:2]
     write_yolo_labels(label_path, detections, width, height)
     if image_path is not None:
-        write_image(image_path, draw_detections(frame, detections, names))
+        write_image(image_path, draw_detections(frame, detections, names, trails=trails))
 
 
 def write_image(path: str | Path, image: np.ndarray) -> None:

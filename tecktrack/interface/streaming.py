@@ -2,10 +2,11 @@
 
 :func:`stream_video` is the live demo in one call: it picks a free loopback port, starts
 :meth:`InferenceService.run_inference` on ``udp://127.0.0.1:<port>`` in a thread, waits
-until the receiver listens, sends the video with :func:`tecktrack.interface.send_video` at its
-pace and waits for the receiver to end (the stream stalls for ``service.timeout`` seconds
-after the last frame). Whatever fails, the sender has stopped and the receiver thread has
-ended (or is reported as stuck) when it returns.
+until the receiver has bound the port (an event it sets after ``bind``), sends the video
+with :func:`tecktrack.interface.send_video` at its pace and waits for the receiver to end
+(the stream stalls for ``service.timeout`` seconds after the last frame). Whatever fails, the
+sender has stopped and the receiver thread has ended (or is reported as stuck) when it
+returns.
 
 Examples
 --------
@@ -30,6 +31,7 @@ import pandas as pd
 
 from tecktrack.errors import StreamError
 from tecktrack.inference.service import InferenceResult, InferenceService
+from tecktrack.inference.udp_url import UdpAddress
 from tecktrack.interface.udp_sender import send_video
 
 __all__ = ["StreamRun", "free_udp_port", "frame_table", "stream_video", "wait_until_bound"]
@@ -48,20 +50,25 @@ class StreamRun:
 
 
 def free_udp_port(host: str = "127.0.0.1") -> int:
-    """A UDP port on ``host`` that was free a moment ago.
+    """A UDP port on ``host`` (IPv4 or IPv6) that was free a moment ago.
 
     Examples
     --------
     >>> 1024 <= free_udp_port() <= 65535
     True
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
+    family, _, _, _, sockaddr = socket.getaddrinfo(host, 0, type=socket.SOCK_DGRAM)[0]
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.bind(sockaddr)
         return int(sock.getsockname()[1])
 
 
 def wait_until_bound(port: int, host: str = "127.0.0.1", limit_s: float = 10.0) -> bool:
     """Wait until something listens on the UDP port (binding it fails); False after ``limit_s``.
+
+    This probes by binding the port itself, so it can take the port for an instant from a
+    receiver binding at the same moment; :func:`stream_video` waits on the receiver's own
+    ``ready`` event instead. Use this only for a receiver in another process.
 
     Examples
     --------
@@ -90,14 +97,23 @@ class _Receiver(threading.Thread):
     def __init__(self, service: InferenceService, url: str):
         super().__init__(name="tecktrack-stream-receiver", daemon=True)
         self.service, self.url = service, url
+        self.ready = threading.Event()
         self.result: InferenceResult | None = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            self.result = self.service.run_inference(self.url)
+            self.result = self.service.run_inference(self.url, ready=self.ready)
         except BaseException as exc:  # handed to the caller by stream_video
             self.error = exc
+
+    def wait_ready(self, limit_s: float) -> bool:
+        """True once the port is bound; False when the receiver ended first or time ran out."""
+        deadline = time.monotonic() + limit_s
+        while not self.ready.wait(0.05):
+            if not self.is_alive() or time.monotonic() >= deadline:
+                return self.ready.is_set()
+        return True
 
 
 def stream_video(service: InferenceService, video: str | Path, *, fps: float | None = None,
@@ -133,12 +149,12 @@ def stream_video(service: InferenceService, video: str | Path, *, fps: float | N
         ended), or the receiver never listened, failed, or did not end after the stream.
     """
     port = port if port is not None else free_udp_port(host)
-    url = f"udp://{host}:{port}"
+    url = UdpAddress(host, port).url  # udp://[::1]:port for IPv6 hosts
     receiver = _Receiver(service, url)
     receiver.start()
     sent, bound = 0, False
     try:
-        bound = wait_until_bound(port, host, bind_timeout)
+        bound = receiver.wait_ready(bind_timeout)
         if bound:
             sent = send_video(video, url, fps=fps, max_frames=max_frames)
     finally:

@@ -35,7 +35,7 @@ from tecktrack.model.protocol import Detector
 from tecktrack.progress import progress
 
 __all__ = ["SplitPredictions", "annotated",
-           "ground_truth", "predict_split", "sample_items"]
+           "ground_truth", "predict_split", "sample_items", "side_by_side"]
 
 
 @dataclass(frozen=True)
@@ -232,3 +232,22 @@ def annotated(detector: Detector, image: str | Path, names: Sequence[str],
     if class_id is not None:
         keep &= det.class_ids == class_id
     return draw_detections(frame, det[keep], names)
+
+
+def side_by_side(sp: SplitPredictions, stem: str, min_score: float = 0.0) -> np.ndarray:
+    """An image of the split with its labels (left) beside its predictions scoring at least
+    ``min_score`` (right), as one BGR array.
+
+    Examples
+    --------
+    >>> import tempfile, cv2
+    >>> p = Path(tempfile.mkdtemp()) / "a.png"
+    >>> _ = cv2.imwrite(str(p), np.zeros((10, 20, 3), np.uint8))
+    >>> sp = SplitPredictions([DatasetItem(p, p.with_suffix(".txt"), "val")], [(20, 10)],
+    ...                       {"a": Detections.empty()}, {"a": Detections.empty()}, ["x"])
+    >>> side_by_side(sp, "a").shape
+    (10, 40, 3)
+    """
+    image = read_image(sp.item(stem).image_path)
+    return np.hstack([draw_detections(image, sp.gt[stem], sp.names),
+                      draw_detections(image, sp.preds[stem].above(min_score), sp.names)])

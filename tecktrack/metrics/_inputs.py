@@ -2,6 +2,11 @@
 
 Every engine function starts here, so bad input fails in one place with one kind of message:
 an :class:`~tecktrack.errors.EvaluationError` naming the image, the box index and the field.
+
+Boxes are kept as COCO ``x, y, w, h`` in float64, the values pycocotools computes IoU from.
+``Detections`` store float32 corners, which convert to ``x, y, w, h`` without loss; boxes read
+from files in float64 (COCO JSON) come in beside them as :class:`ExactBoxes`, so an IoU on a
+threshold lands on the same side as in pycocotools.
 """
 
 from __future__ import annotations
@@ -13,10 +18,41 @@ import numpy as np
 
 from tecktrack.detections import Detections
 from tecktrack.errors import EvaluationError
+from tecktrack.metrics.iou import far_corners
 
 Names = Mapping[int, str] | Sequence[str] | None
 
 _NO_PREDICTIONS = Detections.empty()
+
+
+@dataclass(frozen=True)
+class ExactBoxes:
+    """Float64 values read from files, beside the float32 ``Detections`` built from them.
+
+    Each mapping is keyed like the ground truth / predictions and holds, per image, the
+    values of that image's boxes in the same order as its ``Detections``. Images left out use
+    their ``Detections``. :func:`tecktrack.metrics.loaders.load_coco` fills all three.
+
+    Attributes
+    ----------
+    gt, preds : Mapping, optional
+        ``{image: (n, 4) float64}`` COCO ``x, y, w, h`` as written in the file.
+    scores : Mapping, optional
+        ``{image: (n,) float64}`` prediction scores as written (float32 could tie them).
+
+    Examples
+    --------
+    >>> g = {"a": Detections([[318.48, 10, 373.17, 30]], [0])}
+    >>> p = {"a": Detections([[336.71, 10, 391.4, 30]], [0], [0.9])}
+    >>> exact = ExactBoxes(gt={"a": [[318.48, 10, 54.69, 20]]},
+    ...                    preds={"a": [[336.71000000000004, 10, 54.69, 20]]})
+    >>> float(flatten(g, p, exact=exact).dt_xywh[0, 0])
+    336.71000000000004
+    """
+
+    gt: Mapping[Hashable, np.ndarray] | None = None
+    preds: Mapping[Hashable, np.ndarray] | None = None
+    scores: Mapping[Hashable, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -25,7 +61,9 @@ class FlatInputs:
 
     Images are numbered in the iteration order of the ground-truth mapping; classes are the
     sorted category ids, numbered ``0..K-1`` (``class_ids[k]`` is the id of class ``k``).
-    Boxes are float64 corners; predictions keep their per-image order.
+    Boxes are float64 COCO ``x, y, w, h``; predictions keep their per-image order.
+    ``*_corners`` (``x, y, x + w, y + h``) and ``*_wh_area`` (``w * h``) are formed once
+    from them, for IoU as pycocotools computes it.
     """
 
     image_keys: tuple[Hashable, ...]
@@ -33,13 +71,17 @@ class FlatInputs:
     names: tuple[str, ...]
     gt_image: np.ndarray
     gt_class: np.ndarray
-    gt_xyxy: np.ndarray
+    gt_xywh: np.ndarray
     gt_area: np.ndarray
     gt_crowd: np.ndarray
     dt_image: np.ndarray
     dt_class: np.ndarray
-    dt_xyxy: np.ndarray
+    dt_xywh: np.ndarray
     dt_score: np.ndarray
+    gt_corners: np.ndarray
+    dt_corners: np.ndarray
+    gt_wh_area: np.ndarray
+    dt_wh_area: np.ndarray
 
     @property
     def n_classes(self) -> int:
@@ -49,11 +91,7 @@ class FlatInputs:
     @property
     def dt_area(self) -> np.ndarray:
         """Prediction areas ``w * h`` in float64, as pycocotools gives loaded results."""
-        return _box_area64(self.dt_xyxy)
-
-
-def _box_area64(xyxy: np.ndarray) -> np.ndarray:
-    return (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
+        return self.dt_wh_area
 
 
 def names_to_dict(names: Names) -> dict[int, str] | None:
@@ -71,19 +109,53 @@ def names_to_dict(names: Names) -> dict[int, str] | None:
     return {i: str(n) for i, n in enumerate(names)}
 
 
-def _check_boxes(xyxy: np.ndarray, image: np.ndarray, keys: tuple[Hashable, ...],
+def _check_boxes(xywh: np.ndarray, image: np.ndarray, keys: tuple[Hashable, ...],
                  what: str) -> None:
     """Raise for the first non-finite or inverted box, naming its image and index."""
     problems = (
-        (~np.isfinite(xyxy).all(axis=1), "is not finite"),
-        ((xyxy[:, 2] < xyxy[:, 0]) | (xyxy[:, 3] < xyxy[:, 1]), "has a negative width or height"),
+        (~np.isfinite(xywh).all(axis=1), "is not finite"),
+        ((xywh[:, 2] < 0) | (xywh[:, 3] < 0), "has a negative width or height"),
     )
     for bad, why in problems:
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             first = int(np.searchsorted(image, image[i], side="left"))
             raise EvaluationError(f"{what} box {i - first} of image {keys[image[i]]!r} {why}: "
-                                  f"x1, y1, x2, y2 = {xyxy[i].tolist()}")
+                                  f"x, y, w, h = {xywh[i].tolist()}")
+
+
+def _xywh(det: Detections) -> np.ndarray:
+    """Float32 corners as float64 ``x, y, w, h`` (exact: float32 differences fit a double)."""
+    xyxy = det.xyxy.astype(np.float64)
+    xyxy[:, 2:] -= xyxy[:, :2]
+    return xyxy
+
+
+def _exact_column(given: Mapping[Hashable, np.ndarray] | None, keys: tuple[Hashable, ...],
+                  parts: list[Detections], fallback: np.ndarray, width: int,
+                  field: str) -> np.ndarray:
+    """``fallback`` with each image's rows replaced by the float64 values in ``given``."""
+    if not given:
+        return fallback
+    out = fallback.copy()
+    start = 0
+    for key, d in zip(keys, parts, strict=True):
+        n = len(d)
+        if key in given:
+            values = np.asarray(given[key], dtype=np.float64)
+            if values.size != n * width:
+                raise EvaluationError(f"exact {field} for image {key!r} have {values.size // width}"
+                                      f" rows but the image has {n} boxes")
+            out[start:start + n] = values.reshape(out[start:start + n].shape)
+        start += n
+    # the float64 values must be the ones the float32 Detections were made from
+    near = np.isclose(out, fallback, rtol=1e-5, atol=1e-3) | ~np.isfinite(fallback)
+    if not near.all():
+        i = int(np.flatnonzero(~near.reshape(len(out), -1).all(axis=1))[0])
+        image = np.repeat(np.arange(len(keys)), [len(d) for d in parts])[i]
+        raise EvaluationError(f"exact {field} for image {keys[image]!r} do not match its "
+                              f"Detections: {out[i].tolist()} vs {fallback[i].tolist()}")
+    return out
 
 
 def _check_scores(det: Detections, key: Hashable) -> None:
@@ -119,7 +191,8 @@ def _resolve_classes(gt_cls: np.ndarray, dt_cls: np.ndarray,
 
 def flatten(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detections], *,
             names: Names = None, areas: Mapping[Hashable, np.ndarray] | None = None,
-            iscrowd: Mapping[Hashable, np.ndarray] | None = None) -> FlatInputs:
+            iscrowd: Mapping[Hashable, np.ndarray] | None = None,
+            exact: ExactBoxes | None = None) -> FlatInputs:
     """Validate and flatten ground truth and predictions keyed by image.
 
     Parameters
@@ -132,6 +205,9 @@ def flatten(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detectio
     areas, iscrowd : Mapping, optional
         Per-image COCO ``area`` and ``iscrowd`` values for the ground-truth boxes; images
         left out get the box area and ``iscrowd = 0``.
+    exact : ExactBoxes, optional
+        Float64 boxes and scores as read from files, used instead of the float32 values of
+        the ``Detections`` they belong to (which must agree with them to float32 precision).
 
     Raises
     ------
@@ -167,16 +243,21 @@ def flatten(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detectio
     d_all = Detections.concat(d_parts)
     gt_image = np.repeat(np.arange(len(keys)), [len(g) for g in g_parts]).astype(np.int64)
     dt_image = np.repeat(np.arange(len(keys)), [len(d) for d in d_parts]).astype(np.int64)
-    gt_xyxy, dt_xyxy = g_all.xyxy.astype(np.float64), d_all.xyxy.astype(np.float64)
-    _check_boxes(gt_xyxy, gt_image, keys, "ground-truth")
-    _check_boxes(dt_xyxy, dt_image, keys, "prediction")
+    exact = exact or ExactBoxes()
+    gt_xywh = _exact_column(exact.gt, keys, g_parts, _xywh(g_all), 4, "boxes")
+    dt_xywh = _exact_column(exact.preds, keys, d_parts, _xywh(d_all), 4, "boxes")
+    _check_boxes(gt_xywh, gt_image, keys, "ground-truth")
+    _check_boxes(dt_xywh, dt_image, keys, "prediction")
     scores = d_all.scores if d_all.scores is not None else np.zeros(len(d_all), np.float32)
+    scores = _exact_column(exact.scores, keys, d_parts, scores.astype(np.float64), 1,
+                           "scores")
     if not np.isfinite(scores).all():
         i = int(np.flatnonzero(~np.isfinite(scores))[0])
         first = int(np.searchsorted(dt_image, dt_image[i], side="left"))
         raise EvaluationError(f"prediction {i - first} of image {keys[dt_image[i]]!r} has a "
                               "non-finite score")
-    gt_area = _box_area64(gt_xyxy)
+    gt_wh_area = gt_xywh[:, 2] * gt_xywh[:, 3]
+    gt_area = gt_wh_area.copy()
     starts = np.searchsorted(gt_image, np.arange(len(keys)), side="left")
     for start, given in zip(starts, areas_l, strict=True):
         if given is not None:
@@ -189,11 +270,15 @@ def flatten(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detectio
         names=class_names,
         gt_image=gt_image,
         gt_class=np.searchsorted(class_ids, g_all.class_ids).astype(np.int64),
-        gt_xyxy=gt_xyxy,
+        gt_xywh=gt_xywh,
         gt_area=gt_area,
         gt_crowd=np.concatenate(crowd_l),
         dt_image=dt_image,
         dt_class=np.searchsorted(class_ids, d_all.class_ids).astype(np.int64),
-        dt_xyxy=dt_xyxy,
-        dt_score=scores.astype(np.float64),
+        dt_xywh=dt_xywh,
+        dt_score=scores,
+        gt_corners=far_corners(gt_xywh),
+        dt_corners=far_corners(dt_xywh),
+        gt_wh_area=gt_wh_area,
+        dt_wh_area=dt_xywh[:, 2] * dt_xywh[:, 3],
     )

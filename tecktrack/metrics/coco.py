@@ -1,8 +1,11 @@
 """``evaluate``: the COCO summary, per-class AP and the YOLO table in one pass.
 
-The numbers equal ``pycocotools.cocoeval.COCOeval`` (bbox) to within 1e-9 when boxes are
-float32-representable: same greedy matching, area ranges, ``maxDets``, crowd handling and
-101-point interpolation. ``ap_method="voc"`` swaps the interpolation for VOC all-point AP.
+The numbers equal ``pycocotools.cocoeval.COCOeval`` (bbox) to within 1e-12: same greedy
+matching, area ranges, ``maxDets``, crowd handling and 101-point interpolation, and IoU computed
+on float64 ``x, y, w, h`` exactly as pycocotools' ``bbIou`` computes it (boxes read from COCO
+JSON come with their file values as :class:`~tecktrack.metrics.ExactBoxes`, so an IoU on a
+threshold lands on the same side). ``ap_method="voc"`` swaps the interpolation for VOC
+all-point AP.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import pandas as pd
 
 from tecktrack.detections import Detections
 from tecktrack.errors import EvaluationError
-from tecktrack.metrics._inputs import FlatInputs, Names, flatten
+from tecktrack.metrics._inputs import ExactBoxes, FlatInputs, Names, flatten
 from tecktrack.metrics.accumulate import COCO_RECALL_THRESHOLDS, accumulate
 from tecktrack.metrics.matching import AREA_RANGES, MatchResult, match
 from tecktrack.metrics.tables import f1_optimal_pr
@@ -233,8 +236,8 @@ def evaluate(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detecti
              max_dets: Sequence[int] = (1, 10, 100),
              areas: Mapping[Hashable, np.ndarray] | None = None,
              iscrowd: Mapping[Hashable, np.ndarray] | None = None,
-             ap_method: str = "coco", cluster: Any = None, shard_size: int = 256,
-             quiet: bool = True) -> Evaluation:
+             ap_method: str = "coco", exact: ExactBoxes | None = None, cluster: Any = None,
+             shard_size: int = 256, quiet: bool = True) -> Evaluation:
     """COCO-exact evaluation of predictions against ground truth, keyed by image.
 
     Parameters
@@ -255,9 +258,14 @@ def evaluate(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detecti
         Per-image COCO ``area`` / ``iscrowd`` of the ground-truth boxes (default box area, 0).
     ap_method : {"coco", "voc"}
         101-point interpolated AP (COCO) or all-point AP (VOC 2010+).
+    exact : ExactBoxes, optional
+        The float64 ``x, y, w, h`` and scores the ``Detections`` were read from (what
+        :func:`tecktrack.metrics.loaders.load_coco` returns); without it the float32 boxes of
+        the ``Detections`` are used.
     cluster : str or distributed.Client, optional
         Match shards of ``shard_size`` images on Dask workers and reduce on the client: the
-        same numbers (see :func:`tecktrack.metrics.sharded.evaluate_sharded`).
+        same numbers (see :func:`tecktrack.metrics.sharded.evaluate_sharded`; the ``exact``
+        values travel with their shards).
     shard_size : int
         Images per shard on a cluster.
     quiet : bool
@@ -287,11 +295,11 @@ def evaluate(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detecti
 
         return evaluate_sharded(gt, preds, names=names, iou_thresholds=iou_thresholds,
                                 max_dets=max_dets, areas=areas, iscrowd=iscrowd,
-                                ap_method=ap_method, cluster=cluster, shard_size=shard_size,
-                                quiet=quiet).evaluation
+                                ap_method=ap_method, exact=exact, cluster=cluster,
+                                shard_size=shard_size, quiet=quiet).evaluation
     check_params(iou_thresholds, max_dets, ap_method)
     thresholds = tuple(float(t) for t in iou_thresholds)
-    flat = flatten(gt, preds, names=names, areas=areas, iscrowd=iscrowd)
+    flat = flatten(gt, preds, names=names, areas=areas, iscrowd=iscrowd, exact=exact)
     m = match(flat, thresholds, tuple(AREA_RANGES.values()), max_det=int(max_dets[-1]))
     instances, images = class_counts(flat)
     return evaluation_from_match(m, class_ids=flat.class_ids, names=flat.names,

@@ -7,15 +7,16 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from tecktrack.detections import Detections, paired_iou
+from tecktrack.detections import Detections
 from tecktrack.errors import EvaluationError
-from tecktrack.metrics._inputs import FlatInputs, Names, flatten
+from tecktrack.metrics._inputs import ExactBoxes, FlatInputs, Names, flatten
+from tecktrack.metrics.iou import corner_iou
 
 BACKGROUND = "background"
 
 
-def _image_pairs(flat: FlatInputs, det: np.ndarray, gt: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def image_pairs(flat: FlatInputs, det: np.ndarray, gt: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All (detection, ground truth) pairs in the same image, class-agnostic, with IoU."""
     g_img = flat.gt_image[gt]                        # sorted: flat arrays are in image order
     d_img = flat.dt_image[det]
@@ -24,7 +25,8 @@ def _image_pairs(flat: FlatInputs, det: np.ndarray, gt: np.ndarray
     p_det = np.repeat(det, count)
     shift = np.repeat(start - (np.cumsum(count) - count), count)
     p_gt = gt[np.arange(int(count.sum())) + shift]
-    iou = paired_iou(flat.dt_xyxy[p_det], flat.gt_xyxy[p_gt], np.zeros(len(p_gt), bool))
+    iou = corner_iou(flat.dt_corners[p_det], flat.gt_corners[p_gt], flat.dt_wh_area[p_det],
+                     flat.gt_wh_area[p_gt])
     return p_det, p_gt, iou
 
 
@@ -43,7 +45,8 @@ def _one_to_one(p_det: np.ndarray, p_gt: np.ndarray, iou: np.ndarray
 def confusion_matrix(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detections],
                      *, conf: float = 0.25, iou: float = 0.5, n_classes: int | None = None,
                      names: Names = None,
-                     iscrowd: Mapping[Hashable, np.ndarray] | None = None) -> pd.DataFrame:
+                     iscrowd: Mapping[Hashable, np.ndarray] | None = None,
+                     exact: ExactBoxes | None = None) -> pd.DataFrame:
     """Counts of true class (rows) against predicted class (columns), plus background.
 
     Detections scoring at least ``conf`` are paired with ground truth of any class in the same
@@ -64,6 +67,8 @@ def confusion_matrix(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable,
         Class names (take precedence over ``n_classes``).
     iscrowd : Mapping, optional
         Per-image crowd flags of the ground truth.
+    exact : ExactBoxes, optional
+        Float64 boxes and scores read from files (see :func:`tecktrack.metrics.evaluate`).
 
     Returns
     -------
@@ -82,7 +87,7 @@ def confusion_matrix(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable,
         if n_classes < 1:
             raise EvaluationError(f"n_classes must be positive, got {n_classes}")
         names = [str(i) for i in range(n_classes)]
-    flat = flatten(gt, preds, names=names, iscrowd=iscrowd)
+    flat = flatten(gt, preds, names=names, iscrowd=iscrowd, exact=exact)
     return confusion_frame(confusion_counts(flat, conf=conf, iou=iou), flat.names)
 
 
@@ -100,7 +105,7 @@ def confusion_counts(flat: FlatInputs, *, conf: float = 0.25, iou: float = 0.5) 
     """
     det = np.flatnonzero(flat.dt_score >= conf)
     truth = np.flatnonzero(~flat.gt_crowd)
-    p_det, p_gt, p_iou = _image_pairs(flat, det, truth)
+    p_det, p_gt, p_iou = image_pairs(flat, det, truth)
     keep = p_iou >= iou
     m_det, m_gt = _one_to_one(p_det[keep], p_gt[keep], p_iou[keep])
     k = flat.n_classes

@@ -6,8 +6,11 @@
   image folder for the sizes; predictions as a folder of ``<stem>.txt`` files with a sixth
   confidence column (what ``tecktrack predict`` writes). Images are keyed by file stem.
 
-Nothing is dropped: unknown images or categories are errors, and images without a label or
-prediction file (which count as empty) are reported in :attr:`EvalInputs.notes`.
+Nothing is dropped silently: unknown images or categories are errors, images without a label
+or prediction file (which count as empty), zero-size or clipped label boxes and unreadable
+images (left out) are reported in :attr:`EvalInputs.notes`. Both loaders keep the files'
+float64 boxes and scores in :attr:`EvalInputs.exact`, which the metrics use instead of the
+float32 ``Detections`` values.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tecktrack.datasets.coco import read_coco, read_coco_results
+from tecktrack.datasets.coco import read_coco, read_coco_results_exact
 from tecktrack.datasets.data_yaml import read_data_yaml
 from tecktrack.datasets.images import image_size, list_images
-from tecktrack.datasets.yolo import label_path_for, read_yolo_labels
+from tecktrack.datasets.yolo import count_notes, label_path_for, read_yolo_labels
 from tecktrack.detections import Detections
-from tecktrack.errors import DatasetError, EvaluationError, FormatError
+from tecktrack.errors import DatasetError, EvaluationError, FormatError, TeckTrackError
+from tecktrack.metrics._inputs import ExactBoxes
 from tecktrack.progress import progress
 
 
@@ -30,6 +34,9 @@ class EvalInputs:
     """Everything :func:`tecktrack.metrics.evaluate` needs, read from files.
 
     ``notes`` lists what was assumed (e.g. how many images had no prediction file).
+    ``exact`` carries the float64 boxes and scores of COCO JSON files (pass it on to the
+    metrics functions, so IoU and score order are those of pycocotools). ``unreadable``
+    names the images left out because they could not be read (``"path: why"`` each).
     """
 
     gt: dict[Hashable, Detections]
@@ -38,6 +45,8 @@ class EvalInputs:
     areas: dict[Hashable, object] | None = None
     iscrowd: dict[Hashable, object] | None = None
     notes: tuple[str, ...] = ()
+    exact: ExactBoxes | None = None
+    unreadable: tuple[str, ...] = ()
 
 
 def _is_yaml(path: Path) -> bool:
@@ -91,7 +100,8 @@ def load_coco(gt_path: str | Path, pred_path: str | Path,
         raise EvaluationError(f"--names gives {len(names)} classes but the ground truth has "
                               f"{len(dataset.names)} categories", gt_path)
     ids = sorted(im.id for im in dataset.images)
-    preds = read_coco_results(pred_path, dataset.category_ids, image_ids=ids)
+    results = read_coco_results_exact(pred_path, dataset.category_ids, image_ids=ids)
+    preds = results.detections
     n_dets = sum(len(d) for d in preds.values())
     notes = () if n_dets else (f"{pred_path}: no detections at all",)
     return EvalInputs(
@@ -99,6 +109,8 @@ def load_coco(gt_path: str | Path, pred_path: str | Path,
         names=list(names or dataset.names),
         areas={i: dataset.areas[i] for i in ids}, iscrowd={i: dataset.iscrowd[i] for i in ids},
         notes=notes,
+        exact=ExactBoxes(gt={i: dataset.boxes[i] for i in ids}, preds=results.boxes,
+                         scores=results.scores),
     )
 
 
@@ -166,7 +178,8 @@ def load_yolo(gt: str | Path, pred: str | Path, *, images: str | Path | None = N
     EvaluationError
         Prediction files for unknown images, no prediction files, no images.
     FormatError, DatasetError
-        Malformed label lines (with file:line), unreadable images, bad yaml.
+        Malformed label lines (with file:line), bad yaml. Unreadable images are left out,
+        named in ``unreadable`` and counted in ``notes``.
 
     Examples
     --------
@@ -198,26 +211,45 @@ def load_yolo(gt: str | Path, pred: str | Path, *, images: str | Path | None = N
         raise EvaluationError(f"{len(unknown)} prediction file(s) name images that are not in "
                               f"the ground truth, e.g. {unknown[:5]}", pred)
     n_classes = len(class_names) if class_names else None
-    gt_out, pred_out, no_label, no_pred = {}, {}, 0, 0
+    gt_out, pred_out, no_label, no_pred, noted, unreadable = {}, {}, 0, 0, [], []
+    gt64, pred64 = {}, {}           # the float64 boxes and scores beside the Detections
     for stem, image in progress(stems.items(), total=len(stems), desc="reading labels",
                                 quiet=quiet):
-        width, height = image_size(image)
+        try:
+            width, height = image_size(image)
+        except TeckTrackError as exc:       # skipped, counted and named, as predict does
+            unreadable.append(str(exc))
+            continue
         label = labels.get(stem)
         if label is None or not label.is_file():
             no_label += 1
             gt_out[stem] = Detections.empty(with_scores=False)
         else:
-            gt_out[stem] = read_yolo_labels(label, width, height, n_classes=n_classes)
+            found: list = []
+            gt_out[stem] = read_yolo_labels(label, width, height, n_classes=n_classes,
+                                            notes=noted, exact=found)
+            gt64[stem] = found[0]
         if stem in pred_files:
+            found = []
             pred_out[stem] = read_yolo_labels(pred_files[stem], width, height,
-                                              n_classes=n_classes, with_scores=True)
+                                              n_classes=n_classes, with_scores=True, notes=noted,
+                                              exact=found)
+            pred64[stem] = found[0]
         else:
             no_pred += 1
     notes = tuple(msg for n, msg in (
         (no_label, f"{no_label} image(s) have no label file: counted as having no objects"),
         (no_pred, f"{no_pred} image(s) have no prediction file: counted as no detections"),
+        (noted, count_notes(noted)),
+        (unreadable, f"{len(unreadable)} unreadable image(s) left out of the evaluation, "
+                     f"first {unreadable[0] if unreadable else ''}"),
     ) if n)
-    return EvalInputs(gt=gt_out, preds=pred_out, names=class_names, notes=notes)
+    if not gt_out:
+        raise EvaluationError("no readable images to evaluate", images or gt)
+    exact = ExactBoxes(gt=gt64, preds={k: v[:, :4] for k, v in pred64.items()},
+                       scores={k: v[:, 4] for k, v in pred64.items()})
+    return EvalInputs(gt=gt_out, preds=pred_out, names=class_names, notes=notes,
+                      unreadable=tuple(unreadable), exact=exact)
 
 
 def load_inputs(gt: str | Path, pred: str | Path, *, images: str | Path | None = None,

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tecktrack.detections import paired_iou
 from tecktrack.errors import EvaluationError
 from tecktrack.metrics._inputs import FlatInputs
+from tecktrack.metrics.iou import corner_iou
 
 #: COCO area ranges (inclusive bounds in pixels squared), as pycocotools defines them.
 AREA_RANGES: dict[str, tuple[float, float]] = {
@@ -104,7 +104,9 @@ def _candidate_pairs(flat: FlatInputs, det: np.ndarray, det_group: np.ndarray,
     p_det = np.repeat(np.arange(len(det)), count)
     shift = np.repeat(start - (np.cumsum(count) - count), count)
     p_gt = g_order[np.arange(total) + shift]
-    p_iou = paired_iou(flat.dt_xyxy[det[p_det]], flat.gt_xyxy[p_gt], flat.gt_crowd[p_gt])
+    d = det[p_det]
+    p_iou = corner_iou(flat.dt_corners[d], flat.gt_corners[p_gt], flat.dt_wh_area[d],
+                       flat.gt_wh_area[p_gt], flat.gt_crowd[p_gt])
     keep = p_iou >= min_iou
     return p_det[keep], p_gt[keep], p_iou[keep]
 

@@ -1,5 +1,10 @@
 """Evaluation on Dask workers: match shards of images there, reduce exactly on the client.
 
+Each shard travels as flat columns: the float32 ``Detections`` of its images and, where the
+boxes were read from files, their float64 COCO ``x, y, w, h`` and float64 scores
+(:class:`~tecktrack.metrics.ExactBoxes`), so the workers compute IoU on the very values the
+local :func:`~tecktrack.metrics.evaluate` uses.
+
 COCO matching, the P/R table's matching and the confusion pairing all work image by image.
 Each worker flattens and matches its shard of images and returns compact NumPy arrays: the
 shard's :class:`~tecktrack.metrics.MatchResult` and per-class integer counts. The client
@@ -21,7 +26,7 @@ import pandas as pd
 from tecktrack.cluster import cluster_session, shard
 from tecktrack.detections import Detections
 from tecktrack.errors import EvaluationError
-from tecktrack.metrics._inputs import Names, flatten, names_to_dict
+from tecktrack.metrics._inputs import ExactBoxes, Names, flatten, names_to_dict
 from tecktrack.metrics.coco import (
     COCO_IOU_THRESHOLDS,
     Evaluation,
@@ -31,7 +36,7 @@ from tecktrack.metrics.coco import (
 )
 from tecktrack.metrics.confusion import confusion_counts, confusion_frame
 from tecktrack.metrics.matching import AREA_RANGES, MatchResult, match
-from tecktrack.metrics.tables import pr_counts, pr_frame
+from tecktrack.metrics.tables import pr_counts, pr_frame, pr_match
 
 __all__ = ["ShardedEvaluation", "evaluate_sharded", "merge_matches"]
 
@@ -55,8 +60,8 @@ class _Packed:
     scored: np.ndarray             # (n_keys,) bool: the entry has scores
 
     @classmethod
-    def of(cls, mapping: Mapping | None, keys: Sequence[Hashable], detections: bool
-           ) -> _Packed | None:
+    def of(cls, mapping: Mapping | None, keys: Sequence[Hashable], detections: bool,
+           dtype: type | None = None) -> _Packed | None:
         if mapping is None:
             return None
         present = np.array([k in mapping for k in keys], bool)
@@ -74,9 +79,9 @@ class _Packed:
                       for d in items], np.zeros(0, np.float32)),
             )
         else:
-            values = [np.asarray(v).reshape(-1) for v in items]
+            values = [np.asarray(v, dtype).reshape(-1) for v in items]
             counts[present] = [len(v) for v in values]
-            columns = (_cat(values, np.zeros(0)),)
+            columns = (_cat(values, np.zeros(0, dtype)),)
         return cls(present, counts, columns, scored)
 
     def unpack(self, keys: Sequence[Hashable], detections: bool) -> dict:
@@ -104,6 +109,9 @@ class _Job:
     preds: _Packed
     areas: _Packed | None
     iscrowd: _Packed | None
+    exact_gt: _Packed | None           # float64 x, y, w, h (4 values a box), per image
+    exact_preds: _Packed | None
+    exact_scores: _Packed | None       # float64 scores
     names: dict[int, str]
     thresholds: tuple[float, ...]
     max_det: int
@@ -112,9 +120,22 @@ class _Job:
 
     @classmethod
     def of(cls, keys: list, gt: Mapping, preds: Mapping, areas: Mapping | None,
-           iscrowd: Mapping | None, **params: Any) -> _Job:
+           iscrowd: Mapping | None, exact: ExactBoxes, **params: Any) -> _Job:
+        def values(mapping: Mapping | None, dtype: type | None = None) -> _Packed | None:
+            return _Packed.of(mapping or None, keys, False, dtype)
+
         return cls(keys, _Packed.of(gt, keys, True), _Packed.of(preds, keys, True),
-                   _Packed.of(areas, keys, False), _Packed.of(iscrowd, keys, False), **params)
+                   values(areas), values(iscrowd), values(exact.gt, np.float64),
+                   values(exact.preds, np.float64), values(exact.scores, np.float64),
+                   **params)
+
+    def exact(self) -> ExactBoxes:
+        """The shard's :class:`ExactBoxes` (float64 values keyed by image, as given)."""
+        def unpack(packed: _Packed | None) -> dict | None:
+            return None if packed is None else packed.unpack(self.keys, False)
+
+        return ExactBoxes(gt=unpack(self.exact_gt), preds=unpack(self.exact_preds),
+                          scores=unpack(self.exact_scores))
 
 
 def _match_shard(job: _Job) -> dict[str, Any]:
@@ -122,10 +143,11 @@ def _match_shard(job: _Job) -> dict[str, Any]:
     keys = job.keys
     flat = flatten(job.gt.unpack(keys, True), job.preds.unpack(keys, True), names=job.names,
                    areas=None if job.areas is None else job.areas.unpack(keys, False),
-                   iscrowd=None if job.iscrowd is None else job.iscrowd.unpack(keys, False))
+                   iscrowd=None if job.iscrowd is None else job.iscrowd.unpack(keys, False),
+                   exact=job.exact())
     m = match(flat, job.thresholds, tuple(AREA_RANGES.values()), max_det=job.max_det)
     instances, images = class_counts(flat)
-    tp, fp, n_pos = pr_counts(flat, conf=job.conf, iou=job.iou)
+    tp, fp, n_pos = pr_counts(pr_match(flat, job.iou), job.conf)
     small = {f: getattr(m, f).astype(np.int32)        # shard-local indices fit in 32 bits
              for f in ("det_index", "image", "cls", "rank", "gt_match")}
     return {"match": replace(m, **small), "n_images": len(flat.image_keys),
@@ -198,7 +220,8 @@ def evaluate_sharded(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable,
                      max_dets: Sequence[int] = (1, 10, 100),
                      areas: Mapping[Hashable, np.ndarray] | None = None,
                      iscrowd: Mapping[Hashable, np.ndarray] | None = None,
-                     ap_method: str = "coco", conf: float = 0.5, iou: float = 0.5,
+                     ap_method: str = "coco", exact: ExactBoxes | None = None,
+                     conf: float = 0.5, iou: float = 0.5,
                      cluster: Any = "local", shard_size: int = 256,
                      quiet: bool = True) -> ShardedEvaluation:
     """:func:`~tecktrack.metrics.evaluate`, :func:`~tecktrack.metrics.precision_recall` and
@@ -208,6 +231,9 @@ def evaluate_sharded(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable,
     ----------
     gt, preds, names, iou_thresholds, max_dets, areas, iscrowd, ap_method
         As in :func:`~tecktrack.metrics.evaluate`.
+    exact : ExactBoxes, optional
+        Float64 boxes and scores read from files (as in :func:`~tecktrack.metrics.evaluate`);
+        each shard's values go to its worker as flat float64 columns.
     conf, iou : float
         Score and IoU threshold of the P/R table and the confusion matrix.
     cluster : str, distributed.Client or ClusterSession
@@ -232,8 +258,10 @@ def evaluate_sharded(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable,
     _check_keys(gt, preds)
     classes = _class_names(gt, preds, names)
     thresholds = tuple(float(t) for t in iou_thresholds)
-    jobs = [_Job.of(keys, gt, preds, areas, iscrowd, names=classes, thresholds=thresholds,
-                    max_det=int(max_dets[-1]), conf=float(conf), iou=float(iou))
+    exact = exact or ExactBoxes()
+    jobs = [_Job.of(keys, gt, preds, areas, iscrowd, exact, names=classes,
+                    thresholds=thresholds, max_det=int(max_dets[-1]), conf=float(conf),
+                    iou=float(iou))
             for keys in shard(list(gt), shard_size)]
     with cluster_session(cluster, quiet=quiet) as session:
         parts = session.map(_match_shard, jobs, desc="evaluate")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from tecktrack.detections import Detections
-from tecktrack.metrics._inputs import FlatInputs, Names, flatten
+from tecktrack.metrics._inputs import ExactBoxes, FlatInputs, Names, flatten
 from tecktrack.metrics.matching import AREA_RANGES, MatchResult, match
 
 #: The score thresholds of the seed's model-comparison table.
@@ -37,25 +37,25 @@ def _ratios(tp: np.ndarray, fp: np.ndarray, n_pos: np.ndarray) -> tuple[np.ndarr
     return precision, recall
 
 
-def _pr_match(flat: FlatInputs, iou: float) -> MatchResult:
+def pr_match(flat: FlatInputs, iou: float) -> MatchResult:
+    """The matching the precision/recall tables count: one IoU, area 'all', no cap."""
     return match(flat, [iou], [AREA_RANGES["all"]], max_det=None)
 
 
-def pr_counts(flat: FlatInputs, *, conf: float = 0.5, iou: float = 0.5
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-class TP, FP and ground-truth counts of :func:`precision_recall` (K,) each.
+def pr_counts(m: MatchResult, conf: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-class TP, FP and ground-truth counts (K,) each of a :func:`pr_match` at ``conf``.
 
-    Counts of disjoint image sets add up exactly (matching is per image).
+    Counts of disjoint image sets add up exactly (matching is per image), so shards can be
+    counted apart and summed before :func:`pr_frame`.
 
     Examples
     --------
     >>> from tecktrack.metrics._inputs import flatten
     >>> g = {"a": Detections([[0, 0, 10, 10]], [0])}
     >>> p = {"a": Detections([[0, 0, 10, 10], [50, 50, 60, 60]], [0, 0], [0.9, 0.8])}
-    >>> [c.tolist() for c in pr_counts(flatten(g, p))]
+    >>> [c.tolist() for c in pr_counts(pr_match(flatten(g, p), 0.5), 0.5)]
     [[1], [1], [1]]
     """
-    m = _pr_match(flat, iou)
     tp, fp = _counts_at(m, conf)
     return tp, fp, m.n_positive[0]
 
@@ -63,6 +63,9 @@ def pr_counts(flat: FlatInputs, *, conf: float = 0.5, iou: float = 0.5
 def pr_frame(class_ids: np.ndarray, names: Sequence[str], tp: np.ndarray, fp: np.ndarray,
              n_pos: np.ndarray) -> pd.DataFrame:
     """The :func:`precision_recall` table from per-class counts (see :func:`pr_counts`).
+
+    ``precision_recall`` is ``pr_frame(flat.class_ids, flat.names, *pr_counts(pr_match(flat,
+    iou), conf))``.
 
     Examples
     --------
@@ -90,7 +93,8 @@ def pr_frame(class_ids: np.ndarray, names: Sequence[str], tp: np.ndarray, fp: np
 def precision_recall(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detections], *,
                      conf: float = 0.5, iou: float = 0.5, names: Names = None,
                      areas: Mapping[Hashable, np.ndarray] | None = None,
-                     iscrowd: Mapping[Hashable, np.ndarray] | None = None) -> pd.DataFrame:
+                     iscrowd: Mapping[Hashable, np.ndarray] | None = None,
+                     exact: ExactBoxes | None = None) -> pd.DataFrame:
     """Per-class precision and recall at a score and an IoU threshold, plus a ``mean`` row.
 
     Parameters
@@ -101,7 +105,7 @@ def precision_recall(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable,
         Detections scoring at least ``conf`` count.
     iou : float
         IoU a match needs (COCO greedy matching).
-    names, areas, iscrowd
+    names, areas, iscrowd, exact
         As in :func:`tecktrack.metrics.evaluate`.
 
     Returns
@@ -119,8 +123,8 @@ def precision_recall(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable,
     >>> t[["tp", "fp", "precision", "recall"]].to_dict("index")["mean"]
     {'tp': 1, 'fp': 1, 'precision': 0.5, 'recall': 0.5}
     """
-    flat = flatten(gt, preds, names=names, areas=areas, iscrowd=iscrowd)
-    return pr_frame(flat.class_ids, flat.names, *pr_counts(flat, conf=conf, iou=iou))
+    flat = flatten(gt, preds, names=names, areas=areas, iscrowd=iscrowd, exact=exact)
+    return pr_frame(flat.class_ids, flat.names, *pr_counts(pr_match(flat, iou), conf))
 
 
 def threshold_sweep(models: Mapping[str, Mapping[Hashable, Detections]],
@@ -158,7 +162,7 @@ def threshold_sweep(models: Mapping[str, Mapping[Hashable, Detections]],
     columns = {}
     for model, preds in models.items():
         flat = flatten(gt, preds, names=names)
-        m = _pr_match(flat, iou)
+        m = pr_match(flat, iou)
         n_pos = m.n_positive[0]
         has_gt = n_pos > 0
         rows = [_ratios(*_counts_at(m, c), n_pos) for c in thresholds]

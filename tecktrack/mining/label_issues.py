@@ -75,8 +75,10 @@ def box_suspicions(pred: BoxTable, gt: BoxTable, match: MatchResult, *, overlap:
 
     Returns columns ``image`` (index), ``score``, ``kind`` (index into :data:`ISSUE_KINDS`),
     ``label_class``, ``pred_class`` (-1 where not applicable), ``iou``, ``confidence`` (of
-    the prediction involved, NaN if none) and ``second_look`` (what the closer look found,
-    NaN where none was taken).
+    the prediction involved, NaN if none), ``second_look`` (what the closer look found,
+    NaN where none was taken), and ``pred_index`` / ``gt_index``: the row of the prediction
+    and of the label box involved in ``pred`` / ``gt`` (-1 where none), so a reviewer can be
+    shown the very boxes.
 
     Examples
     --------
@@ -98,7 +100,7 @@ def box_suspicions(pred: BoxTable, gt: BoxTable, match: MatchResult, *, overlap:
     parts.append((pred.image[p], s[p] * (1.0 - backed), _WRONG_CLASS, gt.class_ids[g],
                   pred.class_ids[p],
                   paired_iou(cxcywh_to_xyxy(pred.boxes[p]), cxcywh_to_xyxy(gt.boxes[g])),
-                  s[p], np.full(len(p), np.nan)))
+                  s[p], np.full(len(p), np.nan), p, g))
     parts.extend(_label_side(pred, gt, match, s, unsupported_weight, look))
     return pd.DataFrame({
         "image": np.concatenate([np.asarray(x[0], np.int64) for x in parts]),
@@ -109,6 +111,8 @@ def box_suspicions(pred: BoxTable, gt: BoxTable, match: MatchResult, *, overlap:
         "iou": np.concatenate([np.asarray(x[5], np.float64) for x in parts]),
         "confidence": np.concatenate([np.asarray(x[6], np.float64) for x in parts]),
         "second_look": np.concatenate([np.asarray(x[7], np.float64) for x in parts]),
+        "pred_index": np.concatenate([np.asarray(x[8], np.int64) for x in parts]),
+        "gt_index": np.concatenate([np.asarray(x[9], np.int64) for x in parts]),
     })
 
 
@@ -134,7 +138,7 @@ def _unlabelled(pred: BoxTable, gt: BoxTable, match: MatchResult, s: np.ndarray,
                                     pred.class_ids[q], min_iou=iou_threshold)
         score[ask] = np.sqrt(score[ask] * looked[ask])
     return (pred.image[lone], score, _UNLABELLED, -1, pred.class_ids[lone], pred_best_iou[lone],
-            s[lone], looked)
+            s[lone], looked, lone, np.full(len(lone), -1))
 
 
 def rank_label_issues(pred: BoxTable, gt: BoxTable, match: MatchResult | None = None, *,
@@ -225,9 +229,10 @@ def _label_side(pred: BoxTable, gt: BoxTable, match: MatchResult, s: np.ndarray,
         score = unsupported_weight * support[g_uns] * (1.0 - looked)
     return [
         (gt.image[g_mis], s[p_mis] * (1.0 - best_iou[g_mis]), _MISPLACED, gt.class_ids[g_mis],
-         pred.class_ids[p_mis], best_iou[g_mis], s[p_mis], np.full(len(g_mis), np.nan)),
+         pred.class_ids[p_mis], best_iou[g_mis], s[p_mis], np.full(len(g_mis), np.nan),
+         p_mis, g_mis),
         (gt.image[g_uns], score, _UNSUPPORTED, gt.class_ids[g_uns], -1, np.zeros(len(g_uns)),
-         np.full(len(g_uns), np.nan), looked),
+         np.full(len(g_uns), np.nan), looked, np.full(len(g_uns), -1), g_uns),
     ]
 
 

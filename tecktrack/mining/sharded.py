@@ -16,6 +16,7 @@ equal a local run's.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ import numpy as np
 
 from tecktrack.cluster import ClusterSession, check_readable, cluster_session, shard
 from tecktrack.datasets.box_table import BoxTable, read_label_files
+from tecktrack.datasets.yolo import LabelWarning
 from tecktrack.errors import DatasetError
 from tecktrack.mining.hard_negatives import HardNegativeMining
 from tecktrack.mining.second_look import SecondLook, image_groups, look_at_image
@@ -52,11 +54,16 @@ def concat_tables(tables: Sequence[BoxTable]) -> BoxTable:
                     np.concatenate([t.scores for t in tables]) if scored else None)
 
 
-def _read_shard(job: tuple[list[str], list[str | None], bool]) -> BoxTable:
-    """Worker side: parse one shard of label files."""
-    stems, paths, with_scores = job
+def _read_shard(job: tuple[list[str], list[str | None], bool, int | None]
+                ) -> tuple[BoxTable, list[str]]:
+    """Worker side: parse one shard of label files (class ids checked against ``n_classes``);
+    the table and the shard's label warnings (zero-size, clipped boxes) go back."""
+    stems, paths, with_scores, n_classes = job
     check_readable([p for p in paths if p is not None])
-    return read_label_files(stems, paths, with_scores=with_scores)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LabelWarning)
+        table = read_label_files(stems, paths, with_scores=with_scores, n_classes=n_classes)
+    return table, [str(w.message) for w in caught if issubclass(w.category, LabelWarning)]
 
 
 @dataclass
@@ -74,13 +81,18 @@ class ShardedReader:
     shard_size: int = 256
 
     def __call__(self, stems: Sequence[str], paths: Sequence[str | Path | None], *,
-                 with_scores: bool = False, quiet: bool = True) -> BoxTable:
+                 with_scores: bool = False, quiet: bool = True,
+                 n_classes: int | None = None) -> BoxTable:
         pairs = list(zip(stems, (None if p is None else str(p) for p in paths), strict=True))
         if not pairs:
             return read_label_files([], [], with_scores=with_scores)
-        jobs = [([s for s, _ in part], [p for _, p in part], with_scores)
+        jobs = [([s for s, _ in part], [p for _, p in part], with_scores, n_classes)
                 for part in shard(pairs, self.shard_size)]
-        return concat_tables(self.session.map(_read_shard, jobs, desc="reading labels"))
+        parts = self.session.map(_read_shard, jobs, desc="reading labels")
+        for _, notes in parts:          # the workers' label warnings, raised here (per shard)
+            for note in notes:
+                warnings.warn(note, LabelWarning, stacklevel=2)
+        return concat_tables([table for table, _ in parts])
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,12 @@ class Sources:
 
 
 def load_predictions(path: str | Path, *, quiet: bool = True,
+                     n_classes: int | None = None,
                      reader: Callable[..., BoxTable] = read_label_files) -> BoxTable:
     """Read a prediction folder (``<stem>.txt`` with confidence, or its ``labels/``).
+
+    With ``n_classes`` (the number of class names), a class id outside ``[0, n_classes)``
+    is refused, naming the file and line, as ``evaluate`` refuses it.
 
     Examples
     --------
@@ -62,7 +66,8 @@ def load_predictions(path: str | Path, *, quiet: bool = True,
         files = _label_tree(folder / "labels" if (folder / "labels").is_dir() else folder)
     if not files:
         raise DatasetError("no prediction .txt files found (nor under labels/)", folder)
-    return reader(list(files), list(files.values()), with_scores=True, quiet=quiet)
+    return reader(list(files), list(files.values()), with_scores=True, quiet=quiet,
+                  n_classes=n_classes)
 
 
 def load_ground_truth(path: str | Path, *, quiet: bool = True,
@@ -77,6 +82,8 @@ def load_ground_truth(path: str | Path, *, quiet: bool = True,
     ------
     DatasetError
         Missing path, no labels, or two images with the same stem in different splits.
+    FormatError
+        A bad label line, or (from a data.yaml) a class id beyond its names.
 
     Examples
     --------
@@ -118,8 +125,9 @@ def load_sources(prediction_dir: str | Path, annotations: str | Path, *,
     >>> s.pred.stems, s.gt_only
     (['a'], 1)
     """
-    pred = load_predictions(prediction_dir, quiet=quiet, reader=reader)
     gt, names = load_ground_truth(annotations, quiet=quiet, reader=reader)
+    pred = load_predictions(prediction_dir, quiet=quiet,
+                            n_classes=None if names is None else len(names), reader=reader)
     pred, gt, left = align_tables(pred, gt)
     if not pred.n_images:
         raise DatasetError(f"no prediction file matches a labelled image by stem "
@@ -200,4 +208,5 @@ def _from_yaml(yaml_path: Path, quiet: bool,
     for stem, image in sorted(_unique_images(list(labels), yaml_path).items()):
         label = labels[image]
         found[stem] = str(label) if label.is_file() else None
-    return reader(list(found), list(found.values()), quiet=quiet), list(dataset.names)
+    return (reader(list(found), list(found.values()), quiet=quiet,
+                   n_classes=len(dataset.names)), list(dataset.names))

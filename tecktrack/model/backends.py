@@ -8,6 +8,7 @@ falls back to the other (with one warning) when the first cannot load or run the
 from __future__ import annotations
 
 import re
+import threading
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -18,6 +19,10 @@ import numpy as np
 from tecktrack.errors import ModelError
 from tecktrack.model.darknet_weights import check_darknet_weights
 from tecktrack.model.discovery import ModelPaths
+
+#: OpenCV's log level is process-wide: loaders silence it one at a time, so two loading at
+#: once cannot "restore" each other's silence for good.
+_OPENCV_LOG_LOCK = threading.Lock()
 
 __all__ = ["BACKENDS", "Backend", "ModelWarning", "OnnxInfo", "OnnxRuntimeBackend",
            "OpenCVBackend", "inspect_onnx", "open_backend"]
@@ -195,19 +200,21 @@ class OpenCVBackend(Backend):
         self.path = paths.weights
         if threads:
             cv2.setNumThreads(int(threads))
-        previous = cv2.utils.logging.getLogLevel()
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-        try:
-            if paths.kind == "darknet":
-                _check_darknet_support(cv2)
-                check_darknet_weights(paths.config, paths.weights)
-                self.net = cv2.dnn.readNetFromDarknet(str(paths.config), str(paths.weights))
-            else:
-                self.net = cv2.dnn.readNetFromONNX(str(paths.weights))
-        except cv2.error as exc:
-            raise _opencv_error(exc, self.path) from None
-        finally:
-            cv2.utils.logging.setLogLevel(previous)
+        with _OPENCV_LOG_LOCK:
+            previous = cv2.utils.logging.getLogLevel()
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+            try:
+                if paths.kind == "darknet":
+                    _check_darknet_support(cv2)
+                    check_darknet_weights(paths.config, paths.weights)
+                    self.net = cv2.dnn.readNetFromDarknet(str(paths.config),
+                                                          str(paths.weights))
+                else:
+                    self.net = cv2.dnn.readNetFromONNX(str(paths.weights))
+            except cv2.error as exc:
+                raise _opencv_error(exc, self.path) from None
+            finally:
+                cv2.utils.logging.setLogLevel(previous)
         if self.net.empty():
             raise ModelError("OpenCV DNN read an empty network", self.path)
         self.net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)

@@ -116,14 +116,18 @@ class Canvas:
             return False
         return not np.any(stolen[np.asarray(self.fragile, bool)] > 0)
 
+    def kept(self, min_visible: float = 0.0) -> list[int]:
+        """Indices (in paint order) of the objects :meth:`detections` labels, in its order."""
+        return [j for j in range(len(self.totals))
+                if self.visible[j] > 0 and self.visible[j] >= min_visible * self.totals[j]]
+
     def detections(self, min_visible: float = 0.0) -> Detections:
         """Ground truth: the tight box around each object's visible pixels.
 
         Objects with no visible pixel, or fewer than ``min_visible`` of their pixels
         visible, are left out.
         """
-        keep = [j for j in range(len(self.totals))
-                if self.visible[j] > 0 and self.visible[j] >= min_visible * self.totals[j]]
+        keep = self.kept(min_visible)
         boxes = np.zeros((len(keep), 4), np.float32)
         for k, j in enumerate(keep):
             x0, y0, x1, y1 = self.regions[j]

@@ -4,6 +4,8 @@ Files written by :func:`generate_video` for ``OUT_DIR/NAME.mp4``::
 
     OUT_DIR/NAME.mp4              mp4v (MPEG-4 part 2) via cv2.VideoWriter
     OUT_DIR/labels/NNNNNN.txt     YOLO labels of frame NNNNNN (empty file: nothing visible)
+    OUT_DIR/gt.txt                the same boxes as MOTChallenge ground truth with one
+                                  persistent id per object (frame NNNNNN is MOT frame N + 1)
     OUT_DIR/NAME.json             generator, version, seed, fps, frames, size, class names
 
 A few objects stand still, the others enter from the left or right edge at their own time
@@ -11,6 +13,11 @@ and cross the frame at 1-4 px per frame, each at its own depth, so they occlude 
 another. Lighting drifts slowly and every frame has fresh sensor noise. A moving object is
 labelled, with the tight box of its visible pixels, while at least
 :data:`VIDEO_MIN_VISIBLE` of it is visible (through occlusion and the frame edge).
+
+``gt.txt`` rows are ``frame,id,x,y,w,h,1,class,visibility``: ids are 1-based and belong to
+one object for the whole video (it keeps its id while hidden or cut and across crossings),
+``class`` is the TeckTrack class id (0-based, as in the YOLO labels) and ``visibility`` the
+visible fraction of the object's pixels. The rows hold exactly the boxes of the labels.
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tecktrack.datasets.mot import MotRows, format_mot
 from tecktrack.datasets.yolo import write_yolo_labels
+from tecktrack.detections import Detections, xyxy_to_xywh
 from tecktrack.errors import DatasetError, StreamError
 from tecktrack.progress import progress
 from tecktrack.synth._io import frame_name, refuse_existing, write_json
@@ -100,20 +109,33 @@ def make_actors(rng: np.random.Generator, frames: int, width: int, height: int) 
 
 
 def _frame(rng: np.random.Generator, background: np.ndarray, actors: list[Actor], t: int,
-           gain: float) -> tuple[np.ndarray, Canvas]:
+           gain: float) -> tuple[np.ndarray, Canvas, np.ndarray]:
+    """The frame, its canvas, and the actor index of each painted canvas object."""
     canvas = Canvas(background.copy())
-    for actor in actors:
+    painted = []
+    for k, actor in enumerate(actors):
         pos = actor.position(t)
-        if pos is not None:
-            canvas.paint(actor.patch, actor.mask, pos[0], pos[1], actor.class_id, force=True)
+        if pos is not None and canvas.paint(actor.patch, actor.mask, pos[0], pos[1],
+                                            actor.class_id, force=True):
+            painted.append(k)
     f = canvas.image.astype(np.float32) * np.float32(gain)
     f += rng.standard_normal(f.shape[:2] + (1,), dtype=np.float32) * np.float32(3.0)
-    return np.clip(f, 0, 255).astype(np.uint8), canvas
+    return np.clip(f, 0, 255).astype(np.uint8), canvas, np.asarray(painted, np.int64)
+
+
+def _mot_rows(t: int, canvas: Canvas, painted: np.ndarray, labels: Detections) -> MotRows:
+    """Frame ``t``'s labelled boxes as MOT ground truth (id = actor index + 1)."""
+    kept = np.asarray(canvas.kept(VIDEO_MIN_VISIBLE), np.int64)
+    visible = np.asarray(canvas.visible, np.float64)[kept]
+    totals = np.asarray(canvas.totals, np.float64)[kept]
+    return MotRows.from_arrays(np.full(len(kept), t + 1), painted[kept] + 1,
+                               xyxy_to_xywh(labels.xyxy.astype(np.float64)),
+                               classes=labels.class_ids, visibility=visible / totals)
 
 
 def _paths(out_mp4: Path) -> dict[str, Path]:
     return {"video": out_mp4, "labels": out_mp4.parent / "labels",
-            "meta": out_mp4.with_suffix(".json")}
+            "meta": out_mp4.with_suffix(".json"), "gt": out_mp4.parent / "gt.txt"}
 
 
 def generate_video(out_mp4: str | Path, *, frames: int = 300, fps: float = 25, seed: int = 0,
@@ -168,9 +190,11 @@ def generate_video(out_mp4: str | Path, *, frames: int = 300, fps: float = 25, s
         write_json(stage / "meta.json", {
             "generator": "tecktrack.synth", "kind": "video", "version": SYNTH_VERSION,
             "seed": seed, "frames": frames, "fps": fps, "size": [width, height],
-            "video": out_mp4.name, "labels": "labels", "names": list(CLASS_NAMES)})
+            "video": out_mp4.name, "labels": "labels", "gt": "gt.txt",
+            "names": list(CLASS_NAMES)})
         (stage / "video.mp4").rename(paths["video"])
         (stage / "labels").rename(paths["labels"])
+        (stage / "gt.txt").rename(paths["gt"])
         (stage / "meta.json").rename(paths["meta"])
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -188,13 +212,16 @@ def _render(stage: Path, frames: int, fps: float, seed: int, width: int, height:
                              float(fps), (width, height))
     if not writer.isOpened():
         raise StreamError("OpenCV cannot write mp4v video here", stage / "video.mp4")
+    gt = open(stage / "gt.txt", "x", encoding="utf-8")  # noqa: SIM115 - closed below
     try:
         for t in progress(range(frames), total=frames, desc="synth video", quiet=quiet):
             gain = 1.0 + 0.25 * np.sin(phase + 2 * np.pi * t / period)
-            image, canvas = _frame(np.random.default_rng([seed, _STREAM_VIDEO, t]), background,
-                                   actors, t, gain)
+            image, canvas, painted = _frame(np.random.default_rng([seed, _STREAM_VIDEO, t]),
+                                            background, actors, t, gain)
             writer.write(image)
-            write_yolo_labels(stage / "labels" / frame_name(t, ".txt"),
-                              canvas.detections(VIDEO_MIN_VISIBLE), width, height)
+            labels = canvas.detections(VIDEO_MIN_VISIBLE)
+            write_yolo_labels(stage / "labels" / frame_name(t, ".txt"), labels, width, height)
+            gt.write(format_mot(_mot_rows(t, canvas, painted, labels), tracker=False))
     finally:
         writer.release()
+        gt.close()

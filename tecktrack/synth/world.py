@@ -87,7 +87,8 @@ def ensure_default_world(root: str | Path | None = None, quiet: bool = False) ->
     for name, spec in DEFAULT_WORLD.items():
         folder = root / spec["folder"]
         meta = _read_meta(folder / spec["meta"])
-        if not _is_current(meta, spec["params"]):
+        complete = name != "video" or (folder / "gt.txt").is_file()   # videos before gt.txt
+        if not (complete and _is_current(meta, spec["params"])):
             if meta is not None:
                 shutil.rmtree(folder)
             elif folder.exists() and any(folder.iterdir()):

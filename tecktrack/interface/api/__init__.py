@@ -6,7 +6,15 @@ Examples
 >>> app = create_app(ServiceConfig(models_dir="models", data_dir="data"))  # doctest: +SKIP
 """
 
-from tecktrack.interface.api.app import ServiceConfig, create_app, make_server, run_request
+from tecktrack.interface.api.app import (
+    ServiceConfig,
+    create_app,
+    make_server,
+    public_path,
+    request_threads,
+    run_request,
+)
+from tecktrack.interface.api.openapi import openapi_document
 from tecktrack.interface.api.request import (
     FIELDS,
     RequestError,
@@ -17,4 +25,5 @@ from tecktrack.interface.api.request import (
 )
 
 __all__ = ["FIELDS", "RequestError", "RunRequest", "ServiceConfig", "create_app", "list_models",
-           "make_server", "parse_json_body", "parse_run_request", "run_request"]
+           "make_server", "openapi_document", "parse_json_body", "parse_run_request",
+           "public_path", "request_threads", "run_request"]

@@ -1,0 +1,125 @@
+"""JupyterLab in a real browser: the explorer's slider and the review queue's buttons.
+
+Notebook 02: run all cells, move the score slider, and the precision shown equals the
+library's value at the new threshold. Notebook 06: press Apply suggestion on the first card,
+the review file holds that decision; close the page, reopen, and the queue resumes at the
+next card.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tecktrack.lab.review import review_cards
+from tecktrack.metrics import OperatingPoints
+
+RUN_TIMEOUT_MS = 150_000       # all cells of one small notebook on a loaded 2-core machine
+STEP_TIMEOUT_MS = 20_000
+
+
+#: The notebook panel of ``path`` once its kernel is ready (JupyterLab's app object).
+_PANEL = """(path) => {
+  const app = window.jupyterapp;
+  if (!app) return false;
+  for (const w of app.shell.widgets('main')) {
+    if (w.context && w.context.path === path && w.sessionContext
+        && w.sessionContext.session && w.sessionContext.session.kernel) {
+      app.shell.activateById(w.id);
+      return app.shell.currentWidget === w;
+    }
+  }
+  return false;
+}"""
+
+
+def _open_and_run(page, lab, notebook: str, ready: str) -> None:
+    page.goto(lab.url(notebook), timeout=STEP_TIMEOUT_MS * 3)
+    page.wait_for_function(_PANEL, arg=notebook, timeout=STEP_TIMEOUT_MS * 3)
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.ready")
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    try:
+        page.locator(ready).first.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
+    except Exception:
+        failure = lab.root / f"failure-{notebook}.png"
+        page.screenshot(path=str(failure), full_page=True)
+        errors = page.locator(".jp-OutputArea-output[data-mime-type="
+                              "'application/vnd.jupyter.stderr']").all_inner_texts()
+        raise AssertionError(f"{notebook}: {ready} did not appear (screenshot {failure}); "
+                             f"stderr outputs: {errors[-3:]}") from None
+    assert not page.locator(".jp-RenderedText[data-mime-type="
+                            "'application/vnd.jupyter.error']").count(), "a cell raised"
+
+
+def _library_points(n_images: int) -> OperatingPoints:
+    from tecktrack.lab import predict_split
+    from tecktrack.model import load_model
+    from tecktrack.paths import data_dir
+
+    sp = predict_split(load_model("demo-n", conf=0.001), data_dir() / "synth" / "data.yaml",
+                       "val", n_images=n_images, seed=0)
+    return OperatingPoints(sp.gt, sp.preds, names=sp.names)
+
+
+@pytest.mark.timeout(300)
+def test_score_slider_recomputes_precision_like_the_library(page, lab, screenshots, small):
+    _open_and_run(page, lab, "02_model_performance.ipynb", ".tt-explorer .tt-precision")
+    explorer = page.locator(".tt-explorer").first
+    explorer.scroll_into_view_if_needed(timeout=STEP_TIMEOUT_MS)
+    assert explorer.locator(".tt-conf").inner_text() == "0.50"
+    handle = explorer.locator(".widget-slider .noUi-handle").first
+    handle.focus(timeout=STEP_TIMEOUT_MS)
+    for _ in range(3):
+        handle.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('.tt-explorer .tt-conf')"
+                           ".textContent === '0.65'", timeout=STEP_TIMEOUT_MS)
+    conf = float(explorer.locator(".tt-conf").inner_text())
+    shown = float(explorer.locator(".tt-precision").inner_text())
+    assert conf == pytest.approx(0.65)
+    points = _library_points(small["02_model_performance"]["n_images"])
+    assert shown == pytest.approx(points.summary(conf, 0.5)["precision"], abs=5e-5)
+    assert shown != pytest.approx(points.summary(0.5, 0.5)["precision"], abs=5e-5)
+    page.screenshot(path=str(screenshots / "02_explorer.png"), full_page=False)
+
+
+def _card_id(page) -> str:
+    header = page.locator(".tt-review .tt-card").first
+    header.wait_for(state="visible", timeout=STEP_TIMEOUT_MS)
+    return header.get_attribute("data-card", timeout=STEP_TIMEOUT_MS)
+
+
+@pytest.mark.timeout(300)
+def test_review_queue_records_a_decision_and_resumes(page, lab, screenshots, small):
+    review = lab.root / "results" / "review" / "06_label_review.jsonl"
+    _open_and_run(page, lab, "06_dataset_cleaning.ipynb", ".tt-review .tt-card")
+    page.locator(".tt-review").first.scroll_into_view_if_needed(timeout=STEP_TIMEOUT_MS)
+    first = _card_id(page)
+    page.screenshot(path=str(screenshots / "06_review_queue.png"), full_page=False)
+    page.locator(".tt-review button.tt-apply").first.click(timeout=STEP_TIMEOUT_MS)
+    page.wait_for_function(f"() => document.querySelector('.tt-review .tt-card')"
+                           f".dataset.card !== '{first}'", timeout=STEP_TIMEOUT_MS)
+    second = _card_id(page)
+    lines = [json.loads(x) for x in review.read_text().splitlines()]
+    assert [(x["card"], x["decision"]) for x in lines] == [(first, "apply")]
+    # the same cards the library makes, in the same order
+    from tecktrack.lab import predict_split
+    from tecktrack.model import load_model
+    from tecktrack.paths import data_dir
+
+    sp = predict_split(load_model("demo-n", conf=0.05), data_dir() / "synth-noisy" / "data.yaml",
+                       "val", n_images=small["06_dataset_cleaning"]["n_images"], seed=0)
+    cards = review_cards(sp, top=small["06_dataset_cleaning"]["n_cards"])
+    assert [first, second] == [c.card for c in cards[:2]]
+    assert lines[0]["suggestion"] == cards[0].suggestion
+
+    context = page.context
+    page.close()
+    again = context.new_page()
+    _open_and_run(again, lab, "06_dataset_cleaning.ipynb", ".tt-review .tt-card")
+    assert _card_id(again) == second
+    text = again.locator(".tt-review .tt-card").first.inner_text()
+    assert re.search(rf"card 2 of {len(cards)}", text), text
+    again.locator(".tt-review").first.scroll_into_view_if_needed(timeout=STEP_TIMEOUT_MS)
+    again.screenshot(path=str(screenshots / "06_review_resumed.png"), full_page=False)

@@ -1,0 +1,178 @@
+"""The label review queue without a browser: cards from suspicions, decisions appended at
+once, resume, shortcuts, the widgets driven in-process, and `clean apply --review` with undo."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from tecktrack.cleaning.review import apply_review, read_review, undo_review
+from tecktrack.cli import main
+from tecktrack.datasets.dataset import DatasetItem
+from tecktrack.detections import Detections
+from tecktrack.errors import DatasetError, FormatError, TeckTrackError
+from tecktrack.lab.predictions import SplitPredictions
+from tecktrack.lab.review import ReviewQueue, card_image, cards_table, review_cards
+
+NAMES = ["box", "cone", "pallet"]
+# Labels as an annotation tool writes them (two to six decimals), 200 x 100 images
+LABELS = {
+    "a": "0 0.25 0.5 0.2 0.4\n1 0.7125 0.45 0.125 0.3\n",     # box ok, cone called a pallet
+    "b": "2 0.5 0.5 0.3 0.3\n0 0.1 0.15 0.05 0.1\n",          # pallet ok, box nobody sees
+    "c": "1 0.3 0.5 0.2 0.4\n",                               # cone, detector boxes it shifted
+}
+
+
+def _px(cls, cx, cy, w, h):
+    return [(cx - w / 2) * 200, (cy - h / 2) * 100, (cx + w / 2) * 200, (cy + h / 2) * 100]
+
+
+@pytest.fixture()
+def split(tmp_path) -> SplitPredictions:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    items, gt = [], {}
+    rng = np.random.default_rng(0)
+    for stem, text in LABELS.items():
+        image = tmp_path / "images" / f"{stem}.png"
+        cv2.imwrite(str(image), rng.integers(0, 255, (100, 200, 3), dtype=np.uint8))
+        label = tmp_path / "labels" / f"{stem}.txt"
+        label.write_text(text)
+        rows = [list(map(float, line.split())) for line in text.splitlines()]
+        gt[stem] = Detections([_px(*r) for r in rows], [int(r[0]) for r in rows])
+        items.append(DatasetItem(image, label, "val"))
+    preds = {
+        "a": Detections([_px(0, .25, .5, .2, .4), _px(2, .7125, .45, .125, .3),
+                         _px(1, .85, .8, .1, .2)], [0, 2, 1], [0.95, 0.9, 0.8]),
+        "b": Detections([_px(2, .5, .5, .3, .3)], [2], [0.9]),
+        "c": Detections([_px(1, .42, .5, .2, .4)], [1], [0.85]),
+    }
+    return SplitPredictions(items, [(200, 100)] * 3, gt, preds, NAMES)
+
+
+def test_cards_carry_the_label_the_detection_and_the_suggestion(split):
+    cards = review_cards(split, min_score=0.0)
+    kinds = {(c.stem, c.kind) for c in cards}
+    assert {("a", "wrong class"), ("a", "unlabelled object"), ("b", "unsupported label"),
+            ("c", "misplaced box")} <= kinds
+    wrong = next(c for c in cards if c.kind == "wrong class")
+    assert wrong.label == {"class": 1, "box": [0.7125, 0.45, 0.125, 0.3]}
+    assert wrong.suggestion == {"class": 2, "box": [0.7125, 0.45, 0.125, 0.3]}
+    added = next(c for c in cards if c.kind == "unlabelled object")
+    assert added.label is None and added.suggestion["class"] == 1 and not added.can_delete
+    shifted = next(c for c in cards if c.kind == "misplaced box")
+    assert shifted.suggestion["class"] == 1 and shifted.suggestion["box"][0] == pytest.approx(
+        0.42)
+    assert next(c for c in cards if c.kind == "unsupported label").suggestion is None
+    assert [c.score for c in cards] == sorted((c.score for c in cards), reverse=True)
+    assert len({c.card for c in cards}) == len(cards)
+    assert [c.card for c in review_cards(split, min_score=0.0)] == [c.card for c in cards]
+    table = cards_table(cards, NAMES)
+    assert list(table.columns) == ["image", "kind", "score", "label", "suggestion", "reason"]
+    crop = card_image(wrong, NAMES, size=128)
+    assert crop.shape[1] == 128 and crop.ndim == 3
+
+
+def test_queue_appends_each_decision_at_once_and_resumes(split, tmp_path):
+    cards = review_cards(split, min_score=0.0)
+    log = tmp_path / "review.jsonl"
+    queue = ReviewQueue(cards, log)
+    first = queue.current
+    queue.decide("apply")
+    assert [line["card"] for line in read_review(log)] == [first.card]   # on disk already
+    assert queue.key("s").decision == "skip" and queue.key("x") is None
+    again = ReviewQueue(cards, log)
+    assert again.current == cards[2] and again.position == 3
+    assert again.counts() == {"keep": 0, "apply": 1, "delete": 0, "skip": 1,
+                              "pending": len(cards) - 2}
+    with pytest.raises(TeckTrackError, match="no label box to delete"):
+        next(c for c in cards if c.label is None).line("delete")
+    # a line torn by a crash at the end is not a decision; a bad line elsewhere is an error
+    with open(log, "a") as fh:
+        fh.write('{"card": "x", "deci')
+    assert len(read_review(log)) == 2
+    log.write_text('{"card": "x", "decision": "maybe"}\n')
+    with pytest.raises(FormatError, match=r"review.jsonl:1: decision"):
+        read_review(log)
+
+
+def test_apply_review_changes_only_accepted_decisions_and_undo_restores(split, tmp_path):
+    cards = {(c.stem, c.kind): c for c in review_cards(split, min_score=0.0)}
+    log = tmp_path / "review.jsonl"
+    queue = ReviewQueue([cards["a", "wrong class"], cards["a", "unlabelled object"],
+                         cards["b", "unsupported label"], cards["c", "misplaced box"]], log)
+    for decision in ("apply", "apply", "keep", "delete"):
+        queue.decide(decision)
+    labels = {s: split.item(s).label_path for s in LABELS}
+    before = {s: p.read_bytes() for s, p in labels.items()}
+    assert main(["clean", "apply", "--review", str(log), "--quiet"]) == 0
+    a = labels["a"].read_text().splitlines()
+    assert a[0] == "0 0.25 0.5 0.2 0.4"                          # untouched line, exact text
+    assert a[1] == "2 0.712500 0.450000 0.125000 0.300000"      # class changed, box kept
+    assert a[2].startswith("1 0.85") and len(a) == 3            # the unlabelled cone added
+    assert labels["b"].read_bytes() == before["b"]              # kept
+    assert labels["c"].read_text() == ""                        # deleted
+    record = next(tmp_path.glob("review-applied-*.json"))
+    assert main(["clean", "apply", "--undo", str(record), "--quiet"]) == 0
+    assert {s: p.read_bytes() for s, p in labels.items()} == before
+
+
+def test_a_label_changed_since_the_review_is_refused_and_nothing_moves(split, tmp_path):
+    card = next(c for c in review_cards(split, min_score=0.0) if c.kind == "wrong class")
+    log = tmp_path / "review.jsonl"
+    ReviewQueue([card], log).decide("delete")
+    path = split.item("a").label_path
+    path.write_text("0 0.25 0.5 0.2 0.4\n")
+    with pytest.raises(DatasetError, match="is not in .* any more"):
+        apply_review(log)
+    assert path.read_text() == "0 0.25 0.5 0.2 0.4\n"
+    only_kept = tmp_path / "kept.jsonl"
+    ReviewQueue([card], only_kept).decide("keep")
+    with pytest.raises(DatasetError, match="no accepted decision"):
+        apply_review(only_kept)
+
+
+def test_undo_refuses_when_a_label_file_changed_after_apply(split, tmp_path):
+    card = next(c for c in review_cards(split, min_score=0.0) if c.kind == "unsupported label")
+    log = tmp_path / "review.jsonl"
+    ReviewQueue([card], log).decide("apply")
+    record = apply_review(log)
+    path = split.item("b").label_path
+    assert path.read_text() == "2 0.5 0.5 0.3 0.3\n"
+    path.write_text("edited by hand\n")
+    with pytest.raises(DatasetError, match="cannot be done safely"):
+        undo_review(record)
+    assert path.read_text() == "edited by hand\n"
+
+
+def test_review_widget_buttons_and_shortcuts_write_the_file(split, tmp_path, monkeypatch):
+    pytest.importorskip("ipywidgets")
+    from tecktrack.lab.widgets import show_review_queue
+
+    monkeypatch.setenv("TECKTRACK_WIDGETS", "1")
+    cards = review_cards(split, min_score=0.0)
+    log = tmp_path / "review.jsonl"
+    box = show_review_queue(cards, log, NAMES)
+    buttons = {b.description: b for b in box.children[3].children}
+    buttons["Apply suggestion"].click()
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [(x["card"], x["decision"]) for x in lines] == [(cards[0].card, "apply")]
+    box.children[4].value = "k"                                  # the shortcut box
+    assert json.loads(log.read_text().splitlines()[-1])["decision"] == "keep"
+    assert box.children[4].value == ""
+    reopened = show_review_queue(cards, log, NAMES)
+    assert f"card 3 of {len(cards)}" in reopened.children[0].value
+    assert cards[2].card in reopened.children[0].value
+
+
+def test_static_fallback_writes_nothing(split, tmp_path, monkeypatch, capsys):
+    from tecktrack.lab.widgets import show_review_queue
+
+    monkeypatch.setenv("TECKTRACK_WIDGETS", "0")
+    log = tmp_path / "review.jsonl"
+    assert show_review_queue(review_cards(split, min_score=0.0), log, NAMES) is None
+    out = capsys.readouterr().out
+    assert not log.exists() and "[5 rows x 6 columns]" in out and "Image object" in out

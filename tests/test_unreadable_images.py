@@ -1,0 +1,111 @@
+"""One policy for an unreadable image in predict, dataset stats, evaluate and infer (#21):
+skip it, count it, name the file, exit 1 at the end; libjpeg's own stderr message is caught
+(it used to land on the progress bar's line)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from inference_support import demo_or_tiny_model
+
+from tecktrack.cli import main
+from tecktrack.datasets.images import ImageWarning, decode_image, read_image
+from tecktrack.errors import FormatError
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _jpeg_bytes() -> bytes:
+    rng = np.random.default_rng(0)
+    ok, buf = cv2.imencode(".jpg", rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    assert ok
+    return buf.tobytes()
+
+
+@pytest.fixture()
+def folder(tmp_path: Path) -> Path:
+    """Three good images and one JPEG cut after its first 200 bytes (libjpeg complains)."""
+    root = tmp_path / "ds"
+    (root / "images/val").mkdir(parents=True)
+    (root / "labels/val").mkdir(parents=True)
+    for stem in ("a", "b", "d"):
+        cv2.imwrite(str(root / f"images/val/{stem}.jpg"), np.full((48, 64, 3), 90, np.uint8))
+        (root / f"labels/val/{stem}.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+    (root / "images/val/c.jpg").write_bytes(_jpeg_bytes()[:200])
+    (root / "labels/val/c.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+    (root / "data.yaml").write_text("path: .\ntrain: images/val\nval: images/val\n"
+                                    "names: [thing]\n")
+    return root
+
+
+def test_decoder_messages_are_caught_not_printed(folder: Path, capfd) -> None:
+    image, said = decode_image(folder / "images/val/c.jpg")
+    assert image is None and "Premature end of JPEG file" in said
+    with pytest.raises(FormatError, match="c.jpg: not an image .*Premature end of JPEG"):
+        read_image(folder / "images/val/c.jpg")
+    assert "Premature" not in capfd.readouterr().err
+
+
+def test_a_partly_decodable_jpeg_warns(tmp_path: Path, capfd) -> None:
+    data = _jpeg_bytes()
+    path = tmp_path / "half.jpg"
+    path.write_bytes(data[:len(data) // 2])
+    with pytest.warns(ImageWarning, match="half.jpg: the decoder said"):
+        assert read_image(path).shape == (48, 64, 3)
+    assert "Premature" not in capfd.readouterr().err
+
+
+def test_dataset_stats_skips_counts_and_exits_1(folder: Path, capfd) -> None:
+    out = folder / "stats.json"
+    assert main(["dataset", "stats", str(folder / "data.yaml"), "--split", "val", "--json",
+                 str(out), "--quiet"]) == 1
+    data = json.loads(out.read_text())
+    assert data["images"] == 3 and data["unreadable_images"] == 1
+    assert "c.jpg" in data["unreadable_examples"][0]
+    err = capfd.readouterr().err
+    assert "skipped 1 unreadable images" in err and "c.jpg" in err
+
+
+def test_evaluate_skips_counts_and_exits_1(folder: Path, tmp_path: Path, capfd) -> None:
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    for stem in ("a", "b", "c"):
+        (pred / f"{stem}.txt").write_text("0 0.5 0.5 0.5 0.5 0.9\n")
+    assert main(["evaluate", "--gt", str(folder / "data.yaml"), "--pred", str(pred),
+                 "--quiet"]) == 1
+    captured = capfd.readouterr()
+    assert "1 unreadable image(s) left out of the evaluation" in captured.out
+    assert "skipped: " in captured.out and "c.jpg" in captured.out
+    assert "Premature" not in captured.err
+
+
+def test_predict_and_infer_skip_count_and_exit_1(folder: Path, repo_root: Path,
+                                                 tmp_path: Path, capfd) -> None:
+    model = demo_or_tiny_model(repo_root, tmp_path)
+    images = folder / "images/val"
+    assert main(["predict", "--source", str(images), "--model", str(model), "--out",
+                 str(tmp_path / "pred"), "--quiet"]) == 1
+    out = capfd.readouterr()
+    assert "skipped: " in out.out and "c.jpg" in out.out
+    assert "Premature" not in out.err
+    assert main(["infer", str(images), "--model", str(model), "--runs-dir",
+                 str(tmp_path / "runs"), "--quiet"]) == 1
+    out = capfd.readouterr()
+    printed = json.loads(out.out[:out.out.rindex("}") + 1])
+    assert printed["metrics"]["total_frames"] == 3
+    assert "c.jpg" in printed["metrics"]["unreadable_images"][0]
+    assert "skipped: " in out.out
+    assert "Premature" not in out.err
+    run_dir = Path(printed["run_dir"])
+    assert (run_dir / "metrics.json").is_file() and len(list((run_dir / "labels").iterdir())) == 3
+
+
+def test_clean_images_do_not_warn(folder: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_image(folder / "images/val/a.jpg").shape == (48, 64, 3)
