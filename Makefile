@@ -25,8 +25,12 @@ $(RUN_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e ".[$(RUN_EXTRAS)]"
 	@touch $(RUN_STAMP)
 
-$(STAMP): pyproject.toml | $(RUN_STAMP)
+# peers used as test oracles that pin the GUI opencv-python: installed without their deps
+ORACLES := requirements/oracles-nodeps.txt
+
+$(STAMP): pyproject.toml $(ORACLES) | $(RUN_STAMP)
 	$(PY) -m pip install -q -e ".[$(RUN_EXTRAS),$(EXTRAS)]"
+	$(PY) -m pip install -q --no-deps -r $(ORACLES)
 	@touch $(STAMP)
 
 setup: $(RUN_STAMP)

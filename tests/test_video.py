@@ -49,8 +49,11 @@ def test_folder_is_sorted_by_name_and_skips_non_images(tmp_path):
 def test_unreadable_image_names_the_file(tmp_path):
     folder = write_folder(tmp_path / "imgs", 2)
     (folder / "000001.png").write_bytes(b"not a png")
-    with pytest.raises(StreamError, match="000001.png: cannot read image"):
-        list(VideoPreprocessor().capture_video(folder))
+    capture = VideoPreprocessor()
+    frames = list(capture.capture_video(folder))      # #21: skipped, counted and named
+    assert [index for index, _ in frames] == [0]
+    assert len(capture.stats.unreadable) == 1
+    assert "000001.png: not an image" in capture.stats.unreadable[0]
 
 
 def test_empty_folder_and_missing_file_are_errors(tmp_path):
