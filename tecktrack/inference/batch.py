@@ -98,7 +98,7 @@ def _predict_one(model: Model, frame: np.ndarray, label_path: Path, annotated: P
     clock.lap("forward")
     candidates = model.post_process(outputs, info)
     clock.lap("decode")
-    detections = model.nms(candidates)
+    detections = model.nms(candidates, info)
     clock.lap("nms")
     save_predictions(frame, detections, model.names, label_path, annotated)
     clock.lap("write")

@@ -272,7 +272,7 @@ class InferenceService:
 
     def _save_one(self, work: _Work, run_dir: Path, timings: RunTimings) -> FrameResult:
         tick = time.perf_counter()
-        det = self.model.nms(self.model.post_process(work.outputs, work.info))
+        det = self.model.nms(self.model.post_process(work.outputs, work.info), work.info)
         processed = time.perf_counter()
         name = f"{work.index:06d}"
         image_path = run_dir / "frames" / f"{name}.jpg" if self.save_frames else None

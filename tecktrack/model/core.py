@@ -13,6 +13,7 @@ from tecktrack.model.discovery import ModelPaths
 from tecktrack.model.preprocess import (
     FrameInfo,
     check_frame,
+    clip_boxes,
     letterbox,
     make_blob,
     resize,
@@ -35,11 +36,20 @@ class Model:
     names : list of str
         Class names, index = class id.
     layout : str
-        Output layout (``darknet``, ``yolov5`` or ``yolov8``).
+        Output layout (``darknet``, ``yolov5``, ``yolov8`` or ``end2end``). End-to-end outputs
+        are already through NMS: :meth:`nms` only caps them at ``max_det``.
     letterbox : bool
         Letterbox (True) or stretched resize (False) in :meth:`preprocess`.
     conf, iou : float
         Score threshold and NMS IoU threshold used by :meth:`predict`.
+    max_det : int
+        Most boxes kept per image.
+    agnostic : bool
+        Class-agnostic NMS.
+    classes : tuple of int or None
+        Keep only these class ids (``None``: all), applied before NMS as Ultralytics does.
+    device : str
+        Where the network runs, as the backend reports it (``cpu``, ``cuda:0``...).
     backend : Backend
         The loaded network.
     paths : ModelPaths
@@ -55,7 +65,8 @@ class Model:
 
     def __init__(self, *, paths: ModelPaths, backend: Backend, names: list[str], layout: str,
                  input_size: tuple[int, int], letterbox: bool, conf: float = 0.25,
-                 iou: float = 0.45, max_det: int = 300):
+                 iou: float = 0.45, max_det: int = 300, agnostic: bool = False,
+                 classes: Sequence[int] | None = None):
         from tecktrack.model.nms import NMS
 
         self.paths = paths
@@ -64,13 +75,34 @@ class Model:
         self.layout = layout
         self.letterbox = letterbox
         self.conf = float(conf)
+        self.classes = None if classes is None else tuple(int(c) for c in classes)
         self._input_size = (int(input_size[0]), int(input_size[1]))
-        self._nms = NMS(iou_threshold=float(iou), max_det=max_det)
+        self._nms = NMS(iou_threshold=float(iou), max_det=max_det, agnostic=bool(agnostic))
 
     @property
     def iou(self) -> float:
         """NMS IoU threshold, fixed at construction (load a model again for another one)."""
         return self._nms.iou_threshold
+
+    @property
+    def max_det(self) -> int:
+        """Most boxes kept per image."""
+        return self._nms.max_det
+
+    @property
+    def agnostic(self) -> bool:
+        """Whether NMS ignores classes."""
+        return self._nms.agnostic
+
+    @property
+    def end2end(self) -> bool:
+        """The network's output is already through NMS (``end2end`` layout)."""
+        return self.layout == "end2end"
+
+    @property
+    def device(self) -> str:
+        """Where the network runs (``cpu``, ``cuda:0``), as the backend reports it."""
+        return getattr(self.backend, "device", "cpu")
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -136,6 +168,10 @@ class Model:
                      conf: float | None = None) -> Detections:
         """Decoded candidates above the score threshold, in original-frame pixels, before NMS.
 
+        Boxes are not clipped to the frame yet: :meth:`nms` clips after suppression, as
+        Ultralytics does (clipping first changes which boxes NMS keeps). :attr:`classes`
+        is applied here; for end-to-end outputs also the first ``max_det`` rows are kept.
+
         Parameters
         ----------
         outputs : list of numpy.ndarray
@@ -167,17 +203,29 @@ class Model:
         result = []
         for outs, info in zip(per_image, infos, strict=True):
             det = decode(self.layout, outs, conf, self.input_size)
-            result.append(Detections(unmap_boxes(det.xyxy, info), det.class_ids, det.scores))
+            if self.classes is not None:
+                det = det[np.isin(det.class_ids, self.classes)]
+            if self.end2end:
+                det = det[:self.max_det]
+            result.append(Detections(unmap_boxes(det.xyxy, info, clip=False), det.class_ids,
+                                     det.scores))
         return result
 
-    def nms(self, detections: Detections) -> Detections:
-        """Class-aware NMS at :attr:`iou` (``tecktrack.model.NMS``), at most ``max_det`` boxes.
+    def nms(self, detections: Detections, info: FrameInfo | None = None) -> Detections:
+        """NMS at :attr:`iou` (``tecktrack.model.NMS``), at most ``max_det`` boxes, then clip.
+
+        Class-aware unless :attr:`agnostic`. End-to-end outputs are not suppressed a second
+        time. With ``info`` (from :meth:`preprocess`) the kept boxes are clipped to the frame.
 
         Examples
         --------
-        >>> det = model.nms(model.post_process(outputs, info))           # doctest: +SKIP
+        >>> det = model.nms(model.post_process(outputs, info), info)     # doctest: +SKIP
         """
-        return self._nms.filter(detections)
+        kept = detections[:self.max_det] if self.end2end else self._nms.filter(detections)
+        if info is None:
+            return kept
+        return Detections(clip_boxes(kept.xyxy, info), kept.class_ids, kept.scores,
+                          kept.tracker_ids)
 
     # -- whole pipeline -----------------------------------------------------------------
     def predict(self, frame: np.ndarray) -> Detections:
@@ -188,7 +236,7 @@ class Model:
         >>> det = load_model("demo-n").predict(frame)                     # doctest: +SKIP
         """
         blob, info = self.preprocess(frame)
-        return self.nms(self.post_process(self.forward(blob), info))
+        return self.nms(self.post_process(self.forward(blob), info), info)
 
     def predict_batch(self, frames: Sequence[np.ndarray], batch_size: int = DEFAULT_BATCH,
                       conf: float | None = None) -> list[Detections]:
@@ -206,5 +254,5 @@ class Model:
         for start in range(0, len(frames), step):
             blob, infos = self.preprocess_batch(frames[start:start + step])
             decoded = self.post_process_batch(self.forward(blob), infos, conf)
-            result.extend(self.nms(d) for d in decoded)
+            result.extend(self.nms(d, i) for d, i in zip(decoded, infos, strict=True))
         return result
