@@ -48,6 +48,10 @@ class Model:
         Class-agnostic NMS.
     classes : tuple of int or None
         Keep only these class ids (``None``: all), applied before NMS as Ultralytics does.
+    class_offset : float or None
+        Ultralytics models: class-aware NMS as Ultralytics runs it, one agnostic pass over
+        corners shifted by ``class * class_offset`` in float32 (its ``max_wh``, 7680).
+        ``None``: TeckTrack's per-class NMS (OpenCV's rules).
     device : str
         Where the network runs, as the backend reports it (``cpu``, ``cuda:0``...).
     backend : Backend
@@ -66,7 +70,7 @@ class Model:
     def __init__(self, *, paths: ModelPaths, backend: Backend, names: list[str], layout: str,
                  input_size: tuple[int, int], letterbox: bool, conf: float = 0.25,
                  iou: float = 0.45, max_det: int = 300, agnostic: bool = False,
-                 classes: Sequence[int] | None = None):
+                 classes: Sequence[int] | None = None, class_offset: float | None = None):
         from tecktrack.model.nms import NMS
 
         self.paths = paths
@@ -76,6 +80,7 @@ class Model:
         self.letterbox = letterbox
         self.conf = float(conf)
         self.classes = None if classes is None else tuple(int(c) for c in classes)
+        self.class_offset = class_offset
         self._input_size = (int(input_size[0]), int(input_size[1]))
         self._nms = NMS(iou_threshold=float(iou), max_det=max_det, agnostic=bool(agnostic))
 
@@ -198,24 +203,63 @@ class Model:
         >>> blob, infos = model.preprocess_batch(frames)                  # doctest: +SKIP
         >>> dets = model.post_process_batch(model.forward(blob), infos)   # doctest: +SKIP
         """
+        return [Detections(unmap_boxes(d.xyxy, info, clip=False), d.class_ids, d.scores)
+                for d, info in zip(self.decode_batch(outputs, infos, conf), infos, strict=True)]
+
+    def decode_batch(self, outputs: Sequence[np.ndarray], infos: Sequence[FrameInfo],
+                     conf: float | None = None) -> list[Detections]:
+        """Candidates in network-input pixels, one :class:`Detections` per frame.
+
+        The score threshold and :attr:`classes` are applied; end-to-end outputs keep their
+        first ``max_det`` rows. :meth:`suppress` turns them into final detections.
+
+        Examples
+        --------
+        >>> cands = model.decode_batch(model.forward(blob), infos)       # doctest: +SKIP
+        >>> dets = [model.suppress(c, i) for c, i in zip(cands, infos)]  # doctest: +SKIP
+        """
         conf = self.conf if conf is None else float(conf)
         per_image = split_batch(outputs, self.layout, len(infos))
         result = []
-        for outs, info in zip(per_image, infos, strict=True):
+        for outs in per_image:
             det = decode(self.layout, outs, conf, self.input_size)
             if self.classes is not None:
                 det = det[np.isin(det.class_ids, self.classes)]
-            if self.end2end:
-                det = det[:self.max_det]
-            result.append(Detections(unmap_boxes(det.xyxy, info, clip=False), det.class_ids,
-                                     det.scores))
+            result.append(det[:self.max_det] if self.end2end else det)
         return result
+
+    def suppress(self, candidates: Detections, info: FrameInfo) -> Detections:
+        """NMS on :meth:`decode_batch` candidates, then back to the frame and clipped.
+
+        This is :meth:`predict`'s own order, Ultralytics' too: NMS in network-input pixels
+        (for Ultralytics models with its per-class float32 offset of ``class_offset``
+        pixels), boxes mapped back with the letterbox gains, clipped last.
+
+        Examples
+        --------
+        >>> det = model.suppress(model.decode_batch(outputs, [info])[0], info)  # doctest: +SKIP
+        """
+        kept = candidates if self.end2end else candidates[self._keep(candidates)]
+        return Detections(unmap_boxes(kept.xyxy, info), kept.class_ids, kept.scores)
+
+    def _keep(self, det: Detections) -> np.ndarray:
+        from tecktrack.model.nms import nms_indices
+
+        if self.class_offset is None or self.agnostic:
+            return nms_indices(det.xyxy, det.scores, det.class_ids, self.iou, self.agnostic,
+                               max_det=self.max_det)
+        # Ultralytics separates classes by adding class * max_wh to float32 corners; the
+        # rounding that brings (1/16 px at class 77 with 7680) decides a few close calls.
+        offset = (det.class_ids.astype(np.float32) * np.float32(self.class_offset))[:, None]
+        return nms_indices(det.xyxy + offset, det.scores, None, self.iou, max_det=self.max_det)
 
     def nms(self, detections: Detections, info: FrameInfo | None = None) -> Detections:
         """NMS at :attr:`iou` (``tecktrack.model.NMS``), at most ``max_det`` boxes, then clip.
 
-        Class-aware unless :attr:`agnostic`. End-to-end outputs are not suppressed a second
-        time. With ``info`` (from :meth:`preprocess`) the kept boxes are clipped to the frame.
+        Works on :meth:`post_process` candidates (frame pixels). Class-aware unless
+        :attr:`agnostic`. End-to-end outputs are not suppressed a second time. With ``info``
+        (from :meth:`preprocess`) the kept boxes are clipped to the frame. The same boxes as
+        :meth:`suppress` up to float rounding, which NMS in frame pixels cannot repeat.
 
         Examples
         --------
@@ -236,7 +280,7 @@ class Model:
         >>> det = load_model("demo-n").predict(frame)                     # doctest: +SKIP
         """
         blob, info = self.preprocess(frame)
-        return self.nms(self.post_process(self.forward(blob), info), info)
+        return self.suppress(self.decode_batch(self.forward(blob), [info])[0], info)
 
     def predict_batch(self, frames: Sequence[np.ndarray], batch_size: int = DEFAULT_BATCH,
                       conf: float | None = None) -> list[Detections]:
@@ -253,6 +297,6 @@ class Model:
         result: list[Detections] = []
         for start in range(0, len(frames), step):
             blob, infos = self.preprocess_batch(frames[start:start + step])
-            decoded = self.post_process_batch(self.forward(blob), infos, conf)
-            result.extend(self.nms(d, i) for d, i in zip(decoded, infos, strict=True))
+            decoded = self.decode_batch(self.forward(blob), infos, conf)
+            result.extend(self.suppress(d, i) for d, i in zip(decoded, infos, strict=True))
         return result

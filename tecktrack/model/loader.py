@@ -33,6 +33,8 @@ _DEFAULT_STRIDE = 32
 #: exporter wrote, the Darknet / OpenCV habit for everything else.
 ULTRALYTICS_IOU = 0.7
 DARKNET_IOU = 0.45
+#: Ultralytics' per-class coordinate offset for class-aware NMS (``max_wh``).
+ULTRALYTICS_MAX_WH = 7680.0
 #: Classes an end-to-end output without class names is given names for (COCO's count).
 _UNNAMED_END2END_CLASSES = 80
 
@@ -270,7 +272,8 @@ def load_model(name_or_path: str | Path, *, backend: str = "auto", conf: float =
     letterboxed = yaml_cfg.letterbox if yaml_cfg.letterbox is not None else paths.kind == "onnx"
     return Model(paths=paths, backend=net, names=names, layout=layout, input_size=size,
                  letterbox=letterboxed, conf=conf, iou=iou, max_det=max_det, agnostic=agnostic,
-                 classes=resolve_classes(classes, names))
+                 classes=resolve_classes(classes, names),
+                 class_offset=ULTRALYTICS_MAX_WH if meta.ultralytics else None)
 
 
 def _check_max_det(max_det: int) -> None:

@@ -122,12 +122,19 @@ def letterbox(frame: np.ndarray, size: tuple[int, int],
 def make_blob(images: Sequence[np.ndarray], dtype: type = np.float32) -> np.ndarray:
     """Stack same-size BGR images into an NCHW RGB blob scaled to [0, 1].
 
+    Pixels are divided by 255 in float32, as Ultralytics does (``im.float() / 255``);
+    multiplying by ``1 / 255`` differs in the last bit for some values, which is enough to
+    reorder near-equal scores at the ``max_det`` cut.
+
     Examples
     --------
     >>> make_blob([np.full((2, 3, 3), 255, np.uint8)]).shape
     (1, 3, 2, 3)
+    >>> float(make_blob([np.full((1, 1, 3), 29, np.uint8)])[0, 0, 0, 0]) == np.float32(29) / 255
+    True
     """
-    blob = cv2.dnn.blobFromImages(list(images), scalefactor=1 / 255.0, swapRB=True, crop=False)
+    blob = cv2.dnn.blobFromImages(list(images), scalefactor=1.0, swapRB=True, crop=False)
+    blob /= np.float32(255.0)
     return blob if blob.dtype == dtype else blob.astype(dtype)
 
 
