@@ -109,11 +109,14 @@ def synthetic_images(seed: int = 0) -> list[np.ndarray]:
     return images
 
 
+_LOADED: dict[str, object] = {}
+
+
 def ultralytics_boxes(onnx_path: Path, image: np.ndarray, **predict_args):
     """Ultralytics' own ``predict`` on one image: ``(xyxy, scores, class_ids)`` as NumPy."""
     yolo = import_ultralytics()
-    result = yolo(str(onnx_path), task="detect").predict(image, imgsz=IMGSZ, verbose=False,
-                                                          **predict_args)[0]
+    model = _LOADED.setdefault(str(onnx_path), yolo(str(onnx_path), task="detect"))
+    result = model.predict(image, imgsz=IMGSZ, verbose=False, **predict_args)[0]
     boxes = result.boxes
     return boxes.xyxy.numpy(), boxes.conf.numpy(), boxes.cls.numpy().astype(np.int64)
 
