@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from tecktrack.commands.options import add_detector_options, add_model_option, add_quiet_option
+from tecktrack.commands.options import (
+    add_detector_options,
+    add_device_option,
+    add_model_option,
+    add_quiet_option,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_model_option(parser)
     parser.add_argument("--drop-rate", type=int, default=1, metavar="N",
                         help="keep one frame in N (default 1: every frame)")
-    add_detector_options(parser)
+    add_detector_options(parser, iou="model")
+    add_device_option(parser)
     parser.add_argument("--timeout", type=float, default=5.0,
                         help="UDP: end the run after this many seconds without packets (5)")
     parser.add_argument("--save-frames", action="store_true",
@@ -41,7 +47,11 @@ def _infer(args: argparse.Namespace) -> int:
     from tecktrack.model import load_model
 
     model = load_model(args.model, backend=args.backend, conf=args.conf, iou=args.iou,
-                       threads=args.threads or pipeline_threads())
+                       threads=args.threads or pipeline_threads(), device=args.device)
+    if args.device != "cpu":
+        import sys
+
+        print(f"device: {model.device} ({model.backend.provider})", file=sys.stderr)
     service = InferenceService(model, drop_rate=args.drop_rate, save_frames=args.save_frames,
                                timeout=args.timeout, runs_dir=args.runs_dir, keep_frames=False,
                                quiet=args.quiet)
