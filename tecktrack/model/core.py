@@ -24,6 +24,8 @@ __all__ = ["Model"]
 
 #: Frames per forward pass in :meth:`Model.predict_batch` when the network takes batches.
 DEFAULT_BATCH = 8
+#: Most candidates NMS sees with ``multi_label`` (Ultralytics' ``max_nms``).
+MAX_NMS = 30000
 
 
 class Model:
@@ -81,6 +83,8 @@ class Model:
         self.conf = float(conf)
         self.classes = None if classes is None else tuple(int(c) for c in classes)
         self.class_offset = class_offset
+        #: Keep every class above ``conf`` per box (YOLOv8 layout), as ``yolo val`` does.
+        self.multi_label = False
         self._input_size = (int(input_size[0]), int(input_size[1]))
         self._nms = NMS(iou_threshold=float(iou), max_det=max_det, agnostic=bool(agnostic))
 
@@ -222,9 +226,11 @@ class Model:
         per_image = split_batch(outputs, self.layout, len(infos))
         result = []
         for outs in per_image:
-            det = decode(self.layout, outs, conf, self.input_size)
+            det = decode(self.layout, outs, conf, self.input_size, self.multi_label)
             if self.classes is not None:
                 det = det[np.isin(det.class_ids, self.classes)]
+            if self.multi_label and len(det) > MAX_NMS:  # Ultralytics' max_nms
+                det = det[np.argsort(-det.scores, kind="stable")[:MAX_NMS]]
             result.append(det[:self.max_det] if self.end2end else det)
         return result
 

@@ -40,8 +40,11 @@ def _from_cxcywh(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray) -
     return Detections(xyxy, class_ids, scores)
 
 
-def decode_yolov8(output: np.ndarray, conf: float) -> Detections:
+def decode_yolov8(output: np.ndarray, conf: float, multi_label: bool = False) -> Detections:
     """Decode one image's ``(4 + nc, N)`` YOLOv8/YOLO11 output.
+
+    ``multi_label=True`` keeps every (box, class) pair scoring above ``conf``, box-major,
+    as ``yolo val`` does; otherwise each box keeps its best class.
 
     Examples
     --------
@@ -52,6 +55,9 @@ def decode_yolov8(output: np.ndarray, conf: float) -> Detections:
     ([[40.0, 35.0, 60.0, 45.0]], [1], [0.9])
     """
     probs = output[4:]
+    if multi_label:
+        anchors, classes = np.nonzero(probs.T > conf)
+        return _from_cxcywh(output[:4, anchors].T, probs[classes, anchors], classes)
     scores = probs.max(axis=0)
     keep = np.flatnonzero(scores > conf)
     class_ids = probs[:, keep].argmax(axis=0)
@@ -117,7 +123,7 @@ def decode_darknet(outputs: Sequence[np.ndarray], conf: float,
 
 
 def decode(layout: str, outputs: Sequence[np.ndarray], conf: float,
-           input_size: tuple[int, int]) -> Detections:
+           input_size: tuple[int, int], multi_label: bool = False) -> Detections:
     """Decode one image's outputs (batch axis removed) with the decoder of ``layout``.
 
     Examples
@@ -126,7 +132,7 @@ def decode(layout: str, outputs: Sequence[np.ndarray], conf: float,
     (0,)
     """
     if layout == "yolov8":
-        return decode_yolov8(outputs[0], conf)
+        return decode_yolov8(outputs[0], conf, multi_label)
     if layout == "end2end":
         return decode_end2end(outputs[0], conf)
     if layout == "yolov5":
