@@ -78,3 +78,22 @@ def test_agnostic_classes_and_max_det_match_ultralytics(exports, images):
             det = model.predict(image)
             m, t, diff = match_rate(ref_xyxy, ref_cls, det.xyxy, det.class_ids)
             assert t > 0 and m == t and diff <= 0.01, (ours, m, t)
+
+
+@pytest.mark.parametrize("family", ["yolo11n", "yolo26n-end2end", "yolo26n-raw"])
+def test_val_ultralytics_convention_reproduces_yolo_val(exports, tmp_path, family):
+    from ultralytics_support import ultralytics_val, write_val_dataset
+
+    from tecktrack.inference.validation import validate
+
+    data = write_val_dataset(exports[family], tmp_path / "data")
+    reference = ultralytics_val(exports[family], data)
+    model = load_model(exports[family], conf=0.001, iou=0.7)
+    ours = validate(model, data, convention="ultralytics", quiet=True)
+    assert ours.background == 1
+    assert 0.02 < reference["map50"] < 0.9  # labels that can show a difference
+    for key, value in reference.items():
+        assert ours.summary[key] == pytest.approx(value, abs=1e-3), key
+    coco = validate(model, data, convention="coco", quiet=True)
+    assert coco.summary["map50"] != pytest.approx(ours.summary["map50"], abs=1e-3)
+    assert not model.multi_label and model.clip  # validate leaves the model as it was

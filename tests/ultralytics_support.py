@@ -143,3 +143,57 @@ def match_rate(ref_xyxy: np.ndarray, ref_cls: np.ndarray, xyxy: np.ndarray,
     ok = iou[np.arange(len(a)), best] >= min_iou
     diff = float(np.abs(a[ok] - b[best[ok]]).max()) if ok.any() else 0.0
     return int(ok.sum()), total, diff
+
+
+def write_val_dataset(onnx_path: Path, root: Path, seed: int = 0) -> Path:
+    """A small detection dataset labelled from Ultralytics' own predictions, perturbed.
+
+    Boxes are jittered by ~3 px, 10 % change class, 20 % are dropped, so mAP lands in the
+    middle of its range. Images are PNG with their long side at :data:`IMGSZ`, so ``yolo
+    val``'s loader (long side resized with ``ceil``, letterbox without upscaling) and
+    ``predict`` (``round``) feed the network the same pixels. One image has no label file
+    (background). Returns the ``data.yaml``.
+    """
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    images_dir, labels_dir = root / "images" / "val", root / "labels" / "val"
+    images_dir.mkdir(parents=True, exist_ok=True)
+    labels_dir.mkdir(parents=True, exist_ok=True)
+    shapes = [(240, 320), (320, 213), (320, 320), (200, 320), (320, 250), (320, 320)]
+    names = None
+    for i, (h, w) in enumerate(shapes):
+        img = cv2.resize(synthetic_images(seed + i)[i % 4], (w, h))
+        cv2.imwrite(str(images_dir / f"{i:03d}.png"), img)
+        xyxy, _, cls = ultralytics_boxes(onnx_path, img, conf=0.3)
+        if names is None:
+            names = _LOADED[str(onnx_path)].names
+        if i == len(shapes) - 1:
+            continue  # background: no label file
+        keep = rng.random(len(xyxy)) > 0.2
+        boxes = xyxy[keep] + rng.normal(0, 3, (keep.sum(), 4))
+        boxes = np.clip(boxes, 0, [w, h, w, h])
+        ok = (boxes[:, 2] - boxes[:, 0] > 2) & (boxes[:, 3] - boxes[:, 1] > 2)
+        labels = np.where(rng.random(keep.sum()) < 0.1, rng.integers(0, 80, keep.sum()),
+                          cls[keep])[ok]
+        boxes = boxes[ok]
+        cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2 / w, (boxes[:, 1] + boxes[:, 3]) / 2 / h
+        bw, bh = (boxes[:, 2] - boxes[:, 0]) / w, (boxes[:, 3] - boxes[:, 1]) / h
+        lines = [f"{c} {a:.6f} {b:.6f} {d:.6f} {e:.6f}"
+                 for c, a, b, d, e in zip(labels, cx, cy, bw, bh, strict=True)]
+        (labels_dir / f"{i:03d}.txt").write_text("\n".join(lines) + "\n")
+    data = root / "data.yaml"
+    listed = "\n".join(f"  {k}: {v}" for k, v in names.items())
+    data.write_text(f"path: {root}\ntrain: images/val\nval: images/val\nnames:\n{listed}\n")
+    return data
+
+
+def ultralytics_val(onnx_path: Path, data_yaml: Path) -> dict[str, float]:
+    """``yolo val`` at conf 0.001 / IoU 0.7 (its defaults): precision, recall, mAP50, mAP50-95."""
+    yolo = import_ultralytics()
+    metrics = yolo(str(onnx_path), task="detect").val(
+        data=str(data_yaml), imgsz=IMGSZ, batch=1, conf=0.001, iou=0.7, plots=False,
+        verbose=False, workers=0, project=str(data_yaml.parent / "runs"))
+    box = metrics.box
+    return {"precision": float(box.mp), "recall": float(box.mr), "map50": float(box.map50),
+            "map50_95": float(box.map)}

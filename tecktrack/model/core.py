@@ -85,6 +85,8 @@ class Model:
         self.class_offset = class_offset
         #: Keep every class above ``conf`` per box (YOLOv8 layout), as ``yolo val`` does.
         self.multi_label = False
+        #: Clip final boxes to the frame (``yolo val`` matches the unclipped ones).
+        self.clip = True
         self._input_size = (int(input_size[0]), int(input_size[1]))
         self._nms = NMS(iou_threshold=float(iou), max_det=max_det, agnostic=bool(agnostic))
 
@@ -246,7 +248,8 @@ class Model:
         >>> det = model.suppress(model.decode_batch(outputs, [info])[0], info)  # doctest: +SKIP
         """
         kept = candidates if self.end2end else candidates[self._keep(candidates)]
-        return Detections(unmap_boxes(kept.xyxy, info), kept.class_ids, kept.scores)
+        return Detections(unmap_boxes(kept.xyxy, info, clip=self.clip), kept.class_ids,
+                          kept.scores)
 
     def _keep(self, det: Detections) -> np.ndarray:
         from tecktrack.model.nms import nms_indices
@@ -256,8 +259,17 @@ class Model:
                                max_det=self.max_det)
         # Ultralytics separates classes by adding class * max_wh to float32 corners; the
         # rounding that brings (1/16 px at class 77 with 7680) decides a few close calls.
+        # torchvision (and TorchNMS) give a box with no positive width or height an IoU of 0
+        # or NaN with everything, so it neither suppresses nor is suppressed; OpenCV's rule
+        # (zero-area boxes overlap fully) does not apply here.
         offset = (det.class_ids.astype(np.float32) * np.float32(self.class_offset))[:, None]
-        return nms_indices(det.xyxy + offset, det.scores, None, self.iou, max_det=self.max_det)
+        shifted = det.xyxy + offset
+        proper = np.flatnonzero((shifted[:, 2] > shifted[:, 0]) & (shifted[:, 3] > shifted[:, 1]))
+        if len(proper) == len(det):
+            return nms_indices(shifted, det.scores, None, self.iou, max_det=self.max_det)
+        kept = proper[nms_indices(shifted[proper], det.scores[proper], None, self.iou)]
+        kept = np.concatenate([kept, np.setdiff1d(np.arange(len(det)), proper)])
+        return kept[np.argsort(-det.scores[kept], kind="stable")][:self.max_det]
 
     def nms(self, detections: Detections, info: FrameInfo | None = None) -> Detections:
         """NMS at :attr:`iou` (``tecktrack.model.NMS``), at most ``max_det`` boxes, then clip.
