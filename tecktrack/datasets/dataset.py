@@ -74,12 +74,16 @@ class DatasetStats:
     skipped : list of LabelProblem
         The label lines left out of the counts (bad rows, class ids beyond the names), each
         naming its file and line.
+    overlap : dict of str to int
+        Images that two splits share (``"train/val": 128``); each image is counted once,
+        under the first split that lists it.
     """
 
     classes: pd.DataFrame
     boxes: pd.DataFrame
     images: pd.DataFrame
     skipped: list[LabelProblem] = field(default_factory=list)
+    overlap: dict[str, int] = field(default_factory=dict)
 
     def objects_per_image(self) -> pd.Series:
         """How many images have 0, 1, 2, ... objects (labelled images only)."""
@@ -114,6 +118,7 @@ class DatasetStats:
                               for col in quantiles.columns},
             "skipped_label_lines": len(self.skipped),
             "skipped_examples": [str(p) for p in self.skipped[:10]],
+            "split_overlap": dict(self.overlap),
         }
 
 
@@ -164,8 +169,12 @@ class Dataset:
     """
 
     def __init__(self, names: Sequence[str], splits: dict[str, list[Path]], root: Path,
-                 label_path: Callable[[Path], Path] = label_path_for) -> None:
+                 label_path: Callable[[Path], Path] = label_path_for,
+                 background_without_label: bool = False) -> None:
         self.names = list(names)
+        #: Ultralytics' reading: an image without a label file is background (no objects),
+        #: not a problem. True for datasets opened from a data.yaml.
+        self.background_without_label = background_without_label
         self.splits = {k: [Path(p) for p in v] for k, v in splits.items()}
         self.root = Path(root)
         self._label_path = label_path
@@ -185,7 +194,7 @@ class Dataset:
         ['a', 'b']
         """
         cfg = read_data_yaml(path)
-        return cls(cfg.names, cfg.splits, cfg.root)
+        return cls(cfg.names, cfg.splits, cfg.root, background_without_label=True)
 
     @classmethod
     def from_images(cls, folder: str | Path, names: Sequence[str] | None = None,
@@ -255,7 +264,8 @@ class Dataset:
         """Every problem in the dataset, one row each: ``kind, path, line, message``.
 
         ``kind`` is ``missing_label`` (an image without a label file: reported separately,
-        since an *empty* label file means "no objects"), ``image`` (unreadable image) or
+        since an *empty* label file means "no objects"; not for data.yaml datasets, where
+        such an image is background as Ultralytics reads it), ``image`` (unreadable image) or
         ``label`` (a bad line). Images listed in several splits are checked once.
 
         Examples
@@ -282,6 +292,8 @@ class Dataset:
         except TeckTrackError as exc:
             return [("image", str(item.image_path), None, getattr(exc, "message", str(exc)))]
         if not item.label_path.is_file():
+            if self.background_without_label:
+                return []
             return [("missing_label", str(item.label_path), None,
                      f"no label file for {item.image_path.name}")]
         found: list[LabelProblem] = []
@@ -301,12 +313,13 @@ class Dataset:
         >>> s.boxes["size"].tolist(), s.images["objects"].tolist()
         (['medium', 'small'], [2])
         """
-        items = self.items(split)
+        items, overlap = self._unique_items(split)
         dets, rows, skipped = [], [], []
         for item in progress(items, desc="stats", quiet=quiet, unit="img"):
             width, height = self.image_size(item)
-            labelled = item.label_path.is_file()
-            det = (self.load_labels(item, strict=False, problems=skipped) if labelled
+            has_file = item.label_path.is_file()
+            labelled = has_file or self.background_without_label
+            det = (self.load_labels(item, strict=False, problems=skipped) if has_file
                    else Detections.empty(False))
             dets.append(det)
             rows.append((item.split, str(item.image_path), width, height, len(det), labelled))
@@ -317,7 +330,27 @@ class Dataset:
             Detections.concat(dets) if dets else Detections.empty(False),
             images["split"].to_numpy(object)[owner], images["image"].to_numpy(object)[owner],
             images[["width", "height"]].to_numpy()[owner], self.names)
-        return DatasetStats(self._class_table(boxes), boxes, images, skipped)
+        return DatasetStats(self._class_table(boxes), boxes, images, skipped, overlap)
+
+    def _unique_items(self, split: str | None) -> tuple[list[DatasetItem], dict[str, int]]:
+        """Items with each image once (first split wins) and the images splits share."""
+        items = self.items(split)
+        owner: dict[Path, str] = {}
+        overlap: dict[str, int] = {}
+        unique = []
+        for item in items:
+            first = owner.get(item.image_path)
+            if first is None:
+                owner[item.image_path] = item.split
+                unique.append(item)
+            elif first != item.split:
+                pair = f"{first}/{item.split}"
+                overlap[pair] = overlap.get(pair, 0) + 1
+        return unique, overlap
+
+    def background_images(self, split: str | None = None) -> int:
+        """Images without a label file (background under Ultralytics' reading), each once."""
+        return sum(not item.label_path.is_file() for item in self._unique_items(split)[0])
 
     def _class_table(self, boxes: pd.DataFrame) -> pd.DataFrame:
         ids = boxes["class_id"].to_numpy(dtype=np.int64)
