@@ -150,3 +150,40 @@ def test_agnostic_and_class_names(tmp_path):
         load_model(path, classes="cars")
     with pytest.raises(ModelError, match="class id 7 is out of range"):
         load_model(path, classes=[7])
+
+
+def test_predict_cli_flags(e2e_graphs, tmp_path):
+    import cv2
+
+    from tecktrack.cli import main
+
+    cv2.imwrite(str(tmp_path / "frame.png"), FRAME)
+    common = ["predict", "--model", str(e2e_graphs["end2end"]), "--source",
+              str(tmp_path / "frame.png"), "--quiet", "--conf", "0.05"]
+
+    def classes(out: str, *flags: str) -> list[int]:
+        assert main([*common, "--out", str(tmp_path / out), *flags]) == 0
+        lines = (tmp_path / out / "labels" / "frame.txt").read_text().splitlines()
+        return [int(line.split()[0]) for line in lines]
+
+    assert classes("all") == [2, 2, 0, 1]
+    assert classes("named", "--classes", "car,person") == [2, 2, 0]
+    assert classes("capped", "--max-det", "2") == [2, 2]
+    assert classes("agnostic", "--agnostic-nms") == [2, 2, 0, 1]  # end-to-end: no NMS at all
+
+
+def test_half_runs_a_float32_model_in_float16(tmp_path):
+    pytest.importorskip("onnx")
+    outputs, meta = _v8([[32, 32, 20, 20]], [[0.9, 0, 0]])
+    path = make_graph(tmp_path / "m.onnx", outputs, metadata=meta)
+    model = load_model(path, half=True)
+    det = model.predict(np.full((64, 64, 3), 90, np.uint8))
+    np.testing.assert_allclose(det.xyxy, [[22, 22, 42, 42]], atol=0.05)
+    np.testing.assert_allclose(det.scores, [0.9], atol=1e-3)
+    import onnx
+
+    from tecktrack.model.backends import _float16_model
+
+    converted = onnx.load_from_string(_float16_model(path))
+    kinds = {init.data_type for init in converted.graph.initializer}
+    assert onnx.TensorProto.FLOAT16 in kinds
