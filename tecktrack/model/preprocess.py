@@ -130,7 +130,7 @@ def make_blob(images: Sequence[np.ndarray], dtype: type = np.float32) -> np.ndar
     --------
     >>> make_blob([np.full((2, 3, 3), 255, np.uint8)]).shape
     (1, 3, 2, 3)
-    >>> float(make_blob([np.full((1, 1, 3), 29, np.uint8)])[0, 0, 0, 0]) == np.float32(29) / 255
+    >>> bool(make_blob([np.full((1, 1, 3), 29, np.uint8)])[0, 0, 0, 0] == np.float32(29) / 255)
     True
     """
     blob = cv2.dnn.blobFromImages(list(images), scalefactor=1.0, swapRB=True, crop=False)
