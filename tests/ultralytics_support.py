@@ -77,7 +77,8 @@ def _calibrate(model, seed: int) -> None:
                     branch[-1].bias.add_(1.0)
 
 
-def build_onnx(cfg: str, out: Path, *, seed: int = 0, **export_args) -> Path:
+def build_onnx(cfg: str, out: Path, *, seed: int = 0, imgsz: int = IMGSZ,
+               **export_args) -> Path:
     """Build ``cfg`` (e.g. ``yolov8n.yaml``) with ``seed``, calibrate, export to ``out``."""
     import torch
 
@@ -85,7 +86,7 @@ def build_onnx(cfg: str, out: Path, *, seed: int = 0, **export_args) -> Path:
     torch.manual_seed(seed)
     model = yolo(cfg)
     _calibrate(model, seed)
-    exported = model.export(format="onnx", imgsz=IMGSZ, simplify=False, verbose=False,
+    exported = model.export(format="onnx", imgsz=imgsz, simplify=False, verbose=False,
                             **export_args)
     out.parent.mkdir(parents=True, exist_ok=True)
     os.replace(exported, out)

@@ -265,9 +265,13 @@ class Model:
         offset = (det.class_ids.astype(np.float32) * np.float32(self.class_offset))[:, None]
         shifted = det.xyxy + offset
         proper = np.flatnonzero((shifted[:, 2] > shifted[:, 0]) & (shifted[:, 3] > shifted[:, 1]))
+        # Boxes of different classes lie max_wh apart, so suppressing per class on the shifted
+        # corners is the same as Ultralytics' single pass, and faster.
         if len(proper) == len(det):
-            return nms_indices(shifted, det.scores, None, self.iou, max_det=self.max_det)
-        kept = proper[nms_indices(shifted[proper], det.scores[proper], None, self.iou)]
+            return nms_indices(shifted, det.scores, det.class_ids, self.iou,
+                               max_det=self.max_det)
+        kept = proper[nms_indices(shifted[proper], det.scores[proper], det.class_ids[proper],
+                                  self.iou)]
         kept = np.concatenate([kept, np.setdiff1d(np.arange(len(det)), proper)])
         return kept[np.argsort(-det.scores[kept], kind="stable")][:self.max_det]
 
