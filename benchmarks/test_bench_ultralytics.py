@@ -11,11 +11,13 @@ provider with its default threads. The ratio is printed.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
+os.environ["YOLO_OFFLINE"] = "1"  # before the first import: nothing may download
 pytest.importorskip("ultralytics")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from ultralytics_support import build_onnx, import_ultralytics, synthetic_images  # noqa: E402

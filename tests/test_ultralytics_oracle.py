@@ -9,9 +9,12 @@ boxes must match at IoU 0.9 with the same class, coordinates within 0.01 px.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
+os.environ["YOLO_OFFLINE"] = "1"  # before the first import: nothing may download
 pytest.importorskip("ultralytics")
 pytest.importorskip("torch")
 
