@@ -14,9 +14,11 @@ it is what Ultralytics runs when torchvision is not imported).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import types
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,22 +26,53 @@ import numpy as np
 IMGSZ = 320
 
 
+def ultralytics_installed() -> bool:
+    """Whether the oracle is installed (without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("ultralytics") is not None
+
+
+@contextlib.contextmanager
+def _process_settings_kept():
+    """Ultralytics changes process-wide settings on import (NumPy and torch print options,
+    ``cv2.setNumThreads(0)``, warning filters, and it patches ``PIL.Image.open`` and
+    ``torch.save``); put them back so later tests and doctests see the process as it was."""
+    import cv2
+    import torch
+    from PIL import Image
+
+    printoptions = np.get_printoptions()
+    threads = cv2.getNumThreads()
+    filters = list(warnings.filters)
+    image_open, torch_save = Image.open, torch.save
+    try:
+        yield
+    finally:
+        np.set_printoptions(**printoptions)
+        cv2.setNumThreads(threads)
+        warnings.filters[:] = filters
+        torch.set_printoptions(profile="default")
+        Image.open, torch.save = image_open, torch_save
+
+
 def import_ultralytics():
     """Import ``ultralytics`` offline; returns the ``YOLO`` class."""
     os.environ["YOLO_OFFLINE"] = "1"
     os.environ.setdefault("YOLO_VERBOSE", "False")
-    try:
-        import torchvision  # noqa: F401
-    except Exception:  # noqa: BLE001 - RuntimeError from its C ops, or not installed
-        for name in [n for n in sys.modules if n.startswith("torchvision")]:
-            del sys.modules[name]
-        from ultralytics.utils.nms import TorchNMS
+    with _process_settings_kept():
+        try:
+            import torchvision  # noqa: F401
+        except Exception:  # noqa: BLE001 - RuntimeError from its C ops, or not installed
+            for name in [n for n in sys.modules if n.startswith("torchvision")]:
+                del sys.modules[name]
+            from ultralytics.utils.nms import TorchNMS
 
-        package, ops = types.ModuleType("torchvision"), types.ModuleType("torchvision.ops")
-        ops.nms = TorchNMS.nms
-        package.ops = ops
-        sys.modules["torchvision"], sys.modules["torchvision.ops"] = package, ops
-    from ultralytics import YOLO
+            package, ops = types.ModuleType("torchvision"), types.ModuleType("torchvision.ops")
+            ops.nms = TorchNMS.nms
+            package.ops = ops
+            sys.modules["torchvision"], sys.modules["torchvision.ops"] = package, ops
+        from ultralytics import YOLO
 
     return YOLO
 
