@@ -74,3 +74,17 @@ def test_names_compare_by_name_not_spelling_and_refuse_extra_dataset_classes():
     with pytest.raises(DatasetError, match="can never be detected"):
         compare_class_names(["a"], ["a", "b"])
     assert compare_class_names(["a", "b"], ["a"]).model_only == 1
+
+
+@pytest.mark.real
+def test_val_on_real_coco128_with_darknet(real_data, tmp_path, capsys):
+    report = tmp_path / "val.json"
+    with pytest.warns(ClassNamesWarning, match="4: aeroplane/airplane; 57: sofa/couch"):
+        status = main(["val", "--model", str(real_data / "models/yolo-fastest-1.1"),
+                       "--data", str(real_data / "coco128-val/data.yaml"), "--iou", "0.45",
+                       "--out", str(tmp_path / "plots"), "--json", str(report), "--quiet"])
+    assert status == 0
+    summary = json.loads(report.read_text())["summary"]
+    # pycocotools on the same predictions: 0.3005113 / 0.1399200
+    assert summary["map50"] == pytest.approx(0.3005113, abs=1e-6)
+    assert summary["map"] == pytest.approx(0.1399200, abs=1e-6)
