@@ -140,8 +140,10 @@ def test_dataset_check_prints_every_problem_and_exits_1(data_yaml, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0] == f"{bad.resolve()}:2: class id 5 out of range [0, 3)"
     assert lines[1].startswith(f"{bad.resolve()}:3: expected 5 columns")
-    assert lines[2] == f"{(root / 'labels/val/b.txt').resolve()}: no label file for b.jpg"
-    assert lines[3] == ("3 problems in 2 images: 2 bad label lines, 1 missing label files, "
+    # b.jpg has no label file: background, as Ultralytics reads a data.yaml dataset
+    assert lines[2] == ("1 images without a label file: background (no objects), as "
+                        "Ultralytics reads them")
+    assert lines[3] == ("2 problems in 2 images: 2 bad label lines, 0 missing label files, "
                         "0 unreadable images")
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pandas as pd
 import pytest
 
 import tecktrack.datasets
@@ -96,12 +95,17 @@ def test_image_size_is_cached(dataset):
 
 
 def test_check_reports_missing_labels_separately(dataset, yolo_root):
+    # a data.yaml dataset reads as Ultralytics does: val/d.jpg has no label file: background
     report = dataset.check()
     assert list(report.columns) == ["kind", "path", "line", "message"]
-    assert report["kind"].tolist() == ["label", "label", "missing_label"]
-    assert report["line"].tolist()[:2] == [2, 3] and pd.isna(report["line"].iloc[2])
-    assert report["path"].iloc[2] == str(yolo_root.resolve() / "labels/val/d.txt")
+    assert report["kind"].tolist() == ["label", "label"]
+    assert report["line"].tolist() == [2, 3]
     assert "expected 5 columns" in report["message"].iloc[1]
+    assert dataset.background_images() == 1
+    # without Ultralytics' reading (bare image folders) the missing file is reported
+    bare = Dataset(dataset.names, dataset.splits, dataset.root).check()
+    assert bare["kind"].tolist() == ["label", "label", "missing_label"]
+    assert bare["path"].iloc[2] == str(yolo_root.resolve() / "labels/val/d.txt")
 
 
 def test_check_reports_unreadable_images_and_checks_shared_images_once(tmp_path):
@@ -160,8 +164,8 @@ def test_stats_tables(dataset):
     assert boxes["split"].tolist() == ["train", "train", "val"]
     images = stats.images
     assert images["objects"].tolist() == [2, 0, 1, 0]
-    assert images["labelled"].tolist() == [True, True, True, False]
-    assert stats.objects_per_image().to_dict() == {0: 1, 1: 1, 2: 1}
+    assert images["labelled"].tolist() == [True, True, True, True]  # d.jpg: background
+    assert stats.objects_per_image().to_dict() == {0: 2, 1: 1, 2: 1}
     assert stats.size_counts().to_dict() == {"small": 1, "medium": 0, "large": 2}
 
 
@@ -260,3 +264,22 @@ def test_stats_count_the_rows_they_skip_and_the_cli_says_so(tmp_path, capsys):
     assert "class id 95 out of range [0, 3)" in stats.summary()["skipped_examples"][0]
     assert main(["dataset", "stats", str(tmp_path / "data.yaml"), "--split", "val"]) == 0
     assert "skipped 2 bad label lines" in capsys.readouterr().err
+
+
+def test_overlapping_splits_are_counted_once_with_a_note(tmp_path):
+    # Ultralytics' own coco128.yaml points train and val at the same images
+    labels = {"a": "0 0.5 0.5 0.2 0.2\n0 0.2 0.2 0.1 0.1\n", "b": "1 0.5 0.5 0.4 0.4\n"}
+    for name, boxes in labels.items():
+        _image(tmp_path / f"images/{name}.jpg", 40, 30)
+        _labels(tmp_path / f"labels/{name}.txt", boxes)
+    _image(tmp_path / "images/c.jpg", 40, 30)  # background: no label file
+    (tmp_path / "data.yaml").write_text("path: .\ntrain: images\nval: images\n"
+                                        "names: {0: person, 1: car}\n")
+    dataset = Dataset.from_yaml(tmp_path / "data.yaml")
+    stats = dataset.stats()
+    assert len(stats.images) == 3 and len(stats.boxes) == 3
+    assert stats.classes["instances"].tolist() == [2, 1]
+    assert stats.overlap == {"train/val": 3}
+    assert stats.summary()["split_overlap"] == {"train/val": 3}
+    assert dataset.stats("val").overlap == {} and len(dataset.stats("val").images) == 3
+    assert dataset.check().empty and dataset.background_images() == 1

@@ -68,9 +68,19 @@ def test_model_name_resolves_under_models_dir(tmp_path, monkeypatch):
 def test_empty_folder_and_wrong_suffix(tmp_path):
     with pytest.raises(ModelError, match="no model found"):
         set_model_paths(tmp_path)
-    (tmp_path / "model.pt").write_text("x")
+    (tmp_path / "model.bin").write_text("x")
     with pytest.raises(ModelError, match="unsupported model file"):
-        set_model_paths(tmp_path / "model.pt")
+        set_model_paths(tmp_path / "model.bin")
+
+
+def test_pytorch_checkpoint_is_refused_with_the_export_command(tmp_path):
+    checkpoint = tmp_path / "best.pt"
+    checkpoint.write_text("x")
+    command = f"yolo export model={checkpoint.as_posix()} format=onnx"
+    for given in (checkpoint, tmp_path):  # the file, or a folder holding only it
+        with pytest.raises(ModelError) as caught:
+            set_model_paths(given)
+        assert command in str(caught.value)
 
 
 def test_model_yaml_fields_and_errors(tmp_path):

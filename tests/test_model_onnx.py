@@ -226,7 +226,7 @@ def test_predict_on_something_that_is_not_an_image(graphs, frame):
 def test_auto_falls_back_to_opencv_once_with_a_warning(graphs, monkeypatch):
     import tecktrack.model.backends as backends
 
-    def refuse(self, path, threads=None):
+    def refuse(self, path, *args, **kwargs):
         raise ModelError("simulated load failure", path)
 
     monkeypatch.setattr(backends.OnnxRuntimeBackend, "__init__", refuse)

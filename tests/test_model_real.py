@@ -64,6 +64,7 @@ def test_map50_on_coco128_val_matches_the_published_accuracy(real_data, dataset)
         gt[path.stem] = read_yolo_labels(dataset / "labels" / f"{path.stem}.txt", width, height)
         preds[path.stem] = model.predict(frame)
     map50 = evaluate(gt, preds, names=config.names).summary["map50"]
-    # 24.4 % is published for all of COCO val2017; these 128 images give 0.2975.
+    # 24.4 % is published for all of COCO val2017; these 128 images give 0.3005 (0.2975
+    # when boxes were clipped before NMS).
     assert 0.25 <= map50 <= 0.35
-    assert map50 == pytest.approx(0.2975, abs=0.01)
+    assert map50 == pytest.approx(0.3005, abs=0.01)

@@ -47,7 +47,7 @@ def _stats(args: argparse.Namespace) -> int:
     dataset = Dataset.from_yaml(args.data_yaml)
     stats = dataset.stats(args.split, quiet=args.quiet)
     summary = {"data_yaml": str(Path(args.data_yaml).resolve()), "split": args.split,
-               **stats.summary()}
+               **stats.summary(), "background_images": dataset.background_images(args.split)}
     _print_stats(summary)
     if args.json:
         out = Path(args.json)
@@ -63,6 +63,11 @@ def _print_stats(summary: dict) -> None:
     split = summary["split"] or "all splits"
     print(f"{summary['data_yaml']} ({split}): {summary['images']} images "
           f"({summary['unlabelled_images']} without label file), {summary['boxes']} boxes")
+    if summary.get("background_images"):
+        print(f"{summary['background_images']} images have no label file: background "
+              "(no objects), as Ultralytics reads them")
+    for pair, count in summary.get("split_overlap", {}).items():
+        print(f"note: the splits overlap: {pair} share {count} images, each counted once")
     print("\nclass                      instances   images")
     for row in summary["classes"]:
         if row["instances"]:
@@ -105,6 +110,10 @@ def _check(args: argparse.Namespace) -> int:
     n_warnings = int(found["kind"].isin(WARNING_KINDS).sum())
     n_problems = len(found) - n_warnings
     warned = f"; {n_warnings} box warnings (zero-size or clipped)" if n_warnings else ""
+    background = dataset.background_images()
+    if background:
+        print(f"{background} images without a label file: background (no objects), as "
+              "Ultralytics reads them")
     if not n_problems:
         print(f"no problems in {n_images} images{warned}")
         return 0

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from tecktrack.commands.options import add_detector_options, add_model_option, add_quiet_option
+from tecktrack.commands.options import (
+    add_detector_options,
+    add_device_option,
+    add_model_option,
+    add_quiet_option,
+)
 
 SOURCE_HELP = "video file, image folder, camera index or udp://host:port"
 
@@ -15,7 +20,8 @@ def add_run_options(parser: argparse.ArgumentParser, *, conf: float = 0.25) -> N
     add_model_option(parser)
     parser.add_argument("--drop-rate", type=int, default=1, metavar="N",
                         help="keep one frame in N (default 1: every frame)")
-    add_detector_options(parser, conf=conf)
+    add_detector_options(parser, conf=conf, iou="model")
+    add_device_option(parser)
     parser.add_argument("--timeout", type=float, default=5.0,
                         help="UDP: end the run after this many seconds without packets (5)")
     parser.add_argument("--max-run-s", type=float, default=None, metavar="S",
@@ -60,7 +66,11 @@ def run_pipeline(args: argparse.Namespace, track: bool) -> int:
 
     tracking = tracker_config((args.tracker or True) if track else False)  # before the model
     model = load_model(args.model, backend=args.backend, conf=args.conf, iou=args.iou,
-                       threads=args.threads or pipeline_threads())
+                       threads=args.threads or pipeline_threads(), device=args.device)
+    if args.device != "cpu":
+        import sys
+
+        print(f"device: {model.device} ({model.backend.provider})", file=sys.stderr)
     service = InferenceService(model, drop_rate=args.drop_rate, save_frames=args.save_frames,
                                timeout=args.timeout, runs_dir=args.runs_dir, keep_frames=False,
                                quiet=args.quiet, max_run_s=args.max_run_s, track=tracking)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["MODEL_HELP", "add_cluster_option", "add_detector_options", "add_model_option",
-           "add_quiet_option", "cluster_from_args"]
+__all__ = ["MODEL_HELP", "add_cluster_option", "add_detector_options", "add_device_option",
+           "add_model_option", "add_nms_options", "add_quiet_option", "cluster_from_args",
+           "model_settings"]
 
 #: What ``--model`` accepts, in every command's help.
 MODEL_HELP = "model name under models/, a model folder, or a .onnx/.cfg file"
@@ -30,9 +31,12 @@ def add_model_option(parser: argparse.ArgumentParser, *, required: bool = True,
 
 
 def add_detector_options(parser: argparse.ArgumentParser, *, conf: float = 0.25,
-                         iou: float | None = 0.45, backend: bool = True,
+                         iou: float | str | None = 0.45, backend: bool = True,
                          conf_help: str | None = None) -> None:
     """Add ``--conf`` (and ``--iou`` unless ``iou=None``, ``--backend`` unless False).
+
+    ``iou="model"`` leaves ``--iou`` unset by default so that the model's own default applies
+    (0.7 for Ultralytics exports, 0.45 for the others).
 
     Examples
     --------
@@ -42,7 +46,11 @@ def add_detector_options(parser: argparse.ArgumentParser, *, conf: float = 0.25,
     """
     parser.add_argument("--conf", type=float, default=conf,
                         help=conf_help or f"score threshold ({conf:g})")
-    if iou is not None:
+    if iou == "model":
+        parser.add_argument("--iou", type=float, default=None,
+                            help="NMS IoU threshold (default: 0.7 for Ultralytics exports, as "
+                                 "Ultralytics; 0.45 for Darknet and other models)")
+    elif iou is not None:
         parser.add_argument("--iou", type=float, default=iou, help=f"NMS IoU threshold ({iou:g})")
     if backend:
         parser.add_argument("--backend", choices=("auto", "opencv", "onnxruntime"),
@@ -101,3 +109,54 @@ def cluster_from_args(args: argparse.Namespace) -> str | None:
         raise TeckTrackError(f"--shard-size must be >= 1, got {args.shard_size}")
     parse_address(value)
     return value
+
+
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--device auto|cpu|cuda[:N]`` (default ``cpu``).
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser(); add_device_option(p)
+    >>> p.parse_args(["--device", "cuda:1"]).device
+    'cuda:1'
+    """
+    parser.add_argument("--device", default="cpu", metavar="auto|cpu|cuda[:N]",
+                        help="where the network runs (cpu): cuda needs onnxruntime-gpu "
+                             "(extra 'gpu') or an OpenCV built with CUDA for Darknet; auto "
+                             "takes a GPU when one is usable and says which provider ran")
+
+
+def add_nms_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--max-det``, ``--agnostic-nms``, ``--classes`` and ``--half`` (Ultralytics' names).
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser(); add_nms_options(p)
+    >>> a = p.parse_args(["--classes", "person,2", "--agnostic-nms"])
+    >>> a.classes, a.agnostic_nms, a.max_det, a.half
+    ('person,2', True, 300, False)
+    """
+    parser.add_argument("--max-det", type=int, default=300, metavar="N",
+                        help="most detections kept per image (300)")
+    parser.add_argument("--agnostic-nms", action="store_true",
+                        help="class-agnostic NMS (a box suppresses boxes of any class)")
+    parser.add_argument("--classes", default=None, metavar="IDS|NAMES",
+                        help="keep only these classes, ids or names, comma-separated "
+                             "(e.g. 0,2 or person,car)")
+    parser.add_argument("--half", action="store_true",
+                        help="run the network in float16 (ONNX Runtime converts a float32 "
+                             "model in memory; needs the onnx package)")
+
+
+def model_settings(args: argparse.Namespace) -> dict:
+    """``load_model`` keyword arguments from whichever of these options a parser declared.
+
+    Examples
+    --------
+    >>> model_settings(argparse.Namespace(conf=0.3, iou=None, device="cpu"))
+    {'conf': 0.3, 'iou': None, 'device': 'cpu'}
+    """
+    names = {"backend": "backend", "conf": "conf", "iou": "iou", "imgsz": "imgsz",
+             "threads": "threads", "max_det": "max_det", "agnostic_nms": "agnostic",
+             "classes": "classes", "half": "half", "device": "device"}
+    return {key: getattr(args, attr) for attr, key in names.items() if hasattr(args, attr)}

@@ -7,8 +7,12 @@ import argparse
 from tecktrack.commands.options import (
     add_cluster_option,
     add_detector_options,
+    add_device_option,
     add_model_option,
+    add_nms_options,
     add_quiet_option,
+    cluster_from_args,
+    model_settings,
 )
 
 
@@ -26,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="an image file or a folder of images (searched recursively)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="output folder (default: a new results/runs/predict-* folder)")
-    add_detector_options(parser)
+    add_detector_options(parser, iou="model")
+    add_nms_options(parser)
+    add_device_option(parser)
     parser.add_argument("--imgsz", default=None, metavar="N|WxH",
                         help="input size for models with dynamic input shape")
     parser.add_argument("--threads", type=int, default=None, help="backend thread count")
@@ -52,20 +58,20 @@ def _output_folder(out: str | None):
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from tecktrack.commands.options import cluster_from_args
     from tecktrack.inference.batch import predict_images, source_images
     from tecktrack.model import load_model
 
     cluster = cluster_from_args(args)
     images, root = source_images(args.source)
-    model = load_model(args.model, backend=args.backend, conf=args.conf, iou=args.iou,
-                       imgsz=args.imgsz, threads=args.threads)
+    model = load_model(args.model, **model_settings(args))
     out = _output_folder(args.out)
     summary = predict_images(model, images, root, out, save_images=args.save_images,
                              quiet=args.quiet, cluster=cluster, shard_size=args.shard_size)
     ms = summary["mean_ms_per_image"]
     print(f"{summary['images']} images, {summary['detections']} detections "
           f"({model.backend_name}, {ms['total']:.1f} ms/image, forward {ms['forward']:.1f} ms)")
+    if args.device != "cpu":
+        print(f"device: {model.device} ({model.backend.provider})")
     for problem in summary["unreadable"]:
         print(f"skipped: {problem}")
     print(f"results: {out}")

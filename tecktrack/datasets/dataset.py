@@ -89,6 +89,9 @@ class DatasetStats:
         image by more than rounding (see :func:`tecktrack.datasets.yolo.box_notes`).
     unreadable : list of str
         Images that could not be read (left out of every count), one message each.
+    overlap : dict of str to int
+        Images that two splits share (``"train/val": 128``); each image is counted once,
+        under the first split that lists it.
     """
 
     classes: pd.DataFrame
@@ -97,6 +100,7 @@ class DatasetStats:
     skipped: list[LabelProblem] = field(default_factory=list)
     noted: list[LabelProblem] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+    overlap: dict[str, int] = field(default_factory=dict)
 
     def objects_per_image(self) -> pd.Series:
         """How many images have 0, 1, 2, ... objects (labelled images only)."""
@@ -136,6 +140,7 @@ class DatasetStats:
             "box_notes": count_notes(self.noted),
             "unreadable_images": len(self.unreadable),
             "unreadable_examples": self.unreadable[:10],
+            "split_overlap": dict(self.overlap),
         }
 
 
@@ -186,8 +191,12 @@ class Dataset:
     """
 
     def __init__(self, names: Sequence[str], splits: dict[str, list[Path]], root: Path,
-                 label_path: Callable[[Path], Path] = label_path_for) -> None:
+                 label_path: Callable[[Path], Path] = label_path_for,
+                 background_without_label: bool = False) -> None:
         self.names = list(names)
+        #: Ultralytics' reading: an image without a label file is background (no objects),
+        #: not a problem. True for datasets opened from a data.yaml.
+        self.background_without_label = background_without_label
         self.splits = {k: [Path(p) for p in v] for k, v in splits.items()}
         self.root = Path(root)
         self._label_path = label_path
@@ -207,7 +216,7 @@ class Dataset:
         ['a', 'b']
         """
         cfg = read_data_yaml(path)
-        return cls(cfg.names, cfg.splits, cfg.root)
+        return cls(cfg.names, cfg.splits, cfg.root, background_without_label=True)
 
     @classmethod
     def from_images(cls, folder: str | Path, names: Sequence[str] | None = None,
@@ -279,12 +288,14 @@ class Dataset:
         """Every problem in the dataset, one row each: ``kind, path, line, message``.
 
         ``kind`` is ``missing_label`` (an image without a label file: reported separately,
-        since an *empty* label file means "no objects"), ``image`` (unreadable image),
-        ``label`` (a bad line), ``duplicate_stem`` (two images with one file stem: they share
-        a label file, and ``mine`` / ``evaluate`` match files by stem), ``orphan_label`` (a
-        label file beside the others with no image) or ``box`` (a box that loads but not as
-        its line says: zero width or height, or clipped by more than rounding; a warning,
-        see :data:`WARNING_KINDS`). Images listed in several splits are checked once.
+        since an *empty* label file means "no objects"; not for data.yaml datasets, where
+        such an image is background as Ultralytics reads it), ``image`` (unreadable
+        image), ``label`` (a bad line), ``duplicate_stem`` (two images with one file stem:
+        they share a label file, and ``mine`` / ``evaluate`` match files by stem),
+        ``orphan_label`` (a label file beside the others with no image) or ``box`` (a box
+        that loads but not as its line says: zero width or height, or clipped by more than
+        rounding; a warning, see :data:`WARNING_KINDS`). Images listed in several splits
+        are checked once.
 
         Examples
         --------
@@ -313,6 +324,8 @@ class Dataset:
         except TeckTrackError as exc:
             return [("image", str(item.image_path), None, getattr(exc, "message", str(exc)))]
         if not item.label_path.is_file():
+            if self.background_without_label:
+                return []
             return [("missing_label", str(item.label_path), None,
                      f"no label file for {item.image_path.name}")]
         found: list[LabelProblem] = []
@@ -337,17 +350,19 @@ class Dataset:
         >>> s.boxes["size"].tolist(), s.images["objects"].tolist()
         (['medium', 'small'], [2])
         """
+        unique, overlap = self._unique_items(split)
         dets, rows, skipped, noted, unreadable, items = [], [], [], [], [], []
-        for item in progress(self.items(split), desc="stats", quiet=quiet, unit="img"):
+        for item in progress(unique, desc="stats", quiet=quiet, unit="img"):
             try:
                 width, height = self.image_size(item)
             except TeckTrackError as exc:
                 unreadable.append(str(exc))
                 continue
             items.append(item)
-            labelled = item.label_path.is_file()
+            has_file = item.label_path.is_file()
+            labelled = has_file or self.background_without_label
             det = (self.load_labels(item, strict=False, problems=skipped, notes=noted)
-                   if labelled else Detections.empty(False))
+                   if has_file else Detections.empty(False))
             dets.append(det)
             rows.append((item.split, str(item.image_path), width, height, len(det), labelled))
         images = pd.DataFrame(rows, columns=["split", "image", "width", "height", "objects",
@@ -357,7 +372,28 @@ class Dataset:
             Detections.concat(dets) if dets else Detections.empty(False),
             images["split"].to_numpy(object)[owner], images["image"].to_numpy(object)[owner],
             images[["width", "height"]].to_numpy()[owner], self.names)
-        return DatasetStats(self._class_table(boxes), boxes, images, skipped, noted, unreadable)
+        return DatasetStats(self._class_table(boxes), boxes, images, skipped, noted, unreadable,
+                            overlap)
+
+    def _unique_items(self, split: str | None) -> tuple[list[DatasetItem], dict[str, int]]:
+        """Items with each image once (first split wins) and the images splits share."""
+        items = self.items(split)
+        owner: dict[Path, str] = {}
+        overlap: dict[str, int] = {}
+        unique = []
+        for item in items:
+            first = owner.get(item.image_path)
+            if first is None:
+                owner[item.image_path] = item.split
+                unique.append(item)
+            elif first != item.split:
+                pair = f"{first}/{item.split}"
+                overlap[pair] = overlap.get(pair, 0) + 1
+        return unique, overlap
+
+    def background_images(self, split: str | None = None) -> int:
+        """Images without a label file (background under Ultralytics' reading), each once."""
+        return sum(not item.label_path.is_file() for item in self._unique_items(split)[0])
 
     def _class_table(self, boxes: pd.DataFrame) -> pd.DataFrame:
         ids = boxes["class_id"].to_numpy(dtype=np.int64)

@@ -98,9 +98,9 @@ def _predict_one(model: Model, frame: np.ndarray, label_path: Path, annotated: P
     clock.lap("preprocess")
     outputs = model.forward(blob)
     clock.lap("forward")
-    candidates = model.post_process(outputs, info)
+    candidates = model.decode_batch(outputs, [info])[0]
     clock.lap("decode")
-    detections = model.nms(candidates)
+    detections = model.suppress(candidates, info)
     clock.lap("nms")
     save_predictions(frame, detections, model.names, label_path, annotated)
     clock.lap("write")

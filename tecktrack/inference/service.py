@@ -4,7 +4,7 @@ The pipeline has three threads so reading and writing overlap the network:
 
 ``reader``  capture (:class:`~tecktrack.inference.VideoPreprocessor`) + ``Model.preprocess``
 ``caller``  ``Model.forward`` only
-``saver``   ``Model.post_process`` + ``Model.nms``, YOLO label file, optional annotated JPEG
+``saver``   ``Model.decode_batch`` + ``Model.suppress``, YOLO label file, optional annotated JPEG
 
 Bounded queues between them keep memory flat. Each run writes a fresh folder (from
 :func:`tecktrack.paths.new_run_dir`) holding ``config.json`` (written first), ``labels/
@@ -127,7 +127,7 @@ class InferenceService:
     Parameters
     ----------
     model : tecktrack.model.Model
-        Any object with ``preprocess``, ``forward``, ``post_process``, ``nms``
+        Any object with ``preprocess``, ``forward``, ``decode_batch``, ``suppress``
         and ``names`` (the :class:`~tecktrack.model.Model` contract).
         One service runs one stream at a time; a Model is not shared between services.
     drop_rate : int
@@ -330,7 +330,7 @@ class InferenceService:
 
     def _save_one(self, work: _Work, run_dir: Path, timings: RunTimings) -> FrameResult:
         tick = time.perf_counter()
-        det = self.model.nms(self.model.post_process(work.outputs, work.info))
+        det = self.model.suppress(self.model.decode_batch(work.outputs, [work.info])[0], work.info)
         tracking = self._tracking
         if tracking is not None:
             det = tracking(work.index, det)

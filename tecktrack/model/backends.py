@@ -1,4 +1,7 @@
-"""Inference backends: OpenCV DNN (Darknet and ONNX) and ONNX Runtime (ONNX, CPU provider).
+"""Inference backends: OpenCV DNN (Darknet and ONNX) and ONNX Runtime (ONNX).
+
+Both run on the CPU or, with ``device="cuda"`` / ``"auto"``, on a GPU where the install
+allows it (:mod:`tecktrack.model.device`).
 
 :func:`open_backend` opens one and proves it by running a probe blob through it; the
 ``auto`` choice tries ONNX Runtime first for ONNX files and OpenCV first for Darknet, and
@@ -18,6 +21,14 @@ import numpy as np
 
 from tecktrack.errors import ModelError
 from tecktrack.model.darknet_weights import check_darknet_weights
+from tecktrack.model.device import (
+    DeviceError,
+    DeviceRequest,
+    check_ort_providers,
+    opencv_cuda_problem,
+    ort_providers,
+    parse_device,
+)
 from tecktrack.model.discovery import ModelPaths
 
 #: OpenCV's log level is process-wide: loaders silence it one at a time, so two loading at
@@ -55,7 +66,8 @@ class OnnxInfo:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-def _ort_session(path: Path, threads: int | None, optimize: bool = True):
+def _ort_session(path: Path, threads: int | None, optimize: bool = True,
+                 providers: list | None = None, model_bytes: bytes | None = None):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -66,8 +78,9 @@ def _ort_session(path: Path, threads: int | None, optimize: bool = True):
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
     try:
-        return ort.InferenceSession(str(path), sess_options=options,
-                                    providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(model_bytes if model_bytes is not None else str(path),
+                                    sess_options=options,
+                                    providers=providers or ["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises its own pybind exception types
         raise ModelError(f"ONNX Runtime cannot load the model: {_first_line(exc)}", path) from None
 
@@ -109,6 +122,9 @@ class Backend(ABC):
 
     name: str
     batch_dynamic: bool
+    #: Where it runs (``cpu``, ``cuda:0``) and the provider / target that runs it.
+    device: str = "cpu"
+    provider: str = "CPU"
 
     @abstractmethod
     def forward(self, blob: np.ndarray) -> list[np.ndarray]:
@@ -116,7 +132,7 @@ class Backend(ABC):
 
 
 class OnnxRuntimeBackend(Backend):
-    """ONNX Runtime on the CPU provider; float16 models are cast on the way in and out.
+    """ONNX Runtime; float16 models are cast on the way in and out.
 
     Parameters
     ----------
@@ -124,6 +140,10 @@ class OnnxRuntimeBackend(Backend):
         The ``.onnx`` file.
     threads : int, optional
         Intra-op thread count (ONNX Runtime's default when ``None``).
+    device : str or DeviceRequest
+        ``cpu`` (default), ``auto``, ``cuda`` or ``cuda:N``.
+    half : bool
+        Run a float32 model in float16 (converted in memory; needs the ``onnx`` package).
 
     Examples
     --------
@@ -134,9 +154,15 @@ class OnnxRuntimeBackend(Backend):
 
     name = "onnxruntime"
 
-    def __init__(self, path: Path, threads: int | None = None):
+    def __init__(self, path: Path, threads: int | None = None,
+                 device: str | DeviceRequest = "cpu", half: bool = False):
         self.path = Path(path)
-        self.session = _ort_session(self.path, threads)
+        request = device if isinstance(device, DeviceRequest) else parse_device(device)
+        model_bytes = _float16_model(self.path) if half else None
+        self.session = _ort_session(self.path, threads, providers=ort_providers(request),
+                                    model_bytes=model_bytes)
+        self.provider = check_ort_providers(request, list(self.session.get_providers()))
+        self.device = "cpu" if self.provider == "CPUExecutionProvider" else f"cuda:{request.index}"
         self.info = _info_from_session(self.session)
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
@@ -150,6 +176,22 @@ class OnnxRuntimeBackend(Backend):
             raise ModelError(f"ONNX Runtime failed to run the model: {_first_line(exc)}",
                              self.path) from None
         return [np.asarray(o, dtype=np.float32) for o in outputs]
+
+
+def _float16_model(path: Path) -> bytes | None:
+    """The model converted to float16 inside (float32 inputs and outputs kept), or ``None``
+    when it already takes float16."""
+    try:
+        import onnx
+        from onnxruntime.transformers.float16 import convert_float_to_float16
+    except ImportError as exc:
+        raise ModelError(f"half=True converts the model with the 'onnx' package, which is not "
+                         f"installed ({exc.name}); pip install onnx, or export with "
+                         "half=True", path) from None
+    model = onnx.load(str(path))
+    if model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT16:
+        return None
+    return convert_float_to_float16(model, keep_io_types=True).SerializeToString()
 
 
 def _opencv_error(exc: Exception, path: Path) -> ModelError:
@@ -183,6 +225,10 @@ class OpenCVBackend(Backend):
         Passed to ``cv2.setNumThreads`` (process-wide) when given.
     batch_dynamic : bool
         Whether the network accepts batches larger than one.
+    device : str or DeviceRequest
+        ``cpu`` (default), ``auto``, ``cuda`` or ``cuda:N`` (OpenCV's CUDA DNN backend).
+    half : bool
+        float16 target (``DNN_TARGET_CUDA_FP16`` on a GPU, ``DNN_TARGET_CPU_FP16`` on the CPU).
 
     Examples
     --------
@@ -194,10 +240,15 @@ class OpenCVBackend(Backend):
     name = "opencv"
 
     def __init__(self, paths: ModelPaths, threads: int | None = None,
-                 batch_dynamic: bool = False):
+                 batch_dynamic: bool = False, device: str | DeviceRequest = "cpu",
+                 half: bool = False):
         import cv2
 
         self.path = paths.weights
+        request = device if isinstance(device, DeviceRequest) else parse_device(device)
+        problem = None if request.kind == "cpu" else opencv_cuda_problem(cv2, request.index)
+        if problem and request.wants_gpu:
+            raise DeviceError(f"device {request}: {problem}", self.path)
         if threads:
             cv2.setNumThreads(int(threads))
         with _OPENCV_LOG_LOCK:
@@ -217,10 +268,24 @@ class OpenCVBackend(Backend):
                 cv2.utils.logging.setLogLevel(previous)
         if self.net.empty():
             raise ModelError("OpenCV DNN read an empty network", self.path)
-        self.net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
-        self.net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+        self._set_target(cv2, request, gpu=problem is None and request.kind != "cpu", half=half)
         self.output_names = list(self.net.getUnconnectedOutLayersNames())
         self.batch_dynamic = paths.kind == "darknet" or batch_dynamic
+
+    def _set_target(self, cv2, request: DeviceRequest, *, gpu: bool, half: bool) -> None:
+        if gpu:
+            cv2.cuda.setDevice(request.index)
+            self.net.setPreferableBackend(cv2.dnn.DNN_BACKEND_CUDA)
+            self.net.setPreferableTarget(cv2.dnn.DNN_TARGET_CUDA_FP16 if half
+                                         else cv2.dnn.DNN_TARGET_CUDA)
+            self.device, self.provider = f"cuda:{request.index}", "CUDA"
+            return
+        self.net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+        cpu_fp16 = getattr(cv2.dnn, "DNN_TARGET_CPU_FP16", None)
+        if half and cpu_fp16 is None:
+            raise ModelError(f"OpenCV {cv2.__version__} has no float16 CPU target; drop half",
+                             self.path)
+        self.net.setPreferableTarget(cpu_fp16 if half else cv2.dnn.DNN_TARGET_CPU)
 
     def forward(self, blob: np.ndarray) -> list[np.ndarray]:
         import cv2
@@ -233,24 +298,34 @@ class OpenCVBackend(Backend):
         return [np.asarray(o, dtype=np.float32) for o in outputs]
 
 
-def _open(kind: str, paths: ModelPaths, threads: int | None, batch_dynamic: bool) -> Backend:
+@dataclass(frozen=True)
+class _Settings:
+    threads: int | None
+    batch_dynamic: bool
+    device: DeviceRequest
+    half: bool
+
+
+def _open(kind: str, paths: ModelPaths, settings: _Settings) -> Backend:
     if kind == "onnxruntime":
         if paths.kind == "darknet":
             raise ModelError("ONNX Runtime reads only .onnx models, this is Darknet cfg + weights; "
                              "use --backend opencv", paths.weights)
-        return OnnxRuntimeBackend(paths.weights, threads)
-    return OpenCVBackend(paths, threads, batch_dynamic)
+        return OnnxRuntimeBackend(paths.weights, settings.threads, settings.device, settings.half)
+    return OpenCVBackend(paths, settings.threads, settings.batch_dynamic, settings.device,
+                         settings.half)
 
 
-def _opened_and_probed(kind: str, paths: ModelPaths, threads: int | None, batch_dynamic: bool,
+def _opened_and_probed(kind: str, paths: ModelPaths, settings: _Settings,
                        probe: np.ndarray) -> tuple[Backend, list[np.ndarray]]:
-    backend = _open(kind, paths, threads, batch_dynamic)
+    backend = _open(kind, paths, settings)
     return backend, backend.forward(probe)
 
 
 def open_backend(paths: ModelPaths, backend: str, probe: np.ndarray, *,
-                 threads: int | None = None,
-                 batch_dynamic: bool = False) -> tuple[Backend, list[np.ndarray]]:
+                 threads: int | None = None, batch_dynamic: bool = False,
+                 device: str | DeviceRequest = "cpu",
+                 half: bool = False) -> tuple[Backend, list[np.ndarray]]:
     """Open ``backend`` for the model and run ``probe`` through it.
 
     Parameters
@@ -266,6 +341,11 @@ def open_backend(paths: ModelPaths, backend: str, probe: np.ndarray, *,
         Thread count for the backend.
     batch_dynamic : bool
         Whether the ONNX input has a dynamic batch axis (for OpenCV).
+    device : str or DeviceRequest
+        ``cpu``, ``auto``, ``cuda`` or ``cuda:N`` (:mod:`tecktrack.model.device`). A device the
+        first backend cannot use is an error, never a reason to fall back.
+    half : bool
+        Run in float16.
 
     Returns
     -------
@@ -285,17 +365,19 @@ def open_backend(paths: ModelPaths, backend: str, probe: np.ndarray, *,
     """
     if backend not in BACKENDS:
         raise ModelError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    request = device if isinstance(device, DeviceRequest) else parse_device(device)
+    settings = _Settings(threads, batch_dynamic, request, bool(half))
     if backend != "auto":
-        return _opened_and_probed(backend, paths, threads, batch_dynamic, probe)
+        return _opened_and_probed(backend, paths, settings, probe)
     first, second = (("onnxruntime", "opencv") if paths.kind == "onnx"
                      else ("opencv", "onnxruntime"))
     try:
-        return _opened_and_probed(first, paths, threads, batch_dynamic, probe)
+        return _opened_and_probed(first, paths, settings, probe)
     except ModelError as first_error:
-        if paths.kind == "darknet":
+        if paths.kind == "darknet" or isinstance(first_error, DeviceError):
             raise
         try:
-            opened = _opened_and_probed(second, paths, threads, batch_dynamic, probe)
+            opened = _opened_and_probed(second, paths, settings, probe)
         except ModelError as second_error:
             raise ModelError(f"no backend can run the model. {first}: {first_error.message}; "
                              f"{second}: {second_error.message}", paths.weights) from None

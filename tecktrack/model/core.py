@@ -13,6 +13,7 @@ from tecktrack.model.discovery import ModelPaths
 from tecktrack.model.preprocess import (
     FrameInfo,
     check_frame,
+    clip_boxes,
     letterbox,
     make_blob,
     resize,
@@ -23,6 +24,8 @@ __all__ = ["Model"]
 
 #: Frames per forward pass in :meth:`Model.predict_batch` when the network takes batches.
 DEFAULT_BATCH = 8
+#: Most candidates NMS sees with ``multi_label`` (Ultralytics' ``max_nms``).
+MAX_NMS = 30000
 
 
 class Model:
@@ -35,11 +38,24 @@ class Model:
     names : list of str
         Class names, index = class id.
     layout : str
-        Output layout (``darknet``, ``yolov5`` or ``yolov8``).
+        Output layout (``darknet``, ``yolov5``, ``yolov8`` or ``end2end``). End-to-end outputs
+        are already through NMS: :meth:`nms` only caps them at ``max_det``.
     letterbox : bool
         Letterbox (True) or stretched resize (False) in :meth:`preprocess`.
     conf, iou : float
         Score threshold and NMS IoU threshold used by :meth:`predict`.
+    max_det : int
+        Most boxes kept per image.
+    agnostic : bool
+        Class-agnostic NMS.
+    classes : tuple of int or None
+        Keep only these class ids (``None``: all), applied before NMS as Ultralytics does.
+    class_offset : float or None
+        Ultralytics models: class-aware NMS as Ultralytics runs it, one agnostic pass over
+        corners shifted by ``class * class_offset`` in float32 (its ``max_wh``, 7680).
+        ``None``: TeckTrack's per-class NMS (OpenCV's rules).
+    device : str
+        Where the network runs, as the backend reports it (``cpu``, ``cuda:0``...).
     backend : Backend
         The loaded network.
     paths : ModelPaths
@@ -55,7 +71,8 @@ class Model:
 
     def __init__(self, *, paths: ModelPaths, backend: Backend, names: list[str], layout: str,
                  input_size: tuple[int, int], letterbox: bool, conf: float = 0.25,
-                 iou: float = 0.45, max_det: int = 300):
+                 iou: float = 0.45, max_det: int = 300, agnostic: bool = False,
+                 classes: Sequence[int] | None = None, class_offset: float | None = None):
         from tecktrack.model.nms import NMS
 
         self.paths = paths
@@ -64,8 +81,16 @@ class Model:
         self.layout = layout
         self.letterbox = letterbox
         self.conf = float(conf)
+        self.classes = None if classes is None else tuple(int(c) for c in classes)
+        self.class_offset = class_offset
+        #: Keep every class above ``conf`` per box (YOLOv8 layout), as ``yolo val`` does.
+        self.multi_label = False
+        #: Clip final boxes to the frame (``yolo val`` matches the unclipped ones).
+        self.clip = True
+        #: The network runs in float16 (set by :func:`~tecktrack.model.load_model`).
+        self.half = False
         self._input_size = (int(input_size[0]), int(input_size[1]))
-        self._nms = NMS(iou_threshold=float(iou), max_det=max_det)
+        self._nms = NMS(iou_threshold=float(iou), max_det=max_det, agnostic=bool(agnostic))
 
     @property
     def iou(self) -> float:
@@ -73,9 +98,24 @@ class Model:
         return self._nms.iou_threshold
 
     @property
-    def max_det(self) -> int | None:
-        """Most detections kept per image after NMS, fixed at construction."""
+    def max_det(self) -> int:
+        """Most boxes kept per image."""
         return self._nms.max_det
+
+    @property
+    def agnostic(self) -> bool:
+        """Whether NMS ignores classes."""
+        return self._nms.agnostic
+
+    @property
+    def end2end(self) -> bool:
+        """The network's output is already through NMS (``end2end`` layout)."""
+        return self.layout == "end2end"
+
+    @property
+    def device(self) -> str:
+        """Where the network runs (``cpu``, ``cuda:0``), as the backend reports it."""
+        return getattr(self.backend, "device", "cpu")
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -141,6 +181,10 @@ class Model:
                      conf: float | None = None) -> Detections:
         """Decoded candidates above the score threshold, in original-frame pixels, before NMS.
 
+        Boxes are not clipped to the frame yet: :meth:`nms` clips after suppression, as
+        Ultralytics does (clipping first changes which boxes NMS keeps). :attr:`classes`
+        is applied here; for end-to-end outputs also the first ``max_det`` rows are kept.
+
         Parameters
         ----------
         outputs : list of numpy.ndarray
@@ -167,22 +211,89 @@ class Model:
         >>> blob, infos = model.preprocess_batch(frames)                  # doctest: +SKIP
         >>> dets = model.post_process_batch(model.forward(blob), infos)   # doctest: +SKIP
         """
-        conf = self.conf if conf is None else float(conf)
-        per_image = split_batch(outputs, self.layout, len(infos))
-        result = []
-        for outs, info in zip(per_image, infos, strict=True):
-            det = decode(self.layout, outs, conf, self.input_size)
-            result.append(Detections(unmap_boxes(det.xyxy, info), det.class_ids, det.scores))
-        return result
+        return [Detections(unmap_boxes(d.xyxy, info, clip=False), d.class_ids, d.scores)
+                for d, info in zip(self.decode_batch(outputs, infos, conf), infos, strict=True)]
 
-    def nms(self, detections: Detections) -> Detections:
-        """Class-aware NMS at :attr:`iou` (``tecktrack.model.NMS``), at most ``max_det`` boxes.
+    def decode_batch(self, outputs: Sequence[np.ndarray], infos: Sequence[FrameInfo],
+                     conf: float | None = None) -> list[Detections]:
+        """Candidates in network-input pixels, one :class:`Detections` per frame.
+
+        The score threshold and :attr:`classes` are applied; end-to-end outputs keep their
+        first ``max_det`` rows. :meth:`suppress` turns them into final detections.
 
         Examples
         --------
-        >>> det = model.nms(model.post_process(outputs, info))           # doctest: +SKIP
+        >>> cands = model.decode_batch(model.forward(blob), infos)       # doctest: +SKIP
+        >>> dets = [model.suppress(c, i) for c, i in zip(cands, infos)]  # doctest: +SKIP
         """
-        return self._nms.filter(detections)
+        conf = self.conf if conf is None else float(conf)
+        per_image = split_batch(outputs, self.layout, len(infos))
+        result = []
+        for outs in per_image:
+            det = decode(self.layout, outs, conf, self.input_size, self.multi_label)
+            if self.classes is not None:
+                det = det[np.isin(det.class_ids, self.classes)]
+            if self.multi_label and len(det) > MAX_NMS:  # Ultralytics' max_nms
+                det = det[np.argsort(-det.scores, kind="stable")[:MAX_NMS]]
+            result.append(det[:self.max_det] if self.end2end else det)
+        return result
+
+    def suppress(self, candidates: Detections, info: FrameInfo) -> Detections:
+        """NMS on :meth:`decode_batch` candidates, then back to the frame and clipped.
+
+        This is :meth:`predict`'s own order, Ultralytics' too: NMS in network-input pixels
+        (for Ultralytics models with its per-class float32 offset of ``class_offset``
+        pixels), boxes mapped back with the letterbox gains, clipped last.
+
+        Examples
+        --------
+        >>> det = model.suppress(model.decode_batch(outputs, [info])[0], info)  # doctest: +SKIP
+        """
+        kept = candidates if self.end2end else candidates[self._keep(candidates)]
+        return Detections(unmap_boxes(kept.xyxy, info, clip=self.clip), kept.class_ids,
+                          kept.scores)
+
+    def _keep(self, det: Detections) -> np.ndarray:
+        from tecktrack.model.nms import nms_indices
+
+        if self.class_offset is None or self.agnostic:
+            return nms_indices(det.xyxy, det.scores, det.class_ids, self.iou, self.agnostic,
+                               max_det=self.max_det)
+        # Ultralytics separates classes by adding class * max_wh to float32 corners; the
+        # rounding that brings (1/16 px at class 77 with 7680) decides a few close calls.
+        # torchvision (and TorchNMS) give a box with no positive width or height an IoU of 0
+        # or NaN with everything, so it neither suppresses nor is suppressed; OpenCV's rule
+        # (zero-area boxes overlap fully) does not apply here.
+        offset = (det.class_ids.astype(np.float32) * np.float32(self.class_offset))[:, None]
+        shifted = det.xyxy + offset
+        proper = np.flatnonzero((shifted[:, 2] > shifted[:, 0]) & (shifted[:, 3] > shifted[:, 1]))
+        # Boxes of different classes lie max_wh apart, so suppressing per class on the shifted
+        # corners is the same as Ultralytics' single pass, and faster.
+        if len(proper) == len(det):
+            return nms_indices(shifted, det.scores, det.class_ids, self.iou,
+                               max_det=self.max_det)
+        kept = proper[nms_indices(shifted[proper], det.scores[proper], det.class_ids[proper],
+                                  self.iou)]
+        kept = np.concatenate([kept, np.setdiff1d(np.arange(len(det)), proper)])
+        return kept[np.argsort(-det.scores[kept], kind="stable")][:self.max_det]
+
+    def nms(self, detections: Detections, info: FrameInfo | None = None) -> Detections:
+        """NMS at :attr:`iou` (``tecktrack.model.NMS``), at most ``max_det`` boxes, then clip.
+
+        Works on :meth:`post_process` candidates (frame pixels). Class-aware unless
+        :attr:`agnostic`. End-to-end outputs are not suppressed a second time. With ``info``
+        (from :meth:`preprocess`) the kept boxes are clipped to the frame. The same boxes as
+        :meth:`suppress` up to float rounding, which NMS in frame pixels cannot repeat.
+
+        Examples
+        --------
+        >>> det = model.nms(model.post_process(outputs, info), info)     # doctest: +SKIP
+        """
+        kept = detections[:self.max_det] if self.end2end else self._nms.filter(detections)
+        if info is None:
+            return kept
+        return Detections(clip_boxes(kept.xyxy, info), kept.class_ids, kept.scores,
+                          kept.tracker_ids)
 
     # -- whole pipeline -----------------------------------------------------------------
     def predict(self, frame: np.ndarray) -> Detections:
@@ -193,7 +304,7 @@ class Model:
         >>> det = load_model("demo-n").predict(frame)                     # doctest: +SKIP
         """
         blob, info = self.preprocess(frame)
-        return self.nms(self.post_process(self.forward(blob), info))
+        return self.suppress(self.decode_batch(self.forward(blob), [info])[0], info)
 
     def predict_batch(self, frames: Sequence[np.ndarray], batch_size: int = DEFAULT_BATCH,
                       conf: float | None = None) -> list[Detections]:
@@ -210,6 +321,6 @@ class Model:
         result: list[Detections] = []
         for start in range(0, len(frames), step):
             blob, infos = self.preprocess_batch(frames[start:start + step])
-            decoded = self.post_process_batch(self.forward(blob), infos, conf)
-            result.extend(self.nms(d) for d in decoded)
+            decoded = self.decode_batch(self.forward(blob), infos, conf)
+            result.extend(self.suppress(d, i) for d, i in zip(decoded, infos, strict=True))
         return result

@@ -1,4 +1,4 @@
-"""Vectorised decoders for the three YOLO output layouts, and layout detection.
+"""Vectorised decoders for the four YOLO output layouts, and layout detection.
 
 * ``darknet``: region rows ``[cx, cy, w, h, obj, p...]`` normalised to the network input,
   from one or more output layers, class columns already multiplied by objectness (as
@@ -7,6 +7,9 @@
   pixels; score = obj * p.
 * ``yolov8`` (also YOLO11): one output ``(B, 4 + nc, N)``, columns ``[cx, cy, w, h, p...]``
   in input pixels; score = p (no objectness).
+* ``end2end``: one output ``(B, max_det, 6)``, rows ``[x1, y1, x2, y2, score, class]`` in
+  input pixels, already through NMS (Ultralytics ``nms=True`` exports and the NMS-free heads
+  of YOLOv10 / YOLO26); zero rows pad the tail.
 
 Every decoder returns candidates in network-input pixels after the score threshold
 (``score > conf``), one best class per box, before NMS.
@@ -21,8 +24,13 @@ import numpy as np
 from tecktrack.detections import Detections, cxcywh_to_xyxy
 from tecktrack.errors import ModelError
 
-__all__ = ["decode", "decode_darknet", "decode_yolov5", "decode_yolov8", "infer_layout",
-           "split_batch"]
+__all__ = ["KNOWN_LAYOUTS", "decode", "decode_darknet", "decode_end2end", "decode_yolov5",
+           "decode_yolov8", "infer_layout", "split_batch"]
+
+#: The layouts TeckTrack decodes, as error messages list them.
+KNOWN_LAYOUTS = ("darknet: one or more (N, 5+nc) region outputs; yolov5: (1, N, 5+nc); "
+                 "yolov8/YOLO11: (1, 4+nc, N); end2end (nms=True exports, YOLOv10, YOLO26): "
+                 "(1, max_det, 6) rows [x1, y1, x2, y2, score, class]")
 
 Shape = Sequence[int | str | None]
 
@@ -32,8 +40,11 @@ def _from_cxcywh(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray) -
     return Detections(xyxy, class_ids, scores)
 
 
-def decode_yolov8(output: np.ndarray, conf: float) -> Detections:
+def decode_yolov8(output: np.ndarray, conf: float, multi_label: bool = False) -> Detections:
     """Decode one image's ``(4 + nc, N)`` YOLOv8/YOLO11 output.
+
+    ``multi_label=True`` keeps every (box, class) pair scoring above ``conf``, box-major,
+    as ``yolo val`` does; otherwise each box keeps its best class.
 
     Examples
     --------
@@ -44,6 +55,9 @@ def decode_yolov8(output: np.ndarray, conf: float) -> Detections:
     ([[40.0, 35.0, 60.0, 45.0]], [1], [0.9])
     """
     probs = output[4:]
+    if multi_label:
+        anchors, classes = np.nonzero(probs.T > conf)
+        return _from_cxcywh(output[:4, anchors].T, probs[classes, anchors], classes)
     scores = probs.max(axis=0)
     keep = np.flatnonzero(scores > conf)
     class_ids = probs[:, keep].argmax(axis=0)
@@ -66,6 +80,23 @@ def decode_yolov5(output: np.ndarray, conf: float) -> Detections:
     scores = class_scores[np.arange(len(rows)), class_ids]
     keep = scores > conf
     return _from_cxcywh(rows[keep, :4], scores[keep], class_ids[keep])
+
+
+def decode_end2end(output: np.ndarray, conf: float) -> Detections:
+    """Decode one image's ``(max_det, 6)`` end-to-end rows ``[x1, y1, x2, y2, score, class]``.
+
+    Rows keep their order (the network's, best first); only ``score > conf`` is applied.
+
+    Examples
+    --------
+    >>> out = np.array([[10, 20, 30, 40, 0.9, 2], [0, 0, 0, 0, 0.0, 0]], np.float32)
+    >>> d = decode_end2end(out, 0.25)
+    >>> d.xyxy.tolist(), d.class_ids.tolist()
+    ([[10.0, 20.0, 30.0, 40.0]], [2])
+    """
+    rows = output[output[:, 4] > conf]
+    class_ids = np.rint(rows[:, 5]).astype(np.int64)
+    return Detections(rows[:, :4].astype(np.float32, copy=False), class_ids, rows[:, 4])
 
 
 def decode_darknet(outputs: Sequence[np.ndarray], conf: float,
@@ -92,7 +123,7 @@ def decode_darknet(outputs: Sequence[np.ndarray], conf: float,
 
 
 def decode(layout: str, outputs: Sequence[np.ndarray], conf: float,
-           input_size: tuple[int, int]) -> Detections:
+           input_size: tuple[int, int], multi_label: bool = False) -> Detections:
     """Decode one image's outputs (batch axis removed) with the decoder of ``layout``.
 
     Examples
@@ -101,7 +132,9 @@ def decode(layout: str, outputs: Sequence[np.ndarray], conf: float,
     (0,)
     """
     if layout == "yolov8":
-        return decode_yolov8(outputs[0], conf)
+        return decode_yolov8(outputs[0], conf, multi_label)
+    if layout == "end2end":
+        return decode_end2end(outputs[0], conf)
     if layout == "yolov5":
         return decode_yolov5(outputs[0], conf)
     return decode_darknet(outputs, conf, input_size)
@@ -139,31 +172,62 @@ def _darknet_classes(shapes: Sequence[Shape]) -> int:
     return int(widths.pop()) - 5
 
 
-def _single_output(shape: Shape, hint: str | None, n_names: int | None) -> tuple[str, int]:
+def yolo_anchor_counts(input_size: tuple[int, int] | None) -> set[int]:
+    """Rows a YOLOv5 head gives for ``input_size``: 3 anchors per cell at strides 8-32 (or 8-64).
+
+    Examples
+    --------
+    >>> sorted(yolo_anchor_counts((640, 640)))
+    [25200, 25500]
+    """
+    if input_size is None:
+        return set()
+    w, h = input_size
+    cells = [-(-w // s) * -(-h // s) for s in (8, 16, 32, 64)]
+    return {3 * sum(cells[:3]), 3 * sum(cells)}
+
+
+def _six_columns(rows: int | str | None, n_names: int | None,
+                 input_size: tuple[int, int] | None) -> str:
+    """``(1, rows, 6)`` is end-to-end unless it is a one-class YOLOv5 head of this input size."""
+    one_class_v5 = n_names in (None, 1) and isinstance(rows, int) and (
+        rows in yolo_anchor_counts(input_size) or input_size is None and n_names == 1)
+    return "yolov5" if one_class_v5 else "end2end"
+
+
+def _single_output(shape: Shape, hint: str | None, n_names: int | None,
+                   input_size: tuple[int, int] | None) -> tuple[str, int | None]:
     rows, cols = shape[1], shape[2]
     as_v8 = rows - 4 if isinstance(rows, int) else None
     as_v5 = cols - 5 if isinstance(cols, int) else None
+    if hint == "end2end" and cols == 6:
+        return hint, n_names
     if hint == "yolov8" and as_v8 is not None:
         return hint, as_v8
     if hint == "yolov5" and as_v5 is not None:
         return hint, as_v5
     if hint is not None:
-        raise ModelError(f"output shape {_describe([shape])} does not fit layout '{hint}'")
+        raise ModelError(f"output shape {_describe([shape])} does not fit layout '{hint}' "
+                         f"(known layouts: {KNOWN_LAYOUTS})")
+    if cols == 6 and (n_names is None or as_v8 != n_names):
+        layout = _six_columns(rows, n_names, input_size)
+        return (layout, 1) if layout == "yolov5" else (layout, n_names)
     candidates = [(lay, nc) for lay, nc in (("yolov8", as_v8), ("yolov5", as_v5))
                   if nc is not None and nc >= 1]
     if n_names is not None:
         matching = [c for c in candidates if c[1] == n_names]
         candidates = matching or candidates
     if not candidates:
-        raise ModelError(f"cannot recognise the output shape {_describe([shape])} as a "
-                         "YOLOv5 (1, N, 5+nc) or YOLOv8 (1, 4+nc, N) layout")
+        raise ModelError(f"cannot recognise the output shape {_describe([shape])}; known "
+                         f"layouts: {KNOWN_LAYOUTS}")
     if len(candidates) == 2:  # the class axis is the shorter one
         return candidates[0] if not isinstance(cols, int) or rows <= cols else candidates[1]
     return candidates[0]
 
 
 def infer_layout(shapes: Sequence[Shape], hint: str | None = None,
-                 n_names: int | None = None) -> tuple[str, int]:
+                 n_names: int | None = None,
+                 input_size: tuple[int, int] | None = None) -> tuple[str, int | None]:
     """Layout and number of classes from the shapes of a forward pass's outputs.
 
     Parameters
@@ -174,10 +238,15 @@ def infer_layout(shapes: Sequence[Shape], hint: str | None = None,
         Layout given in ``model.yaml``; checked against the shapes instead of guessed.
     n_names : int, optional
         Number of known class names; breaks ties between layouts.
+    input_size : (width, height), optional
+        The network input; a ``(1, N, 6)`` output is a one-class YOLOv5 head only when ``N``
+        is that input's YOLOv5 anchor count, else end-to-end rows.
 
     Returns
     -------
     (layout, nc)
+        ``nc`` is ``None`` for an end-to-end output without class names (its shape does not
+        say how many classes there are).
 
     Raises
     ------
@@ -192,17 +261,20 @@ def infer_layout(shapes: Sequence[Shape], hint: str | None = None,
     ('yolov5', 80)
     >>> infer_layout([(300, 85), (1200, 85)])
     ('darknet', 80)
+    >>> infer_layout([(1, 300, 6)], n_names=80, input_size=(640, 640))
+    ('end2end', 80)
     """
     shapes = [tuple(s) for s in shapes]
     if hint == "darknet" or len(shapes) > 1 or (len(shapes) == 1 and len(shapes[0]) == 2):
         if hint not in (None, "darknet"):
-            raise ModelError(f"output shapes {_describe(shapes)} do not fit layout '{hint}'")
+            raise ModelError(f"output shapes {_describe(shapes)} do not fit layout '{hint}' "
+                             f"(known layouts: {KNOWN_LAYOUTS})")
         nc = _darknet_classes(shapes)
     elif len(shapes) == 1 and len(shapes[0]) == 3:
-        return _single_output(shapes[0], hint, n_names)
+        return _single_output(shapes[0], hint, n_names, input_size)
     else:
-        raise ModelError(f"cannot recognise the output shape(s) {_describe(shapes)} as a YOLO "
-                         "detection layout")
+        raise ModelError(f"cannot recognise the output shape(s) {_describe(shapes)}; known "
+                         f"layouts: {KNOWN_LAYOUTS}")
     if nc < 1:
         raise ModelError(f"output shapes {_describe(shapes)} leave no class columns")
     return "darknet", nc

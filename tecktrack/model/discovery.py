@@ -13,7 +13,7 @@ from pathlib import Path
 from tecktrack.errors import ModelError
 from tecktrack.paths import models_dir
 
-__all__ = ["ModelPaths", "find_file_with_extension", "set_model_paths"]
+__all__ = ["ModelPaths", "find_file_with_extension", "pytorch_refusal", "set_model_paths"]
 
 MODEL_YAML = "model.yaml"
 
@@ -115,11 +115,27 @@ def _darknet_pair(folder: Path, cfg: Path | None, weights: Path | None) -> tuple
     return cfg, weights
 
 
+def pytorch_refusal(path: Path) -> ModelError:
+    """The error for a PyTorch checkpoint, with the export command that makes it usable.
+
+    Examples
+    --------
+    >>> print(pytorch_refusal(Path("runs/best.pt")).message)  # doctest: +ELLIPSIS
+    a PyTorch checkpoint ... yolo export model=runs/best.pt format=onnx
+    """
+    return ModelError("a PyTorch checkpoint cannot be run here (TeckTrack needs no torch); "
+                      "export it to ONNX first with Ultralytics: "
+                      f"yolo export model={path.as_posix()} format=onnx", path)
+
+
 def _from_folder(folder: Path) -> ModelPaths:
     onnx = find_file_with_extension(folder, "onnx")
     if onnx is not None:
         return ModelPaths(folder, onnx, None, _names_file_for(folder, onnx.stem),
                           _optional_yaml(folder))
+    checkpoint = find_file_with_extension(folder, "pt")
+    if find_file_with_extension(folder, "cfg") is None and checkpoint is not None:
+        raise pytorch_refusal(checkpoint)
     if find_file_with_extension(folder, "cfg") is None:
         raise ModelError("no model found: expected a *.onnx file or a *.cfg + *.weights pair",
                          folder)
@@ -139,6 +155,8 @@ def _from_file(path: Path) -> ModelPaths:
                                      path if suffix == ".weights" else None)
         return ModelPaths(folder, weights, cfg, _names_file_for(folder, cfg.stem),
                           _optional_yaml(folder))
+    if suffix == ".pt":
+        raise pytorch_refusal(path)
     raise ModelError("unsupported model file: expected .onnx, .cfg or .weights", path)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +23,20 @@ from tecktrack.model.metadata import (
     read_names_file,
 )
 
-__all__ = ["DEFAULT_INPUT", "load_model", "parse_imgsz"]
+__all__ = ["DARKNET_IOU", "DEFAULT_INPUT", "ULTRALYTICS_IOU", "default_iou", "load_model",
+           "parse_imgsz", "resolve_classes"]
 
 #: Input size used when neither the model nor its files name one.
 DEFAULT_INPUT = 640
 _DEFAULT_STRIDE = 32
+#: NMS IoU defaults: Ultralytics' own (``iou: 0.7`` in its default.yaml) for models its
+#: exporter wrote, the Darknet / OpenCV habit for everything else.
+ULTRALYTICS_IOU = 0.7
+DARKNET_IOU = 0.45
+#: Ultralytics' per-class coordinate offset for class-aware NMS (``max_wh``).
+ULTRALYTICS_MAX_WH = 7680.0
+#: Classes an end-to-end output without class names is given names for (COCO's count).
+_UNNAMED_END2END_CLASSES = 80
 
 
 def parse_imgsz(value: int | str | tuple[int, int] | None) -> tuple[int, int] | None:
@@ -59,8 +70,9 @@ def _onnx_details(paths: ModelPaths) -> tuple[OnnxInfo | None, ModelConfig]:
         return None, ModelConfig()
     meta = parse_ultralytics_metadata(info.metadata, paths.weights)
     if meta.task not in (None, "detect"):
-        raise ModelError(f"Ultralytics task '{meta.task}' is not supported; export a detection "
-                         "('detect') model", paths.weights)
+        raise ModelError(f"Ultralytics task '{meta.task}' is not supported; TeckTrack runs "
+                         "detection models only: export a detection ('detect') model",
+                         paths.weights)
     return info, meta
 
 
@@ -90,10 +102,66 @@ def _input_size(paths: ModelPaths, info: OnnxInfo | None, yaml_cfg: ModelConfig,
     return _round_to_stride(size, meta.stride or _DEFAULT_STRIDE, paths.weights)
 
 
-def _metadata_layout(meta: ModelConfig) -> str | None:
-    # Only the Ultralytics package writes 'task'; its detect exports all use the YOLOv8 layout
-    # (the original YOLOv5 repository writes names/stride without a task).
-    return "yolov8" if meta.task == "detect" else None
+def _metadata_layout(meta: ModelConfig, shapes: list[tuple], n_names: int | None) -> str | None:
+    # Only the Ultralytics package writes 'task'; its raw detect exports use the YOLOv8 layout
+    # (the original YOLOv5 repository writes names/stride without a task), its nms=True and
+    # NMS-free (YOLOv10, YOLO26) exports the end-to-end rows. Exporters before 'end2end' was
+    # written still give (1, 300, 6): a 6-wide output that is not 4 + nc rows is end-to-end.
+    if meta.end2end:
+        return "end2end"
+    if meta.task != "detect":
+        return None
+    single = shapes[0] if len(shapes) == 1 and len(shapes[0]) == 3 else None
+    if single is not None and single[2] == 6 and single[1] != (n_names or 0) + 4:
+        return "end2end"
+    return "yolov8"
+
+
+def default_iou(paths: ModelPaths, meta: ModelConfig) -> float:
+    """The NMS IoU a model gets when none is given: 0.7 for Ultralytics exports, else 0.45.
+
+    Examples
+    --------
+    >>> from tecktrack.model.metadata import ModelConfig
+    >>> default_iou(None, ModelConfig(task="detect", ultralytics=True))
+    0.7
+    """
+    return ULTRALYTICS_IOU if meta.ultralytics else DARKNET_IOU
+
+
+def resolve_classes(classes: Sequence[int | str] | str | None,
+                    names: list[str]) -> tuple[int, ...] | None:
+    """Class ids from ids or names (``"person,car"``, ``[0, "car"]``); ``None`` keeps all.
+
+    Raises
+    ------
+    ModelError
+        An id out of range or a name the model does not have (with the closest names).
+
+    Examples
+    --------
+    >>> resolve_classes("person, 2", ["person", "bicycle", "car"])
+    (0, 2)
+    """
+    if classes is None:
+        return None
+    items = [c.strip() for c in classes.split(",")] if isinstance(classes, str) else list(classes)
+    ids = []
+    for item in items:
+        text = str(item).strip()
+        if text.lstrip("-").isdigit():
+            value = int(text)
+            if not 0 <= value < len(names):
+                raise ModelError(f"class id {value} is out of range: the model has "
+                                 f"{len(names)} classes (0..{len(names) - 1})")
+        elif text in names:
+            value = names.index(text)
+        else:
+            close = difflib.get_close_matches(text, names, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ModelError(f"the model has no class named {text!r}{hint}")
+        ids.append(value)
+    return tuple(dict.fromkeys(ids))
 
 
 def _check_thresholds(conf: float, iou: float) -> None:
@@ -111,21 +179,30 @@ def _class_names(yaml_cfg: ModelConfig, names_file: list[str] | None, paths: Mod
     return meta.names, meta.names_source
 
 
-def _checked_names(names: list[str] | None, source: str | None, nc: int, layout: str,
+def _checked_names(names: list[str] | None, source: str | None, nc: int | None, layout: str,
                    paths: ModelPaths) -> list[str]:
+    if names is None and nc is None:
+        nc = _UNNAMED_END2END_CLASSES
+        warnings.warn(f"{paths.weights}: an end-to-end output does not say how many classes it "
+                      f"has and no class names were found (model.yaml, *.names or ONNX "
+                      f"metadata); naming ids class_0..class_{nc - 1}", ModelWarning,
+                      stacklevel=4)
+        return [f"class_{i}" for i in range(nc)]
     if names is None:
         warnings.warn(f"{paths.weights}: no class names (model.yaml, *.names or ONNX metadata); "
                       f"using class_0..class_{nc - 1}", ModelWarning, stacklevel=4)
         return [f"class_{i}" for i in range(nc)]
-    if len(names) != nc:
+    if nc is not None and len(names) != nc:
         raise ModelError(f"{len(names)} class names given but the network outputs {nc} classes "
                          f"({layout} layout); fix the names or the model", source)
     return names
 
 
 def load_model(name_or_path: str | Path, *, backend: str = "auto", conf: float = 0.25,
-               iou: float = 0.45, imgsz: int | str | tuple[int, int] | None = None,
-               threads: int | None = None, max_det: int = 300) -> Model:
+               iou: float | None = None, imgsz: int | str | tuple[int, int] | None = None,
+               threads: int | None = None, max_det: int = 300, agnostic: bool = False,
+               classes: Sequence[int | str] | str | None = None, device: str = "cpu",
+               half: bool = False) -> Model:
     """Open a YOLO detector by model name (``models/<name>``) or any folder/.onnx/.cfg path.
 
     Class names come from ``model.yaml`` > a ``*.names`` file > Ultralytics ONNX metadata >
@@ -140,14 +217,24 @@ def load_model(name_or_path: str | Path, *, backend: str = "auto", conf: float =
         ``auto``: ONNX Runtime for ONNX, OpenCV for Darknet, falling back once with a warning.
     conf : float
         Score threshold for :meth:`Model.predict`.
-    iou : float
-        NMS IoU threshold.
+    iou : float, optional
+        NMS IoU threshold; ``None`` takes the model's default: 0.7 (Ultralytics' own) for
+        Ultralytics exports, 0.45 for Darknet and other models.
     imgsz : int, str or (width, height), optional
         Input size for models with dynamic height/width (rounded up to the stride).
     threads : int, optional
         Backend thread count.
     max_det : int
-        Most detections kept per image after NMS.
+        Most detections kept per image after NMS (300, as Ultralytics).
+    agnostic : bool
+        Class-agnostic NMS.
+    classes : ids or names, optional
+        Keep only these classes (a list, or a comma-separated string).
+    device : {"cpu", "auto", "cuda", "cuda:N"}
+        Where the network runs (:mod:`tecktrack.model.device`); ``model.device`` and
+        ``model.backend.provider`` say where it did.
+    half : bool
+        Run in float16 (ONNX Runtime converts a float32 model in memory).
 
     Returns
     -------
@@ -164,19 +251,33 @@ def load_model(name_or_path: str | Path, *, backend: str = "auto", conf: float =
     >>> model.names[:2], model.input_size                            # doctest: +SKIP
     (['circle', 'square'], (320, 320))
     """
-    _check_thresholds(conf, iou)
     paths = set_model_paths(name_or_path)
     yaml_cfg = read_model_yaml(paths.model_yaml) if paths.model_yaml else ModelConfig()
     names_file = read_names_file(paths.names_file) if paths.names_file else None
     info, meta = _onnx_details(paths)
     size = _input_size(paths, info, yaml_cfg, meta, parse_imgsz(imgsz))
     probe = np.zeros((1, 3, size[1], size[0]), np.float32)
+    iou = default_iou(paths, meta) if iou is None else iou
+    _check_thresholds(conf, iou)
+    _check_max_det(max_det)
     net, outputs = open_backend(paths, backend, probe, threads=threads,
-                                batch_dynamic=bool(info and info.input_shape[0] is None))
+                                batch_dynamic=bool(info and info.input_shape[0] is None),
+                                device=device, half=half)
     names, source = _class_names(yaml_cfg, names_file, paths, meta)
-    layout, nc = infer_layout([o.shape for o in outputs], yaml_cfg.layout or _metadata_layout(meta),
-                              None if names is None else len(names))
+    n_names = None if names is None else len(names)
+    shapes = [tuple(o.shape) for o in outputs]
+    layout, nc = infer_layout(shapes, yaml_cfg.layout or _metadata_layout(meta, shapes, n_names),
+                              n_names, size)
     names = _checked_names(names, source, nc, layout, paths)
     letterboxed = yaml_cfg.letterbox if yaml_cfg.letterbox is not None else paths.kind == "onnx"
-    return Model(paths=paths, backend=net, names=names, layout=layout, input_size=size,
-                 letterbox=letterboxed, conf=conf, iou=iou, max_det=max_det)
+    model = Model(paths=paths, backend=net, names=names, layout=layout, input_size=size,
+                  letterbox=letterboxed, conf=conf, iou=iou, max_det=max_det, agnostic=agnostic,
+                  classes=resolve_classes(classes, names),
+                  class_offset=ULTRALYTICS_MAX_WH if meta.ultralytics else None)
+    model.half = bool(half)
+    return model
+
+
+def _check_max_det(max_det: int) -> None:
+    if isinstance(max_det, bool) or int(max_det) != max_det or max_det < 1:
+        raise ModelError(f"max_det must be a positive integer, got {max_det}")

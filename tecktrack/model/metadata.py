@@ -27,10 +27,12 @@ __all__ = [
     "read_names_file",
 ]
 
-#: Output layouts TeckTrack decodes (``yolo11`` is accepted as an alias of ``yolov8``).
-LAYOUTS = ("darknet", "yolov5", "yolov8")
+#: Output layouts TeckTrack decodes (``yolo11`` is accepted as an alias of ``yolov8``,
+#: ``yolov10`` / ``yolo26`` / ``nms`` of ``end2end``).
+LAYOUTS = ("darknet", "yolov5", "yolov8", "end2end")
 _LAYOUT_ALIASES = {"yolo11": "yolov8", "yolov11": "yolov8", "yolov3": "darknet",
-                   "yolov4": "darknet"}
+                   "yolov4": "darknet", "yolov10": "end2end", "yolo26": "end2end",
+                   "yolov26": "end2end", "nms": "end2end", "e2e": "end2end"}
 _YAML_KEYS = frozenset({"names", "input_size", "layout", "letterbox"})
 
 
@@ -54,6 +56,11 @@ class ModelConfig:
         Largest network stride (Ultralytics metadata), used to round dynamic input sizes.
     task : str or None
         Ultralytics task (``detect``, ``segment``...).
+    end2end : bool
+        The metadata says the output is already through NMS (``end2end: True``, or an
+        ``nms=True`` export's ``args``).
+    ultralytics : bool
+        The metadata was written by the Ultralytics exporter (``author`` or ``task`` set).
     """
 
     names: list[str] | None = None
@@ -63,6 +70,8 @@ class ModelConfig:
     letterbox: bool | None = None
     stride: int | None = None
     task: str | None = None
+    end2end: bool = False
+    ultralytics: bool = False
 
 
 def parse_names(value: object, source: str | Path, field: str = "names") -> list[str]:
@@ -206,11 +215,14 @@ def parse_ultralytics_metadata(props: dict[str, str], source: str | Path) -> Mod
     --------
     >>> c = parse_ultralytics_metadata({"names": "{0: 'a', 1: 'b'}", "imgsz": "[480, 640]",
     ...                                 "stride": "32", "task": "detect"}, "m.onnx")
-    >>> c.names, c.input_size, c.stride, c.task
-    (['a', 'b'], (640, 480), 32, 'detect')
+    >>> c.names, c.input_size, c.stride, c.task, c.end2end
+    (['a', 'b'], (640, 480), 32, 'detect', False)
+    >>> parse_ultralytics_metadata({"args": "{'batch': 1, 'nms': True}"}, "m.onnx").end2end
+    True
     """
     source = str(source)
     names = stride = size = None
+    end2end = _is_end2end(props, source)
     if "names" in props:
         names = parse_names(_literal(props["names"], "names", source), source, "names")
     if "imgsz" in props:
@@ -221,8 +233,20 @@ def parse_ultralytics_metadata(props: dict[str, str], source: str | Path) -> Mod
     if "stride" in props:
         value = _literal(props["stride"], "stride", source)
         stride = int(max(value)) if isinstance(value, (list, tuple)) else int(value)
+    ultralytics = "task" in props or "Ultralytics" in str(props.get("author", ""))
     return ModelConfig(names=names, names_source="ONNX metadata" if names else None,
-                       input_size=size, stride=stride, task=props.get("task"))
+                       input_size=size, stride=stride, task=props.get("task"), end2end=end2end,
+                       ultralytics=ultralytics)
+
+
+def _is_end2end(props: dict[str, str], source: str) -> bool:
+    """Ultralytics' own rule: ``end2end`` true, or ``args`` holding ``nms: True``."""
+    flag = _literal(props["end2end"], "end2end", source) if "end2end" in props else False
+    try:
+        args = ast.literal_eval(props.get("args", "{}"))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        args = {}  # export settings only; a value we cannot read says nothing about the output
+    return bool(flag) or bool(isinstance(args, dict) and args.get("nms"))
 
 
 def read_darknet_input_size(cfg: str | Path) -> tuple[int, int] | None:

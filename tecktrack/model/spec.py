@@ -37,6 +37,9 @@ class ModelSpec:
     imgsz: tuple[int, int]
     max_det: int | None
     threads: int | None = 1
+    agnostic: bool = False
+    classes: tuple[int, ...] | None = None
+    half: bool = False
 
     @classmethod
     def of(cls, model: Model, threads: int | None = 1) -> ModelSpec:
@@ -44,12 +47,13 @@ class ModelSpec:
         paths = model.paths
         source = paths.config if paths.kind == "darknet" else paths.weights
         return cls(str(Path(source).resolve()), model.backend_name, model.conf, model.iou,
-                   tuple(model.input_size), model.max_det, threads)
+                   tuple(model.input_size), model.max_det, threads, model.agnostic,
+                   model.classes, model.half)
 
     def key(self) -> tuple:
         """Cache key: the model file's identity (path, size, mtime) and every option."""
         return ("tecktrack.model", file_key(self.source), self.backend, self.conf, self.iou,
-                self.imgsz, self.max_det, self.threads)
+                self.imgsz, self.max_det, self.threads, self.agnostic, self.classes, self.half)
 
     def load(self) -> Model:
         """Load the model (on a worker, via :func:`tecktrack.cluster.worker_cache`)."""
@@ -57,7 +61,8 @@ class ModelSpec:
 
         kwargs = {} if self.max_det is None else {"max_det": self.max_det}
         return load_model(self.source, backend=self.backend, conf=self.conf, iou=self.iou,
-                          imgsz=self.imgsz, threads=self.threads, **kwargs)
+                          imgsz=self.imgsz, threads=self.threads, agnostic=self.agnostic,
+                          classes=self.classes, half=self.half, **kwargs)
 
     def cached(self) -> Model:
         """This worker thread's copy of the model, loaded on first use.

@@ -1,0 +1,147 @@
+"""Validate a detector on a dataset split in one step, in COCO's or Ultralytics' convention.
+
+``coco``: single-label predictions scored by the exact COCO engine
+(:func:`tecktrack.metrics.evaluate`). ``ultralytics``: multi-label predictions (one box may
+carry several classes, as ``yolo val`` keeps them), matched unclipped as ``yolo val`` matches
+them (it compares in network-input pixels before ``scale_boxes`` clips), scored by
+:func:`tecktrack.metrics.ultralytics.evaluate_ultralytics`. Both predict at conf 0.001 /
+IoU 0.7 by default, as ``yolo val`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import pandas as pd
+
+from tecktrack.datasets import Dataset
+from tecktrack.datasets.class_names import compare_class_names
+from tecktrack.detections import Detections
+from tecktrack.errors import EvaluationError
+from tecktrack.model import Model
+from tecktrack.progress import progress
+
+__all__ = ["CONVENTIONS", "VAL_CONF", "VAL_IOU", "ValResult", "validate"]
+
+#: ``--convention`` values.
+CONVENTIONS = ("coco", "ultralytics")
+#: yolo val's defaults.
+VAL_CONF, VAL_IOU = 0.001, 0.7
+
+
+@dataclass
+class ValResult:
+    """What :func:`validate` found.
+
+    Attributes
+    ----------
+    convention : str
+        ``coco`` or ``ultralytics``.
+    summary : dict
+        COCO's 12 numbers, or ``precision, recall, map50, map50_95, fitness``.
+    per_class : DataFrame
+        ``class, images, instances, P, R, mAP50, mAP50-95``.
+    gt, preds : dict of str to Detections
+        Keyed by image path, for further tables and plots.
+    names : list of str
+        The dataset's class names.
+    skipped : list of str
+        Images that could not be read (``path: reason``).
+    background : int
+        Images without a label file (no objects, as Ultralytics reads them).
+    evaluation : object
+        The engine's own result (:class:`~tecktrack.metrics.Evaluation` for ``coco``).
+    """
+
+    convention: str
+    summary: dict[str, float]
+    per_class: pd.DataFrame
+    gt: dict[str, Detections]
+    preds: dict[str, Detections]
+    names: list[str]
+    skipped: list[str] = field(default_factory=list)
+    background: int = 0
+    evaluation: object = None
+
+
+def _ground_truth(dataset: Dataset, item) -> Detections:
+    if not item.label_path.exists():  # Ultralytics: an image without label file is background
+        return Detections.empty()
+    return dataset.load_labels(item)
+
+
+def _predict_split(model: Model, dataset: Dataset, split: str, quiet: bool
+                   ) -> tuple[dict, dict, list[str], int]:
+    gt, preds, skipped, background = {}, {}, [], 0
+    items = dataset.items(split)
+    if not items:
+        raise EvaluationError(f"split {split!r} has no images", dataset.root)
+    seen = set()
+    for item in progress(items, total=len(items), desc=f"val {split}", quiet=quiet,
+                         unit="img"):
+        key = str(item.image_path)
+        if key in seen:
+            continue
+        seen.add(key)
+        frame = cv2.imread(key, cv2.IMREAD_COLOR)
+        if frame is None:
+            skipped.append(f"{key}: cannot decode image")
+            continue
+        background += not item.label_path.exists()
+        gt[key] = _ground_truth(dataset, item)
+        preds[key] = model.predict(frame)
+    return gt, preds, skipped, background
+
+
+def _drop_inverted(preds: dict[str, Detections]) -> tuple[dict[str, Detections], int]:
+    kept, dropped = {}, 0
+    for key, det in preds.items():
+        ok = (det.xyxy[:, 2] >= det.xyxy[:, 0]) & (det.xyxy[:, 3] >= det.xyxy[:, 1])
+        kept[key] = det if ok.all() else det[ok]
+        dropped += int((~ok).sum())
+    return kept, dropped
+
+
+def validate(model: Model, data_yaml: str | Path, *, split: str = "val",
+             convention: str = "coco", quiet: bool = False) -> ValResult:
+    """Predict every image of ``split`` with ``model`` and score it in ``convention``.
+
+    The model's class names are compared with the dataset's first
+    (:func:`~tecktrack.datasets.class_names.compare_class_names`: a warning for renamed
+    classes, an error where the order would mis-score). ``model``'s own ``conf``/``iou``
+    are used: load it at conf 0.001 / IoU 0.7 for ``yolo val``'s numbers.
+
+    Examples
+    --------
+    >>> model = load_model("yolov8n.onnx", conf=0.001, iou=0.7)          # doctest: +SKIP
+    >>> validate(model, "coco128.yaml", convention="ultralytics").summary["map50"]  # doctest: +SKIP
+    0.342
+    """
+    if convention not in CONVENTIONS:
+        raise EvaluationError(f"unknown convention {convention!r}; use {' or '.join(CONVENTIONS)}")
+    dataset = Dataset.from_yaml(data_yaml)
+    compare_class_names(model.names, dataset.names, source=str(data_yaml))
+    previous = model.multi_label, model.clip
+    if convention == "ultralytics":  # yolo val: several classes a box, boxes left unclipped
+        model.multi_label, model.clip = model.layout != "end2end", False
+    try:
+        gt, preds, skipped, background = _predict_split(model, dataset, split, quiet)
+    finally:
+        model.multi_label, model.clip = previous
+    if convention == "coco":
+        from tecktrack.metrics import evaluate
+
+        preds, inverted = _drop_inverted(preds)
+        if inverted:
+            skipped.append(f"{inverted} predicted box(es) with x2 < x1 or y2 < y1 left out: "
+                           "the COCO engine cannot score them")
+        ev = evaluate(gt, preds, names=dataset.names)
+        return ValResult(convention, dict(ev.summary), ev.yolo_table(), gt, preds,
+                         list(dataset.names), skipped, background, ev)
+    from tecktrack.metrics.ultralytics import evaluate_ultralytics
+
+    ev = evaluate_ultralytics(gt, preds, names=dataset.names)
+    return ValResult(convention, dict(ev.summary), ev.per_class, gt, preds,
+                     list(dataset.names), skipped, background, ev)

@@ -1,0 +1,101 @@
+"""Oracle: TeckTrack's boxes against Ultralytics' own ``predict`` on the same ONNX exports.
+
+YOLOv8n, YOLO11n (raw ``(1, 84, N)`` heads) and YOLO26n (its NMS-free ``(1, 300, 6)`` head,
+``nms=False``, and its raw head) are built from Ultralytics' yaml with a fixed seed and
+exported offline once per session (tests/ultralytics_support.py). On synthetic images of four
+shapes, at conf 1e-4 (300 boxes an image, cut at ``max_det``) and 0.25, at least 99.9 % of the
+boxes must match at IoU 0.9 with the same class, coordinates within 0.01 px.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ultralytics_support import (
+    build_onnx,
+    match_rate,
+    synthetic_images,
+    ultralytics_boxes,
+    ultralytics_installed,
+)
+
+if not ultralytics_installed():
+    pytest.skip("ultralytics-opencv-headless (dev extra) is not installed",
+                allow_module_level=True)
+pytest.importorskip("torch")
+
+from tecktrack.model import load_model  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+FAMILIES = {
+    "yolov8n": ("yolov8n.yaml", {}),
+    "yolo11n": ("yolo11n.yaml", {}),
+    "yolo26n-end2end": ("yolo26n.yaml", {"nms": False}),
+    "yolo26n-raw": ("yolo26n.yaml", {}),
+}
+
+
+@pytest.fixture(scope="session")
+def exports(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ultralytics")
+    return {name: build_onnx(cfg, root / f"{name}.onnx", seed=0, **args)
+            for name, (cfg, args) in FAMILIES.items()}
+
+
+@pytest.fixture(scope="session")
+def images():
+    return synthetic_images(seed=0)
+
+
+@pytest.mark.parametrize("conf", [1e-4, 0.25])
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_boxes_match_ultralytics_predict(exports, images, family, conf):
+    model = load_model(exports[family], conf=conf)
+    assert model.layout == ("end2end" if family.endswith("end2end") else "yolov8")
+    assert (model.iou, model.max_det) == (0.7, 300)
+    matched = total = 0
+    worst = 0.0
+    for image in images:
+        ref_xyxy, ref_scores, ref_cls = ultralytics_boxes(exports[family], image, conf=conf)
+        det = model.predict(image)
+        m, t, diff = match_rate(ref_xyxy, ref_cls, det.xyxy, det.class_ids)
+        matched, total, worst = matched + m, total + t, max(worst, diff)
+        if len(det) == len(ref_scores):
+            np.testing.assert_allclose(np.sort(det.scores), np.sort(ref_scores), atol=1e-6)
+    assert total >= 4 * 100, f"only {total} boxes: the parity check needs many"
+    assert matched / total >= 0.999, f"{matched}/{total} boxes match Ultralytics"
+    assert worst <= 0.01
+
+
+def test_agnostic_classes_and_max_det_match_ultralytics(exports, images):
+    path = exports["yolo11n"]
+    settings = [({"agnostic": True}, {"agnostic_nms": True}),
+                ({"classes": [0, 2, 5]}, {"classes": [0, 2, 5]}),
+                ({"max_det": 20}, {"max_det": 20})]
+    for ours, theirs in settings:
+        model = load_model(path, conf=0.01, **ours)
+        for image in images[:2]:
+            ref_xyxy, _, ref_cls = ultralytics_boxes(path, image, conf=0.01, **theirs)
+            det = model.predict(image)
+            m, t, diff = match_rate(ref_xyxy, ref_cls, det.xyxy, det.class_ids)
+            assert t > 0 and m == t and diff <= 0.01, (ours, m, t)
+
+
+@pytest.mark.parametrize("family", ["yolo11n", "yolo26n-end2end", "yolo26n-raw"])
+def test_val_ultralytics_convention_reproduces_yolo_val(exports, tmp_path, family):
+    from ultralytics_support import ultralytics_val, write_val_dataset
+
+    from tecktrack.inference.validation import validate
+
+    data = write_val_dataset(exports[family], tmp_path / "data")
+    reference = ultralytics_val(exports[family], data)
+    model = load_model(exports[family], conf=0.001, iou=0.7)
+    ours = validate(model, data, convention="ultralytics", quiet=True)
+    assert ours.background == 1
+    assert 0.02 < reference["map50"] < 0.9  # labels that can show a difference
+    for key, value in reference.items():
+        assert ours.summary[key] == pytest.approx(value, abs=1e-3), key
+    coco = validate(model, data, convention="coco", quiet=True)
+    assert coco.summary["map50"] != pytest.approx(ours.summary["map50"], abs=1e-3)
+    assert not model.multi_label and model.clip  # validate leaves the model as it was
