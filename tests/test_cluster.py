@@ -209,6 +209,30 @@ def test_predict_writes_the_same_files_and_a_manifest_listing_each_once(world, m
 
 
 @pytest.mark.timeout(120)
+def test_workers_load_the_detector_with_every_nms_option(world, client, tmp_path):
+    """#22's NMS options (agnostic, classes, max_det) travel with the model to the workers."""
+    from tecktrack.model.spec import ModelSpec
+
+    tuned = load_model(MODEL, conf=0.05, iou=0.6, max_det=3, agnostic=True, classes=[0, 2])
+    spec = ModelSpec.of(tuned)
+    assert (spec.agnostic, spec.classes, spec.max_det, spec.half) == (True, (0, 2), 3, False)
+    again = spec.load()
+    assert (again.agnostic, again.classes, again.max_det, again.iou) == (True, (0, 2), 3, 0.6)
+    images, root = source_images(world.parent / "images")
+    local, remote = tmp_path / "local", tmp_path / "cl"
+    predict_images(tuned, images, root, local, quiet=True)
+    predict_images(tuned, images, root, remote, quiet=True, cluster=client, shard_size=7)
+    labels = _tree(local / "labels")
+    assert _tree(remote / "labels") == labels
+    rows = [line.split() for text in labels.values() for line in text.decode().splitlines()]
+    assert rows and {r[0] for r in rows} <= {"0", "2"}
+    assert max(len(t.decode().splitlines()) for t in labels.values()) <= 3
+    plain = tmp_path / "plain"
+    predict_images(load_model(MODEL, conf=0.05, iou=0.6), images, root, plain, quiet=True)
+    assert _tree(plain / "labels") != labels          # the options change the output
+
+
+@pytest.mark.timeout(120)
 def test_the_notebooks_predicted_split_is_the_same_on_a_cluster(world, model, client):
     from tecktrack.lab import predict_split
 
