@@ -48,7 +48,7 @@ def _stats(args: argparse.Namespace) -> int:
     stats = dataset.stats(args.split, quiet=args.quiet)
     summary = {"data_yaml": str(Path(args.data_yaml).resolve()), "split": args.split,
                **stats.summary(), "background_images": dataset.background_images(args.split)}
-    _print_stats(summary)
+    _print_stats(summary, stats.overlap_notes())
     if args.json:
         out = Path(args.json)
         if out.exists():
@@ -59,15 +59,15 @@ def _stats(args: argparse.Namespace) -> int:
     return 1 if summary["unreadable_images"] else 0
 
 
-def _print_stats(summary: dict) -> None:
+def _print_stats(summary: dict, notes: list[str]) -> None:
     split = summary["split"] or "all splits"
     print(f"{summary['data_yaml']} ({split}): {summary['images']} images "
           f"({summary['unlabelled_images']} without label file), {summary['boxes']} boxes")
     if summary.get("background_images"):
         print(f"{summary['background_images']} images have no label file: background "
               "(no objects), as Ultralytics reads them")
-    for pair, count in summary.get("split_overlap", {}).items():
-        print(f"note: the splits overlap: {pair} share {count} images, each counted once")
+    for note in notes:
+        print(note)
     print("\nclass                      instances   images")
     for row in summary["classes"]:
         if row["instances"]:

@@ -102,6 +102,19 @@ class DatasetStats:
     unreadable: list[str] = field(default_factory=list)
     overlap: dict[str, int] = field(default_factory=dict)
 
+    def overlap_notes(self) -> list[str]:
+        """One sentence per pair of splits that share images (each image is counted once).
+
+        Examples
+        --------
+        >>> s = DatasetStats(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(),
+        ...                  overlap={"train/val": 128})
+        >>> s.overlap_notes()
+        ['note: the splits overlap: train/val share 128 images, each counted once']
+        """
+        return [f"note: the splits overlap: {pair} share {count} images, each counted once"
+                for pair, count in self.overlap.items()]
+
     def objects_per_image(self) -> pd.Series:
         """How many images have 0, 1, 2, ... objects (labelled images only)."""
         counts = self.images.loc[self.images["labelled"], "objects"]
