@@ -68,15 +68,18 @@ def test_score_slider_recomputes_precision_like_the_library(page, lab, screensho
     _open_and_run(page, lab, "02_model_performance.ipynb", ".tt-explorer .tt-precision")
     explorer = page.locator(".tt-explorer").first
     explorer.scroll_into_view_if_needed(timeout=STEP_TIMEOUT_MS)
-    assert explorer.locator(".tt-conf").inner_text() == "0.50"
+    # textContent, not innerText: JupyterLab's windowed notebook may not have laid out a cell
+    # that run-all scrolled past, and innerText of an unrendered node is ''
+    page.wait_for_function("() => document.querySelector('.tt-explorer .tt-conf')"
+                           ".textContent === '0.50'", timeout=STEP_TIMEOUT_MS)
     handle = explorer.locator(".widget-slider .noUi-handle").first
     handle.focus(timeout=STEP_TIMEOUT_MS)
     for _ in range(3):
         handle.press("ArrowRight")
     page.wait_for_function("() => document.querySelector('.tt-explorer .tt-conf')"
                            ".textContent === '0.65'", timeout=STEP_TIMEOUT_MS)
-    conf = float(explorer.locator(".tt-conf").inner_text())
-    shown = float(explorer.locator(".tt-precision").inner_text())
+    conf = float(explorer.locator(".tt-conf").text_content())
+    shown = float(explorer.locator(".tt-precision").text_content())
     assert conf == pytest.approx(0.65)
     points = _library_points(small["02_model_performance"]["n_images"])
     assert shown == pytest.approx(points.summary(conf, 0.5)["precision"], abs=5e-5)
