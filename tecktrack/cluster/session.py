@@ -30,6 +30,8 @@ DEFAULT_SHARD_SIZE = 256
 
 #: Seconds to wait for a scheduler address to answer.
 CONNECT_TIMEOUT = 30
+#: Seconds a failed run waits for its shards still running before cleaning up.
+SETTLE_S = 60
 
 
 def shard(items: Sequence[Any], size: int = DEFAULT_SHARD_SIZE) -> list[list[Any]]:
@@ -105,10 +107,31 @@ class ClusterSession:
                 results[index[future.key]] = value
                 self.workers.add(worker)
             self.retried += self._retries(keys)
+        except BaseException:
+            self._settle(futures)
+            raise
         finally:
             self.client.cancel(futures)
         self.shards += len(futures)
         return results
+
+    def _settle(self, futures: Sequence[Any]) -> None:
+        """After a failed shard: cancel the shards not yet started and let the running ones
+        end (at most :data:`SETTLE_S`), so that the caller's clean-up of the staging folders
+        cannot race a shard still writing into its own (Dask cannot interrupt a running task).
+        """
+        from distributed import wait
+
+        keys = {f.key for f in futures}
+        try:
+            busy = {k for ks in self.client.processing().values() for k in ks} & keys
+        except Exception:  # a scheduler that no longer answers: wait for every shard
+            busy = keys
+        self.client.cancel([f for f in futures if f.key not in busy])
+        try:
+            wait([f for f in futures if f.key in busy], timeout=SETTLE_S)
+        except TimeoutError:
+            pass
 
     def _result(self, future: Any, keys: Sequence[str]) -> tuple[str, Any]:
         from distributed import KilledWorker

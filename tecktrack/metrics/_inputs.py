@@ -189,6 +189,27 @@ def _resolve_classes(gt_cls: np.ndarray, dt_cls: np.ndarray,
     return ids, tuple(names[int(i)] for i in ids)
 
 
+def check_image_keys(gt: Mapping[Hashable, Detections],
+                     preds: Mapping[Hashable, Detections]) -> None:
+    """Refuse an empty ground truth and predictions for images it does not have.
+
+    Examples
+    --------
+    >>> try:
+    ...     check_image_keys({"a": Detections.empty(False)}, {"b": Detections.empty()})
+    ... except EvaluationError as exc:
+    ...     print(exc)
+    predictions name 1 image(s) that are not in the ground truth, e.g. ['b']
+    """
+    if not gt:
+        raise EvaluationError("no images to evaluate: the ground truth mapping is empty")
+    unknown = [k for k in preds if k not in gt]
+    if unknown:
+        raise EvaluationError(
+            f"predictions name {len(unknown)} image(s) that are not in the ground truth, "
+            f"e.g. {unknown[:5]!r}")
+
+
 def flatten(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detections], *,
             names: Names = None, areas: Mapping[Hashable, np.ndarray] | None = None,
             iscrowd: Mapping[Hashable, np.ndarray] | None = None,
@@ -223,13 +244,7 @@ def flatten(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detectio
     >>> f.class_ids.tolist(), f.gt_area.tolist(), f.dt_score.dtype.name
     ([1], [100.0], 'float64')
     """
-    if not gt:
-        raise EvaluationError("no images to evaluate: the ground truth mapping is empty")
-    unknown = [k for k in preds if k not in gt]
-    if unknown:
-        raise EvaluationError(
-            f"predictions name {len(unknown)} image(s) that are not in the ground truth, "
-            f"e.g. {unknown[:5]!r}")
+    check_image_keys(gt, preds)
     keys = tuple(gt)
     g_parts = [gt[key] for key in keys]
     d_parts = [preds.get(key, _NO_PREDICTIONS) for key in keys]

@@ -25,8 +25,7 @@ import pandas as pd
 
 from tecktrack.cluster import cluster_session, shard
 from tecktrack.detections import Detections
-from tecktrack.errors import EvaluationError
-from tecktrack.metrics._inputs import ExactBoxes, Names, flatten, names_to_dict
+from tecktrack.metrics._inputs import ExactBoxes, Names, check_image_keys, flatten, names_to_dict
 from tecktrack.metrics.coco import (
     COCO_IOU_THRESHOLDS,
     Evaluation,
@@ -204,16 +203,6 @@ def _class_names(gt: Mapping, preds: Mapping, names: Names) -> dict[int, str]:
     return {int(i): str(int(i)) for i in seen}
 
 
-def _check_keys(gt: Mapping, preds: Mapping) -> None:
-    if not gt:
-        raise EvaluationError("no images to evaluate: the ground truth mapping is empty")
-    unknown = [k for k in preds if k not in gt]
-    if unknown:
-        raise EvaluationError(
-            f"predictions name {len(unknown)} image(s) that are not in the ground truth, "
-            f"e.g. {unknown[:5]!r}")
-
-
 def evaluate_sharded(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detections],
                      *, names: Names = None,
                      iou_thresholds: Sequence[float] = COCO_IOU_THRESHOLDS,
@@ -255,7 +244,7 @@ def evaluate_sharded(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable,
     True
     """
     check_params(iou_thresholds, max_dets, ap_method)
-    _check_keys(gt, preds)
+    check_image_keys(gt, preds)
     classes = _class_names(gt, preds, names)
     thresholds = tuple(float(t) for t in iou_thresholds)
     exact = exact or ExactBoxes()
