@@ -19,12 +19,10 @@ from tecktrack.augment.apply import apply_augmentations
 from tecktrack.cluster import (
     check_readable,
     cluster_session,
-    commit,
-    discard,
     new_stage,
     shard,
 )
-from tecktrack.cluster.staging import staged_files, start_run, write_manifest
+from tecktrack.cluster.staging import commit_shards, staged_files, staged_run
 from tecktrack.errors import DatasetError
 
 __all__ = ["augment_sharded"]
@@ -74,26 +72,15 @@ def augment_sharded(items: list[tuple[Path, Path | None, str]], out_dir: str | P
     read the labels, as :func:`~tecktrack.augment.apply_augmentations` does locally.
     """
     out = Path(out_dir)
-    created = not out.exists()
     parts = shard(items, shard_size)
-    try:
-        run = start_run(out)
+    with staged_run(out) as run:
         jobs = [_Job([(str(i), None if lbl is None else str(lbl), ops) for i, lbl, ops in part],
                      str(out), k, run, seed, min_visibility, list(backgrounds or []), n_classes)
                 for k, part in enumerate(parts)]
         with cluster_session(cluster, quiet=quiet) as session:
             results = session.map(_augment_shard, jobs, desc="augmenting")
-            files = [f for r in results for f in r["files"]]
-            for f in files:
+            for f in (f for r in results for f in r["files"]):
                 if (out / f).exists():
                     raise DatasetError("refusing to overwrite an existing file", out / f)
-            for r in results:
-                commit(r["stage"], out, r["files"])
-            discard(out)
-            write_manifest(out, files, session)
-    except BaseException:
-        discard(out)
-        if created and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
-        raise
+            files = commit_shards(out, results, session)
     return pd.concat([r["log"] for r in results], ignore_index=True), files

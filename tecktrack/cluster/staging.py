@@ -14,7 +14,8 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,50 @@ def commit(stage: str | Path, out: str | Path, files: Iterable[str]) -> None:
 def discard(out: str | Path) -> None:
     """Remove every staging folder under ``out`` (dead attempts, or a failed run)."""
     shutil.rmtree(Path(out) / PARTIAL, ignore_errors=True)
+
+
+@contextmanager
+def staged_run(out: str | Path) -> Iterator[str]:
+    """A run staged under ``out`` (:func:`start_run`); yields the run's name.
+
+    On any failure inside the block every staging folder is discarded, and ``out`` itself is
+    removed again when this run created it and left it empty, so a failed run writes nothing.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp()) / "new"
+    >>> try:
+    ...     with staged_run(out) as run:
+    ...         raise ValueError(run)
+    ... except ValueError:
+    ...     pass
+    >>> out.exists()
+    False
+    """
+    out = Path(out)
+    created = not out.exists()
+    try:
+        yield start_run(out)
+    except BaseException:
+        discard(out)
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
+
+
+def commit_shards(out: str | Path, results: Sequence[dict], session: Any) -> list[str]:
+    """Commit every shard's staged ``files`` into ``out``, discard the staging folders and
+    write the manifest; returns the committed files (relative paths, shard order).
+
+    Each result is a shard's ``{"stage": folder, "files": [relative paths], ...}``.
+    """
+    files = [f for r in results for f in r["files"]]
+    for r in results:
+        commit(r["stage"], out, r["files"])
+    discard(out)
+    write_manifest(out, files, session)
+    return files
 
 
 def check_readable(paths: Sequence[str | Path]) -> None:

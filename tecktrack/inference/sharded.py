@@ -21,12 +21,10 @@ import numpy as np
 from tecktrack.cluster import (
     check_readable,
     cluster_session,
-    commit,
-    discard,
     new_stage,
     shard,
 )
-from tecktrack.cluster.staging import staged_files, start_run, write_manifest
+from tecktrack.cluster.staging import commit_shards, staged_files, staged_run
 from tecktrack.detections import Detections
 from tecktrack.inference.batch import STAGES, Clock, predict_loop, write_summary
 from tecktrack.model.core import Model
@@ -82,25 +80,14 @@ def predict_sharded(model: Model, images: list[Path], root: Path, out: str | Pat
         A worker cannot read an image path (nothing is written), or the cluster failed.
     """
     out = Path(out)
-    created = not out.exists()
     spec = ModelSpec.of(model)
     parts = shard(images, shard_size)
-    try:
-        run = start_run(out)
+    with staged_run(out) as run:
         jobs = [_Job(spec, str(root), [str(p) for p in part], str(out), i, run, save_images)
                 for i, part in enumerate(parts)]
         with cluster_session(cluster, quiet=quiet) as session:
             results = session.map(_predict_shard, jobs, desc="predict")
-            files = [f for r in results for f in r["files"]]
-            for r in results:
-                commit(r["stage"], out, r["files"])
-            discard(out)
-            write_manifest(out, files, session)
-    except BaseException:
-        discard(out)
-        if created and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
-        raise
+            commit_shards(out, results, session)
     names = model.names
     counts = np.sum([r["counts"] for r in results], axis=0)
     per_class = Counter({names[i]: int(c) for i, c in enumerate(counts) if c})
