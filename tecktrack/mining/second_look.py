@@ -115,11 +115,7 @@ class SecondLook:
         """
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         out = np.zeros(len(boxes))
-        stems = np.asarray(stems, dtype=object)
-        missing = self.missing(stems)
-        if missing:
-            raise DatasetError(f"no image for {len(missing)} labelled stem(s) needed by the "
-                               f"second look, e.g. {missing[0]!r}")
+        stems = self.checked_stems(stems)
         groups = image_groups(stems)
         for rows in progress([g for g in groups if len(g)], desc="second look", quiet=self.quiet,
                              unit="image"):
@@ -128,6 +124,16 @@ class SecondLook:
                                       factor=self.factor, min_side=self.min_side,
                                       conf=self.conf, min_iou=min_iou)
         return out
+
+    def checked_stems(self, stems: Sequence[str]) -> np.ndarray:
+        """``stems`` as an object array, refused with a :class:`DatasetError` when any of them
+        has no image."""
+        stems = np.asarray(stems, dtype=object)
+        missing = self.missing(stems)
+        if missing:
+            raise DatasetError(f"no image for {len(missing)} labelled stem(s) needed by the "
+                               f"second look, e.g. {missing[0]!r}")
+        return stems
 
     def missing(self, stems: Sequence[str]) -> list[str]:
         """Stems without an image, sorted."""

@@ -27,7 +27,6 @@ import numpy as np
 from tecktrack.cluster import ClusterSession, check_readable, cluster_session, shard
 from tecktrack.datasets.box_table import BoxTable, read_label_files
 from tecktrack.datasets.yolo import LabelWarning
-from tecktrack.errors import DatasetError
 from tecktrack.mining.hard_negatives import HardNegativeMining
 from tecktrack.mining.second_look import SecondLook, image_groups, look_at_image
 from tecktrack.model.spec import ModelSpec
@@ -144,11 +143,7 @@ class ShardedSecondLook(SecondLook):
         """As :meth:`SecondLook.evidence`, one shard of images per task."""
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         out = np.zeros(len(boxes))
-        stems = np.asarray(stems, dtype=object)
-        missing = self.missing(stems)
-        if missing:
-            raise DatasetError(f"no image for {len(missing)} labelled stem(s) needed by the "
-                               f"second look, e.g. {missing[0]!r}")
+        stems = self.checked_stems(stems)
         groups = [g for g in image_groups(stems) if len(g)]
         parts = shard(groups, self.shard_size)
         jobs = [_LookJob(self.spec,
