@@ -1,0 +1,42 @@
+"""One-screen summary of every goal after a benchmark run (see ``benchmarks/goals.py``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from goals import GOALS, measured  # noqa: E402
+
+
+def summary_lines() -> list[str]:
+    """The summary table: goal, measured value, threshold, verdict; load average last."""
+    values = measured()
+    lines = [f"{'goal':<26} {'measured':>9}  {'target':<9} {'':<8} detail"]
+    for key, goal in GOALS.items():
+        if key in values:
+            value, detail = values[key]
+            verdict = "met" if goal.met(value) else "NOT MET"
+            shown = f"{value:.3f}{goal.unit}"
+        else:
+            verdict, shown, detail = "not run", "-", ""
+        lines.append(f"{key:<26} {shown:>9}  {goal.op} {goal.threshold:g}{goal.unit:<4} "
+                     f"{verdict:<8} {detail}")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    lines.append(f"load average at the end: {load} on {os.cpu_count()} cores")
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if not measured():
+        return
+    terminalreporter.section("goals")
+    for line in summary_lines():
+        terminalreporter.write_line(line)
+    out = Path(config.rootpath) / "results" / "bench-summary.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({k: {"value": v, "detail": d, "goal": f"{GOALS[k].op} "
+                                   f"{GOALS[k].threshold}", "met": GOALS[k].met(v)}
+                               for k, (v, d) in measured().items()}, indent=2) + "\n")
