@@ -282,9 +282,8 @@ class Model:
         """
         index = None if self.end2end else self._keep(candidates)
         xyxy = unmap_kept(candidates.xyxy, index, self._way_back(info), self.clip)
-        if index is None:
-            return trusted_detections(xyxy, candidates.class_ids.copy(),
-                                      np.array(candidates.scores, np.float32))
+        if index is None:  # end-to-end rows (already through NMS): all of them, copied
+            return Detections(xyxy, candidates.class_ids, candidates.scores)
         return trusted_detections(xyxy, candidates.class_ids.take(index),
                                   candidates.scores.take(index))
 
