@@ -128,3 +128,18 @@ def test_predict_returns_detections_that_own_their_arrays():
     blob, info = model.preprocess(frame)
     for cand in model.decode_batch(model.forward(blob), [info]):
         check_trusted(cand)
+
+
+def test_the_geometry_cache_stays_bounded_and_right():
+    """Frames of many sizes: each still maps back with its own geometry, and the cache of
+    per-size geometry does not grow without bound."""
+    from tecktrack.model.core import MAX_FITS
+
+    model = load_model(REPO / "models" / "demo-n", backend="onnxruntime", threads=1)
+    model.letterbox = True  # the demo models stretch; letterbox pads differ per size
+    for i in range(MAX_FITS + 5):
+        w, h = 200 + i, 150 + 2 * i
+        blob, info = model.preprocess(_frame(w, h, i))
+        fitted, want = letterbox(_frame(w, h, i), model.input_size)
+        assert info == want and blob.tobytes() == make_blob([fitted]).tobytes()
+        assert len(model._fits) <= MAX_FITS

@@ -27,6 +27,8 @@ __all__ = ["Model"]
 DEFAULT_BATCH = 8
 #: Most candidates NMS sees with ``multi_label`` (Ultralytics' ``max_nms``).
 MAX_NMS = 30000
+#: Frame sizes whose geometry a Model keeps (a stream has one; a photo folder may have many).
+MAX_FITS = 64
 
 
 class Model:
@@ -141,6 +143,8 @@ class Model:
         key = (frame.shape[1], frame.shape[0], self.letterbox)
         fit = self._fits.get(key)
         if fit is None:
+            if len(self._fits) >= MAX_FITS:  # a folder of many sizes: keep the memory bounded
+                self._fits.clear()
             fit = self._fits[key] = plan_fit(key[0], key[1], self.input_size, key[2])
         return fit
 
