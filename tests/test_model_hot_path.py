@@ -143,3 +143,22 @@ def test_the_geometry_cache_stays_bounded_and_right():
         fitted, want = letterbox(_frame(w, h, i), model.input_size)
         assert info == want and blob.tobytes() == make_blob([fitted]).tobytes()
         assert len(model._fits) <= MAX_FITS
+
+
+def test_suppress_maps_back_with_a_frame_info_made_elsewhere():
+    """A FrameInfo the model did not make (a copy, or one built by hand) maps boxes back
+    with its own numbers, exactly as ``unmap_boxes`` + clip."""
+    from dataclasses import replace
+
+    model = load_model(REPO / "models" / "demo-n", backend="onnxruntime", threads=1)
+    model.conf = 0.01
+    frame = cv2.resize(_frame(64, 48, 1), (640, 480), interpolation=cv2.INTER_NEAREST)
+    blob, info = model.preprocess(frame)
+    cands = model.decode_batch(model.forward(blob), [info])[0]
+    ours = model.suppress(cands, info)
+    assert len(ours) > 0
+    for other in (replace(info), replace(info, pad_x=3.0, pad_y=5.0, scale_x=0.4, width=700)):
+        got = model.suppress(cands, other)
+        kept = cands[model._keep(cands)]
+        assert got.xyxy.tobytes() == unmap_boxes(kept.xyxy, other, clip=True).tobytes()
+        check_trusted(got)
