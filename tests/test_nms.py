@@ -48,12 +48,17 @@ def cv_batched(xyxy, scores, class_ids, thr: float) -> np.ndarray:
 
 
 def both_paths(*args, **kwargs) -> np.ndarray:
-    """nms_indices through each strategy, which must agree exactly: class-aware all-pairs
-    vs rounds, and one-class blocks of 32 vs blocks of 3."""
+    """nms_indices through each strategy, which must agree exactly: the plain-Python greedy
+    (up to ``_PY_MAX`` boxes) vs the vectorised paths, class-aware all-pairs vs rounds, and
+    one-class blocks of 32 vs blocks of 3."""
     default = nms_indices(*args, **kwargs)
-    with mock.patch.object(nms, "_DENSE_MAX", 0), mock.patch.object(nms, "_BLOCK", 3):
+    with mock.patch.object(nms, "_PY_MAX", 0), mock.patch.object(nms, "_DENSE_MAX", 0), \
+            mock.patch.object(nms, "_BLOCK", 3):
         other = nms_indices(*args, **kwargs)
     np.testing.assert_array_equal(default, other)
+    with mock.patch.object(nms, "_PY_MAX", 10**6):
+        python = nms_indices(*args, **kwargs)
+    np.testing.assert_array_equal(default, python)
     return default
 
 
@@ -133,7 +138,8 @@ def test_class_aware_agnostic_and_max_det():
     assert nms_indices(boxes, scores, classes, agnostic=True).tolist() == [1, 3]
     assert nms_indices(boxes, scores).tolist() == [1, 3]
     assert nms_indices(boxes, scores, classes, max_det=2).tolist() == [1, 2]
-    with mock.patch.object(nms, "_DENSE_MAX", 0), mock.patch.object(nms, "_BLOCK", 1):
+    with mock.patch.object(nms, "_PY_MAX", 0), mock.patch.object(nms, "_DENSE_MAX", 0), \
+            mock.patch.object(nms, "_BLOCK", 1):
         assert nms_indices(boxes, scores, classes, max_det=2).tolist() == [1, 2]
         assert nms_indices(boxes, scores, classes, agnostic=True).tolist() == [1, 3]
 

@@ -32,6 +32,7 @@ Three exact strategies, all vectorised and cross-checked against each other in t
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
@@ -44,6 +45,8 @@ from tecktrack.detections import Detections
 __all__ = ["NMS", "nms_indices", "soft_nms"]
 
 _EPS = float(np.finfo(np.float64).eps)
+# Native dtypes are singletons: ``a.dtype is _F32`` is the cheapest exact dtype test.
+_F32, _F64, _I64 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64)
 _F32_ONE = np.float32(1.0)
 SoftMethod = Literal["linear", "gaussian"]
 
@@ -70,16 +73,36 @@ def _smallest(values: np.ndarray) -> float:
 
 
 # -- input handling --------------------------------------------------------------------------
-def _xyxy64(xyxy: np.ndarray) -> np.ndarray:
-    """Validated float64 ``(n, 4)`` corners."""
-    b = np.asarray(xyxy, dtype=np.float64)
+def _finite(values: np.ndarray) -> bool:
+    """Whether every entry is finite, through one dot product: a NaN or an infinity makes the
+    sum of squares non-finite; only then (or when the squares overflow) is each entry checked."""
+    flat = values.ravel()
+    return math.isfinite(flat.dot(flat)) or _all(np.isfinite(flat))
+
+
+def _corners(xyxy: np.ndarray) -> np.ndarray:
+    """``(n, 4)`` corners as float32 or float64 (other dtypes become float64), not yet checked
+    for NaN: both convert exactly to float64, so every later step sees the same values."""
+    b = np.asarray(xyxy)
+    if b.dtype is not _F32 and b.dtype is not _F64:
+        b = b.astype(_F64)
     if b.size == 0:
         b = b.reshape(0, 4)
     if b.ndim != 2 or b.shape[1] != 4:
         raise ValueError(f"xyxy must have shape (n, 4), got {b.shape}")
-    if not _all(np.isfinite(b)):
-        raise ValueError("xyxy contains NaN or infinite coordinates")
     return b
+
+
+_BAD_XYXY = "xyxy contains NaN or infinite coordinates"
+_BAD_SCORES = "scores contain NaN or infinite values"
+
+
+def _xyxy64(xyxy: np.ndarray) -> np.ndarray:
+    """Validated float64 ``(n, 4)`` corners."""
+    b = _corners(xyxy)
+    if not _finite(b):
+        raise ValueError(_BAD_XYXY)
+    return b.astype(np.float64, copy=False)
 
 
 def _box_rows(xyxy64: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -96,12 +119,20 @@ def _box_rows(xyxy64: np.ndarray, order: np.ndarray) -> np.ndarray:
     return out
 
 
-def _scores32(scores: np.ndarray, n: int) -> np.ndarray:
+def _scores(scores: np.ndarray, n: int) -> np.ndarray:
+    """float32 scores of shape ``(n,)``, not yet checked for NaN."""
+    if type(scores) is np.ndarray and scores.dtype is _F32 and scores.shape == (n,):
+        return scores  # what a detector hands over: nothing to convert
     s = np.asarray(scores, dtype=np.float32).reshape(-1)
     if s.shape != (n,):
         raise ValueError(f"scores must have shape ({n},), got {s.shape}")
-    if not _all(np.isfinite(s)):
-        raise ValueError("scores contain NaN or infinite values")
+    return s
+
+
+def _scores32(scores: np.ndarray, n: int) -> np.ndarray:
+    s = _scores(scores, n)
+    if not _finite(s):
+        raise ValueError(_BAD_SCORES)
     return s
 
 
@@ -109,6 +140,8 @@ def _classes(class_ids: np.ndarray | None, n: int, agnostic: bool) -> np.ndarray
     """Class ids as int64, or ``None`` when every box is in one group."""
     if class_ids is None or agnostic:
         return None
+    if type(class_ids) is np.ndarray and class_ids.dtype is _I64 and class_ids.shape == (n,):
+        return class_ids
     c = np.asarray(class_ids).reshape(-1)
     if c.shape != (n,):
         raise ValueError(f"class_ids must have shape ({n},), got {c.shape}")
@@ -244,6 +277,59 @@ def _overlapping(boxes: np.ndarray, i: np.ndarray, j: np.ndarray, cut: float,
     return i[over], j[over]
 
 
+# -- tiny inputs: the greedy loop itself, in plain Python ----------------------------------------
+#: Up to this many boxes, NMS runs as a plain-Python greedy loop over Python floats: each NumPy
+#: call costs ~0.5-1 us whatever its size, more than the whole loop spends on a dozen boxes.
+_PY_MAX = 16
+
+
+def _greedy_python(rows: list[list[float]], scores: list[float], classes: list[int] | None,
+                   cut: float) -> tuple[list[int], float]:
+    """Greedy NMS on Python floats: the indices kept, in descending score order, and the sum
+    of every box's ``x2 - x1 + y2 - y1`` (not finite when a corner is NaN or infinite).
+
+    The same arithmetic as :func:`_pair_iou`, operation for operation (Python floats are IEEE
+    doubles), so the outcome is that of the vectorised paths: ``sorted(..., reverse=True)``
+    keeps equal scores in input order like the stable argsort, and a pair whose areas sum to
+    at most float64 eps has IoU 1.
+    """
+    eps = _EPS
+    order = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)
+    groups = [0] * len(scores) if classes is None else classes
+    kept_by_group: dict[int, list[tuple[float, float, float, float, float]]] = {}
+    keep: list[int] = []
+    check = 0.0
+    for i in order:
+        x1, y1, x2, y2 = rows[i]
+        w = x2 - x1
+        h = y2 - y1
+        check += w + h
+        area = w * h if w > 0.0 and h > 0.0 else 0.0
+        kept = kept_by_group.get(groups[i])
+        if kept is None:
+            kept_by_group[groups[i]] = [(x1, y1, x2, y2, area)]
+            keep.append(i)
+            continue
+        for k1, l1, k2, l2, k_area in kept:
+            w = (k2 if k2 < x2 else x2) - (k1 if k1 > x1 else x1)
+            if w > 0.0:
+                h = (l2 if l2 < y2 else y2) - (l1 if l1 > y1 else y1)
+                if h > 0.0:
+                    union = k_area + area
+                    if union <= eps:
+                        break  # both (near) zero-area: IoU 1 > cut
+                    inter = w * h
+                    if inter / (union - inter) > cut:
+                        break
+                    continue
+            if k_area + area <= eps:
+                break
+        else:
+            kept.append((x1, y1, x2, y2, area))
+            keep.append(i)
+    return keep, check
+
+
 # -- class-aware, small inputs: every same-class pair at once ----------------------------------
 _DENSE_MAX = 256
 
@@ -327,6 +413,25 @@ def _nms_by_rounds(boxes: np.ndarray, groups: np.ndarray, cut: float,
     return kept_all
 
 
+def _nms_tiny(boxes: np.ndarray, scores32: np.ndarray, classes: np.ndarray | None,
+              cut: float, cap: int | None) -> np.ndarray:
+    """:func:`nms_indices` for at most ``_PY_MAX`` boxes, NaN checks included, in plain Python."""
+    ranked = scores32.tolist()
+    if not math.isfinite(sum(ranked)):  # float32 values: the sum cannot overflow
+        raise ValueError(_BAD_SCORES)
+    if cut >= 1.0:
+        if not _finite(boxes):
+            raise ValueError(_BAD_XYXY)
+        kept = sorted(range(len(ranked)), key=ranked.__getitem__, reverse=True)
+    else:
+        kept, check = _greedy_python(boxes.tolist(), ranked,
+                                     None if classes is None else classes.tolist(), cut)
+        # ``check`` is finite unless a corner is NaN or infinite, or the sum overflows.
+        if not math.isfinite(check) and not _all(np.isfinite(boxes)):
+            raise ValueError(_BAD_XYXY)
+    return np.array(kept[:cap], dtype=np.int64)
+
+
 def nms_indices(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None = None,
                 iou_threshold: float = 0.45, agnostic: bool = False, *,
                 max_det: int | None = None) -> np.ndarray:
@@ -363,14 +468,21 @@ def nms_indices(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | No
     >>> nms_indices(boxes, [0.9, 0.8, 0.7], class_ids=[0, 0, 1], agnostic=True)
     array([0])
     """
-    xyxy64 = _xyxy64(xyxy)
-    n = len(xyxy64)
-    scores32 = _scores32(scores, n)
+    boxes = _corners(xyxy)
+    n = len(boxes)
+    scores32 = _scores(scores, n)
     classes = _classes(class_ids, n, agnostic)
     cap = _check_max_det(max_det)
     cut = _iou_cut(_check_threshold("iou_threshold", iou_threshold))
-    if n == 0 or cut >= 1.0:
+    if n <= _PY_MAX:
+        return _nms_tiny(boxes, scores32, classes, cut, cap)
+    if not _finite(boxes):
+        raise ValueError(_BAD_XYXY)
+    if not _finite(scores32):
+        raise ValueError(_BAD_SCORES)
+    if cut >= 1.0:
         return _rank_order(scores32)[:cap]
+    xyxy64 = boxes.astype(np.float64, copy=False)
     order = _rank_order(scores32) if classes is None else _class_rank_order(scores32, classes)
     boxes = _box_rows(xyxy64, order)
     groups = None if classes is None else classes.take(order)
