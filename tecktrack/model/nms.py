@@ -18,11 +18,15 @@ where OpenCV would use a signed negative area; no score threshold is applied (Op
 scores ``<= score_threshold``, so it agrees with any threshold below the lowest score);
 ``max_det`` caps the *output*, where OpenCV's ``top_k`` for hard NMS caps the candidates.
 
-Three exact strategies, all vectorised and cross-checked against each other in the tests:
+Four exact strategies, cross-checked against each other and against OpenCV in the tests:
 
-* class-aware, up to 256 boxes: sort by (class, rank), compute the IoU of every same-class
-  pair at once, and resolve the greedy outcome from those suppression edges in a few
-  vectorised rounds (one per link of the longest kept/suppressed chain);
+* up to 32 boxes (class-aware or not): a plain-Python greedy loop over Python floats, the
+  same arithmetic operation for operation; NumPy's per-call cost (~0.5 us, whatever the size)
+  would exceed the whole loop there;
+* class-aware, up to 256 boxes: sort by (class, rank); the best box of every class drops what
+  it overlaps in one vectorised step; the boxes left form an NMS problem of their own, usually
+  a handful, which the same Python loop finishes (when many are left: the IoU of every
+  same-class pair at once, resolved from those suppression edges in a few vectorised rounds);
 * class-aware, more boxes: greedy suppression for every class at the same time, each round
   keeping the best remaining box of each class and dropping, with one vectorised IoU row per
   class, what it overlaps; rounds = boxes kept by the busiest class, not boxes;
@@ -74,10 +78,8 @@ def _smallest(values: np.ndarray) -> float:
 
 # -- input handling --------------------------------------------------------------------------
 def _finite(values: np.ndarray) -> bool:
-    """Whether every entry is finite, through one dot product: a NaN or an infinity makes the
-    sum of squares non-finite; only then (or when the squares overflow) is each entry checked."""
-    flat = values.ravel()
-    return math.isfinite(flat.dot(flat)) or _all(np.isfinite(flat))
+    """Whether every entry is finite (no warning for NaN or infinity, unlike arithmetic)."""
+    return _all(np.isfinite(values))
 
 
 def _corners(xyxy: np.ndarray) -> np.ndarray:
@@ -279,8 +281,10 @@ def _overlapping(boxes: np.ndarray, i: np.ndarray, j: np.ndarray, cut: float,
 
 # -- tiny inputs: the greedy loop itself, in plain Python ----------------------------------------
 #: Up to this many boxes, NMS runs as a plain-Python greedy loop over Python floats: each NumPy
-#: call costs ~0.5-1 us whatever its size, more than the whole loop spends on a dozen boxes.
-_PY_MAX = 16
+#: call costs ~0.5 us whatever its size, and the vectorised paths need 30 to 40 of them, more
+#: than the loop spends on a few dozen detector candidates (~0.1 us per IoU test). Worst case,
+#: 32 boxes of one class that all survive (496 tests), it costs about what those paths do.
+_PY_MAX = 32
 
 
 def _greedy_python(rows: list[list[float]], order: list[int] | range,
@@ -310,7 +314,8 @@ def _greedy_python(rows: list[list[float]], order: list[int] | range,
             kept_by_group[groups[i]] = [(x1, y1, x2, y2, area)]
             keep.append(i)
             continue
-        for k1, l1, k2, l2, k_area in kept:
+        for box in kept:
+            k1, l1, k2, l2, k_area = box
             w = (k2 if k2 < x2 else x2) - (k1 if k1 > x1 else x1)
             if w > 0.0:
                 h = (l2 if l2 < y2 else y2) - (l1 if l1 > y1 else y1)
@@ -320,6 +325,9 @@ def _greedy_python(rows: list[list[float]], order: list[int] | range,
                         break  # both (near) zero-area: IoU 1 > cut
                     inter = w * h
                     if inter / (union - inter) > cut:
+                        if box is not kept[0]:  # test the last suppressor first next time
+                            kept.remove(box)
+                            kept.insert(0, box)
                         break
                     continue
             if k_area + area <= eps:
@@ -336,7 +344,10 @@ def _ranked(scores: list[float]) -> list[int]:
     return sorted(range(len(scores)), key=scores.__getitem__, reverse=True)
 
 
-# -- class-aware, up to _DENSE_MAX boxes: each class's best box, then the rest in Python ---------
+# -- class-aware, up to _DENSE_MAX boxes: each class's best box, then the rest in Python -------
+#: Class-aware inputs up to this many boxes go through :func:`_nms_by_leaders`; more through
+#: :func:`_nms_by_rounds`.
+_DENSE_MAX = 256
 #: Most boxes left after the leader pass that the plain-Python greedy finishes; more go
 #: through the all-pairs path (a Python test costs ~0.1 us, so 40 boxes of one class that all
 #: survive, 780 tests, still cost about what the vectorised path does).
@@ -369,20 +380,16 @@ def _nms_by_leaders(boxes: np.ndarray, groups: np.ndarray, cut: float,
     return head.nonzero()[0]
 
 
-@lru_cache(maxsize=1)
-def _arange_cache(size: int) -> np.ndarray:
-    return np.arange(size)
+_ARANGE = np.arange(_DENSE_MAX)
+_ARANGE.setflags(write=False)
 
 
 def _positions(n: int) -> np.ndarray:
-    """``np.arange(n)`` from a cached array (a read-only view; ``n`` up to 4096 costs nothing)."""
-    if n > 4096:
-        return np.arange(n)
-    return _arange_cache(4096)[:n]
+    """``np.arange(n)``, as a read-only view of a cached array up to ``_DENSE_MAX``."""
+    return _ARANGE[:n] if n <= len(_ARANGE) else np.arange(n)
 
 
-# -- class-aware, small inputs: every same-class pair at once ----------------------------------
-_DENSE_MAX = 256
+# -- class-aware, many boxes left after the leaders: every same-class pair at once -------------
 
 
 def _group_pairs(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
