@@ -49,16 +49,17 @@ def cv_batched(xyxy, scores, class_ids, thr: float) -> np.ndarray:
 
 def both_paths(*args, **kwargs) -> np.ndarray:
     """nms_indices through each strategy, which must agree exactly: the plain-Python greedy
-    (up to ``_PY_MAX`` boxes) vs the vectorised paths, class-aware all-pairs vs rounds, and
+    on everything; after the class-aware leader pass, the Python loop, all pairs or rounds;
     one-class blocks of 32 vs blocks of 3."""
     default = nms_indices(*args, **kwargs)
-    with mock.patch.object(nms, "_PY_MAX", 0), mock.patch.object(nms, "_DENSE_MAX", 0), \
-            mock.patch.object(nms, "_BLOCK", 3):
-        other = nms_indices(*args, **kwargs)
-    np.testing.assert_array_equal(default, other)
-    with mock.patch.object(nms, "_PY_MAX", 10**6):
-        python = nms_indices(*args, **kwargs)
-    np.testing.assert_array_equal(default, python)
+    strategies = {
+        "python": {"_PY_MAX": 10**6},
+        "leaders+pairs": {"_PY_MAX": 0, "_TAIL_MAX": 0, "_PAIRS_MAX": 10**6, "_BLOCK": 3},
+        "leaders+rounds": {"_PY_MAX": 0, "_TAIL_MAX": 0, "_PAIRS_MAX": 0, "_BLOCK": 1},
+    }
+    for name, knobs in strategies.items():
+        with mock.patch.multiple(nms, **knobs):
+            np.testing.assert_array_equal(nms_indices(*args, **kwargs), default, err_msg=name)
     return default
 
 
@@ -138,8 +139,7 @@ def test_class_aware_agnostic_and_max_det():
     assert nms_indices(boxes, scores, classes, agnostic=True).tolist() == [1, 3]
     assert nms_indices(boxes, scores).tolist() == [1, 3]
     assert nms_indices(boxes, scores, classes, max_det=2).tolist() == [1, 2]
-    with mock.patch.object(nms, "_PY_MAX", 0), mock.patch.object(nms, "_DENSE_MAX", 0), \
-            mock.patch.object(nms, "_BLOCK", 1):
+    with mock.patch.multiple(nms, _PY_MAX=0, _TAIL_MAX=0, _PAIRS_MAX=0, _BLOCK=1):
         assert nms_indices(boxes, scores, classes, max_det=2).tolist() == [1, 2]
         assert nms_indices(boxes, scores, classes, agnostic=True).tolist() == [1, 3]
 
@@ -244,8 +244,7 @@ def annotated_candidates(n: int, n_classes: int, seed: int) -> tuple[np.ndarray,
     return xyxy, scores, classes
 
 
-@pytest.mark.parametrize("n", [nms._PY_MAX - 1, nms._PY_MAX, nms._PY_MAX + 1, 64, 100,
-                               nms._DENSE_MAX, nms._DENSE_MAX + 1])
+@pytest.mark.parametrize("n", [nms._PY_MAX - 1, nms._PY_MAX, nms._PY_MAX + 1, 64, 100, 600])
 @pytest.mark.parametrize("n_classes", [1, 3, 80])
 def test_cutover_sizes_match_opencv_per_class(n, n_classes):
     for seed in range(3):
@@ -276,14 +275,17 @@ def _tail_case(left: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return xyxy, scores.astype(np.float32), classes.astype(np.int64)
 
 
-@pytest.mark.parametrize("left", [1, nms._TAIL_MAX - 1, nms._TAIL_MAX, nms._TAIL_MAX + 1, 60])
-def test_boxes_left_after_the_leaders_python_or_all_pairs(left):
+@pytest.mark.parametrize("left", [1, nms._TAIL_MAX - 1, nms._TAIL_MAX, nms._TAIL_MAX + 1,
+                                  nms._PAIRS_MAX, nms._PAIRS_MAX + 1])
+def test_boxes_left_after_the_leaders_python_pairs_or_rounds(left):
     xyxy, scores, classes = _tail_case(left)
     assert len(xyxy) > nms._PY_MAX
-    with mock.patch.object(nms, "_nms_by_pairs", wraps=nms._nms_by_pairs) as pairs:
+    with mock.patch.object(nms, "_nms_by_pairs", wraps=nms._nms_by_pairs) as pairs, \
+            mock.patch.object(nms, "_nms_by_rounds", wraps=nms._nms_by_rounds) as rounds:
         got = nms_indices(xyxy, scores, classes, 0.45)
-    # The Python loop finishes up to _TAIL_MAX boxes, the all-pairs path more.
-    assert pairs.called == (left > nms._TAIL_MAX)
+    # The Python loop finishes up to _TAIL_MAX boxes, all pairs up to _PAIRS_MAX, rounds more.
+    assert pairs.called == (nms._TAIL_MAX < left <= nms._PAIRS_MAX)
+    assert rounds.called == (left > nms._PAIRS_MAX)
     assert got.tolist() == cv_batched(xyxy, scores, classes, 0.45).tolist()
     assert both_paths(xyxy, scores, classes, iou_threshold=0.45).tolist() == got.tolist()
 

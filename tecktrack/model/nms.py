@@ -23,13 +23,14 @@ Four exact strategies, cross-checked against each other and against OpenCV in th
 * up to 32 boxes (class-aware or not): a plain-Python greedy loop over Python floats, the
   same arithmetic operation for operation; NumPy's per-call cost (~0.5 us, whatever the size)
   would exceed the whole loop there;
-* class-aware, up to 256 boxes: sort by (class, rank); the best box of every class drops what
-  it overlaps in one vectorised step; the boxes left form an NMS problem of their own, usually
-  a handful, which the same Python loop finishes (when many are left: the IoU of every
-  same-class pair at once, resolved from those suppression edges in a few vectorised rounds);
-* class-aware, more boxes: greedy suppression for every class at the same time, each round
-  keeping the best remaining box of each class and dropping, with one vectorised IoU row per
-  class, what it overlaps; rounds = boxes kept by the busiest class, not boxes;
+* class-aware, more boxes: sort by (class, rank); the best box of every class drops what it
+  overlaps in one vectorised step; the boxes left form an NMS problem of their own, which
+  - up to 40 boxes (usually) the same Python loop finishes;
+  - up to 256, the IoU of every same-class pair at once resolves, from those suppression
+    edges, in a few vectorised rounds (one per link of the longest kept/suppressed chain);
+  - beyond, greedy suppression runs for every class at the same time, each round keeping the
+    best remaining box of each class and dropping, with one vectorised IoU row per class,
+    what it overlaps; rounds = boxes kept by the busiest class, not boxes;
 * one class (``agnostic`` or no class ids): 32 candidates at a time, resolved exactly from
   their pairs, whose kept boxes then drop every remaining box they overlap in one matrix.
 """
@@ -309,9 +310,10 @@ def _greedy_python(rows: list[list[float]], order: list[int] | range,
         h = y2 - y1
         check += w + h
         area = w * h if w > 0.0 and h > 0.0 else 0.0
-        kept = kept_by_group.get(groups[i])
+        group = groups[i]
+        kept = kept_by_group.get(group)
         if kept is None:
-            kept_by_group[groups[i]] = [(x1, y1, x2, y2, area)]
+            kept_by_group[group] = [(x1, y1, x2, y2, area)]
             keep.append(i)
             continue
         for box in kept:
@@ -344,14 +346,14 @@ def _ranked(scores: list[float]) -> list[int]:
     return sorted(range(len(scores)), key=scores.__getitem__, reverse=True)
 
 
-# -- class-aware, up to _DENSE_MAX boxes: each class's best box, then the rest in Python -------
-#: Class-aware inputs up to this many boxes go through :func:`_nms_by_leaders`; more through
-#: :func:`_nms_by_rounds`.
-_DENSE_MAX = 256
+# -- class-aware: each class's best box at once, then the rest ---------------------------------
 #: Most boxes left after the leader pass that the plain-Python greedy finishes; more go
 #: through the all-pairs path (a Python test costs ~0.1 us, so 40 boxes of one class that all
 #: survive, 780 tests, still cost about what the vectorised path does).
 _TAIL_MAX = 40
+#: Most boxes left after the leader pass that go through the all-pairs path; more go through
+#: :func:`_nms_by_rounds` (same-class pairs grow with the square of the boxes, rounds do not).
+_PAIRS_MAX = 256
 
 
 def _nms_by_leaders(boxes: np.ndarray, groups: np.ndarray, cut: float,
@@ -361,7 +363,8 @@ def _nms_by_leaders(boxes: np.ndarray, groups: np.ndarray, cut: float,
     The first box of every group is kept and drops every box of its group it overlaps, all
     groups in one vectorised step. What is left can only be suppressed by what is left (a
     dropped box suppresses nothing), so it is an NMS problem of its own, usually a handful of
-    boxes: the plain-Python greedy finishes it, or :func:`_nms_by_pairs` when it is large.
+    boxes: the plain-Python greedy finishes it; more go through :func:`_nms_by_pairs`, many
+    more through :func:`_nms_by_rounds`.
     """
     head = _segment_heads(groups)
     start = np.multiply(head, _positions(len(groups)))
@@ -374,18 +377,20 @@ def _nms_by_leaders(boxes: np.ndarray, groups: np.ndarray, cut: float,
         if rest.size <= _TAIL_MAX:
             kept, _ = _greedy_python(rest_boxes[:4].T.tolist(), range(rest.size),
                                      groups.take(rest).tolist(), cut)
-        else:
+        elif rest.size <= _PAIRS_MAX:
             kept = _nms_by_pairs(rest_boxes, groups.take(rest), cut, degenerate)
+        else:
+            kept = _nms_by_rounds(rest_boxes, groups.take(rest), cut, degenerate)
         head[rest.take(kept)] = True
     return head.nonzero()[0]
 
 
-_ARANGE = np.arange(_DENSE_MAX)
+_ARANGE = np.arange(1024)
 _ARANGE.setflags(write=False)
 
 
 def _positions(n: int) -> np.ndarray:
-    """``np.arange(n)``, as a read-only view of a cached array up to ``_DENSE_MAX``."""
+    """``np.arange(n)``, as a read-only view of a cached array for small ``n``."""
     return _ARANGE[:n] if n <= len(_ARANGE) else np.arange(n)
 
 
@@ -474,15 +479,15 @@ def _nms_by_rounds(boxes: np.ndarray, groups: np.ndarray, cut: float,
 def _nms_tiny(boxes: np.ndarray, scores32: np.ndarray, classes: np.ndarray | None,
               cut: float, cap: int | None) -> np.ndarray:
     """:func:`nms_indices` for at most ``_PY_MAX`` boxes, NaN checks included, in plain Python."""
-    ranked = scores32.tolist()
-    if not math.isfinite(sum(ranked)):  # float32 values: the sum cannot overflow
+    score_list = scores32.tolist()
+    if not math.isfinite(sum(score_list)):  # float32 values: the sum cannot overflow
         raise ValueError(_BAD_SCORES)
     if cut >= 1.0:
         if not _finite(boxes):
             raise ValueError(_BAD_XYXY)
-        kept = _ranked(ranked)
+        kept = _ranked(score_list)
     else:
-        kept, check = _greedy_python(boxes.tolist(), _ranked(ranked),
+        kept, check = _greedy_python(boxes.tolist(), _ranked(score_list),
                                      None if classes is None else classes.tolist(), cut)
         # ``check`` is finite unless a corner is NaN or infinite, or the sum overflows.
         if not math.isfinite(check) and not _all(np.isfinite(boxes)):
@@ -548,11 +553,7 @@ def nms_indices(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | No
     degenerate = _smallest(rows[4]) <= _EPS
     if by_class is None:
         return ranked.take(_nms_blocked(rows, cut, degenerate)[:cap])
-    groups = classes.take(order)
-    if n <= _DENSE_MAX:
-        kept = _nms_by_leaders(rows, groups, cut, degenerate)
-    else:
-        kept = _nms_by_rounds(rows, groups, cut, degenerate)
+    kept = _nms_by_leaders(rows, classes.take(order), cut, degenerate)
     # Back from class-major to global score order: the kept boxes' ranks, ascending.
     kept = by_class.take(kept)
     kept.sort()
