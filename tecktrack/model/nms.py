@@ -86,6 +86,9 @@ def _finite(values: np.ndarray) -> bool:
 def _corners(xyxy: np.ndarray) -> np.ndarray:
     """``(n, 4)`` corners as float32 or float64 (other dtypes become float64), not yet checked
     for NaN: both convert exactly to float64, so every later step sees the same values."""
+    if type(xyxy) is np.ndarray and xyxy.ndim == 2 and xyxy.shape[1] == 4 \
+            and (xyxy.dtype is _F32 or xyxy.dtype is _F64):
+        return xyxy  # what a detector hands over: nothing to convert
     b = np.asarray(xyxy)
     if b.dtype is not _F32 and b.dtype is not _F64:
         b = b.astype(_F64)
@@ -203,6 +206,19 @@ def _iou_cut(threshold: float) -> float:
         else:
             hi = mid
     return _double_from_bits(lo)
+
+
+_CUTS: dict[float, float] = {}
+
+
+def _cut_at(iou_threshold: float) -> float:
+    """:func:`_iou_cut` of a checked threshold, memoised on the value the caller passes."""
+    cut = _CUTS.get(iou_threshold) if type(iou_threshold) is float else None
+    if cut is None:
+        cut = _iou_cut(_check_threshold("iou_threshold", iou_threshold))
+        if type(iou_threshold) is float and len(_CUTS) < 256:
+            _CUTS[iou_threshold] = cut
+    return cut
 
 
 def _pair_iou(a: np.ndarray, b: np.ndarray, degenerate: bool) -> np.ndarray:
@@ -536,7 +552,7 @@ def nms_indices(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | No
     scores32 = _scores(scores, n)
     classes = _classes(class_ids, n, agnostic)
     cap = _check_max_det(max_det)
-    cut = _iou_cut(_check_threshold("iou_threshold", iou_threshold))
+    cut = _cut_at(iou_threshold)
     if n <= _PY_MAX:
         return _nms_tiny(boxes, scores32, classes, cut, cap)
     if not _finite(boxes):
