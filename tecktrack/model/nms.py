@@ -382,9 +382,8 @@ def _nms_by_leaders(boxes: np.ndarray, groups: np.ndarray, cut: float,
     boxes: the plain-Python greedy finishes it; more go through :func:`_nms_by_pairs`, many
     more through :func:`_nms_by_rounds`.
     """
-    head = _segment_heads(groups)
-    start = np.multiply(head, _positions(len(groups)))
-    np.maximum.accumulate(start, out=start)
+    start = groups.searchsorted(groups)  # where each box's group starts (groups ascend)
+    head = start == _positions(len(groups))
     over = _pair_iou(boxes.take(start, axis=1), boxes, degenerate) > cut
     over |= head
     rest = (~over).nonzero()[0]
@@ -557,11 +556,12 @@ def nms_indices(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | No
         return _nms_tiny(boxes, scores32, classes, cut, cap)
     if not _finite(boxes):
         raise ValueError(_BAD_XYXY)
-    if not _finite(scores32):
+    ranked = _rank_order(scores32)
+    # The sort puts +inf first, -inf and NaN last: the two ends tell whether all are finite.
+    if not (math.isfinite(scores32[ranked[0]]) and math.isfinite(scores32[ranked[-1]])):
         raise ValueError(_BAD_SCORES)
     if cut >= 1.0:
-        return _rank_order(scores32)[:cap]
-    ranked = _rank_order(scores32)
+        return ranked[:cap]
     # Class-major order: a stable sort by class of the ranked boxes keeps rank order in a class.
     by_class = None if classes is None else classes.take(ranked).argsort(kind="stable")
     order = ranked if by_class is None else ranked.take(by_class)
