@@ -252,11 +252,6 @@ def _rank_order(scores32: np.ndarray) -> np.ndarray:
     return (-scores32).argsort(kind="stable")
 
 
-def _class_rank_order(scores32: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Indices sorted by class, then descending score, ties in input order."""
-    return np.lexsort((-scores32, classes))
-
-
 def _segment_heads(groups: np.ndarray) -> np.ndarray:
     """Boolean mask of the first element of every run of equal values in ``groups``."""
     head = np.empty(len(groups), dtype=bool)
@@ -410,8 +405,6 @@ def _positions(n: int) -> np.ndarray:
 
 
 # -- class-aware, many boxes left after the leaders: every same-class pair at once -------------
-
-
 def _group_pairs(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions ``i < j`` in the same run of a group-sorted array: each ``j`` pairs with
     the positions from its run's start up to ``j - 1``."""
