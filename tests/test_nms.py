@@ -48,12 +48,18 @@ def cv_batched(xyxy, scores, class_ids, thr: float) -> np.ndarray:
 
 
 def both_paths(*args, **kwargs) -> np.ndarray:
-    """nms_indices through each strategy, which must agree exactly: class-aware all-pairs
-    vs rounds, and one-class blocks of 32 vs blocks of 3."""
+    """nms_indices through each strategy, which must agree exactly: the plain-Python greedy
+    on everything; after the class-aware leader pass, the Python loop, all pairs or rounds;
+    one-class blocks of 32 vs blocks of 3."""
     default = nms_indices(*args, **kwargs)
-    with mock.patch.object(nms, "_DENSE_MAX", 0), mock.patch.object(nms, "_BLOCK", 3):
-        other = nms_indices(*args, **kwargs)
-    np.testing.assert_array_equal(default, other)
+    strategies = {
+        "python": {"_PY_MAX": 10**6},
+        "leaders+pairs": {"_PY_MAX": 0, "_TAIL_MAX": 0, "_PAIRS_MAX": 10**6, "_BLOCK": 3},
+        "leaders+rounds": {"_PY_MAX": 0, "_TAIL_MAX": 0, "_PAIRS_MAX": 0, "_BLOCK": 1},
+    }
+    for name, knobs in strategies.items():
+        with mock.patch.multiple(nms, **knobs):
+            np.testing.assert_array_equal(nms_indices(*args, **kwargs), default, err_msg=name)
     return default
 
 
@@ -133,7 +139,7 @@ def test_class_aware_agnostic_and_max_det():
     assert nms_indices(boxes, scores, classes, agnostic=True).tolist() == [1, 3]
     assert nms_indices(boxes, scores).tolist() == [1, 3]
     assert nms_indices(boxes, scores, classes, max_det=2).tolist() == [1, 2]
-    with mock.patch.object(nms, "_DENSE_MAX", 0), mock.patch.object(nms, "_BLOCK", 1):
+    with mock.patch.multiple(nms, _PY_MAX=0, _TAIL_MAX=0, _PAIRS_MAX=0, _BLOCK=1):
         assert nms_indices(boxes, scores, classes, max_det=2).tolist() == [1, 2]
         assert nms_indices(boxes, scores, classes, agnostic=True).tolist() == [1, 3]
 
@@ -220,6 +226,123 @@ def test_matches_batched_on_clustered_float_boxes(n, seed):
     one_class = np.zeros_like(classes)
     np.testing.assert_array_equal(nms_indices(xyxy, quantised, classes, 0.5, agnostic=True),
                                   cv_per_class(xyxy, quantised, one_class, 0.5))
+
+
+# -- the fast paths at their cut-overs, against OpenCV -----------------------------------------
+def annotated_candidates(n: int, n_classes: int, seed: int) -> tuple[np.ndarray, ...]:
+    """Detector-like candidates as annotation tools and exporters write them: corners with two
+    decimals (not float32-exact), scores with two decimals (many ties), every fifth box a
+    duplicate of another, a few zero-area boxes."""
+    rng = np.random.default_rng(seed)
+    xyxy, scores, classes = detector_candidates(n, n_classes, seed)
+    xyxy = np.round(xyxy.astype(np.float64), 2).astype(np.float32)
+    scores = np.maximum(np.round(scores, 2), 0.01).astype(np.float32)
+    dup = rng.choice(n, n // 5, replace=False)
+    xyxy[dup] = xyxy[rng.integers(0, n, len(dup))]
+    flat = rng.choice(n, max(1, n // 25), replace=False)
+    xyxy[flat, 2] = xyxy[flat, 0]
+    return xyxy, scores, classes
+
+
+@pytest.mark.parametrize("n", [nms._PY_MAX - 1, nms._PY_MAX, nms._PY_MAX + 1, 64, 100, 600])
+@pytest.mark.parametrize("n_classes", [1, 3, 80])
+def test_cutover_sizes_match_opencv_per_class(n, n_classes):
+    for seed in range(3):
+        xyxy, scores, classes = annotated_candidates(n, n_classes, seed)
+        for thr in (0.3, 0.45, 0.7):
+            expected = cv_per_class(xyxy, scores, classes, thr)
+            got = both_paths(xyxy, scores, classes, iou_threshold=thr)
+            assert got.tolist() == expected.tolist(), (n, n_classes, seed, thr)
+            has_area = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
+            keep = np.flatnonzero(has_area)
+            batched = keep[cv_batched(xyxy[keep], scores[keep], classes[keep], thr)]
+            assert keep[nms_indices(xyxy[keep], scores[keep], classes[keep], thr)].tolist() \
+                == batched.tolist()
+
+
+def _tail_case(left: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Class 0: a best box far from the rest, then ``left`` boxes it does not overlap, in
+    overlapping pairs (so the greedy on what is left has work); classes 1-3: near-copies of
+    one box each, all dropped by their best box. So exactly ``left`` boxes are left."""
+    lead = [[0.0, 0.0, 10.0, 10.0]]
+    rest = [[100.0 + 30 * (k // 2), 100.0 + 0.5 * (k % 2), 120.0 + 30 * (k // 2), 120.31]
+            for k in range(left)]
+    others = [[60.0 * c + 0.01 * k, 300.0, 60.0 * c + 20.25 + 0.01 * k, 320.5]
+              for c in (1, 2, 3) for k in range(15)]
+    xyxy = np.array(lead + rest + others, np.float32)
+    scores = np.concatenate([[0.99], np.linspace(0.9, 0.2, left), np.linspace(0.95, 0.05, 45)])
+    classes = np.concatenate([np.zeros(1 + left), np.repeat([1, 2, 3], 15)])
+    return xyxy, scores.astype(np.float32), classes.astype(np.int64)
+
+
+@pytest.mark.parametrize("left", [1, nms._TAIL_MAX - 1, nms._TAIL_MAX, nms._TAIL_MAX + 1,
+                                  nms._PAIRS_MAX, nms._PAIRS_MAX + 1])
+def test_boxes_left_after_the_leaders_python_pairs_or_rounds(left):
+    xyxy, scores, classes = _tail_case(left)
+    assert len(xyxy) > nms._PY_MAX
+    with mock.patch.object(nms, "_nms_by_pairs", wraps=nms._nms_by_pairs) as pairs, \
+            mock.patch.object(nms, "_nms_by_rounds", wraps=nms._nms_by_rounds) as rounds:
+        got = nms_indices(xyxy, scores, classes, 0.45)
+    # The Python loop finishes up to _TAIL_MAX boxes, all pairs up to _PAIRS_MAX, rounds more.
+    assert pairs.called == (nms._TAIL_MAX < left <= nms._PAIRS_MAX)
+    assert rounds.called == (left > nms._PAIRS_MAX)
+    assert got.tolist() == cv_batched(xyxy, scores, classes, 0.45).tolist()
+    assert both_paths(xyxy, scores, classes, iou_threshold=0.45).tolist() == got.tolist()
+
+
+@pytest.mark.parametrize("n", [2, nms._PY_MAX + 8, 300])
+@pytest.mark.parametrize("in_the_rest", [False, True])
+def test_iou_at_the_float32_threshold_on_every_path(n, in_the_rest):
+    # IoU 1933/2559 rounds (through float32) to exactly the threshold: OpenCV keeps both.
+    pair = [[0, 0, 2366, 2559], [0, 0, 2366, 1933]]
+    thr = float(np.float32(1933 / 2559))
+    best = [[5000, 5000, 5100, 5100]] if in_the_rest else []  # same class, overlaps neither
+    filler = [[10.0 * k, 9000, 10.0 * k + 8.5, 9008.5] for k in range(max(0, n - 3))]
+    xyxy = np.array(best + pair + filler, np.float32)[:max(n, len(best) + 2)]
+    scores = np.linspace(0.95, 0.1, len(xyxy)).astype(np.float32)
+    classes = np.array([0] * (len(best) + 2) + [1 + k % 5 for k in range(len(xyxy))])
+    classes = classes[:len(xyxy)].astype(np.int64)
+    got = both_paths(xyxy, scores, classes, iou_threshold=thr)
+    assert got.tolist() == cv_batched(xyxy, scores, classes, thr).tolist()
+    assert {len(best), len(best) + 1} <= set(got.tolist())
+    # One float32 step lower, the overlap is above the threshold: the smaller box goes.
+    below = float(np.nextafter(np.float32(thr), np.float32(0)))
+    got_below = both_paths(xyxy, scores, classes, iou_threshold=below)
+    assert got_below.tolist() == cv_batched(xyxy, scores, classes, below).tolist()
+    assert len(best) + 1 not in got_below.tolist()
+
+
+decimal = st.integers(0, 6000).map(lambda v: v / 100)
+extent = st.integers(0, 2500).map(lambda v: v / 100)
+decimal_box = st.tuples(decimal, decimal, extent, extent).map(
+    lambda t: (t[0], t[1], t[0] + t[2], t[1] + t[3]))
+many_candidates = st.lists(st.tuples(decimal_box, st.integers(1, 8).map(lambda v: v / 8),
+                                     st.integers(0, 2)), min_size=nms._PY_MAX - 4, max_size=120)
+
+
+@settings(max_examples=120, deadline=None)
+@given(many_candidates, thresholds)
+def test_matches_opencv_on_two_decimal_boxes_past_the_python_cutover(items, thr):
+    """Two-decimal corners (not float32-exact), ties, zero-area boxes, big classes: sizes on
+    both sides of ``_PY_MAX``, with many boxes left after the leader pass."""
+    xyxy, scores, classes = _unpack(items)
+    expected = cv_per_class(xyxy, scores, classes, thr)
+    assert both_paths(xyxy, scores, classes, iou_threshold=thr).tolist() == expected.tolist()
+
+
+def test_nan_and_inf_are_rejected_on_every_path():
+    for n in (3, nms._PY_MAX + 5, 300):
+        xyxy, scores, classes = detector_candidates(n, 5, 0)
+        for bad in (np.nan, np.inf, -np.inf):
+            broken = xyxy.copy()
+            broken[n // 2, 2] = bad
+            with pytest.raises(ValueError, match="xyxy contains NaN"):
+                nms_indices(broken, scores, classes)
+            with pytest.raises(ValueError, match="scores contain NaN"):
+                nms_indices(xyxy, np.where(np.arange(n) == n - 1, bad, scores), classes)
+    # Finite corners whose width overflows (the plain-Python path's cheap check) are accepted.
+    huge = np.array([[-1.5e308, 0, 1.5e308, 10], [0, 0, 10, 10], [1, 1, 9, 9]])
+    assert nms_indices(huge, [0.9, 0.8, 0.7], [0, 0, 0]).tolist() == [0, 1]
 
 
 # -- Soft-NMS ----------------------------------------------------------------------------------

@@ -18,20 +18,26 @@ where OpenCV would use a signed negative area; no score threshold is applied (Op
 scores ``<= score_threshold``, so it agrees with any threshold below the lowest score);
 ``max_det`` caps the *output*, where OpenCV's ``top_k`` for hard NMS caps the candidates.
 
-Three exact strategies, all vectorised and cross-checked against each other in the tests:
+Four exact strategies, cross-checked against each other and against OpenCV in the tests:
 
-* class-aware, up to 256 boxes: sort by (class, rank), compute the IoU of every same-class
-  pair at once, and resolve the greedy outcome from those suppression edges in a few
-  vectorised rounds (one per link of the longest kept/suppressed chain);
-* class-aware, more boxes: greedy suppression for every class at the same time, each round
-  keeping the best remaining box of each class and dropping, with one vectorised IoU row per
-  class, what it overlaps; rounds = boxes kept by the busiest class, not boxes;
+* up to 32 boxes (class-aware or not): a plain-Python greedy loop over Python floats, the
+  same arithmetic operation for operation; NumPy's per-call cost (~0.5 us, whatever the size)
+  would exceed the whole loop there;
+* class-aware, more boxes: sort by (class, rank); the best box of every class drops what it
+  overlaps in one vectorised step; the boxes left form an NMS problem of their own, which
+  - up to 40 boxes (usually) the same Python loop finishes;
+  - up to 256, the IoU of every same-class pair at once resolves, from those suppression
+    edges, in a few vectorised rounds (one per link of the longest kept/suppressed chain);
+  - beyond, greedy suppression runs for every class at the same time, each round keeping the
+    best remaining box of each class and dropping, with one vectorised IoU row per class,
+    what it overlaps; rounds = boxes kept by the busiest class, not boxes;
 * one class (``agnostic`` or no class ids): 32 candidates at a time, resolved exactly from
   their pairs, whose kept boxes then drop every remaining box they overlap in one matrix.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
@@ -44,6 +50,8 @@ from tecktrack.detections import Detections
 __all__ = ["NMS", "nms_indices", "soft_nms"]
 
 _EPS = float(np.finfo(np.float64).eps)
+# Native dtypes are singletons: ``a.dtype is _F32`` is the cheapest exact dtype test.
+_F32, _F64, _I64 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64)
 _F32_ONE = np.float32(1.0)
 SoftMethod = Literal["linear", "gaussian"]
 
@@ -70,16 +78,37 @@ def _smallest(values: np.ndarray) -> float:
 
 
 # -- input handling --------------------------------------------------------------------------
-def _xyxy64(xyxy: np.ndarray) -> np.ndarray:
-    """Validated float64 ``(n, 4)`` corners."""
-    b = np.asarray(xyxy, dtype=np.float64)
+def _finite(values: np.ndarray) -> bool:
+    """Whether every entry is finite (no warning for NaN or infinity, unlike arithmetic)."""
+    return _all(np.isfinite(values))
+
+
+def _corners(xyxy: np.ndarray) -> np.ndarray:
+    """``(n, 4)`` corners as float32 or float64 (other dtypes become float64), not yet checked
+    for NaN: both convert exactly to float64, so every later step sees the same values."""
+    if type(xyxy) is np.ndarray and xyxy.ndim == 2 and xyxy.shape[1] == 4 \
+            and (xyxy.dtype is _F32 or xyxy.dtype is _F64):
+        return xyxy  # what a detector hands over: nothing to convert
+    b = np.asarray(xyxy)
+    if b.dtype is not _F32 and b.dtype is not _F64:
+        b = b.astype(_F64)
     if b.size == 0:
         b = b.reshape(0, 4)
     if b.ndim != 2 or b.shape[1] != 4:
         raise ValueError(f"xyxy must have shape (n, 4), got {b.shape}")
-    if not _all(np.isfinite(b)):
-        raise ValueError("xyxy contains NaN or infinite coordinates")
     return b
+
+
+_BAD_XYXY = "xyxy contains NaN or infinite coordinates"
+_BAD_SCORES = "scores contain NaN or infinite values"
+
+
+def _xyxy64(xyxy: np.ndarray) -> np.ndarray:
+    """Validated float64 ``(n, 4)`` corners."""
+    b = _corners(xyxy)
+    if not _finite(b):
+        raise ValueError(_BAD_XYXY)
+    return b.astype(np.float64, copy=False)
 
 
 def _box_rows(xyxy64: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -96,12 +125,20 @@ def _box_rows(xyxy64: np.ndarray, order: np.ndarray) -> np.ndarray:
     return out
 
 
-def _scores32(scores: np.ndarray, n: int) -> np.ndarray:
+def _scores(scores: np.ndarray, n: int) -> np.ndarray:
+    """float32 scores of shape ``(n,)``, not yet checked for NaN."""
+    if type(scores) is np.ndarray and scores.dtype is _F32 and scores.shape == (n,):
+        return scores  # what a detector hands over: nothing to convert
     s = np.asarray(scores, dtype=np.float32).reshape(-1)
     if s.shape != (n,):
         raise ValueError(f"scores must have shape ({n},), got {s.shape}")
-    if not _all(np.isfinite(s)):
-        raise ValueError("scores contain NaN or infinite values")
+    return s
+
+
+def _scores32(scores: np.ndarray, n: int) -> np.ndarray:
+    s = _scores(scores, n)
+    if not _finite(s):
+        raise ValueError(_BAD_SCORES)
     return s
 
 
@@ -109,6 +146,8 @@ def _classes(class_ids: np.ndarray | None, n: int, agnostic: bool) -> np.ndarray
     """Class ids as int64, or ``None`` when every box is in one group."""
     if class_ids is None or agnostic:
         return None
+    if type(class_ids) is np.ndarray and class_ids.dtype is _I64 and class_ids.shape == (n,):
+        return class_ids
     c = np.asarray(class_ids).reshape(-1)
     if c.shape != (n,):
         raise ValueError(f"class_ids must have shape ({n},), got {c.shape}")
@@ -169,6 +208,19 @@ def _iou_cut(threshold: float) -> float:
     return _double_from_bits(lo)
 
 
+_CUTS: dict[float, float] = {}
+
+
+def _cut_at(iou_threshold: float) -> float:
+    """:func:`_iou_cut` of a checked threshold, memoised on the value the caller passes."""
+    cut = _CUTS.get(iou_threshold) if type(iou_threshold) is float else None
+    if cut is None:
+        cut = _iou_cut(_check_threshold("iou_threshold", iou_threshold))
+        if type(iou_threshold) is float and len(_CUTS) < 256:
+            _CUTS[iou_threshold] = cut
+    return cut
+
+
 def _pair_iou(a: np.ndarray, b: np.ndarray, degenerate: bool) -> np.ndarray:
     """OpenCV's float64 IoU of paired ``(5, m)`` boxes from :func:`_box_rows` (``(5, 1)``
     broadcasts).
@@ -198,11 +250,6 @@ def _pair_iou(a: np.ndarray, b: np.ndarray, degenerate: bool) -> np.ndarray:
 def _rank_order(scores32: np.ndarray) -> np.ndarray:
     """Indices by descending score, ties in input order (OpenCV's ``std::stable_sort``)."""
     return (-scores32).argsort(kind="stable")
-
-
-def _class_rank_order(scores32: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Indices sorted by class, then descending score, ties in input order."""
-    return np.lexsort((-scores32, classes))
 
 
 def _segment_heads(groups: np.ndarray) -> np.ndarray:
@@ -244,10 +291,120 @@ def _overlapping(boxes: np.ndarray, i: np.ndarray, j: np.ndarray, cut: float,
     return i[over], j[over]
 
 
-# -- class-aware, small inputs: every same-class pair at once ----------------------------------
-_DENSE_MAX = 256
+# -- tiny inputs: the greedy loop itself, in plain Python ----------------------------------------
+#: Up to this many boxes, NMS runs as a plain-Python greedy loop over Python floats: each NumPy
+#: call costs ~0.5 us whatever its size, and the vectorised paths need 30 to 40 of them, more
+#: than the loop spends on a few dozen detector candidates (~0.1 us per IoU test). Worst case,
+#: 32 boxes of one class that all survive (496 tests), it costs about what those paths do.
+_PY_MAX = 32
 
 
+def _greedy_python(rows: list[list[float]], order: list[int] | range,
+                   groups: list[int] | None, cut: float) -> tuple[list[int], float]:
+    """Greedy NMS on Python floats, visiting ``rows`` (``x1, y1, x2, y2``) in ``order`` (rank
+    order within each group): the indices kept, in visiting order, and the sum of every box's
+    ``x2 - x1 + y2 - y1`` (not finite when a corner is NaN or infinite).
+
+    The same arithmetic as :func:`_box_rows` and :func:`_pair_iou`, operation for operation
+    (Python floats are IEEE doubles), so the outcome is that of the vectorised paths; a pair
+    whose areas sum to at most float64 eps has IoU 1.
+    """
+    eps = _EPS
+    if groups is None:
+        groups = [0] * len(rows)
+    kept_by_group: dict[int, list[tuple[float, float, float, float, float]]] = {}
+    keep: list[int] = []
+    check = 0.0
+    for i in order:
+        x1, y1, x2, y2 = rows[i]
+        w = x2 - x1
+        h = y2 - y1
+        check += w + h
+        area = w * h if w > 0.0 and h > 0.0 else 0.0
+        group = groups[i]
+        kept = kept_by_group.get(group)
+        if kept is None:
+            kept_by_group[group] = [(x1, y1, x2, y2, area)]
+            keep.append(i)
+            continue
+        for box in kept:
+            k1, l1, k2, l2, k_area = box
+            w = (k2 if k2 < x2 else x2) - (k1 if k1 > x1 else x1)
+            if w > 0.0:
+                h = (l2 if l2 < y2 else y2) - (l1 if l1 > y1 else y1)
+                if h > 0.0:
+                    union = k_area + area
+                    if union <= eps:
+                        break  # both (near) zero-area: IoU 1 > cut
+                    inter = w * h
+                    if inter / (union - inter) > cut:
+                        if box is not kept[0]:  # test the last suppressor first next time
+                            kept.remove(box)
+                            kept.insert(0, box)
+                        break
+                    continue
+            if k_area + area <= eps:
+                break
+        else:
+            kept.append((x1, y1, x2, y2, area))
+            keep.append(i)
+    return keep, check
+
+
+def _ranked(scores: list[float]) -> list[int]:
+    """Indices by descending score, ties in input order (``reverse=True`` keeps sort
+    stability), like :func:`_rank_order`."""
+    return sorted(range(len(scores)), key=scores.__getitem__, reverse=True)
+
+
+# -- class-aware: each class's best box at once, then the rest ---------------------------------
+#: Most boxes left after the leader pass that the plain-Python greedy finishes; more go
+#: through the all-pairs path (a Python test costs ~0.1 us, so 40 boxes of one class that all
+#: survive, 780 tests, still cost about what the vectorised path does).
+_TAIL_MAX = 40
+#: Most boxes left after the leader pass that go through the all-pairs path; more go through
+#: :func:`_nms_by_rounds` (same-class pairs grow with the square of the boxes, rounds do not).
+_PAIRS_MAX = 256
+
+
+def _nms_by_leaders(boxes: np.ndarray, groups: np.ndarray, cut: float,
+                    degenerate: bool) -> np.ndarray:
+    """Greedy NMS on boxes sorted by (group, rank); returns the kept positions, ascending.
+
+    The first box of every group is kept and drops every box of its group it overlaps, all
+    groups in one vectorised step. What is left can only be suppressed by what is left (a
+    dropped box suppresses nothing), so it is an NMS problem of its own, usually a handful of
+    boxes: the plain-Python greedy finishes it; more go through :func:`_nms_by_pairs`, many
+    more through :func:`_nms_by_rounds`.
+    """
+    start = groups.searchsorted(groups)  # where each box's group starts (groups ascend)
+    head = start == _positions(len(groups))
+    over = _pair_iou(boxes.take(start, axis=1), boxes, degenerate) > cut
+    over |= head
+    rest = (~over).nonzero()[0]
+    if rest.size:
+        rest_boxes = boxes.take(rest, axis=1)
+        if rest.size <= _TAIL_MAX:
+            kept, _ = _greedy_python(rest_boxes[:4].T.tolist(), range(rest.size),
+                                     groups.take(rest).tolist(), cut)
+        elif rest.size <= _PAIRS_MAX:
+            kept = _nms_by_pairs(rest_boxes, groups.take(rest), cut, degenerate)
+        else:
+            kept = _nms_by_rounds(rest_boxes, groups.take(rest), cut, degenerate)
+        head[rest.take(kept)] = True
+    return head.nonzero()[0]
+
+
+_ARANGE = np.arange(1024)
+_ARANGE.setflags(write=False)
+
+
+def _positions(n: int) -> np.ndarray:
+    """``np.arange(n)``, as a read-only view of a cached array for small ``n``."""
+    return _ARANGE[:n] if n <= len(_ARANGE) else np.arange(n)
+
+
+# -- class-aware, many boxes left after the leaders: every same-class pair at once -------------
 def _group_pairs(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions ``i < j`` in the same run of a group-sorted array: each ``j`` pairs with
     the positions from its run's start up to ``j - 1``."""
@@ -327,6 +484,25 @@ def _nms_by_rounds(boxes: np.ndarray, groups: np.ndarray, cut: float,
     return kept_all
 
 
+def _nms_tiny(boxes: np.ndarray, scores32: np.ndarray, classes: np.ndarray | None,
+              cut: float, cap: int | None) -> np.ndarray:
+    """:func:`nms_indices` for at most ``_PY_MAX`` boxes, NaN checks included, in plain Python."""
+    score_list = scores32.tolist()
+    if not math.isfinite(sum(score_list)):  # float32 values: the sum cannot overflow
+        raise ValueError(_BAD_SCORES)
+    if cut >= 1.0:
+        if not _finite(boxes):
+            raise ValueError(_BAD_XYXY)
+        kept = _ranked(score_list)
+    else:
+        kept, check = _greedy_python(boxes.tolist(), _ranked(score_list),
+                                     None if classes is None else classes.tolist(), cut)
+        # ``check`` is finite unless a corner is NaN or infinite, or the sum overflows.
+        if not math.isfinite(check) and not _all(np.isfinite(boxes)):
+            raise ValueError(_BAD_XYXY)
+    return np.array(kept[:cap], dtype=np.int64)
+
+
 def nms_indices(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None = None,
                 iou_threshold: float = 0.45, agnostic: bool = False, *,
                 max_det: int | None = None) -> np.ndarray:
@@ -363,27 +539,34 @@ def nms_indices(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | No
     >>> nms_indices(boxes, [0.9, 0.8, 0.7], class_ids=[0, 0, 1], agnostic=True)
     array([0])
     """
-    xyxy64 = _xyxy64(xyxy)
-    n = len(xyxy64)
-    scores32 = _scores32(scores, n)
+    boxes = _corners(xyxy)
+    n = len(boxes)
+    scores32 = _scores(scores, n)
     classes = _classes(class_ids, n, agnostic)
     cap = _check_max_det(max_det)
-    cut = _iou_cut(_check_threshold("iou_threshold", iou_threshold))
-    if n == 0 or cut >= 1.0:
-        return _rank_order(scores32)[:cap]
-    order = _rank_order(scores32) if classes is None else _class_rank_order(scores32, classes)
-    boxes = _box_rows(xyxy64, order)
-    groups = None if classes is None else classes.take(order)
-    degenerate = _smallest(boxes[4]) <= _EPS
-    if groups is None:
-        kept = order[_nms_blocked(boxes, cut, degenerate)]
-    elif n <= _DENSE_MAX:
-        kept = order[_nms_by_pairs(boxes, groups, cut, degenerate)]
-    else:
-        kept = order[_nms_by_rounds(boxes, groups, cut, degenerate)]
-    if classes is not None:  # back from class-major to global score order
-        kept = kept[np.lexsort((kept, -scores32.take(kept)))]
-    return kept[:cap]
+    cut = _cut_at(iou_threshold)
+    if n <= _PY_MAX:
+        return _nms_tiny(boxes, scores32, classes, cut, cap)
+    if not _finite(boxes):
+        raise ValueError(_BAD_XYXY)
+    ranked = _rank_order(scores32)
+    # The sort puts +inf first, -inf and NaN last: the two ends tell whether all are finite.
+    if not (math.isfinite(scores32[ranked[0]]) and math.isfinite(scores32[ranked[-1]])):
+        raise ValueError(_BAD_SCORES)
+    if cut >= 1.0:
+        return ranked[:cap]
+    # Class-major order: a stable sort by class of the ranked boxes keeps rank order in a class.
+    by_class = None if classes is None else classes.take(ranked).argsort(kind="stable")
+    order = ranked if by_class is None else ranked.take(by_class)
+    rows = _box_rows(boxes.astype(np.float64, copy=False), order)
+    degenerate = _smallest(rows[4]) <= _EPS
+    if by_class is None:
+        return ranked.take(_nms_blocked(rows, cut, degenerate)[:cap])
+    kept = _nms_by_leaders(rows, classes.take(order), cut, degenerate)
+    # Back from class-major to global score order: the kept boxes' ranks, ascending.
+    kept = by_class.take(kept)
+    kept.sort()
+    return ranked.take(kept[:cap])
 
 
 # -- Soft-NMS ----------------------------------------------------------------------------------
