@@ -54,7 +54,8 @@ def both_paths(*args, **kwargs) -> np.ndarray:
     default = nms_indices(*args, **kwargs)
     strategies = {
         "python": {"_PY_MAX": 10**6},
-        "leaders+pairs": {"_PY_MAX": 0, "_TAIL_MAX": 0, "_PAIRS_MAX": 10**6, "_BLOCK": 3},
+        "leaders+pairs": {"_PY_MAX": 0, "_TAIL_MAX": 0, "_PAIRS_MAX": 10**6,
+                          "_PAIRS_BUDGET": 10**9, "_BLOCK": 3},
         "leaders+rounds": {"_PY_MAX": 0, "_TAIL_MAX": 0, "_PAIRS_MAX": 0, "_BLOCK": 1},
     }
     for name, knobs in strategies.items():
@@ -275,17 +276,20 @@ def _tail_case(left: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return xyxy, scores.astype(np.float32), classes.astype(np.int64)
 
 
-@pytest.mark.parametrize("left", [1, nms._TAIL_MAX - 1, nms._TAIL_MAX, nms._TAIL_MAX + 1,
-                                  nms._PAIRS_MAX, nms._PAIRS_MAX + 1])
+@pytest.mark.parametrize("left", [1, nms._TAIL_MAX - 1, nms._TAIL_MAX, nms._TAIL_MAX + 1, 64,
+                                  65, nms._PAIRS_MAX, nms._PAIRS_MAX + 1])
 def test_boxes_left_after_the_leaders_python_pairs_or_rounds(left):
     xyxy, scores, classes = _tail_case(left)
     assert len(xyxy) > nms._PY_MAX
     with mock.patch.object(nms, "_nms_by_pairs", wraps=nms._nms_by_pairs) as pairs, \
             mock.patch.object(nms, "_nms_by_rounds", wraps=nms._nms_by_rounds) as rounds:
         got = nms_indices(xyxy, scores, classes, 0.45)
-    # The Python loop finishes up to _TAIL_MAX boxes, all pairs up to _PAIRS_MAX, rounds more.
-    assert pairs.called == (nms._TAIL_MAX < left <= nms._PAIRS_MAX)
-    assert rounds.called == (left > nms._PAIRS_MAX)
+    # The Python loop finishes up to _TAIL_MAX boxes, all pairs up to _PAIRS_MAX boxes and
+    # _PAIRS_BUDGET same-class pairs (64 boxes of one class: 2,016; 65: 2,080), rounds more.
+    all_pairs = nms._TAIL_MAX < left <= nms._PAIRS_MAX \
+        and left * (left - 1) // 2 <= nms._PAIRS_BUDGET
+    assert pairs.called == all_pairs
+    assert rounds.called == (left > nms._TAIL_MAX and not all_pairs)
     assert got.tolist() == cv_batched(xyxy, scores, classes, 0.45).tolist()
     assert both_paths(xyxy, scores, classes, iou_threshold=0.45).tolist() == got.tolist()
 

@@ -26,8 +26,9 @@ Four exact strategies, cross-checked against each other and against OpenCV in th
 * class-aware, more boxes: sort by (class, rank); the best box of every class drops what it
   overlaps in one vectorised step; the boxes left form an NMS problem of their own, which
   - up to 40 boxes (usually) the same Python loop finishes;
-  - up to 256, the IoU of every same-class pair at once resolves, from those suppression
-    edges, in a few vectorised rounds (one per link of the longest kept/suppressed chain);
+  - up to 256 boxes and 2,048 same-class pairs, the IoU of every same-class pair at once
+    resolves, from those suppression edges, in a few vectorised rounds (one per link of the
+    longest kept/suppressed chain);
   - beyond, greedy suppression runs for every class at the same time, each round keeping the
     best remaining box of each class and dropping, with one vectorised IoU row per class,
     what it overlaps; rounds = boxes kept by the busiest class, not boxes;
@@ -365,6 +366,17 @@ _TAIL_MAX = 40
 #: Most boxes left after the leader pass that go through the all-pairs path; more go through
 #: :func:`_nms_by_rounds` (same-class pairs grow with the square of the boxes, rounds do not).
 _PAIRS_MAX = 256
+#: Most same-class pairs the all-pairs path evaluates; a busy class (a detector's 150
+#: candidates of one class leave 11,000 pairs) goes through :func:`_nms_by_rounds` instead,
+#: whose rounds follow the boxes it keeps, not the pairs.
+_PAIRS_BUDGET = 2048
+
+
+def _pair_count(groups: np.ndarray) -> int:
+    """Same-group pairs ``i < j`` of a group-sorted array: the sum of ``k (k - 1) / 2``."""
+    starts = _segment_heads(groups).nonzero()[0]
+    sizes = np.diff(starts, append=len(groups))
+    return int(sizes.dot(sizes - 1)) // 2
 
 
 def _nms_by_leaders(boxes: np.ndarray, groups: np.ndarray, cut: float,
@@ -387,10 +399,12 @@ def _nms_by_leaders(boxes: np.ndarray, groups: np.ndarray, cut: float,
         if rest.size <= _TAIL_MAX:
             kept, _ = _greedy_python(rest_boxes[:4].T.tolist(), range(rest.size),
                                      groups.take(rest).tolist(), cut)
-        elif rest.size <= _PAIRS_MAX:
-            kept = _nms_by_pairs(rest_boxes, groups.take(rest), cut, degenerate)
         else:
-            kept = _nms_by_rounds(rest_boxes, groups.take(rest), cut, degenerate)
+            rest_groups = groups.take(rest)
+            if rest.size <= _PAIRS_MAX and _pair_count(rest_groups) <= _PAIRS_BUDGET:
+                kept = _nms_by_pairs(rest_boxes, rest_groups, cut, degenerate)
+            else:
+                kept = _nms_by_rounds(rest_boxes, rest_groups, cut, degenerate)
         head[rest.take(kept)] = True
     return head.nonzero()[0]
 
