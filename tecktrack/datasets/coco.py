@@ -129,7 +129,7 @@ def _float_column(values: list, field_name: str, key: str, path: Path) -> np.nda
     except ValueError:  # ragged nested lists
         arr = np.zeros(0, object)
     if arr.dtype.kind not in "iuf" or arr.shape != (len(values),):
-        index = next(i for i, v in enumerate(values) if not _is_number(v))
+        index = next(i for i, v in enumerate(values) if not _fits(v))
         raise FormatError(f"{key}[{index}].{field_name}: expected a number, "
                           f"got {values[index]!r}", path)
     return arr.astype(np.float64, copy=False)
@@ -199,6 +199,11 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _fits(value: object) -> bool:
+    """A number NumPy holds in a numeric array (an integer beyond 64 bits makes it objects)."""
+    return _is_number(value) and (isinstance(value, float) or -2**63 <= value < 2**63)
+
+
 def _bbox_array(values: list, key: str, path: Path) -> np.ndarray:
     try:
         arr = np.array(values) if values else np.zeros((0, 4))
@@ -206,7 +211,7 @@ def _bbox_array(values: list, key: str, path: Path) -> np.ndarray:
         arr = np.zeros(0, object)
     if arr.dtype.kind not in "iuf" or arr.shape != (len(values), 4):
         index = next(i for i, v in enumerate(values) if not (
-            isinstance(v, list) and len(v) == 4 and all(_is_number(x) for x in v)))
+            isinstance(v, list) and len(v) == 4 and all(_fits(x) for x in v)))
         raise FormatError(f"{key}[{index}].bbox: expected [x, y, w, h] numbers", path)
     boxes = arr.astype(np.float64, copy=False)
     bad = ~np.isfinite(boxes).all(axis=1) | (boxes[:, 2:] < 0).any(axis=1)

@@ -125,9 +125,8 @@ def parse_label_texts(texts: Sequence[bytes], ncols: int
     1
     """
     counts = _row_counts(texts, ncols)
-    if isinstance(counts, int):
-        return counts
-    values = parse_numbers(b"\n".join(texts).split())
-    if values is None:
-        return next(i for i, data in enumerate(texts) if parse_numbers(data.split()) is None)
+    values = None if isinstance(counts, int) else parse_numbers(b"\n".join(texts).split())
+    if values is None:  # name the first broken text: one with a bad line, or with a bad number
+        stop = counts if isinstance(counts, int) else len(texts)
+        return next((i for i in range(stop) if parse_numbers(texts[i].split()) is None), stop)
     return values.reshape(-1, ncols), counts
