@@ -190,12 +190,13 @@ def rows_valid(values: np.ndarray, n_classes: int | None = None,
     if not len(values):
         return True
     top_class = (n_classes - 1) if n_classes is not None else 2.0**53 - 1
-    cls, rest = values[:, 0], values[:, 1:]
-    # NaN makes min and max NaN, and every comparison with it False
-    if not (cls.min() >= 0 and cls.max() <= top_class
-            and rest.min() >= -tol and rest.max() <= 1 + tol):
+    low, high = values.min(axis=0).tolist(), values.max(axis=0).tolist()
+    # a NaN makes its column's min and max NaN, and every comparison with NaN is False
+    if not (low[0] >= 0 and high[0] <= top_class and all(v >= -tol for v in low[1:])
+            and all(v <= 1 + tol for v in high[1:])):
         return False
-    return bool((cls == np.floor(cls)).all())
+    cls = values[:, 0]
+    return not (cls - np.floor(cls)).any()
 
 
 #: What :func:`box_notes` says about a box that loads but is not what its line says.
