@@ -25,7 +25,8 @@ import msgspec
 
 from tecktrack.errors import DatasetError, FormatError
 
-__all__ = ["column", "has_field", "load_ground_truth", "load_results", "records"]
+__all__ = ["collector_paused", "column", "has_field", "load_ground_truth", "load_results",
+           "records"]
 
 UNSET = msgspec.UNSET
 
@@ -96,15 +97,14 @@ def _load(path: Path, typed: msgspec.json.Decoder) -> object:
         raise DatasetError("JSON file not found", path) from None
     if not _is_utf8(data):  # the typed decode does not check the strings it skips
         return _load_with_json(data, path)
-    with _collector_paused():
-        try:
-            return typed.decode(data)
-        except msgspec.DecodeError:  # JSON of another shape, or what msgspec refuses
-            pass
-        try:
-            return msgspec.json.decode(data)
-        except msgspec.DecodeError:
-            return _load_with_json(data, path)
+    try:
+        return typed.decode(data)
+    except msgspec.DecodeError:  # JSON of another shape, or what msgspec refuses
+        pass
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return _load_with_json(data, path)
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -118,9 +118,17 @@ def _is_utf8(data: bytes) -> bool:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a decode builds a hundred thousand objects that
-    JSON cannot link in cycles (the collector would scan them again and again)."""
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a reader decodes a file into a hundred thousand
+    objects that JSON cannot link in cycles: the collector would scan them again and again,
+    and they are freed (by reference counting) before the reader returns.
+
+    Examples
+    --------
+    >>> with collector_paused():
+    ...     gc.isenabled()
+    False
+    """
     enabled = gc.isenabled()
     gc.disable()
     try:
