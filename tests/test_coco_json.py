@@ -202,3 +202,31 @@ def test_boxes_areas_and_classes_are_what_pycocotools_loads(tmp_path: Path):
         np.testing.assert_allclose(ds.annotations[im["id"]].xyxy,
                                    np.reshape(corners, (-1, 4)), rtol=1e-6)
     assert sum(len(d) for d in ds.annotations.values()) == len(coco.anns)
+
+
+def test_read_coco_builds_the_dataset_the_constructor_would(tmp_path: Path):
+    """read_coco skips CocoDataset's second pass over the images: same keys, order, dtypes,
+    shapes and values as the constructor gives from the images that have boxes."""
+    from tecktrack.datasets.coco import CocoDataset
+
+    images = [{"id": i, "file_name": f"{i}.jpg", "width": 64, "height": 48} for i in (5, 2, 9, 7)]
+    annotations = [{"id": k + 1, "image_id": i, "category_id": 1, "bbox": [k, 1.25, 3, 4.5],
+                    "area": 13.5, "iscrowd": int(k == 2)} for k, i in enumerate((9, 2, 9, 9))]
+    path = tmp_path / "gt.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations,
+                                "categories": [{"id": 1, "name": "a"}]}))
+    ds = read_coco(path)
+    with_boxes = [i for i, d in ds.annotations.items() if len(d)]
+    ref = CocoDataset(ds.images, ds.names, ds.category_ids,
+                      *({i: table[i] for i in with_boxes}
+                        for table in (ds.annotations, ds.iscrowd, ds.areas, ds.boxes)))
+    assert list(ds.annotations) == list(ref.annotations) == [2, 9, 5, 7]
+    for name in ("iscrowd", "areas", "boxes"):
+        ours, theirs = getattr(ds, name), getattr(ref, name)
+        assert list(ours) == list(theirs)
+        for i in ours:
+            assert ours[i].dtype == theirs[i].dtype and ours[i].shape == theirs[i].shape
+            np.testing.assert_array_equal(ours[i], theirs[i])
+    for i, det in ds.annotations.items():
+        assert det.xyxy.shape == ref.annotations[i].xyxy.shape and det.scores is None
+        np.testing.assert_array_equal(det.xyxy, ref.annotations[i].xyxy)

@@ -114,6 +114,28 @@ class CocoDataset:
                 raise ValueError(f"boxes of image {i} has {len(b)} rows for "
                                  f"{len(self.annotations[i])} annotations")
 
+    @classmethod
+    def _of_reader(cls, images: list[CocoImage], names: list[str], category_ids: list[int],
+                   annotations: dict[int, Detections], iscrowd: dict[int, np.ndarray],
+                   areas: dict[int, np.ndarray], boxes: dict[int, np.ndarray]) -> CocoDataset:
+        """The dataset ``CocoDataset(...)`` makes of what a reader built, without its second
+        pass over every image: the four dicts have the same keys (the images with boxes), and
+        the arrays are fresh, typed (bool, float64, float64 ``(n, 4)``) and as long as their
+        Detections. Images without boxes get their empty entries as ``__post_init__`` gives
+        them."""
+        dataset = object.__new__(cls)
+        dataset.images, dataset.names, dataset.category_ids = images, names, category_ids
+        dataset.annotations, dataset.iscrowd = dict(annotations), dict(iscrowd)
+        dataset.areas, dataset.boxes = dict(areas), dict(boxes)
+        for image in images:
+            if image.id not in dataset.annotations:
+                empty = Detections.empty(with_scores=False)
+                dataset.annotations[image.id] = empty
+                dataset.iscrowd[image.id] = np.zeros(0, bool)
+                dataset.areas[image.id] = np.asarray(empty.area, dtype=np.float64)
+                dataset.boxes[image.id] = empty.to_coco()
+        return dataset
+
 
 def _int_column(values: list, field_name: str, key: str, path: Path) -> np.ndarray:
     try:
@@ -327,7 +349,7 @@ def read_coco(path: str | Path) -> CocoDataset:
         _warn_boxes(boxes, image_ids, images, key, path)
         xyxy = xywh_to_xyxy(boxes).astype(np.float32)[order]
         classes, crowd, areas, boxes = classes[order], crowd[order], areas[order], boxes[order]
-        dataset = CocoDataset(
+        dataset = CocoDataset._of_reader(
             images=images, names=names, category_ids=category_ids,
             annotations={i: Detections(xyxy[rows], classes[rows]) for i, rows in groups.items()},
             iscrowd={i: crowd[rows] for i, rows in groups.items()},
