@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import io
 import json
 import warnings
@@ -143,23 +142,6 @@ def test_a_repeated_key_keeps_its_last_value_as_json_does(tmp_path: Path):
     text = json.dumps(_GOOD).replace('"area": 1210.0', '"area": 5.0, "area": 1210.0')
     path.write_text(text)
     assert read_coco(path).areas[1].tolist() == [1210.0]
-
-
-@pytest.mark.parametrize("enabled", [True, False])
-def test_the_garbage_collector_is_left_as_it_was(tmp_path: Path, enabled: bool):
-    path = tmp_path / "gt.json"
-    path.write_text(json.dumps(_GOOD))
-    was = gc.isenabled()
-    try:
-        gc.enable() if enabled else gc.disable()
-        read_coco(path)
-        assert gc.isenabled() is enabled
-        path.write_text("{oops")
-        with pytest.raises(FormatError):
-            read_coco(path)
-        assert gc.isenabled() is enabled
-    finally:
-        gc.enable() if was else gc.disable()
 
 
 def test_boxes_areas_and_classes_are_what_pycocotools_loads(tmp_path: Path):

@@ -16,7 +16,6 @@ import msgspec
 import numpy as np
 
 from tecktrack.datasets.coco_json import (
-    collector_paused,
     column,
     has_field,
     load_ground_truth,
@@ -326,38 +325,35 @@ def read_coco(path: str | Path) -> CocoDataset:
     (['dog'], array([[1., 1., 3., 3.]], dtype=float32))
     """
     path = Path(path)
-    with collector_paused():  # warnings keep stacklevel 3: the caller of read_coco
-        data = load_ground_truth(path)
-        if not isinstance(data, (dict, msgspec.Struct)):
-            raise FormatError("expected an object with images, annotations, categories", path)
-        category_ids, names = _read_categories(data, path)
-        images = _read_images(data, path)
-        key = "annotations"
-        anns = records(data, key, path)
-        boxes = _bbox_array(column(anns, "bbox", key, path), key, path)
-        classes = _class_index(
-            _int_column(column(anns, "category_id", key, path), "category_id", key, path),
-            category_ids, key, path)
-        _check_annotation_ids(anns, key, path)
-        crowd = _crowd_column(column(anns, "iscrowd", key, path, default=0), key, path)
-        areas, missing = _area_column(anns, boxes, key, path)
-        image_ids = _int_column(column(anns, "image_id", key, path), "image_id", key, path)
-        order, groups = _group(image_ids, [im.id for im in images], key, path)
-        if missing:
-            _warn(path, f"{key}: {len(missing)} without 'area' (pycocotools cannot "
-                        f"evaluate them; w*h used), first {key}[{missing[0]}]")
-        _warn_boxes(boxes, image_ids, images, key, path)
-        xyxy = xywh_to_xyxy(boxes).astype(np.float32)[order]
-        classes, crowd, areas, boxes = classes[order], crowd[order], areas[order], boxes[order]
-        dataset = CocoDataset._of_reader(
-            images=images, names=names, category_ids=category_ids,
-            annotations={i: Detections(xyxy[rows], classes[rows]) for i, rows in groups.items()},
-            iscrowd={i: crowd[rows] for i, rows in groups.items()},
-            areas={i: areas[rows] for i, rows in groups.items()},
-            boxes={i: boxes[rows] for i, rows in groups.items()},
-        )
-        del data, anns  # the decoded file goes before the collector is back
-    return dataset
+    data = load_ground_truth(path)
+    if not isinstance(data, (dict, msgspec.Struct)):
+        raise FormatError("expected an object with images, annotations, categories", path)
+    category_ids, names = _read_categories(data, path)
+    images = _read_images(data, path)
+    key = "annotations"
+    anns = records(data, key, path)
+    boxes = _bbox_array(column(anns, "bbox", key, path), key, path)
+    classes = _class_index(
+        _int_column(column(anns, "category_id", key, path), "category_id", key, path),
+        category_ids, key, path)
+    _check_annotation_ids(anns, key, path)
+    crowd = _crowd_column(column(anns, "iscrowd", key, path, default=0), key, path)
+    areas, missing = _area_column(anns, boxes, key, path)
+    image_ids = _int_column(column(anns, "image_id", key, path), "image_id", key, path)
+    order, groups = _group(image_ids, [im.id for im in images], key, path)
+    if missing:
+        _warn(path, f"{key}: {len(missing)} without 'area' (pycocotools cannot "
+                    f"evaluate them; w*h used), first {key}[{missing[0]}]")
+    _warn_boxes(boxes, image_ids, images, key, path)
+    xyxy = xywh_to_xyxy(boxes).astype(np.float32)[order]
+    classes, crowd, areas, boxes = classes[order], crowd[order], areas[order], boxes[order]
+    return CocoDataset._of_reader(
+        images=images, names=names, category_ids=category_ids,
+        annotations={i: Detections(xyxy[rows], classes[rows]) for i, rows in groups.items()},
+        iscrowd={i: crowd[rows] for i, rows in groups.items()},
+        areas={i: areas[rows] for i, rows in groups.items()},
+        boxes={i: boxes[rows] for i, rows in groups.items()},
+    )
 
 
 def _area_column(rows: list, boxes: np.ndarray, key: str,
@@ -527,12 +523,7 @@ def read_coco_results_exact(path: str | Path, category_ids: list[int],
     >>> res.boxes[1].tolist(), res.scores[1].tolist(), res.detections[1].xyxy.dtype.name
     ([[336.71000000000004, 10.0, 54.69, 20.0]], [0.123456789], 'float32')
     """
-    with collector_paused():
-        return _read_results(Path(path), list(category_ids), image_ids)
-
-
-def _read_results(path: Path, category_ids: list[int], image_ids: list[int] | None
-                  ) -> CocoResults:
+    path, category_ids = Path(path), list(category_ids)
     key = "results"
     recs = records(load_results(path), key, path)
     boxes = _bbox_array(column(recs, "bbox", key, path), key, path)

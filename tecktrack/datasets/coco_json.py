@@ -14,9 +14,6 @@ validate them the same way.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from operator import attrgetter, itemgetter, methodcaller
 from pathlib import Path
 from typing import Any
@@ -25,8 +22,7 @@ import msgspec
 
 from tecktrack.errors import DatasetError, FormatError
 
-__all__ = ["collector_paused", "column", "has_field", "load_ground_truth", "load_results",
-           "records"]
+__all__ = ["column", "has_field", "load_ground_truth", "load_results", "records"]
 
 UNSET = msgspec.UNSET
 
@@ -115,27 +111,6 @@ def _is_utf8(data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a reader decodes a file into a hundred thousand
-    objects that JSON cannot link in cycles: the collector would scan them again and again,
-    and they are freed (by reference counting) before the reader returns.
-
-    Examples
-    --------
-    >>> with collector_paused():
-    ...     gc.isenabled()
-    False
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _load_with_json(data: bytes, path: Path) -> object:
