@@ -4,8 +4,9 @@ A label file is read as bytes. Its lines end at ``\\n``, ``\\r\\n`` or ``\\r`` a
 are separated by ASCII whitespace (``bytes.splitlines`` and ``bytes.split``); every non-blank
 line must hold exactly ``ncols`` tokens and every token must be a number by Python's
 ``float`` (ASCII only). :func:`parse_label_texts` checks that for many files at once and parses
-all their numbers in one call; it returns None when a file breaks the rule, and the callers
-then let the line-by-line reader of :mod:`tecktrack.datasets.yolo` name the ``file:line``.
+all their numbers in one call; it returns the index of the first file that breaks the rule
+instead, and the callers let the line-by-line reader of :mod:`tecktrack.datasets.yolo` name
+the ``file:line``.
 
 Numbers are parsed as one JSON array by ``msgspec`` when every token is made of the
 characters of a decimal number (JSON's number grammar is a subset of ``float``'s, and both

@@ -1,8 +1,10 @@
 """YOLO label and prediction files (``class cx cy w h [conf]``), and the one row validator.
 
 Every reader of label rows (this module's :func:`read_yolo_labels` and the columnar
-:mod:`tecktrack.datasets.box_table`) checks rows with :func:`invalid_rows` and explains them
-with :func:`row_problem`, so they accept and refuse the same lines.
+:mod:`tecktrack.datasets.box_table`) parses them with
+:func:`~tecktrack.datasets.label_text.parse_label_texts`, checks them with :func:`invalid_rows`
+(or :func:`rows_valid`, its whole-table form) and explains them with :func:`row_problem`, so
+they accept and refuse the same lines.
 """
 
 from __future__ import annotations
