@@ -30,8 +30,7 @@ __all__ = ["BOM", "label_line_numbers", "parse_label_texts", "parse_numbers", "r
 #: The UTF-8 byte order mark some editors write first; the readers skip it.
 BOM = b"\xef\xbb\xbf"
 
-# what a decimal number is written with; a token of other bytes is left to float()
-_NOT_JSON = b"0123456789.+-eE,"  # deleted, these leave nothing of a list of JSON numbers
+_JSON_NUMBERS = b"0123456789.+-eE,"  # every byte a comma-separated list of JSON numbers has
 _FLOATS = msgspec.json.Decoder(list[float])
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 
@@ -92,7 +91,7 @@ def parse_numbers(tokens: Sequence[bytes]) -> np.ndarray | None:
     joined = b",".join(tokens)
     # JSON numbers, one per token: no other byte, no comma inside a token; and not "-0",
     # which is JSON's integer 0 but float's -0.0
-    if (not joined.translate(None, _NOT_JSON) and joined.count(b",") == len(tokens) - 1
+    if (not joined.translate(None, _JSON_NUMBERS) and joined.count(b",") == len(tokens) - 1
             and (b"-0" not in joined or b",-0," not in b"," + joined + b",")):
         try:
             return np.array(_FLOATS.decode(b"[" + joined + b"]"), dtype=np.float64)
@@ -128,10 +127,11 @@ def parse_label_texts(texts: Sequence[bytes], ncols: int
     1
     """
     rows = [_rows(data, ncols) for data in texts]
-    broken = rows.index(None) if None in rows else None
-    tokens = texts[0].split() if len(texts) == 1 else b"\n".join(texts).split()
-    values = None if broken is not None else parse_numbers(tokens)
-    if values is None:  # name the first broken text: one with a bad line, or with a bad number
-        stop = len(texts) if broken is None else broken
-        return next((i for i in range(stop) if parse_numbers(texts[i].split()) is None), stop)
-    return values.reshape(-1, ncols), np.array(rows, dtype=np.int64)
+    if None not in rows:
+        values = parse_numbers(texts[0].split() if len(texts) == 1
+                               else b"\n".join(texts).split())
+        if values is not None:
+            return values.reshape(-1, ncols), np.array(rows, dtype=np.int64)
+    # the first broken text: one with a bad line, or before it one with a bad number
+    stop = rows.index(None) if None in rows else len(texts)
+    return next((i for i in range(stop) if parse_numbers(texts[i].split()) is None), stop)
