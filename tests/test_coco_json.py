@@ -144,6 +144,13 @@ def test_a_repeated_key_keeps_its_last_value_as_json_does(tmp_path: Path):
     assert read_coco(path).areas[1].tolist() == [1210.0]
 
 
+def test_escaped_keys_are_the_keys_they_spell(tmp_path: Path):
+    path = tmp_path / "gt.json"
+    path.write_text(json.dumps(_GOOD).replace('"bbox"', '"b\\u0062ox"')
+                    .replace('"categories"', '"\\u0063ategories"'))
+    assert read_coco(path).boxes[1].tolist() == [[1.5, 2.0, 30.25, 40.0]]
+
+
 def test_boxes_areas_and_classes_are_what_pycocotools_loads(tmp_path: Path):
     """A file as annotation tools write it (two-decimal boxes, polygons, unsorted category
     ids, info and licenses, non-ASCII names, a crowd box): every number equals pycocotools'."""
