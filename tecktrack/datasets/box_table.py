@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tecktrack.datasets.label_text import label_line_numbers, parse_label_texts, read_label_bytes
 from tecktrack.datasets.yolo import (
     CLIPPED,
     ZERO_SIZE,
@@ -30,7 +31,7 @@ from tecktrack.datasets.yolo import (
     read_yolo_labels,
 )
 from tecktrack.detections import Detections, cxcywh_to_xyxy, xyxy_to_cxcywh, xyxy_to_yolo
-from tecktrack.errors import DatasetError, FormatError
+from tecktrack.errors import FormatError
 from tecktrack.progress import progress
 
 __all__ = ["BoxTable", "list_label_files", "read_label_dir", "read_label_files"]
@@ -223,27 +224,13 @@ def read_label_files(stems: Sequence[str], paths: Sequence[str | Path | None], *
     array([1, 0])
     """
     ncols = 6 if with_scores else 5
-    tokens: list[bytes] = []
-    counts = np.zeros(len(paths), dtype=np.int64)
-    for i, path in enumerate(progress(paths, total=len(paths), desc="reading labels",
-                                      quiet=quiet, unit="file")):
-        if path is None:
-            continue
-        data = _read_bytes(path)
-        if data.startswith(_BOM):  # accepted, as the per-file reader accepts it
-            data = data[len(_BOM):]
-        toks = data.split()
-        if len(toks) != ncols * _count_rows(data):
-            _raise_from_file(path, with_scores)
-        counts[i] = len(toks) // ncols
-        tokens.extend(toks)
-    try:
-        values = np.array(tokens, dtype=np.float64).reshape(-1, ncols)
-    except ValueError:
-        for path, count in zip(paths, counts, strict=True):
-            if count:
-                _raise_from_file(path, with_scores, check_numbers=True)
-        raise
+    texts = [b"" if path is None else read_label_bytes(path)
+             for path in progress(paths, total=len(paths), desc="reading labels", quiet=quiet,
+                                  unit="file")]
+    parsed = parse_label_texts(texts, ncols)
+    if isinstance(parsed, int):
+        _raise_from_file(paths[parsed], with_scores)
+    values, counts = parsed
     image = np.repeat(np.arange(len(paths)), counts)
     bad = invalid_rows(values, n_classes)
     if bad.any():
@@ -253,22 +240,6 @@ def read_label_files(stems: Sequence[str], paths: Sequence[str | Path | None], *
     corners = np.clip(cxcywh_to_xyxy(clipped[:, :4]), 0.0, 1.0)   # as read_yolo_labels does
     return BoxTable(list(stems), image, values[:, 0].astype(np.int64), xyxy_to_cxcywh(corners),
                     clipped[:, 4].astype(np.float32) if with_scores else None)
-
-
-_BOM = b"\xef\xbb\xbf"
-
-
-def _read_bytes(path: str | Path) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        raise DatasetError("label file not found", path) from None
-
-
-def _count_rows(data: bytes) -> int:
-    """Number of non-blank lines."""
-    return sum(1 for line in data.splitlines() if line.strip())
 
 
 def _warn_box_notes(boxes: np.ndarray, image: np.ndarray, counts: np.ndarray,
@@ -289,20 +260,12 @@ def _warn_box_notes(boxes: np.ndarray, image: np.ndarray, counts: np.ndarray,
     warnings.warn(notes_sentence(summary), LabelWarning, stacklevel=3)
 
 
-def _line_of(path: str | Path, row: int) -> int | None:
+def _line_of(path: str | Path, row: int) -> int:
     """1-based line number of the ``row``-th non-blank line of a label file."""
-    lines = _read_bytes(path).splitlines()
-    seen = -1
-    for number, line in enumerate(lines, start=1):
-        seen += bool(line.strip())
-        if seen == row:
-            return number
-    return None
+    return label_line_numbers(read_label_bytes(path))[row]
 
 
-def _raise_from_file(path: Path, with_scores: bool, check_numbers: bool = False,
-                     n_classes: int | None = None) -> None:
+def _raise_from_file(path: str | Path, with_scores: bool, n_classes: int | None = None) -> None:
     """Let the one-file reader raise the precise ``file:line`` error for ``path``."""
     read_yolo_labels(path, 1.0, 1.0, with_scores=with_scores, strict=True, n_classes=n_classes)
-    if not check_numbers:
-        raise FormatError("malformed label file", path)
+    raise FormatError("malformed label file", path)  # not reached: the reader refused it

@@ -12,10 +12,18 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import numpy as np
 
+from tecktrack.datasets.coco_json import (
+    column,
+    has_field,
+    load_ground_truth,
+    load_results,
+    records,
+)
 from tecktrack.detections import Detections, xywh_to_xyxy
-from tecktrack.errors import DatasetError, FormatError
+from tecktrack.errors import FormatError
 
 __all__ = [
     "CocoDataset",
@@ -87,14 +95,15 @@ class CocoDataset:
         ids = [im.id for im in self.images]
         annotations = dict(self.annotations)  # the caller's dict is never changed
         for image_id in ids:
-            annotations.setdefault(image_id, Detections.empty(with_scores=False))
+            if image_id not in annotations:
+                annotations[image_id] = Detections.empty(with_scores=False)
         self.annotations = annotations
         if set(self.annotations) != set(ids):
             raise ValueError("annotations has image ids that are not in images")
         iscrowd, areas = self.iscrowd or {}, self.areas or {}
-        self.iscrowd = {i: np.asarray(iscrowd.get(i, np.zeros(len(d), bool)), dtype=bool)
-                        for i, d in self.annotations.items()}
-        self.areas = {i: np.asarray(areas.get(i, d.area), dtype=np.float64)
+        self.iscrowd = {i: np.asarray(iscrowd[i] if i in iscrowd else np.zeros(len(d), bool),
+                                      dtype=bool) for i, d in self.annotations.items()}
+        self.areas = {i: np.asarray(areas[i] if i in areas else d.area, dtype=np.float64)
                       for i, d in self.annotations.items()}
         boxes = self.boxes or {}
         self.boxes = {i: np.array(boxes[i], dtype=np.float64).reshape(-1, 4) if i in boxes
@@ -104,43 +113,27 @@ class CocoDataset:
                 raise ValueError(f"boxes of image {i} has {len(b)} rows for "
                                  f"{len(self.annotations[i])} annotations")
 
-
-def _load_json(path: Path) -> object:
-    import json
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DatasetError("JSON file not found", path) from None
-    except UnicodeDecodeError:
-        raise FormatError("not UTF-8 JSON text", path) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FormatError(f"invalid JSON: {exc.msg} (column {exc.colno})", path,
-                          exc.lineno) from None
-
-
-def _records(data: object, key: str, path: Path) -> list:
-    records = data.get(key) if isinstance(data, dict) else data
-    if not isinstance(records, list):
-        raise FormatError(f"{key}: expected a list", path)
-    return records
-
-
-def _column(records: list, field_name: str, key: str, path: Path,
-            default: object = ...) -> list:
-    """One field of every record; a missing field (without ``default``) names the record."""
-    try:
-        if default is ...:
-            return [r[field_name] for r in records]
-        return [r.get(field_name, default) for r in records]
-    except (KeyError, TypeError, AttributeError):
-        index = next(i for i, r in enumerate(records)
-                     if not isinstance(r, dict) or (default is ... and field_name not in r))
-        what = "not an object" if not isinstance(records[index], dict) else \
-            f"missing field {field_name!r}"
-        raise FormatError(f"{key}[{index}]: {what}", path) from None
+    @classmethod
+    def _of_reader(cls, images: list[CocoImage], names: list[str], category_ids: list[int],
+                   annotations: dict[int, Detections], iscrowd: dict[int, np.ndarray],
+                   areas: dict[int, np.ndarray], boxes: dict[int, np.ndarray]) -> CocoDataset:
+        """The dataset ``CocoDataset(...)`` makes of what a reader built, without its second
+        pass over every image: the four dicts have the same keys (the images with boxes), and
+        the arrays are fresh, typed (bool, float64, float64 ``(n, 4)``) and as long as their
+        Detections. Images without boxes get their empty entries as ``__post_init__`` gives
+        them."""
+        dataset = object.__new__(cls)
+        dataset.images, dataset.names, dataset.category_ids = images, names, category_ids
+        dataset.annotations, dataset.iscrowd = dict(annotations), dict(iscrowd)
+        dataset.areas, dataset.boxes = dict(areas), dict(boxes)
+        for image in images:
+            if image.id not in dataset.annotations:
+                empty = Detections.empty(with_scores=False)
+                dataset.annotations[image.id] = empty
+                dataset.iscrowd[image.id] = np.zeros(0, bool)
+                dataset.areas[image.id] = np.asarray(empty.area, dtype=np.float64)
+                dataset.boxes[image.id] = empty.to_coco()
+        return dataset
 
 
 def _int_column(values: list, field_name: str, key: str, path: Path) -> np.ndarray:
@@ -164,18 +157,18 @@ def _float_column(values: list, field_name: str, key: str, path: Path) -> np.nda
     except ValueError:  # ragged nested lists
         arr = np.zeros(0, object)
     if arr.dtype.kind not in "iuf" or arr.shape != (len(values),):
-        index = next(i for i, v in enumerate(values) if not _is_number(v))
+        index = next(i for i, v in enumerate(values) if not _fits(v))
         raise FormatError(f"{key}[{index}].{field_name}: expected a number, "
                           f"got {values[index]!r}", path)
     return arr.astype(np.float64, copy=False)
 
 
-def _check_annotation_ids(records: list, key: str, path: Path) -> None:
+def _check_annotation_ids(rows: list, key: str, path: Path) -> None:
     """Ids, where given, are unique integers >= 1 (pycocotools mis-scores id 0: its matcher
     uses 0 for "unmatched")."""
-    if not any(isinstance(r, dict) and "id" in r for r in records):
+    if not has_field(rows, "id"):
         return
-    ids = _int_column(_column(records, "id", key, path), "id", key, path)
+    ids = _int_column(column(rows, "id", key, path), "id", key, path)
     if (ids < 1).any():
         index = int(np.argmax(ids < 1))
         raise FormatError(f"{key}[{index}].id: {int(ids[index])} (ids start at 1; pycocotools "
@@ -189,22 +182,31 @@ def _check_annotation_ids(records: list, key: str, path: Path) -> None:
 
 
 def _crowd_column(values: list, key: str, path: Path) -> np.ndarray:
-    bad = [i for i, v in enumerate(values) if v not in (0, 1) or isinstance(v, (float, str))]
-    if bad:
-        raise FormatError(f"{key}[{bad[0]}].iscrowd: expected 0 or 1, got {values[bad[0]]!r}",
-                          path)
-    return np.array(values, dtype=bool)
+    """``iscrowd`` as bool: 0, 1 (or false, true) only."""
+    try:
+        arr = np.array(values) if values else np.zeros(0, bool)
+    except (OverflowError, ValueError):
+        arr = np.zeros(0, object)
+    if arr.dtype.kind not in "bi" or arr.shape != (len(values),) or (arr > 1).any() \
+            or (arr < 0).any():  # the common case, checked in one go
+        bad = next(i for i, v in enumerate(values)
+                   if v not in (0, 1) or isinstance(v, (float, str)))
+        raise FormatError(f"{key}[{bad}].iscrowd: expected 0 or 1, got {values[bad]!r}", path)
+    return arr.astype(bool, copy=False)
 
 
-def _warn_boxes(boxes: np.ndarray, image_ids: list, images: list, key: str, path: Path) -> None:
-    """Warn, with a count, about zero-size boxes and boxes wholly outside their image."""
+def _warn_boxes(boxes: np.ndarray, image_ids: np.ndarray, images: list, key: str,
+                path: Path) -> None:
+    """Warn, with a count, about zero-size boxes and boxes wholly outside their image (every
+    image id is one of ``images``)."""
     empty = (boxes[:, 2] <= 0) | (boxes[:, 3] <= 0)
     if empty.any():
         _warn(path, f"{key}: {int(empty.sum())} boxes of zero width or height (they can never "
                     f"be matched), first {key}[{int(np.argmax(empty))}]")
-    size = {im.id: (im.width, im.height) for im in images}
-    wh = np.array([size.get(i, (np.inf, np.inf)) if isinstance(i, int) else (np.inf, np.inf)
-                   for i in image_ids], np.float64).reshape(-1, 2)
+    table = np.array([(im.id, im.width, im.height) for im in images],
+                     dtype=np.int64).reshape(-1, 3)
+    table = table[np.argsort(table[:, 0])]
+    wh = table[np.searchsorted(table[:, 0], image_ids), 1:].astype(np.float64)
     outside = ((boxes[:, 0] >= wh[:, 0]) | (boxes[:, 1] >= wh[:, 1])
                | (boxes[:, 0] + boxes[:, 2] <= 0) | (boxes[:, 1] + boxes[:, 3] <= 0)) & ~empty
     if outside.any():
@@ -225,6 +227,11 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _fits(value: object) -> bool:
+    """A number NumPy holds in a numeric array (an integer beyond 64 bits makes it objects)."""
+    return _is_number(value) and (isinstance(value, float) or -2**63 <= value < 2**63)
+
+
 def _bbox_array(values: list, key: str, path: Path) -> np.ndarray:
     try:
         arr = np.array(values) if values else np.zeros((0, 4))
@@ -232,7 +239,7 @@ def _bbox_array(values: list, key: str, path: Path) -> np.ndarray:
         arr = np.zeros(0, object)
     if arr.dtype.kind not in "iuf" or arr.shape != (len(values), 4):
         index = next(i for i, v in enumerate(values) if not (
-            isinstance(v, list) and len(v) == 4 and all(_is_number(x) for x in v)))
+            isinstance(v, list) and len(v) == 4 and all(_fits(x) for x in v)))
         raise FormatError(f"{key}[{index}].bbox: expected [x, y, w, h] numbers", path)
     boxes = arr.astype(np.float64, copy=False)
     bad = ~np.isfinite(boxes).all(axis=1) | (boxes[:, 2:] < 0).any(axis=1)
@@ -256,37 +263,39 @@ def _class_index(category: np.ndarray, category_ids: list[int], key: str,
     return order[pos]
 
 
-def _group(image_ids: np.ndarray, known_ids: list[int], key: str, path: Path) -> dict:
-    """Row indices per image id; every image id must be in ``known_ids``."""
+def _group(image_ids: np.ndarray, known_ids: list[int], key: str,
+           path: Path) -> tuple[np.ndarray, dict[int, slice]]:
+    """Rows sorted by image id (stable) and, per image id, its slice of them; every image id
+    must be in ``known_ids``."""
     unknown = ~np.isin(image_ids, np.asarray(known_ids, dtype=np.int64))
     if unknown.any():
         index = int(np.argmax(unknown))
         raise FormatError(f"{key}[{index}].image_id: {image_ids[index]} is not in images", path)
-    if len(image_ids) == 0:
-        return {}
     order = np.argsort(image_ids, kind="stable")
     ids, starts = np.unique(image_ids[order], return_index=True)
-    return dict(zip(ids.tolist(), np.split(order, starts[1:]), strict=True))
+    bounds = [*starts.tolist(), len(image_ids)]
+    return order, {i: slice(a, b)
+                   for i, a, b in zip(ids.tolist(), bounds[:-1], bounds[1:], strict=True)}
 
 
-def _read_categories(data: dict, path: Path) -> tuple[list[int], list[str]]:
-    cats = _records(data, "categories", path)
-    ids = _int_column(_column(cats, "id", "categories", path), "id", "categories", path)
+def _read_categories(data: object, path: Path) -> tuple[list[int], list[str]]:
+    cats = records(data, "categories", path)
+    ids = _int_column(column(cats, "id", "categories", path), "id", "categories", path)
     if len(np.unique(ids)) != len(ids):
         raise FormatError("categories: duplicate category id", path)
-    names = [str(n) for n in _column(cats, "name", "categories", path)]
+    names = [str(n) for n in column(cats, "name", "categories", path)]
     order = np.argsort(ids, kind="stable")
     return ids[order].tolist(), [names[i] for i in order]
 
 
-def _read_images(data: dict, path: Path) -> list[CocoImage]:
-    records = _records(data, "images", path)
+def _read_images(data: object, path: Path) -> list[CocoImage]:
+    rows = records(data, "images", path)
     ids, widths, heights = (
-        _int_column(_column(records, f, "images", path), f, "images", path).tolist()
+        _int_column(column(rows, f, "images", path), f, "images", path).tolist()
         for f in ("id", "width", "height"))
     if len(set(ids)) != len(ids):
         raise FormatError("images: duplicate image id", path)
-    files = _column(records, "file_name", "images", path)
+    files = column(rows, "file_name", "images", path)
     return [CocoImage(i, str(f), w, h)
             for i, f, w, h in zip(ids, files, widths, heights, strict=True)]
 
@@ -316,42 +325,58 @@ def read_coco(path: str | Path) -> CocoDataset:
     (['dog'], array([[1., 1., 3., 3.]], dtype=float32))
     """
     path = Path(path)
-    data = _load_json(path)
-    if not isinstance(data, dict):
+    data = load_ground_truth(path)
+    if not isinstance(data, (dict, msgspec.Struct)):
         raise FormatError("expected an object with images, annotations, categories", path)
     category_ids, names = _read_categories(data, path)
     images = _read_images(data, path)
     key = "annotations"
-    anns = _records(data, key, path)
-    boxes = _bbox_array(_column(anns, "bbox", key, path), key, path)
+    anns = records(data, key, path)
+    boxes = _bbox_array(column(anns, "bbox", key, path), key, path)
     classes = _class_index(
-        _int_column(_column(anns, "category_id", key, path), "category_id", key, path),
+        _int_column(column(anns, "category_id", key, path), "category_id", key, path),
         category_ids, key, path)
     _check_annotation_ids(anns, key, path)
-    crowd = _crowd_column(_column(anns, "iscrowd", key, path, default=0), key, path)
-    areas = boxes[:, 2] * boxes[:, 3]
-    given = _column(anns, "area", key, path, default=None)
-    has_area = np.array([a is not None for a in given], dtype=bool)
-    if has_area.any():
-        areas[has_area] = _float_column([a for a in given if a is not None], "area", key, path)
-        negative = has_area & (areas < 0)
-        if negative.any():
-            index = int(np.argmax(negative))
-            raise FormatError(f"{key}[{index}].area: {given[index]!r} is negative", path)
-    groups = _group(_int_column(_column(anns, "image_id", key, path), "image_id", key, path),
-                    [im.id for im in images], key, path)
-    if not has_area.all():
-        _warn(path, f"{key}: {int((~has_area).sum())} without 'area' (pycocotools cannot "
-                    f"evaluate them; w*h used), first {key}[{int(np.argmin(has_area))}]")
-    _warn_boxes(boxes, _column(anns, "image_id", key, path), images, key, path)
-    xyxy = xywh_to_xyxy(boxes).astype(np.float32)
-    return CocoDataset(
+    crowd = _crowd_column(column(anns, "iscrowd", key, path, default=0), key, path)
+    areas, missing = _area_column(anns, boxes, key, path)
+    image_ids = _int_column(column(anns, "image_id", key, path), "image_id", key, path)
+    order, groups = _group(image_ids, [im.id for im in images], key, path)
+    if missing:
+        _warn(path, f"{key}: {len(missing)} without 'area' (pycocotools cannot "
+                    f"evaluate them; w*h used), first {key}[{missing[0]}]")
+    _warn_boxes(boxes, image_ids, images, key, path)
+    xyxy = xywh_to_xyxy(boxes).astype(np.float32)[order]
+    classes, crowd, areas, boxes = classes[order], crowd[order], areas[order], boxes[order]
+    return CocoDataset._of_reader(
         images=images, names=names, category_ids=category_ids,
         annotations={i: Detections(xyxy[rows], classes[rows]) for i, rows in groups.items()},
         iscrowd={i: crowd[rows] for i, rows in groups.items()},
         areas={i: areas[rows] for i, rows in groups.items()},
         boxes={i: boxes[rows] for i, rows in groups.items()},
     )
+
+
+def _area_column(rows: list, boxes: np.ndarray, key: str,
+                 path: Path) -> tuple[np.ndarray, list[int]]:
+    """``area`` of every annotation (``w * h`` where it is missing or null), and the indices
+    of those without one."""
+    given = column(rows, "area", key, path, default=None)
+    if given.count(None) == 0:  # the common case: every annotation has its area
+        areas = _float_column(given, "area", key, path)
+        missing = []
+    else:
+        missing = [i for i, a in enumerate(given) if a is None]
+        has_area = np.ones(len(given), dtype=bool)
+        has_area[missing] = False
+        areas = boxes[:, 2] * boxes[:, 3]
+        if has_area.any():
+            areas[has_area] = _float_column([a for a in given if a is not None], "area", key,
+                                            path)
+    negative = areas < 0
+    if negative.any():
+        index = int(np.argmax(negative))
+        raise FormatError(f"{key}[{index}].area: {given[index]!r} is negative", path)
+    return areas, missing
 
 
 def coco_to_dict(dataset: CocoDataset) -> dict:
@@ -498,19 +523,20 @@ def read_coco_results_exact(path: str | Path, category_ids: list[int],
     >>> res.boxes[1].tolist(), res.scores[1].tolist(), res.detections[1].xyxy.dtype.name
     ([[336.71000000000004, 10.0, 54.69, 20.0]], [0.123456789], 'float32')
     """
-    path = Path(path)
+    path, category_ids = Path(path), list(category_ids)
     key = "results"
-    recs = _records(_load_json(path), key, path)
-    boxes = _bbox_array(_column(recs, "bbox", key, path), key, path)
+    recs = records(load_results(path), key, path)
+    boxes = _bbox_array(column(recs, "bbox", key, path), key, path)
     classes = _class_index(
-        _int_column(_column(recs, "category_id", key, path), "category_id", key, path),
-        list(category_ids), key, path)
-    scores = _float_column(_column(recs, "score", key, path), "score", key, path)
-    ids = _int_column(_column(recs, "image_id", key, path), "image_id", key, path)
+        _int_column(column(recs, "category_id", key, path), "category_id", key, path),
+        category_ids, key, path)
+    scores = _float_column(column(recs, "score", key, path), "score", key, path)
+    ids = _int_column(column(recs, "image_id", key, path), "image_id", key, path)
     known = sorted(set(ids.tolist())) if image_ids is None else list(image_ids)
-    groups = _group(ids, known, key, path)
-    xyxy = xywh_to_xyxy(boxes).astype(np.float32)
-    none = np.zeros(0, np.int64)
+    order, groups = _group(ids, known, key, path)
+    xyxy = xywh_to_xyxy(boxes).astype(np.float32)[order]
+    classes, scores, boxes = classes[order], scores[order], boxes[order]
+    none = slice(0, 0)
     return CocoResults(
         detections={i: (Detections(xyxy[groups[i]], classes[groups[i]], scores[groups[i]])
                         if i in groups else Detections.empty(with_scores=True)) for i in known},

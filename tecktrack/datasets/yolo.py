@@ -1,8 +1,10 @@
 """YOLO label and prediction files (``class cx cy w h [conf]``), and the one row validator.
 
 Every reader of label rows (this module's :func:`read_yolo_labels` and the columnar
-:mod:`tecktrack.datasets.box_table`) checks rows with :func:`invalid_rows` and explains them
-with :func:`row_problem`, so they accept and refuse the same lines.
+:mod:`tecktrack.datasets.box_table`) parses them with
+:func:`~tecktrack.datasets.label_text.parse_label_texts`, checks them with :func:`invalid_rows`
+(or :func:`rows_valid`, its whole-table form) and explains them with :func:`row_problem`, so
+they accept and refuse the same lines.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
+from tecktrack.datasets.label_text import label_line_numbers, parse_label_texts, read_label_bytes
 from tecktrack.detections import Detections, cxcywh_to_xyxy, xyxy_to_yolo
-from tecktrack.errors import DatasetError, FormatError
+from tecktrack.errors import FormatError
 
 __all__ = ["CLIPPED", "COORD_TOLERANCE", "ZERO_SIZE", "LabelProblem", "LabelWarning",
            "box_notes", "count_notes", "invalid_rows", "label_path_for", "read_yolo_labels",
-           "row_problem", "write_yolo_labels"]
+           "row_problem", "rows_valid", "write_yolo_labels"]
 
 #: How far outside [0, 1] a normalised coordinate may stray before it is an error (then clipped).
 COORD_TOLERANCE = 1e-3
@@ -66,20 +69,20 @@ class LabelProblem:
         return f"{where}: {self.message}"
 
 
-def _split_rows(text: str) -> tuple[list[int], list[list[str]]]:
+def _split_rows(data: bytes) -> tuple[list[int], list[list[str]]]:
     """1-based line numbers and whitespace tokens of the non-blank lines.
 
     Lines end at ``\\n``, ``\\r\\n`` or ``\\r`` and tokens are separated by ASCII whitespace
-    only, as the columnar reader (which works on bytes) splits them: a Unicode line or space
-    separator (U+2028, NBSP) stays inside a token, which is then not a number, for both.
+    only, as :mod:`tecktrack.datasets.label_text` splits them: a Unicode line or space
+    separator (U+2028, NBSP) stays inside a token, which is then not a number. Bytes that are
+    not UTF-8 become U+FFFD.
 
     Examples
     --------
-    >>> _split_rows("0 0.5\\u00a0 1\\u20281\\r\\n\\n2 3\\n")
+    >>> _split_rows("0 0.5\\u00a0 1\\u20281\\r\\n\\n2 3\\n".encode())
     ([1, 3], [['0', '0.5\\xa0', '1\\u20281'], ['2', '3']])
     """
     numbers, rows = [], []
-    data = text.encode("utf-8", errors="surrogatepass")
     for number, line in enumerate(data.splitlines(), start=1):
         tokens = line.split()
         if tokens:
@@ -167,13 +170,35 @@ def invalid_rows(values: np.ndarray, n_classes: int | None = None,
     ...                        [0, 0.5, 0.5, 1.2, 0.2], [0, np.nan, 0.5, 0.2, 0.2]]))
     array([False,  True,  True,  True])
     """
-    ncols = values.shape[1]
     top_class = (n_classes - 1) if n_classes is not None else 2.0**53 - 1
-    low = np.full(ncols, -tol)
-    high = np.full(ncols, 1 + tol)
-    low[0], high[0] = 0, top_class
+    cls, rest = values[:, 0], values[:, 1:]
+    ok = (cls >= 0) & (cls <= top_class) & (cls == np.floor(cls))
+    ok &= ((rest >= -tol) & (rest <= 1 + tol)).all(axis=1)
+    return ~ok
+
+
+def rows_valid(values: np.ndarray, n_classes: int | None = None,
+               tol: float = COORD_TOLERANCE) -> bool:
+    """``not invalid_rows(values, n_classes, tol).any()``, in a few whole-table reductions:
+    the check of a good file (the common case) builds no per-row masks.
+
+    Examples
+    --------
+    >>> rows_valid(np.array([[0, 0.5, 0.5, 0.2, 0.2], [2, 0.5, 0.5, 0.2, 1.0005]]), 3)
+    True
+    >>> rows_valid(np.array([[0, 0.5, 0.5, 0.2, 0.2], [2, 0.5, np.nan, 0.2, 0.2]]))
+    False
+    """
+    if not len(values):
+        return True
+    top_class = (n_classes - 1) if n_classes is not None else 2.0**53 - 1
+    low, high = values.min(axis=0).tolist(), values.max(axis=0).tolist()
+    # a NaN makes its column's min and max NaN, and every comparison with NaN is False
+    if not (low[0] >= 0 and high[0] <= top_class and all(v >= -tol for v in low[1:])
+            and all(v <= 1 + tol for v in high[1:])):
+        return False
     cls = values[:, 0]
-    return ~(((values >= low) & (values <= high)).all(axis=1) & (cls == np.floor(cls)))
+    return not (cls - np.floor(cls)).any()
 
 
 #: What :func:`box_notes` says about a box that loads but is not what its line says.
@@ -241,16 +266,6 @@ def notes_sentence(summary: dict[str, tuple[int, LabelProblem]]) -> str | None:
     return "; ".join(parts) or None
 
 
-def _decode(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DatasetError("label file not found", path) from None
-    except IsADirectoryError:
-        raise DatasetError("expected a label file, found a folder", path) from None
-    return data.decode("utf-8-sig", errors="replace")  # a leading BOM, as editors write it
-
-
 def read_yolo_labels(path: str | Path, width: float, height: float, *,
                      n_classes: int | None = None, with_scores: bool = False,
                      strict: bool = True,
@@ -314,13 +329,34 @@ def read_yolo_labels(path: str | Path, width: float, height: float, *,
         raise ValueError(f"image size must be positive, got {width}x{height}")
     if n_classes is not None and n_classes < 0:
         raise ValueError(f"n_classes must be >= 0, got {n_classes}")
-    path = Path(path)
     ncols = 6 if with_scores else 5
-    numbers, rows = _split_rows(_decode(path))
-    if not rows:
-        if exact is not None:
-            exact.append(np.zeros((0, ncols - 1)))
-        return Detections.empty(with_scores=with_scores)
+    data = read_label_bytes(path)
+    parsed = parse_label_texts([data], ncols)
+    values = None if isinstance(parsed, int) else parsed[0]
+    numbers = None  # line numbers of the rows, found when a message needs them
+    if values is None or not rows_valid(values, n_classes, COORD_TOLERANCE):
+        values, numbers = _read_lines(data, Path(path), ncols, n_classes, strict, problems)
+    clipped = values[:, 1:].clip(0.0, 1.0)
+    if notes is not None:
+        for mask, message in zip(box_notes(clipped[:, :4]), (ZERO_SIZE, CLIPPED), strict=True):
+            if mask.any():
+                numbers = label_line_numbers(data) if numbers is None else numbers
+                notes.extend(LabelProblem(Path(path), numbers[i], message)
+                             for i in np.flatnonzero(mask))
+    size = np.array([width, height, width, height], dtype=np.float64)
+    xyxy = cxcywh_to_xyxy(clipped[:, :4] * size).clip(0.0, size)
+    if exact is not None:
+        xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
+        exact.append(np.concatenate([xywh, clipped[:, 4:]], axis=1))
+    return Detections(xyxy.astype(np.float32), values[:, 0].astype(np.int64),
+                      clipped[:, 4] if with_scores else None)
+
+
+def _read_lines(data: bytes, path: Path, ncols: int, n_classes: int | None, strict: bool,
+                problems: list[LabelProblem] | None) -> tuple[np.ndarray, list[int]]:
+    """The line-by-line reading of a file the fast parse refused: raise at the first bad line
+    (``strict``) or drop bad lines into ``problems``; the good rows and their line numbers."""
+    numbers, rows = _split_rows(data)
     values, bad = _parse_numbers(rows, ncols)
     invalid = invalid_rows(values, n_classes, COORD_TOLERANCE)
     for i in np.flatnonzero(invalid) if invalid.any() else ():
@@ -336,18 +372,7 @@ def read_yolo_labels(path: str | Path, width: float, height: float, *,
         keep[list(bad)] = False
         values = values[keep]
         numbers = [n for n, k in zip(numbers, keep, strict=True) if k]
-    values = values.reshape(-1, ncols)
-    clipped = np.clip(values[:, 1:], 0.0, 1.0)
-    if notes is not None:
-        for mask, message in zip(box_notes(clipped[:, :4]), (ZERO_SIZE, CLIPPED), strict=True):
-            notes.extend(LabelProblem(path, numbers[i], message) for i in np.flatnonzero(mask))
-    size = np.array([width, height, width, height], dtype=np.float64)
-    xyxy = np.clip(cxcywh_to_xyxy(clipped[:, :4] * size), 0.0, size)
-    if exact is not None:
-        xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
-        exact.append(np.concatenate([xywh, clipped[:, 4:]], axis=1))
-    return Detections(xyxy.astype(np.float32), values[:, 0].astype(np.int64),
-                      clipped[:, 4] if with_scores else None)
+    return values.reshape(-1, ncols), numbers
 
 
 def write_yolo_labels(path: str | Path, detections: Detections, width: float,
