@@ -44,10 +44,14 @@ from tecktrack.progress import progress
 
 __all__ = ["FrameResult", "InferenceResult", "InferenceService", "pipeline_threads"]
 
-_DONE = object()
+_DONE = object()  # to the saver: no more frames
+_END = object()   # from the reader: the source has no more frames
 _POLL_S = 0.05
 #: How long a stopped run waits for its reader (a camera may block in a read forever).
 READER_JOIN_S = 2.0
+#: Video decoder threads (files, UDP): decoding runs in the reader thread, on the core that
+#: :func:`pipeline_threads` leaves free, instead of waking helper threads on the network's.
+DECODER_THREADS = 1
 
 
 def pipeline_threads(cpu_count: int | None = None) -> int:
@@ -202,7 +206,8 @@ class InferenceService:
             A source that cannot be opened or read (a stalled UDP stream is not an error);
             the run folder is removed.
         """
-        capture = VideoPreprocessor(timeout=self.timeout, ready=ready)
+        capture = VideoPreprocessor(timeout=self.timeout, ready=ready,
+                                    decoder_threads=DECODER_THREADS)
         frames = capture.capture_video(video_source, self.drop_rate)
         run_dir = new_run_dir(self.runs_dir)
         try:
@@ -293,6 +298,7 @@ class InferenceService:
             shared.fail(exc)
         finally:
             frames.close()
+            _put(out, _END, shared.stop)  # the forward loop ends at once, without a poll
 
     def _received(self, q: queue.Queue, reader: threading.Thread, shared: _Shared,
                   deadline: float | None) -> Iterator[_Work]:
@@ -302,10 +308,14 @@ class InferenceService:
                 shared.stop.set()
                 return
             try:
-                yield q.get(timeout=_POLL_S)
+                work = q.get(timeout=_POLL_S)
             except queue.Empty:
                 if not reader.is_alive() and q.empty():
                     return
+                continue
+            if work is _END:
+                return
+            yield work
 
     def _forward(self, items: Iterator[_Work], out: queue.Queue, timings: RunTimings,
                  shared: _Shared) -> None:
