@@ -3,7 +3,8 @@
 One decoder thread (the service's setting) decodes the same pixels as FFmpeg's own threading,
 from a file and from a recorded UDP stream; the continuity reader in plain Python reads the
 same counters as a NumPy reading of the packet headers; a run ends on its reader's end marker,
-not on a queue poll.
+not on a queue poll; the reader and saver threads yield to the network and OpenCV runs one
+thread during a run, restored after.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import io
 import random
 import socket
+import sys
 import threading
 
 import numpy as np
 import pytest
 from inference_support import build_detector, write_video
 
-from tecktrack.errors import StreamError
+from tecktrack.errors import StreamError, TeckTrackError
 from tecktrack.inference import service as service_module
 from tecktrack.inference.capture import VideoPreprocessor
 from tecktrack.inference.service import InferenceService
@@ -140,3 +142,87 @@ def test_a_run_ends_on_the_readers_end_marker_not_a_poll(clip, tmp_path, monkeyp
     assert done.wait(50)
     assert result["metrics"]["total_frames"] == 24
     assert result["metrics"]["end_reason"] == "end"
+
+
+class _Watched:
+    """The model, noting the nice value and OpenCV's thread count each stage runs with."""
+
+    def __init__(self, model):
+        self._model = model
+        self.seen: dict[str, set[tuple[int, int]]] = {"preprocess": set(), "forward": set(),
+                                                      "suppress": set()}
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def _note(self, stage: str) -> None:
+        import os
+
+        import cv2
+
+        nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        self.seen[stage].add((nice, cv2.getNumThreads()))
+
+    def preprocess(self, frame):
+        self._note("preprocess")
+        return self._model.preprocess(frame)
+
+    def forward(self, blob):
+        self._note("forward")
+        return self._model.forward(blob)
+
+    def suppress(self, candidates, info):
+        self._note("suppress")
+        return self._model.suppress(candidates, info)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_helpers_yield_to_the_network_and_opencv_runs_one_thread(clip, tmp_path):
+    import os
+
+    import cv2
+
+    before = cv2.getNumThreads()
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    watched = _Watched(load_model(build_detector(tmp_path / "tiny")))
+    result = InferenceService(watched, runs_dir=tmp_path / "runs", quiet=True,
+                              helper_nice=5).run_inference(clip)
+    assert result.metrics["total_frames"] == 24
+    expected_helper = min(19, own + 5)
+    assert watched.seen["preprocess"] == {(expected_helper, 1)}   # the reader thread
+    assert watched.seen["suppress"] == {(expected_helper, 1)}     # the saver thread
+    assert watched.seen["forward"] == {(own, 1)}                   # the network: unchanged
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
+    assert cv2.getNumThreads() == before                          # restored after the run
+
+
+def test_helper_nice_none_leaves_the_threads_as_they_are(clip, tmp_path):
+    import os
+
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    watched = _Watched(load_model(build_detector(tmp_path / "tiny")))
+    InferenceService(watched, runs_dir=tmp_path / "runs", quiet=True,
+                     helper_nice=None).run_inference(clip)
+    assert {nice for nice, _ in watched.seen["preprocess"] | watched.seen["suppress"]} == {own}
+
+
+@pytest.mark.parametrize("bad", [-1, 20, 2.5, True, "10"])
+def test_helper_nice_must_be_0_to_19(bad, tmp_path):
+    with pytest.raises(TeckTrackError, match="helper_nice must be an integer in 0..19"):
+        InferenceService(object(), runs_dir=tmp_path, helper_nice=bad)
+
+
+def test_overlapping_opencv_threads_restore_the_value_from_before_the_first():
+    import cv2
+
+    from tecktrack.inference.cores import opencv_threads
+
+    before = cv2.getNumThreads()
+    first = opencv_threads(1)
+    second = opencv_threads(1)
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)      # the first run ends while the second still runs
+    assert cv2.getNumThreads() == 1
+    second.__exit__(None, None, None)
+    assert cv2.getNumThreads() == before
