@@ -59,9 +59,14 @@ test-browser: $(BROWSER_STAMP)
 		echo "Chromium missing and not installable here: the browser tests will skip"
 	TECKTRACK_BROWSER_TESTS=1 TECKTRACK_CHROMIUM=$(CHROMIUM) $(PY) -m pytest tests/browser -p no:cacheprovider
 
+# Every benchmark, then one screen: each goal of benchmarks/goals.py, measured, met or not, and
+# the load average (also results/bench-summary.json). The real Darknet rows need ../shared/real.
+REAL_DATA ?= $(or $(TECKTRACK_REAL_DATA),$(wildcard ../shared/real))
 bench: setup-test
-	$(PY) -m pytest benchmarks --benchmark-only --benchmark-columns=min,mean,median,max,rounds \
-		--benchmark-json=results/benchmarks.json
+	@mkdir -p results
+	$(if $(REAL_DATA),TECKTRACK_REAL_DATA=$(abspath $(REAL_DATA))) $(PY) -m pytest benchmarks \
+		--benchmark-only --benchmark-columns=min,mean,median,max,rounds \
+		--benchmark-json=results/benchmarks.json -p no:cacheprovider
 
 lint: setup-test
 	$(VENV)/bin/ruff check tecktrack tests benchmarks

@@ -60,7 +60,15 @@ GOALS: dict[str, Goal] = {
     # -- earlier goals
     "bootstrap_1000_s": Goal("bootstrap, 1,000 resamples of a 5k-image evaluation", "<", 10.0,
                              " s"),
-    "metrics_vs_pycocotools": Goal("COCO bbox eval / pycocotools COCOeval", "<", 1.0),
+    "metrics_vs_pycocotools": Goal("COCO bbox eval / pycocotools COCOeval, 5k images",
+                                   "<", 1.0),
+    "metrics_vs_faster_coco_eval": Goal("COCO bbox eval / faster-coco-eval, 5k images",
+                                        "<", 1.0),
+    "widgets_iou_change_ms": Goal("notebook 02 explorer, one IoU-slider change (median)",
+                                  "<", 200.0, " ms"),
+    "forward_demo_s_ms": Goal("demo-s forward pass, 320x320, ONNX Runtime 2 threads (median)",
+                              "<", 15.0, " ms"),
+    "bytetrack_vs_trackers": Goal("ByteTrack update / roboflow trackers, 100 boxes", "<", 1.0),
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from goals import record
 from test_bench_metrics import generate
 
 from tecktrack.metrics import evaluate
@@ -39,3 +40,4 @@ def test_bootstrap_1000_resamples(benchmark, data) -> None:
                              kwargs={"names": list(range(80)), "workers": 2},
                              rounds=1, iterations=1)
     assert out.summary.shape == (N_RESAMPLES, 12) and np.isfinite(out.summary).all()
+    record("bootstrap_1000_s", benchmark.stats.stats.min, "2 threads")

@@ -8,6 +8,12 @@
   start-up, a fixed cost per command (none on a standing cluster), is timed and printed
   apart. The workers' model loading is inside the timed run. The images are 250 rendered
   synthetic scenes copied under new names.
+* The machine's own ceiling, no Dask: the same shards run by ``_predict_shard`` (the
+  worker's function) in a pool of N plain processes (``processes:1``, ``processes:2``,
+  forkserver, started before the timing, the model cached per process as on a worker).
+  ``local:2`` over ``processes:2`` is the engine's own cost; ``processes:2`` over the one
+  process run is what two cores of this machine give at all (two vCPUs may share one
+  physical core, which caps any speed-up of CPU-bound work below 2x).
 * ``evaluate`` (COCO summary + P/R table + confusion) on M synthetic images (default 50,000;
   ``TECKTRACK_BENCH_CLUSTER_EVAL_IMAGES``): one process vs ``local:2``; the reports must be
   equal, and the times are printed.
@@ -38,12 +44,17 @@ import pytest
 
 pytest.importorskip("distributed")
 
+from goals import record  # noqa: E402
+
+from tecktrack.cluster import shard  # noqa: E402
+from tecktrack.cluster.staging import staged_run  # noqa: E402
 from tecktrack.detections import Detections  # noqa: E402
 from tecktrack.inference.batch import predict_images, source_images  # noqa: E402
+from tecktrack.inference.sharded import _Job, _predict_shard  # noqa: E402
 from tecktrack.metrics import confusion_matrix, evaluate, precision_recall  # noqa: E402
 from tecktrack.metrics.report import evaluation_report  # noqa: E402
 from tecktrack.metrics.sharded import evaluate_sharded  # noqa: E402
-from tecktrack.model import load_model  # noqa: E402
+from tecktrack.model import ModelSpec, load_model  # noqa: E402
 from tecktrack.synth import generate_dataset  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,6 +84,41 @@ def images(tmp_path_factory):
 
 def _labels(out: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in (out / "labels").rglob("*.txt")}
+
+
+def _warm(_: int) -> int:
+    time.sleep(0.2)  # keeps each pool process busy so that every one of them starts
+    return os.getpid()
+
+
+@contextmanager
+def _pool(workers: int):
+    """A started pool of ``workers`` plain processes (forkserver), start-up timed."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    start = time.perf_counter()
+    with ProcessPoolExecutor(workers,
+                             mp_context=multiprocessing.get_context("forkserver")) as pool:
+        assert len(set(pool.map(_warm, range(workers)))) == workers
+        _TIMES[f"startup-{workers}"] = time.perf_counter() - start
+        yield pool
+
+
+def _predict_pool(images, name: str, pool) -> int:
+    """The cluster's shards through ``_predict_shard`` in plain processes (not committed)."""
+    folder, tmp = images
+    model = load_model(REPO / "models" / "demo-n", threads=1)
+    files, root = source_images(folder)
+    out = tmp / f"{name}-{time.monotonic_ns()}"
+    cpu, start = _cpu_seconds(), time.perf_counter()
+    with staged_run(out) as run:
+        jobs = [_Job(ModelSpec.of(model), str(root), [str(p) for p in part], str(out), i, run,
+                     False) for i, part in enumerate(shard(files, 256))]
+        done = sum(r["n_done"] for r in pool.map(_predict_shard, jobs))
+    _TIMES[name] = min(_TIMES.get(name, float("inf")), time.perf_counter() - start)
+    _CPU[name] = min(_CPU.get(name, float("inf")), _cpu_seconds() - cpu)
+    return done
 
 
 @contextmanager
@@ -123,8 +169,12 @@ def _predict(images, name: str, cluster) -> Path:
 
 
 @pytest.mark.benchmark(group="cluster-predict")
-@pytest.mark.parametrize("name,workers", [("local", None), ("local:1", 1), ("local:2", 2)])
+@pytest.mark.parametrize("name,workers", [("local", None), ("processes:1", 1),
+                                          ("processes:2", 2), ("local:1", 1), ("local:2", 2)])
 def test_bench_predict(benchmark, images, name, workers):
+    if name.startswith("processes"):
+        _plain_processes(benchmark, images, name, workers)
+        return
     with _started(workers) as client:
         out = benchmark.pedantic(_predict, args=(images, name, client), rounds=ROUNDS,
                                  iterations=1)
@@ -145,6 +195,26 @@ def test_bench_predict(benchmark, images, name, workers):
           f"{ratio:.3f} ({1 / ratio:.2f}x); CPU seconds, all processes: local "
           f"{_CPU['local']:.1f}, {name} {_CPU[name]:.1f} (ratio {cpu_ratio:.3f}); "
           f"load {os.getloadavg()}")
+    plain = _TIMES.get(f"processes:{workers}")
+    versus = f"; plain processes:{workers} {plain:.2f} s" if plain else ""
+    detail = f"local {base:.2f} s, {name} {_TIMES[name]:.2f} s{versus}"
+    if workers == 1:
+        record("cluster_local1_overhead", ratio, detail)
+    else:
+        record("cluster_local2_speedup", 1 / ratio, detail)
+
+
+def _plain_processes(benchmark, images, name: str, workers: int) -> None:
+    """The machine's ceiling: the same shards in plain processes, no Dask (after ``local``)."""
+    with _pool(workers) as pool:
+        done = benchmark.pedantic(_predict_pool, args=(images, name, pool), rounds=ROUNDS,
+                                  iterations=1)
+    assert done == N_IMAGES
+    base = _TIMES["local"]
+    benchmark.extra_info["time_ratio_vs_local"] = round(_TIMES[name] / base, 3)
+    print(f"\npredict {N_IMAGES} images, min of {ROUNDS}: local {base:.2f} s, {name} (plain "
+          f"processes, no Dask) {_TIMES[name]:.2f} s -> {base / _TIMES[name]:.2f}x; CPU "
+          f"seconds {_CPU[name]:.1f} (local {_CPU['local']:.1f}); load {os.getloadavg()}")
 
 
 def _synthetic(n: int, seed: int = 0):

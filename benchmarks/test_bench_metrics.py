@@ -15,6 +15,7 @@ import io
 
 import numpy as np
 import pytest
+from goals import pair
 
 from tecktrack.detections import Detections
 from tecktrack.metrics import evaluate
@@ -86,6 +87,8 @@ def test_tecktrack(benchmark, data) -> None:
     ev = benchmark.pedantic(evaluate, args=(gt, preds), kwargs={"names": list(range(80))},
                             rounds=3, iterations=1, warmup_rounds=1)
     assert 0.0 < ev.summary["map"] < 1.0
+    for key in ("metrics_vs_pycocotools", "metrics_vs_faster_coco_eval"):
+        pair(key, "ours", benchmark.stats.stats.min)
 
 
 @pytest.mark.benchmark(group="metrics-coco-5k")
@@ -95,6 +98,7 @@ def test_faster_coco_eval(benchmark, data) -> None:
     stats = benchmark.pedantic(_run_cocoeval, args=(fce.COCO, fce.COCOeval_faster, dataset,
                                                     results), rounds=3, iterations=1)
     assert 0.0 < stats[0] < 1.0
+    pair("metrics_vs_faster_coco_eval", "peer", benchmark.stats.stats.min)
 
 
 @pytest.mark.benchmark(group="metrics-coco-5k")
@@ -107,3 +111,4 @@ def test_pycocotools(benchmark, data) -> None:
     stats = benchmark.pedantic(_run_cocoeval, args=(COCO, COCOeval, dataset, results),
                                rounds=1, iterations=1)
     assert 0.0 < stats[0] < 1.0
+    pair("metrics_vs_pycocotools", "peer", benchmark.stats.stats.min)

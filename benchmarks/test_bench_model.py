@@ -1,14 +1,19 @@
 """Per-stage speed of Model.predict on both backends, against the bare forward pass.
 
-Stages: decode image (``cv2.imread`` of a 640x480 JPEG), preprocess (letterbox/resize + blob),
-forward, decode (``post_process``: threshold + mapping back), NMS, the whole ``predict``,
-and the peer: the backend's own forward call (``session.run`` / ``net.forward``) on a
-prepared blob. The ratio ``predict / bare forward`` is how far TeckTrack's whole predict is
-from the network alone.
+Stages, in ``predict``'s own order: decode image (``cv2.imread`` of a 640x480 JPEG),
+preprocess (letterbox/resize + blob), forward, decode (``decode_batch``: score threshold, best
+class, corners, in network-input pixels), NMS (``suppress``: NMS, boxes back to the frame,
+clipped), the whole ``predict``, and the peer: the backend's own forward call
+(``session.run`` / ``net.forward``) on a prepared blob. The ratio ``predict / bare forward``
+is how far TeckTrack's whole predict is from the network alone; ``predict_batch`` of 8 frames
+is compared with the batched forward of the same 8-frame blob. Both ratios come from
+alternated pairs (best of each) and go to the goals summary (``benchmarks/goals.py``) with
+the machine load beside them.
 
 Models: a seeded random-weight YOLOv8-layout ONNX network built here (320x320, 84 x 2100
-output, five strided convolutions and three heads; no downloaded weights), on both
-backends; and, with ``TECKTRACK_REAL_DATA``, the real Darknet yolo-fastest-1.1 on OpenCV.
+output, five strided convolutions and three heads, a dynamic batch axis; no downloaded
+weights), on both backends; and, with ``TECKTRACK_REAL_DATA``, the real Darknet
+yolo-fastest-1.1 on OpenCV.
 
     .venv/bin/pytest benchmarks/test_bench_model.py --benchmark-only \
         --benchmark-columns=min,mean,median,rounds --benchmark-group-by=param:model
@@ -24,13 +29,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from goals import record
 
 from tecktrack.model import load_model
+from tecktrack.model.preprocess import unmap_boxes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from model_graphs import conv_yolo_graph  # noqa: E402  (the tests' graph builders)
 
 INPUT = 320
+BATCH = 8
+#: Goal key of each (model, backend) in benchmarks/goals.py.
+GOAL_KEYS = {("synthetic-onnx", "onnxruntime"): "predict_onnx",
+             ("synthetic-onnx", "opencv"): "predict_opencv",
+             ("yolo-fastest-darknet", "opencv"): "predict_darknet"}
 STAGES = ("read", "preprocess", "forward", "decode", "nms", "predict", "bare_forward")
 
 
@@ -59,8 +71,9 @@ MODELS = [("synthetic-onnx", "onnxruntime"), ("synthetic-onnx", "opencv"),
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("bench_model")
-    return {"synthetic-onnx": conv_yolo_graph(root / "bench.onnx", INPUT),
-            "image": _bench_image(root / "frame.jpg")}
+    return {"synthetic-onnx": conv_yolo_graph(root / "bench.onnx", INPUT, dynamic_batch=True),
+            "image": _bench_image(root / "frame.jpg"),
+            "batch": [_bench_image(root / f"batch{i}.jpg", seed=i) for i in range(BATCH)]}
 
 
 def _same_detections(a, b, what: str) -> None:
@@ -71,21 +84,28 @@ def _same_detections(a, b, what: str) -> None:
     np.testing.assert_allclose(a.scores, b.scores, rtol=0, atol=1e-5, err_msg=what)
 
 
+def _bare_forward(backend, blob: np.ndarray):
+    """The backend's own forward call on a prepared blob: the peer every ratio divides by."""
+    if backend.name == "onnxruntime":
+        feed = {backend.input_name: blob}
+        return lambda: backend.session.run(backend.output_names, feed)
+
+    def bare():
+        backend.net.setInput(blob)
+        return backend.net.forward(backend.output_names)
+    return bare
+
+
 def _check_same_work(model, frame: np.ndarray, blob: np.ndarray, info, outputs,
                      candidates) -> None:
-    """Before anything is timed: the stages compose to ``predict``, the bare forward call
-    returns what ``model.forward`` returns, and the NMS keeps what OpenCV's keeps. A timing of
-    a stage that computes something else would compare nothing."""
+    """Before anything is timed: the stages compose to ``predict`` (its own order: decode,
+    NMS in network-input pixels, back to the frame, clip), the bare forward call returns what
+    ``model.forward`` returns, and the NMS keeps what OpenCV's keeps. A timing of a stage that
+    computes something else would compare nothing."""
     assert len(candidates) > 0, "no candidates before NMS: the NMS timing would be empty"
-    kept = model.nms(candidates)
+    kept = model.suppress(candidates, info)
     _same_detections(model.predict(frame), kept, "predict vs the staged pipeline")
-    backend = model.backend
-    if backend.name == "onnxruntime":
-        bare = backend.session.run(backend.output_names, {backend.input_name: blob})
-    else:
-        backend.net.setInput(blob)
-        bare = backend.net.forward(backend.output_names)
-    for ours, peer in zip(outputs, bare, strict=True):
+    for ours, peer in zip(outputs, _bare_forward(model.backend, blob)(), strict=True):
         np.testing.assert_array_equal(np.asarray(ours), np.asarray(peer))
     xyxy = candidates.xyxy.astype(np.float64)
     xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
@@ -93,7 +113,9 @@ def _check_same_work(model, frame: np.ndarray, blob: np.ndarray, info, outputs,
                                               candidates.class_ids.astype(np.int32), 0.0,
                                               float(model.iou)), np.int64).reshape(-1)
     assert len(kept) == len(peer) > 0, f"NMS keeps {len(kept)}, OpenCV {len(peer)}"
-    _same_detections(kept, candidates[peer], "model.nms vs cv2.dnn.NMSBoxesBatched")
+    chosen = candidates[peer]
+    chosen.xyxy = unmap_boxes(chosen.xyxy, info, clip=True)
+    _same_detections(kept, chosen, "model.suppress vs cv2.dnn.NMSBoxesBatched")
 
 
 def _stage(name: str, model, image_path: Path):
@@ -101,22 +123,15 @@ def _stage(name: str, model, image_path: Path):
     frame = cv2.imread(str(image_path))
     blob, info = model.preprocess(frame)
     outputs = model.forward(blob)
-    candidates = model.post_process(outputs, info)
+    candidates = model.decode_batch(outputs, [info])[0]
     _check_same_work(model, frame, blob, info, outputs, candidates)
-    backend = model.backend
-    if name == "bare_forward" and backend.name == "onnxruntime":
-        feed = {backend.input_name: blob}
-        return lambda: backend.session.run(backend.output_names, feed), len(candidates)
     if name == "bare_forward":
-        def bare():
-            backend.net.setInput(blob)
-            return backend.net.forward(backend.output_names)
-        return bare, len(candidates)
+        return _bare_forward(model.backend, blob), len(candidates)
     return {"read": lambda: cv2.imread(str(image_path)),
             "preprocess": lambda: model.preprocess(frame),
             "forward": lambda: model.forward(blob),
-            "decode": lambda: model.post_process(outputs, info),
-            "nms": lambda: model.nms(candidates),
+            "decode": lambda: model.decode_batch(outputs, [info]),
+            "nms": lambda: model.suppress(candidates, info),
             "predict": lambda: model.predict(frame)}[name], len(candidates)
 
 
@@ -137,6 +152,7 @@ def _model_path(files: dict, model_name: str) -> Path:
     if path is None:
         pytest.skip("TECKTRACK_REAL_DATA unset: no real Darknet model")
     return path
+
 
 def test_backends_keep_the_same_boxes(files) -> None:
     """Not timed: both backends run the same network, so the per-backend timings compare
@@ -167,26 +183,68 @@ def test_predict_vs_bare_forward(benchmark, files, model_name, backend):
     """Whole ``predict`` and the bare forward call, alternated so both see the same load.
 
     The benchmark times one (predict, bare forward) pair; ``extra_info`` holds the best
-    time of each over the rounds and their ratio.
+    time of each over the rounds, their ratio and the load; the ratio goes to the goals
+    summary (``predict_onnx``, ``predict_opencv``, ``predict_darknet``).
     """
     path = _model_path(files, model_name)
     model = load_model(path, backend=backend, threads=1)
     predict, _ = _stage("predict", model, _image_for(files, model_name))
     bare, _ = _stage("bare_forward", model, _image_for(files, model_name))
+    pairs, pair = _alternated(predict, bare)
+
+    benchmark.group = "predict-vs-bare-forward"
+    benchmark.pedantic(pair, rounds=200, warmup_rounds=5)
+    _report(benchmark, GOAL_KEYS[model_name, backend], f"{model_name}/{backend}", pairs)
+
+
+def _report(benchmark, key: str, what: str, pairs: list[tuple[float, float]]) -> None:
+    """Best time of each side over the alternated pairs, their ratio, and the load beside it:
+    into ``extra_info``, the goals summary and the printed output."""
+    best_ours, best_bare = (min(p[i] for p in pairs) for i in (0, 1))
+    ratio = best_ours / best_bare
+    load = os.getloadavg()[0]
+    benchmark.extra_info.update(ours_ms=round(best_ours * 1e3, 3),
+                                bare_forward_ms=round(best_bare * 1e3, 3),
+                                ratio=round(ratio, 3), load_1min=round(load, 2))
+    detail = (f"{best_ours * 1e3:.2f} ms vs {best_bare * 1e3:.2f} ms (best of {len(pairs)} "
+              f"alternated pairs, load {load:.2f})")
+    record(key, ratio, detail)
+    print(f"\n{what}: {detail}, ratio {ratio:.3f}")
+
+
+def _alternated(ours, bare) -> tuple[list[tuple[float, float]], object]:
+    """A callable timing one (ours, bare) pair, appending both durations to the list."""
     pairs: list[tuple[float, float]] = []
 
     def pair() -> None:
         t0 = time.perf_counter()
-        predict()
+        ours()
         t1 = time.perf_counter()
         bare()
         pairs.append((t1 - t0, time.perf_counter() - t1))
+    return pairs, pair
 
-    benchmark.group = "predict-vs-bare-forward"
-    benchmark.pedantic(pair, rounds=40, warmup_rounds=2)
-    best_predict, best_bare = (min(p[i] for p in pairs) for i in (0, 1))
-    benchmark.extra_info.update(predict_ms=round(best_predict * 1e3, 3),
-                                bare_forward_ms=round(best_bare * 1e3, 3),
-                                ratio=round(best_predict / best_bare, 3))
-    print(f"\n{model_name}/{backend}: predict {best_predict * 1e3:.2f} ms, bare forward "
-          f"{best_bare * 1e3:.2f} ms, ratio {best_predict / best_bare:.2f}")
+
+def test_predict_batch_vs_batched_forward(benchmark, files):
+    """``predict_batch`` of 8 frames against ``session.run`` on the same 8-frame blob
+    (ONNX Runtime, 1 thread), alternated. Not timed: the network really ran one batch of 8,
+    and ``predict_batch`` returns what the stages give on that batch's outputs."""
+    model = load_model(files["synthetic-onnx"], backend="onnxruntime", threads=1)
+    assert model.backend.batch_dynamic, "the benchmark network must take a dynamic batch"
+    frames = [cv2.imread(str(path)) for path in files["batch"]]
+    blob, infos = model.preprocess_batch(frames)
+    assert blob.shape[0] == BATCH
+    outputs = model.forward(blob)
+    bare = _bare_forward(model.backend, blob)
+    for ours, peer in zip(outputs, bare(), strict=True):
+        np.testing.assert_array_equal(ours, np.asarray(peer))
+    staged = [model.suppress(c, i)
+              for c, i in zip(model.decode_batch(outputs, infos), infos, strict=True)]
+    batched = model.predict_batch(frames, batch_size=BATCH)
+    assert sum(len(d) for d in batched) > 0
+    for i, (got, want) in enumerate(zip(batched, staged, strict=True)):
+        _same_detections(got, want, f"predict_batch frame {i} vs the staged batch")
+    pairs, pair = _alternated(lambda: model.predict_batch(frames, batch_size=BATCH), bare)
+    benchmark.group = "predict-batch-vs-batched-forward"
+    benchmark.pedantic(pair, rounds=40, warmup_rounds=3)
+    _report(benchmark, "predict_batch_onnx", f"predict_batch({BATCH}) / session.run", pairs)

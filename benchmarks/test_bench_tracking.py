@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 import pytest
+from goals import pair
 
 from tecktrack.detections import Detections
 from tecktrack.tracking import ByteTrack
@@ -56,6 +57,7 @@ def test_tecktrack_bytetrack_update(benchmark):
     assert tracker.active_count == N_OBJECTS
     out = benchmark(lambda: tracker.update(next(cycle)))
     assert (out.tracker_ids >= 0).sum() == N_OBJECTS and tracker.active_count == N_OBJECTS
+    pair("bytetrack_vs_trackers", "ours", benchmark.stats.stats.min)
 
 
 def test_trackers_bytetrack_update(benchmark):
@@ -69,6 +71,7 @@ def test_trackers_bytetrack_update(benchmark):
         cycle = _warm(tracker.update, frames)
         out = benchmark(lambda: tracker.update(next(cycle)))
     assert (out.tracker_id >= 0).sum() == N_OBJECTS
+    pair("bytetrack_vs_trackers", "peer", benchmark.stats.stats.min)
 
 
 class _Boxes:

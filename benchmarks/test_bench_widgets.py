@@ -17,6 +17,7 @@ import itertools
 
 import numpy as np
 import pytest
+from goals import record
 
 from tecktrack.detections import Detections
 from tecktrack.lab.explorer import explorer_state
@@ -66,6 +67,7 @@ def test_bench_widgets_iou_change(benchmark, world):
         return explorer_state(points, 0.5, 0.55).html()
 
     benchmark(change)
+    record("widgets_iou_change_ms", benchmark.stats.stats.median * 1e3, "1,000 images")
 
 
 def test_bench_widgets_peer_from_scratch(benchmark, world):

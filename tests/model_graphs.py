@@ -98,11 +98,13 @@ def _conv(name: str, inp: str, out: str, cin: int, cout: int, k: int, stride: in
 
 
 def conv_yolo_graph(path: Path, size: int = 320, n_classes: int = 80, seed: int = 0,
-                    class_bias: float = -2.5) -> Path:
+                    class_bias: float = -2.5, dynamic_batch: bool = False) -> Path:
     """A seeded random-weight YOLOv8-layout detector ``(1, 3, S, S) -> (1, 4 + nc, N)``.
 
     Five stride-2 3x3 convolutions, 1x1 heads at strides 8, 16 and 32 (``N = 21 S^2 / 1024``),
     sigmoid boxes scaled to the input and sigmoid class scores shifted by ``class_bias``.
+    ``dynamic_batch=True`` names the batch axis (``"batch"``) so the network takes
+    ``(B, 3, S, S)`` blobs and ``predict_batch`` runs whole batches; the weights are the same.
     """
     rng = np.random.default_rng(seed)
     nodes, inits = [], []
@@ -129,7 +131,8 @@ def conv_yolo_graph(path: Path, size: int = 320, n_classes: int = 80, seed: int 
         helper.make_node("Sigmoid", ["cls_shift"], ["cls"]),
         helper.make_node("Concat", ["box", "cls"], ["output0"], axis=1),
     ]
-    consts = {"flat": np.array([1, 4 + n_classes, -1], np.int64),
+    batch = "batch" if dynamic_batch else 1
+    consts = {"flat": np.array([0 if dynamic_batch else 1, 4 + n_classes, -1], np.int64),
               "s0": np.array([0], np.int64), "s4": np.array([4], np.int64),
               "send": np.array([4 + n_classes], np.int64), "ax1": np.array([1], np.int64),
               "size": np.array(float(size), np.float32),
@@ -138,9 +141,9 @@ def conv_yolo_graph(path: Path, size: int = 320, n_classes: int = 80, seed: int 
     n_anchors = sum((size // s) ** 2 for s in (8, 16, 32))
     graph = helper.make_graph(
         nodes, "bench_yolo",
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [batch, 3, size, size])],
         [helper.make_tensor_value_info("output0", TensorProto.FLOAT,
-                                       [1, 4 + n_classes, n_anchors])], inits)
+                                       [batch, 4 + n_classes, n_anchors])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     prop = model.metadata_props.add()

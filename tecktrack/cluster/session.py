@@ -175,6 +175,14 @@ class ClusterSession:
         print(text, file=self.stream, flush=True)
 
 
+#: Housekeeping intervals of local clusters: the event-loop tick monitor (default 20 ms: it
+#: only warns about a blocked loop), the worker memory monitor (100 ms: pausing and spilling
+#: react within a second instead) and work stealing (100 ms: shards of images last seconds).
+QUIET_LOOPS = {"distributed.admin.tick.interval": "1s",
+               "distributed.worker.memory.monitor-interval": "1s",
+               "distributed.scheduler.work-stealing-interval": "1s"}
+
+
 def worker_environ() -> dict[str, Any]:
     """Dask's environment for new worker processes, less ``MALLOC_TRIM_THRESHOLD_``.
 
@@ -196,14 +204,19 @@ def local_config() -> dict[str, Any]:
     Worker processes start without ``MALLOC_TRIM_THRESHOLD_`` (:func:`worker_environ`) and
     without the statistical profiler (a thread sampling the running task's stack every
     10 ms: a few per cent of CPU per image; the dashboard's profile page stays empty).
+    The housekeeping loops tick every second instead of every 20-100 ms (:data:`QUIET_LOOPS`):
+    on an idle 2-worker cluster they took 0.68 CPU-seconds per 10 s (scheduler, nannies and
+    workers), 0.20 with these settings: a core-share that shards of images can use.
 
     Examples
     --------
     >>> local_config()["distributed.worker.profile.enabled"]
     False
+    >>> local_config()["distributed.admin.tick.interval"]
+    '1s'
     """
     return {"distributed.nanny.pre-spawn-environ": worker_environ(),
-            "distributed.worker.profile.enabled": False}
+            "distributed.worker.profile.enabled": False, **QUIET_LOOPS}
 
 
 def _local_cluster(address: ClusterAddress) -> Any:

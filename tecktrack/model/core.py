@@ -11,14 +11,15 @@ from tecktrack.model.backends import Backend
 from tecktrack.model.decoders import decode, split_batch
 from tecktrack.model.discovery import ModelPaths
 from tecktrack.model.preprocess import (
+    Fit,
     FrameInfo,
     check_frame,
     clip_boxes,
-    letterbox,
-    make_blob,
-    resize,
-    unmap_boxes,
+    fill_blob,
+    plan_fit,
+    unmap_kept,
 )
+from tecktrack.model.trusted import trusted_detections
 
 __all__ = ["Model"]
 
@@ -26,6 +27,8 @@ __all__ = ["Model"]
 DEFAULT_BATCH = 8
 #: Most candidates NMS sees with ``multi_label`` (Ultralytics' ``max_nms``).
 MAX_NMS = 30000
+#: Frame sizes whose geometry a Model keeps (a stream has one; a photo folder may have many).
+MAX_FITS = 64
 
 
 class Model:
@@ -91,6 +94,8 @@ class Model:
         self.half = False
         self._input_size = (int(input_size[0]), int(input_size[1]))
         self._nms = NMS(iou_threshold=float(iou), max_det=max_det, agnostic=bool(agnostic))
+        #: Frame geometry by (width, height, letterbox): a stream's frames share one.
+        self._fits: dict[tuple[int, int, bool], Fit] = {}
 
     @property
     def iou(self) -> float:
@@ -133,9 +138,27 @@ class Model:
                 f"layout={self.layout}, input={w}x{h}, classes={len(self.names)})")
 
     # -- stages -------------------------------------------------------------------------
-    def _fit(self, frame: np.ndarray) -> tuple[np.ndarray, FrameInfo]:
-        frame = check_frame(frame)
-        return (letterbox if self.letterbox else resize)(frame, self.input_size)
+    def _fit(self, frame: np.ndarray) -> Fit:
+        """The (cached) geometry that maps ``frame`` into the network input."""
+        key = (frame.shape[1], frame.shape[0], self.letterbox)
+        fit = self._fits.get(key)
+        if fit is None:
+            if len(self._fits) >= MAX_FITS:  # a folder of many sizes: keep the memory bounded
+                self._fits.clear()
+            fit = self._fits[key] = plan_fit(key[0], key[1], self.input_size, key[2])
+        return fit
+
+    def _way_back(self, info: FrameInfo) -> Fit:
+        """The :class:`Fit` whose arrays map boxes of ``info``'s frame back to it."""
+        fit = self._fits.get((info.width, info.height, self.letterbox))
+        if fit is not None and (fit.info is info or fit.info == info):
+            return fit
+        # A FrameInfo made elsewhere: the way back needs only its own numbers.
+        back = plan_fit(info.width, info.height, self.input_size, False)
+        return Fit(info, back.size, back.new_size, 0, 0,
+                   offset=np.array([info.pad_x, info.pad_y] * 2, np.float32),
+                   scale=np.array([info.scale_x, info.scale_y] * 2, np.float32),
+                   limit=back.limit)
 
     def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, FrameInfo]:
         """Letterbox/resize, BGR->RGB, scale to [0, 1]: a ``(1, 3, H, W)`` float32 blob.
@@ -151,8 +174,12 @@ class Model:
         >>> blob.shape, blob.dtype                                        # doctest: +SKIP
         ((1, 3, 320, 320), dtype('float32'))
         """
-        fitted, info = self._fit(frame)
-        return make_blob([fitted]), info
+        frame = check_frame(frame)
+        fit = self._fit(frame)
+        width, height = self.input_size
+        blob = np.empty((1, 3, height, width), np.float32)
+        fill_blob(frame, fit, blob[0])
+        return blob, fit.info
 
     def preprocess_batch(self, frames: Sequence[np.ndarray]) -> tuple[np.ndarray,
                                                                      list[FrameInfo]]:
@@ -164,8 +191,15 @@ class Model:
         >>> blob.shape[0], len(infos)                                     # doctest: +SKIP
         (2, 2)
         """
-        fitted = [self._fit(f) for f in frames]
-        return make_blob([f for f, _ in fitted]), [i for _, i in fitted]
+        frames = [check_frame(f) for f in frames]
+        width, height = self.input_size
+        blob = np.empty((len(frames), 3, height, width), np.float32)
+        infos = []
+        for frame, out in zip(frames, blob, strict=True):
+            fit = self._fit(frame)
+            fill_blob(frame, fit, out)
+            infos.append(fit.info)
+        return blob, infos
 
     def forward(self, blob: np.ndarray) -> list[np.ndarray]:
         """Run the network; raw float32 outputs as the backend returns them.
@@ -211,7 +245,8 @@ class Model:
         >>> blob, infos = model.preprocess_batch(frames)                  # doctest: +SKIP
         >>> dets = model.post_process_batch(model.forward(blob), infos)   # doctest: +SKIP
         """
-        return [Detections(unmap_boxes(d.xyxy, info, clip=False), d.class_ids, d.scores)
+        return [trusted_detections(unmap_kept(d.xyxy, None, self._way_back(info), clip=False),
+                                   d.class_ids, d.scores)
                 for d, info in zip(self.decode_batch(outputs, infos, conf), infos, strict=True)]
 
     def decode_batch(self, outputs: Sequence[np.ndarray], infos: Sequence[FrameInfo],
@@ -249,9 +284,12 @@ class Model:
         --------
         >>> det = model.suppress(model.decode_batch(outputs, [info])[0], info)  # doctest: +SKIP
         """
-        kept = candidates if self.end2end else candidates[self._keep(candidates)]
-        return Detections(unmap_boxes(kept.xyxy, info, clip=self.clip), kept.class_ids,
-                          kept.scores)
+        index = None if self.end2end else self._keep(candidates)
+        xyxy = unmap_kept(candidates.xyxy, index, self._way_back(info), self.clip)
+        if index is None:  # end-to-end rows (already through NMS): all of them, copied
+            return Detections(xyxy, candidates.class_ids, candidates.scores)
+        return trusted_detections(xyxy, candidates.class_ids.take(index),
+                                  candidates.scores.take(index))
 
     def _keep(self, det: Detections) -> np.ndarray:
         from tecktrack.model.nms import nms_indices

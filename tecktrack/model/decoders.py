@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 from tecktrack.detections import Detections, cxcywh_to_xyxy
 from tecktrack.errors import ModelError
+from tecktrack.model.trusted import trusted_detections
 
 __all__ = ["KNOWN_LAYOUTS", "decode", "decode_darknet", "decode_end2end", "decode_yolov5",
            "decode_yolov8", "infer_layout", "split_batch"]
@@ -38,6 +40,26 @@ Shape = Sequence[int | str | None]
 def _from_cxcywh(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray) -> Detections:
     xyxy = cxcywh_to_xyxy(boxes.astype(np.float32, copy=False))
     return Detections(xyxy, class_ids, scores)
+
+
+def _corners(boxes: np.ndarray) -> np.ndarray:
+    """float32 ``(k, 4)`` corners of ``(k, 4)`` float32 centre/size rows (a view will do).
+
+    The float32 operations of :func:`~tecktrack.detections.cxcywh_to_xyxy`, written straight
+    into one new C-contiguous array.
+    """
+    half = boxes[:, 2:4] / 2
+    xyxy = np.empty((len(boxes), 4), np.float32)
+    np.subtract(boxes[:, :2], half, out=xyxy[:, :2])
+    np.add(boxes[:, :2], half, out=xyxy[:, 2:])
+    return xyxy
+
+
+def _candidates(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray) -> Detections:
+    """Detections over freshly gathered centre/size ``boxes`` (float32), scores and classes."""
+    return trusted_detections(_corners(boxes.astype(np.float32, copy=False)),
+                              class_ids.astype(np.int64, copy=False),
+                              scores.astype(np.float32, copy=False))
 
 
 def decode_yolov8(output: np.ndarray, conf: float, multi_label: bool = False) -> Detections:
@@ -58,10 +80,12 @@ def decode_yolov8(output: np.ndarray, conf: float, multi_label: bool = False) ->
     if multi_label:
         anchors, classes = np.nonzero(probs.T > conf)
         return _from_cxcywh(output[:4, anchors].T, probs[classes, anchors], classes)
+    # Threshold first, on the (4 + nc, N) layout as it is: the max over the class rows is
+    # a contiguous row-by-row reduction; only the candidates' columns are gathered after.
     scores = probs.max(axis=0)
     keep = np.flatnonzero(scores > conf)
     class_ids = probs[:, keep].argmax(axis=0)
-    return _from_cxcywh(output[:4, keep].T, scores[keep], class_ids)
+    return _candidates(output[:4].take(keep, axis=1).T, scores.take(keep), class_ids)
 
 
 def decode_yolov5(output: np.ndarray, conf: float) -> Detections:
@@ -112,14 +136,40 @@ def decode_darknet(outputs: Sequence[np.ndarray], conf: float,
     >>> decode_darknet([rows], 0.25, (320, 320)).xyxy.tolist()
     [[120.0, 80.0, 200.0, 240.0]]
     """
-    rows = np.concatenate([o.reshape(-1, o.shape[-1]) for o in outputs])
-    class_cols = rows[:, 5:]
-    scores = class_cols.max(axis=1)
-    keep = np.flatnonzero(scores > conf)
-    class_ids = class_cols[keep].argmax(axis=1)
+    # Layer by layer, then only the candidates are joined (in the same order as joining
+    # every row first): no copy of all rows.
+    parts = [_darknet_layer(o.reshape(-1, o.shape[-1]), conf) for o in outputs]
+    rows, scores, class_ids = (_join([part[i] for part in parts]) for i in range(3))
     width, height = input_size
-    boxes = rows[keep, :4] * np.array([width, height, width, height], np.float32)
-    return _from_cxcywh(boxes, scores[keep], class_ids)
+    boxes = rows * np.array([width, height, width, height], np.float32)
+    return _candidates(boxes, scores, class_ids)
+
+
+def _darknet_layer(rows: np.ndarray, conf: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One layer's candidate box rows, scores and best classes (``score > conf``)."""
+    class_cols = rows[:, 5:]
+    keep = _rows_above(class_cols, conf)
+    picked = class_cols[keep]
+    scores = picked.max(axis=1)
+    passed = scores > conf  # NumPy's verdict: a row with a NaN score is no candidate
+    if not passed.all():
+        keep, picked, scores = keep[passed], picked[passed], scores[passed]
+    return rows[keep, :4], scores, picked.argmax(axis=1)
+
+
+def _rows_above(class_cols: np.ndarray, conf: float) -> np.ndarray:
+    """Rows whose best class column may exceed ``conf`` (all that do, maybe a NaN row more).
+
+    ``cv2.reduce`` takes the row maxima of narrow float32 rows about ten times faster than
+    NumPy's reduction; the caller recomputes the few candidates' maxima with NumPy.
+    """
+    if class_cols.dtype == np.float32 and class_cols.size:
+        return np.flatnonzero(cv2.reduce(class_cols, 1, cv2.REDUCE_MAX).ravel() > conf)
+    return np.flatnonzero(class_cols.max(axis=1) > conf)
+
+
+def _join(arrays: list[np.ndarray]) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
 def decode(layout: str, outputs: Sequence[np.ndarray], conf: float,

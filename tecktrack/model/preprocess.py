@@ -17,11 +17,12 @@ import numpy as np
 
 from tecktrack.errors import FormatError
 
-__all__ = ["LETTERBOX_GREY", "FrameInfo", "check_frame", "clip_boxes", "letterbox", "make_blob",
-           "resize", "unmap_boxes"]
+__all__ = ["LETTERBOX_GREY", "Fit", "FrameInfo", "check_frame", "clip_boxes", "fill_blob",
+           "letterbox", "make_blob", "plan_fit", "resize", "unmap_boxes", "unmap_kept"]
 
 #: Padding value Ultralytics uses for its letterbox.
 LETTERBOX_GREY = 114
+_F255 = np.float32(255.0)
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def resize(frame: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, FrameI
     h, w = frame.shape[:2]
     out = frame if (w, h) == tuple(size) else cv2.resize(frame, tuple(size),
                                                           interpolation=cv2.INTER_LINEAR)
-    return out, FrameInfo(w, h, size[0] / w, size[1] / h)
+    return out, plan_fit(w, h, size, letterboxed=False).info
 
 
 def letterbox(frame: np.ndarray, size: tuple[int, int],
@@ -106,17 +107,114 @@ def letterbox(frame: np.ndarray, size: tuple[int, int],
     (0.128, 0.127083)
     """
     h, w = frame.shape[:2]
-    r = min(size[0] / w, size[1] / h)
-    new_w, new_h = max(int(round(w * r)), 1), max(int(round(h * r)), 1)
+    fit = plan_fit(w, h, size, letterboxed=True)
+    new_w, new_h = fit.new_size
     if (new_w, new_h) != (w, h):
         frame = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    dw, dh = (size[0] - new_w) / 2, (size[1] - new_h) / 2
-    top, bottom = int(round(dh - 0.1)), int(round(dh + 0.1))
-    left, right = int(round(dw - 0.1)), int(round(dw + 0.1))
+    top, left = fit.top, fit.left
+    bottom, right = size[1] - new_h - top, size[0] - new_w - left
     if top or bottom or left or right:
         frame = cv2.copyMakeBorder(frame, top, bottom, left, right, cv2.BORDER_CONSTANT,
                                    value=(color, color, color))
-    return frame, FrameInfo(w, h, new_w / w, new_h / h, float(left), float(top))
+    return frame, fit.info
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How frames of one size go into the network input: the geometry, computed once.
+
+    Attributes
+    ----------
+    info : FrameInfo
+        The mapping :func:`unmap_boxes` inverts.
+    size : (int, int)
+        Network input ``(width, height)``.
+    new_size : (int, int)
+        The resized frame ``(width, height)`` inside the input.
+    left, top : int
+        Where the resized frame starts (the letterbox padding; 0 for a stretched resize).
+    offset, scale, limit : numpy.ndarray
+        float32 ``[pad_x, pad_y, pad_x, pad_y]``, ``[scale_x, scale_y, scale_x, scale_y]`` and
+        ``[width, height, width, height]``: the way back, ready for :func:`unmap_kept`.
+    """
+
+    info: FrameInfo
+    size: tuple[int, int]
+    new_size: tuple[int, int]
+    left: int
+    top: int
+    offset: np.ndarray
+    scale: np.ndarray
+    limit: np.ndarray
+
+    @property
+    def padded(self) -> bool:
+        """Whether the resized frame leaves grey borders in the input."""
+        return self.new_size != self.size
+
+
+def plan_fit(width: int, height: int, size: tuple[int, int], letterboxed: bool) -> Fit:
+    """The :class:`Fit` of a ``width x height`` frame into ``size = (width, height)``.
+
+    Letterbox geometry as Ultralytics' ``LetterBox`` computes it (ratio ``r``, rounded new
+    size, padding split with its ``round(d -/+ 0.1)``); a stretched resize otherwise.
+
+    Examples
+    --------
+    >>> fit = plan_fit(640, 480, (320, 320), letterboxed=True)
+    >>> fit.new_size, fit.left, fit.top, fit.info.scale_x
+    ((320, 240), 0, 40, 0.5)
+    >>> plan_fit(200, 100, (64, 64), letterboxed=False).info.scale_y
+    0.64
+    """
+    w, h = int(width), int(height)
+    if letterboxed:
+        r = min(size[0] / w, size[1] / h)
+        new_w, new_h = max(int(round(w * r)), 1), max(int(round(h * r)), 1)
+        left = int(round((size[0] - new_w) / 2 - 0.1))
+        top = int(round((size[1] - new_h) / 2 - 0.1))
+    else:
+        new_w, new_h, left, top = int(size[0]), int(size[1]), 0, 0
+    info = FrameInfo(w, h, new_w / w, new_h / h, float(left), float(top))
+    return Fit(info, (int(size[0]), int(size[1])), (new_w, new_h), left, top,
+               offset=np.array([left, top, left, top], np.float32),
+               scale=np.array([info.scale_x, info.scale_y] * 2, np.float32),
+               limit=np.array([w, h, w, h], np.float32))
+
+
+def fill_blob(frame: np.ndarray, fit: Fit, out: np.ndarray) -> None:
+    """Write one BGR ``frame`` into ``out``, a ``(3, H, W)`` float32 slice of a blob.
+
+    The same values as :func:`letterbox` (or :func:`resize`) followed by :func:`make_blob`,
+    bit for bit, in fewer passes: the frame is resized once, its three planes are divided by
+    255 straight into the RGB planes of ``out`` and only the borders are set to grey.
+
+    Examples
+    --------
+    >>> frame = np.full((100, 200, 3), (10, 20, 30), np.uint8)
+    >>> out = np.empty((3, 64, 64), np.float32)
+    >>> fill_blob(frame, plan_fit(200, 100, (64, 64), True), out)
+    >>> bool(np.array_equal(out[None], make_blob([letterbox(frame, (64, 64))[0]])))
+    True
+    """
+    new_w, new_h = fit.new_size
+    if frame.shape[1] != new_w or frame.shape[0] != new_h:
+        frame = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    if fit.padded:
+        _grey_borders(out, fit)
+    inner = out[:, fit.top:fit.top + new_h, fit.left:fit.left + new_w]
+    blue, green, red = cv2.split(frame)
+    for plane, src in zip(inner, (red, green, blue), strict=True):
+        np.divide(src, _F255, out=plane, dtype=np.float32)
+
+
+def _grey_borders(out: np.ndarray, fit: Fit) -> None:
+    grey = np.float32(LETTERBOX_GREY) / _F255
+    new_w, new_h = fit.new_size
+    out[:, :fit.top] = grey
+    out[:, fit.top + new_h:] = grey
+    out[:, fit.top:fit.top + new_h, :fit.left] = grey
+    out[:, fit.top:fit.top + new_h, fit.left + new_w:] = grey
 
 
 def make_blob(images: Sequence[np.ndarray], dtype: type = np.float32) -> np.ndarray:
@@ -156,6 +254,28 @@ def unmap_boxes(boxes: np.ndarray, info: FrameInfo, clip: bool = True) -> np.nda
     scale = np.array([info.scale_x, info.scale_y, info.scale_x, info.scale_y], np.float32)
     out = (boxes.astype(np.float32, copy=False) - offset) / scale
     return clip_boxes(out, info) if clip else out
+
+
+def unmap_kept(xyxy: np.ndarray, index: np.ndarray | None, fit: Fit, clip: bool) -> np.ndarray:
+    """:func:`unmap_boxes` (and :func:`clip_boxes`) of the rows ``index`` of ``xyxy``, in one
+    new float32 array computed in place: the same float32 operations, bit for bit.
+
+    ``index=None`` takes every row.
+
+    Examples
+    --------
+    >>> fit = plan_fit(200, 100, (64, 64), letterboxed=True)
+    >>> boxes = np.array([[9.0, 9.0, 9.0, 9.0], [-3.2, 16.0, 64.0, 48.0]], np.float32)
+    >>> unmap_kept(boxes, np.array([1]), fit, clip=False)
+    array([[-10.,   0., 200., 100.]], dtype=float32)
+    """
+    xyxy = np.asarray(xyxy, np.float32)
+    out = xyxy.copy() if index is None else xyxy.take(index, axis=0)
+    out -= fit.offset
+    out /= fit.scale
+    if clip:
+        np.clip(out, np.float32(0.0), fit.limit, out=out)
+    return out
 
 
 def clip_boxes(boxes: np.ndarray, info: FrameInfo) -> np.ndarray:

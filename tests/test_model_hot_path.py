@@ -1,0 +1,164 @@
+"""The fast paths of Model.predict (#20) against the plain code they replace, bit for bit.
+
+``fill_blob`` must give the blob of ``letterbox``/``resize`` + ``make_blob`` exactly; the
+decoders must give the candidates of the straightforward NumPy decoding (NaN rows included);
+``unmap_kept`` the boxes of ``unmap_boxes``; and what ``predict`` returns must hold what a
+validated ``Detections`` would (dtype, shape, its own memory).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tecktrack.detections import Detections, cxcywh_to_xyxy
+from tecktrack.model import load_model
+from tecktrack.model.decoders import decode_darknet, decode_yolov8
+from tecktrack.model.preprocess import (
+    fill_blob,
+    letterbox,
+    make_blob,
+    plan_fit,
+    resize,
+    unmap_boxes,
+    unmap_kept,
+)
+from tecktrack.model.trusted import check_trusted
+
+REPO = Path(__file__).resolve().parents[1]
+SIZES = [(640, 480), (480, 640), (500, 333), (333, 500), (320, 320), (319, 321), (1, 1),
+         (1000, 7), (7, 1000), (321, 320), (64, 48)]
+
+
+def _frame(w: int, h: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("letterboxed", [True, False])
+@pytest.mark.parametrize("size", [(320, 320), (320, 256), (96, 160)])
+def test_fill_blob_is_the_old_blob_bit_for_bit(letterboxed, size):
+    for i, (w, h) in enumerate(SIZES):
+        frame = _frame(w, h, i)
+        fitted, info = (letterbox if letterboxed else resize)(frame, size)
+        want = make_blob([fitted])
+        fit = plan_fit(w, h, size, letterboxed)
+        got = np.full((1, 3, size[1], size[0]), np.nan, np.float32)  # no value left unset
+        fill_blob(frame, fit, got[0])
+        assert fit.info == info, (w, h)
+        assert got.tobytes() == want.tobytes(), (w, h, size, letterboxed)
+
+
+def test_fill_blob_every_byte_value_divides_exactly():
+    """All 256 pixel values: x / 255 in float32, as Ultralytics' ``im.float() / 255``."""
+    frame = np.arange(256 * 3, dtype=np.uint16).reshape(16, 16, 3).astype(np.uint8)
+    blob = np.empty((3, 16, 16), np.float32)
+    fill_blob(frame, plan_fit(16, 16, (16, 16), True), blob)
+    want = frame[..., ::-1].transpose(2, 0, 1).astype(np.float32) / np.float32(255)
+    assert blob.tobytes() == want.tobytes()
+
+
+def test_unmap_kept_is_unmap_boxes_bit_for_bit():
+    rng = np.random.default_rng(3)
+    boxes = (rng.random((50, 4)) * 400 - 40).astype(np.float32)
+    for w, h in SIZES:
+        for letterboxed in (True, False):
+            fit = plan_fit(w, h, (320, 320), letterboxed)
+            index = rng.permutation(50)[:20]
+            for clip in (True, False):
+                want = unmap_boxes(boxes[index], fit.info, clip=clip)
+                got = unmap_kept(boxes, index, fit, clip)
+                assert got.tobytes() == want.tobytes(), (w, h, letterboxed, clip)
+            assert unmap_kept(boxes, None, fit, False).tobytes() == \
+                unmap_boxes(boxes, fit.info, clip=False).tobytes()
+
+
+def _old_yolov8(output: np.ndarray, conf: float) -> Detections:
+    probs = output[4:]
+    scores = probs.max(axis=0)
+    keep = np.flatnonzero(scores > conf)
+    xyxy = cxcywh_to_xyxy(output[:4, keep].T.astype(np.float32))
+    return Detections(xyxy, probs[:, keep].argmax(axis=0), scores[keep])
+
+
+def _old_darknet(outputs: list[np.ndarray], conf: float, size: tuple[int, int]) -> Detections:
+    rows = np.concatenate([o.reshape(-1, o.shape[-1]) for o in outputs])
+    scores = rows[:, 5:].max(axis=1)
+    keep = np.flatnonzero(scores > conf)
+    w, h = size
+    boxes = rows[keep, :4] * np.array([w, h, w, h], np.float32)
+    return Detections(cxcywh_to_xyxy(boxes), rows[keep, 5:].argmax(axis=1), scores[keep])
+
+
+def _same(a: Detections, b: Detections) -> None:
+    check_trusted(a)
+    assert a.xyxy.tobytes() == b.xyxy.tobytes()
+    assert a.scores.tobytes() == b.scores.tobytes()
+    np.testing.assert_array_equal(a.class_ids, b.class_ids)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_decoders_give_the_plain_numpy_candidates(seed):
+    rng = np.random.default_rng(seed)
+    v8 = np.concatenate([rng.random((4, 2100), np.float32) * 320,
+                         rng.random((80, 2100), np.float32) ** 8])
+    v8[4 + rng.integers(0, 80, 30), rng.integers(0, 2100, 30)] = 0.7  # ties at the max
+    for conf in (0.001, 0.25, 0.6, 1.0):
+        _same(decode_yolov8(v8, conf), _old_yolov8(v8, conf))
+    layers = [rng.random((n, 85), np.float32) for n in (300, 1200)]
+    for layer in layers:
+        layer[:, 5:] *= rng.random((len(layer), 80), np.float32) < 0.01
+        layer[rng.integers(0, len(layer), 5), 5 + rng.integers(0, 80, 5)] = np.nan
+        layer[rng.integers(0, len(layer), 5), 5:] = np.float32(0.5)  # all classes tie
+    for conf in (0.0, 0.25, 0.5, 0.9):
+        _same(decode_darknet(layers, conf, (320, 256)), _old_darknet(layers, conf, (320, 256)))
+
+
+def test_predict_returns_detections_that_own_their_arrays():
+    model = load_model(REPO / "models" / "demo-n", backend="onnxruntime", threads=1)
+    model.conf = 0.01
+    frame = cv2.resize(_frame(64, 48, 0), (640, 480), interpolation=cv2.INTER_NEAREST)
+    det = model.predict(frame)
+    assert len(det) > 0
+    check_trusted(det)
+    for d in model.predict_batch([frame, frame[:400]]):
+        check_trusted(d)
+    blob, info = model.preprocess(frame)
+    for cand in model.decode_batch(model.forward(blob), [info]):
+        check_trusted(cand)
+
+
+def test_the_geometry_cache_stays_bounded_and_right():
+    """Frames of many sizes: each still maps back with its own geometry, and the cache of
+    per-size geometry does not grow without bound."""
+    from tecktrack.model.core import MAX_FITS
+
+    model = load_model(REPO / "models" / "demo-n", backend="onnxruntime", threads=1)
+    model.letterbox = True  # the demo models stretch; letterbox pads differ per size
+    for i in range(MAX_FITS + 5):
+        w, h = 200 + i, 150 + 2 * i
+        blob, info = model.preprocess(_frame(w, h, i))
+        fitted, want = letterbox(_frame(w, h, i), model.input_size)
+        assert info == want and blob.tobytes() == make_blob([fitted]).tobytes()
+        assert len(model._fits) <= MAX_FITS
+
+
+def test_suppress_maps_back_with_a_frame_info_made_elsewhere():
+    """A FrameInfo the model did not make (a copy, or one built by hand) maps boxes back
+    with its own numbers, exactly as ``unmap_boxes`` + clip."""
+    from dataclasses import replace
+
+    model = load_model(REPO / "models" / "demo-n", backend="onnxruntime", threads=1)
+    model.conf = 0.01
+    frame = cv2.resize(_frame(64, 48, 1), (640, 480), interpolation=cv2.INTER_NEAREST)
+    blob, info = model.preprocess(frame)
+    cands = model.decode_batch(model.forward(blob), [info])[0]
+    ours = model.suppress(cands, info)
+    assert len(ours) > 0
+    for other in (replace(info), replace(info, pad_x=3.0, pad_y=5.0, scale_x=0.4, width=700)):
+        got = model.suppress(cands, other)
+        kept = cands[model._keep(cands)]
+        assert got.xyxy.tobytes() == unmap_boxes(kept.xyxy, other, clip=True).tobytes()
+        check_trusted(got)
