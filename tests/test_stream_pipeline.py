@@ -149,8 +149,8 @@ class _Watched:
 
     def __init__(self, model):
         self._model = model
-        self.seen: dict[str, set[tuple[int, int]]] = {"preprocess": set(), "forward": set(),
-                                                      "suppress": set()}
+        self.seen: dict[str, list[tuple[int, int]]] = {"preprocess": [], "forward": [],
+                                                       "suppress": []}
 
     def __getattr__(self, name):
         return getattr(self._model, name)
@@ -161,7 +161,7 @@ class _Watched:
         import cv2
 
         nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        self.seen[stage].add((nice, cv2.getNumThreads()))
+        self.seen[stage].append((nice, cv2.getNumThreads()))
 
     def preprocess(self, frame):
         self._note("preprocess")
@@ -188,10 +188,11 @@ def test_helpers_yield_to_the_network_and_opencv_runs_one_thread(clip, tmp_path)
     result = InferenceService(watched, runs_dir=tmp_path / "runs", quiet=True,
                               helper_nice=5).run_inference(clip)
     assert result.metrics["total_frames"] == 24
-    expected_helper = min(19, own + 5)
-    assert watched.seen["preprocess"] == {(expected_helper, 1)}   # the reader thread
-    assert watched.seen["suppress"] == {(expected_helper, 1)}     # the saver thread
-    assert watched.seen["forward"] == {(own, 1)}                   # the network: unchanged
+    helper = min(19, own + 5)
+    # the reader yields once the network has its first frame; the saver from its start
+    assert watched.seen["preprocess"] == [(own, 1)] + [(helper, 1)] * 23
+    assert set(watched.seen["suppress"]) == {(helper, 1)}
+    assert set(watched.seen["forward"]) == {(own, 1)}             # the network: unchanged
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
     assert cv2.getNumThreads() == before                          # restored after the run
 
@@ -203,7 +204,7 @@ def test_helper_nice_none_leaves_the_threads_as_they_are(clip, tmp_path):
     watched = _Watched(load_model(build_detector(tmp_path / "tiny")))
     InferenceService(watched, runs_dir=tmp_path / "runs", quiet=True,
                      helper_nice=None).run_inference(clip)
-    assert {nice for nice, _ in watched.seen["preprocess"] | watched.seen["suppress"]} == {own}
+    assert {nice for nice, _ in watched.seen["preprocess"] + watched.seen["suppress"]} == {own}
 
 
 @pytest.mark.parametrize("bad", [-1, 20, 2.5, True, "10"])

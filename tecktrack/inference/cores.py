@@ -10,9 +10,9 @@ left. Two things kept them off it less than that suggests, on 2 cores with demo-
   reader's core), for networks that do not run on OpenCV themselves.
 * The scheduler: a helper thread woken while the other helper held the free core was put on
   the network's core and preempted the forward pass (0.25-0.5 ms lost per 3.6 ms forward).
-  :func:`yield_to_network` raises a helper thread's nice value, so that it waits for the free
-  core instead of interrupting the network; the CPU time it gets over a run does not change
-  while there is a core for it.
+  :func:`yield_to_network` raises a helper thread's nice value (the reader's once the network
+  has its first frame), so that it waits for the free core instead of interrupting the
+  network; the CPU time it gets over a run does not change while there is a core for it.
 
 Examples
 --------

@@ -321,7 +321,7 @@ class InferenceService:
     def _read(self, frames: Iterator[tuple[int, np.ndarray]], out: queue.Queue,
               timings: RunTimings, shared: _Shared) -> None:
         stages = timings.stages
-        yield_to_network(self.helper_nice)
+        yielded = False
         try:
             tick = time.perf_counter()
             for index, frame in frames:
@@ -332,6 +332,8 @@ class InferenceService:
                 stages["preprocess"].append(ready - read_done)
                 if not _put(out, _Work(index, frame, blob, info, ready), shared.stop):
                     break
+                if not yielded:  # full speed until the network has its first frame
+                    yielded = yield_to_network(self.helper_nice) or True
                 tick = time.perf_counter()
         except BaseException as exc:
             shared.fail(exc)
