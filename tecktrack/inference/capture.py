@@ -11,9 +11,14 @@ codecs need them) but not colour-converted; dropped folder images are not read a
 
 Files, folders and cameras are read with OpenCV (FFmpeg backend for files); UDP streams
 with PyAV (see :mod:`tecktrack.inference.udp_receiver`), which ends the stream after ``timeout``
-seconds without packets. :attr:`VideoPreprocessor.stats` counts what was read and dropped and says
-why the source ended. :attr:`VideoPreprocessor.ready` is set once the source is open (a UDP port
-bound), and :meth:`VideoPreprocessor.cancel` ends a UDP stream from another thread.
+seconds without packets. ``decoder_threads`` sets the video decoder's threads for files and
+UDP streams (default: FFmpeg's own choice, about one per core); the
+:class:`~tecktrack.inference.InferenceService` asks for 1, so that decoding runs in its
+reader thread, on the core the network leaves free, and frames leave the decoder as soon as
+their packets are in (frame threading holds a few back; the same pixels either way).
+:attr:`VideoPreprocessor.stats` counts what was read and dropped and says why the source
+ended. :attr:`VideoPreprocessor.ready` is set once the source is open (a UDP port bound), and
+:meth:`VideoPreprocessor.cancel` ends a UDP stream from another thread.
 """
 
 from __future__ import annotations
@@ -86,6 +91,8 @@ class VideoPreprocessor:
     ready : threading.Event, optional
         Set once the source is open (a UDP port bound); default a fresh event
         (:attr:`ready`).
+    decoder_threads : int, optional
+        Threads of the video decoder (files and UDP streams); default FFmpeg's choice.
 
     Examples
     --------
@@ -100,10 +107,15 @@ class VideoPreprocessor:
     (5, 2, 'end')
     """
 
-    def __init__(self, timeout: float = 5.0, ready: threading.Event | None = None):
+    def __init__(self, timeout: float = 5.0, ready: threading.Event | None = None,
+                 decoder_threads: int | None = None):
         if not timeout > 0:
             raise StreamError(f"timeout must be > 0 seconds, got {timeout}")
+        if decoder_threads is not None and (isinstance(decoder_threads, bool) or not isinstance(
+                decoder_threads, int | np.integer) or decoder_threads < 1):
+            raise StreamError(f"decoder_threads must be an integer >= 1, got {decoder_threads!r}")
         self.timeout = float(timeout)
+        self.decoder_threads = None if decoder_threads is None else int(decoder_threads)
         self.stats = CaptureStats()
         self.ready = ready if ready is not None else threading.Event()
         self._cancel = threading.Event()
@@ -165,7 +177,7 @@ class VideoPreprocessor:
 
         counters: dict[str, int] = {}
         frames = receive_indexed_frames(str(source), self.timeout, counters, ready=self.ready,
-                                        cancel=self._cancel)
+                                        cancel=self._cancel, threads=self.decoder_threads)
         try:
             for index, frame in frames:
                 if self._keep(index, drop_rate):
@@ -198,7 +210,9 @@ class VideoPreprocessor:
 
         if not Path(source).is_file():
             raise StreamError("no such video file or image folder", source)
-        yield from self._capture(cv2.VideoCapture(str(source), cv2.CAP_FFMPEG), source,
+        params = [] if self.decoder_threads is None else \
+            [cv2.CAP_PROP_N_THREADS, self.decoder_threads]
+        yield from self._capture(cv2.VideoCapture(str(source), cv2.CAP_FFMPEG, params), source,
                                  drop_rate)
 
     def _camera(self, source: str | int, drop_rate: int) -> Iterator[tuple[int, np.ndarray]]:

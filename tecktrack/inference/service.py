@@ -2,11 +2,17 @@
 
 The pipeline has three threads so reading and writing overlap the network:
 
-``reader``  capture (:class:`~tecktrack.inference.VideoPreprocessor`) + ``Model.preprocess``
+``reader``  capture (:class:`~tecktrack.inference.VideoPreprocessor`, one decoder thread) +
+            ``Model.preprocess``
 ``caller``  ``Model.forward`` only
 ``saver``   ``Model.decode_batch`` + ``Model.suppress``, YOLO label file, optional annotated JPEG
 
-Bounded queues between them keep memory flat. Each run writes a fresh folder (from
+Bounded queues between them keep memory flat; the reader ends the caller's loop with an end
+marker. The reader and saver share the core the network leaves free
+(:mod:`tecktrack.inference.cores`): OpenCV runs one thread during a run (unless the network
+itself runs on OpenCV) and the two helper threads yield to the network (``helper_nice``).
+
+Each run writes a fresh folder (from
 :func:`tecktrack.paths.new_run_dir`) holding ``config.json`` (written first), ``labels/
 <index>.txt`` (YOLO ``class cx cy w h conf``), ``frames/<index>.jpg`` when ``save_frames``,
 and ``metrics.json`` (written last). Indices are the frames' 0-based positions in the source.
@@ -20,6 +26,7 @@ A run that fails leaves no folder behind; one that hits ``max_run_s`` ends like 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import shutil
@@ -36,6 +43,7 @@ import numpy as np
 from tecktrack.detections import Detections
 from tecktrack.errors import TeckTrackError
 from tecktrack.inference.capture import VideoPreprocessor
+from tecktrack.inference.cores import HELPER_NICE, opencv_threads, yield_to_network
 from tecktrack.inference.online_metrics import ResourceSampler, RunTimings, summarise
 from tecktrack.inference.track_stage import TrackStage, source_fps, tracker_config
 from tecktrack.inference.writer import save_predictions
@@ -44,10 +52,14 @@ from tecktrack.progress import progress
 
 __all__ = ["FrameResult", "InferenceResult", "InferenceService", "pipeline_threads"]
 
-_DONE = object()
+_DONE = object()  # to the saver: no more frames
+_END = object()   # from the reader: the source has no more frames
 _POLL_S = 0.05
 #: How long a stopped run waits for its reader (a camera may block in a read forever).
 READER_JOIN_S = 2.0
+#: Video decoder threads (files, UDP): decoding runs in the reader thread, on the core that
+#: :func:`pipeline_threads` leaves free, instead of waking helper threads on the network's.
+DECODER_THREADS = 1
 
 
 def pipeline_threads(cpu_count: int | None = None) -> int:
@@ -148,6 +160,10 @@ class InferenceService:
     track : bool, str, Path, TrackerConfig or dict
         Track objects across frames: ``True`` for ByteTrack's defaults, a ``bytetrack.yaml``
         path, or settings (default ``False``: detection only).
+    helper_nice : int, optional
+        Nice value added to the reader and saver threads (Linux), so that they wait for the
+        core the network leaves free instead of preempting the forward pass (default
+        :data:`~tecktrack.inference.cores.HELPER_NICE`; ``None`` or ``0``: unchanged).
 
     Examples
     --------
@@ -162,7 +178,7 @@ class InferenceService:
                  timeout: float = 5.0, runs_dir: str | Path | None = None,
                  keep_frames: bool = True, quiet: bool = False, queue_size: int = 8,
                  sample_interval: float = 0.25, max_run_s: float | None = None,
-                 track: Any = False):
+                 track: Any = False, helper_nice: int | None = HELPER_NICE):
         if max_run_s is not None and not max_run_s > 0:
             raise TeckTrackError(f"max_run_s must be > 0 seconds, got {max_run_s}")
         self.max_run_s = None if max_run_s is None else float(max_run_s)
@@ -176,6 +192,11 @@ class InferenceService:
         self.queue_size = int(queue_size)
         self.sample_interval = float(sample_interval)
         self.track = tracker_config(track)
+        if helper_nice is not None and (isinstance(helper_nice, bool)
+                                        or not isinstance(helper_nice, int)
+                                        or not 0 <= helper_nice <= 19):
+            raise TeckTrackError(f"helper_nice must be an integer in 0..19, got {helper_nice!r}")
+        self.helper_nice = helper_nice
         self._tracking: TrackStage | None = None
 
     # -- public -------------------------------------------------------------------------
@@ -202,7 +223,8 @@ class InferenceService:
             A source that cannot be opened or read (a stalled UDP stream is not an error);
             the run folder is removed.
         """
-        capture = VideoPreprocessor(timeout=self.timeout, ready=ready)
+        capture = VideoPreprocessor(timeout=self.timeout, ready=ready,
+                                    decoder_threads=DECODER_THREADS)
         frames = capture.capture_video(video_source, self.drop_rate)
         run_dir = new_run_dir(self.runs_dir)
         try:
@@ -215,13 +237,16 @@ class InferenceService:
 
     def _run(self, capture: VideoPreprocessor, frames: Iterator[tuple[int, np.ndarray]],
              video_source: str | int | Path, run_dir: Path) -> InferenceResult:
-        self._write_json(run_dir / "config.json", self._config(video_source))
         timings, results = RunTimings(), []
         shared = _Shared()
         start = time.perf_counter()
+        # OpenCV's pool would put half of every resize on the network's core (tecktrack.
+        # inference.cores); a network that runs on OpenCV keeps the threads it was loaded with.
+        on_opencv = getattr(self.model, "backend_name", None) == "opencv"
         try:
-            with ResourceSampler(self.sample_interval) as sampler:
-                self._pipeline(frames, capture, run_dir, timings, results, shared)
+            with contextlib.nullcontext() if on_opencv else opencv_threads(1):
+                sampler = self._pipeline(frames, capture, run_dir, video_source, timings,
+                                         results, shared)
         finally:
             if self._tracking is not None:
                 self._tracking.close()
@@ -245,8 +270,8 @@ class InferenceService:
 
     # -- pipeline -----------------------------------------------------------------------
     def _pipeline(self, frames: Iterator[tuple[int, np.ndarray]], capture: VideoPreprocessor,
-                  run_dir: Path, timings: RunTimings, results: list[FrameResult],
-                  shared: _Shared) -> None:
+                  run_dir: Path, video_source: str | int | Path, timings: RunTimings,
+                  results: list[FrameResult], shared: _Shared) -> ResourceSampler:
         to_forward: queue.Queue = queue.Queue(self.queue_size)
         to_save: queue.Queue = queue.Queue(self.queue_size)
         reader = threading.Thread(target=self._read, args=(frames, to_forward, timings, shared),
@@ -254,7 +279,16 @@ class InferenceService:
         saver = threading.Thread(target=self._save,
                                  args=(to_save, run_dir, timings, results, shared),
                                  name="tecktrack-saver", daemon=True)
+        # the source opens and the first frames are prepared while the run folder is set up;
+        # config.json is still the run's first file (labels come after the first forward)
         reader.start()
+        try:
+            self._write_json(run_dir / "config.json", self._config(video_source))
+        except BaseException:
+            self._stop_reader(reader, capture, shared)
+            raise
+        sampler = ResourceSampler(self.sample_interval)
+        sampler.start()
         saver.start()
         deadline = None if self.max_run_s is None else time.monotonic() + self.max_run_s
         try:
@@ -266,18 +300,28 @@ class InferenceService:
         except BaseException as exc:  # re-raised by run_inference after the threads end
             shared.fail(exc)
         finally:
-            capture.cancel()  # a UDP reader stops waiting for datagrams
-            reader.join(READER_JOIN_S)
-            if reader.is_alive():
-                warnings.warn(f"the frame reader did not stop within {READER_JOIN_S} s (a "
-                              "camera blocking in a read?); it is left to end on its own",
-                              RuntimeWarning, stacklevel=2)
+            self._stop_reader(reader, capture, shared)
             to_save.put(_DONE)
             saver.join()
+            sampler.stop()
+        return sampler
+
+    @staticmethod
+    def _stop_reader(reader: threading.Thread, capture: VideoPreprocessor,
+                     shared: _Shared) -> None:
+        if reader.is_alive():
+            shared.stop.set()  # a reader waiting on a full queue lets go
+        capture.cancel()  # a UDP reader stops waiting for datagrams
+        reader.join(READER_JOIN_S)
+        if reader.is_alive():
+            warnings.warn(f"the frame reader did not stop within {READER_JOIN_S} s (a "
+                          "camera blocking in a read?); it is left to end on its own",
+                          RuntimeWarning, stacklevel=3)
 
     def _read(self, frames: Iterator[tuple[int, np.ndarray]], out: queue.Queue,
               timings: RunTimings, shared: _Shared) -> None:
         stages = timings.stages
+        yielded = False
         try:
             tick = time.perf_counter()
             for index, frame in frames:
@@ -288,11 +332,14 @@ class InferenceService:
                 stages["preprocess"].append(ready - read_done)
                 if not _put(out, _Work(index, frame, blob, info, ready), shared.stop):
                     break
+                if not yielded:  # full speed until the network has its first frame
+                    yielded = yield_to_network(self.helper_nice) or True
                 tick = time.perf_counter()
         except BaseException as exc:
             shared.fail(exc)
         finally:
             frames.close()
+            _put(out, _END, shared.stop)  # the forward loop ends at once, without a poll
 
     def _received(self, q: queue.Queue, reader: threading.Thread, shared: _Shared,
                   deadline: float | None) -> Iterator[_Work]:
@@ -302,10 +349,14 @@ class InferenceService:
                 shared.stop.set()
                 return
             try:
-                yield q.get(timeout=_POLL_S)
+                work = q.get(timeout=_POLL_S)
             except queue.Empty:
                 if not reader.is_alive() and q.empty():
                     return
+                continue
+            if work is _END:
+                return
+            yield work
 
     def _forward(self, items: Iterator[_Work], out: queue.Queue, timings: RunTimings,
                  shared: _Shared) -> None:
@@ -320,6 +371,7 @@ class InferenceService:
 
     def _save(self, q: queue.Queue, run_dir: Path, timings: RunTimings,
               results: list[FrameResult], shared: _Shared) -> None:
+        yield_to_network(self.helper_nice)
         while (work := q.get()) is not _DONE:
             if shared.errors:
                 continue  # keep draining so the forward thread never blocks

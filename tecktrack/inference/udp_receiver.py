@@ -133,14 +133,16 @@ class DatagramFile(io.RawIOBase):
         return self._sequencer.gaps
 
     def _drain(self) -> None:
-        sequencer = self._sequencer
+        sequencer, sock, timeout = self._sequencer, self._sock, _POLL_S
         while not self._stop.is_set():
             deadline = sequencer.next_deadline()
             wait = _POLL_S if deadline is None else \
                 min(_POLL_S, max(0.001, deadline - time.monotonic()))
             try:
-                self._sock.settimeout(wait)
-                data = self._sock.recv(65536)
+                if wait != timeout:  # two system calls each: only when it changes
+                    sock.settimeout(wait)
+                    timeout = wait
+                data = sock.recv(65536)
             except TimeoutError:
                 self._queue(sequencer.expire(time.monotonic()))
                 continue
@@ -227,7 +229,8 @@ def receive_frames(url: str, timeout: float = 5.0,
 def receive_indexed_frames(url: str, timeout: float = 5.0,
                            counters: dict[str, int] | None = None, *,
                            ready: threading.Event | None = None,
-                           cancel: threading.Event | None = None
+                           cancel: threading.Event | None = None,
+                           threads: int | None = None
                            ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(frame_number, bgr_frame)`` from an MPEG-TS stream on ``udp://host:port``.
 
@@ -252,6 +255,10 @@ def receive_indexed_frames(url: str, timeout: float = 5.0,
         Set as soon as the port is bound (before the first frame).
     cancel : threading.Event, optional
         Ends the stream (within 0.1 s) when set.
+    threads : int, optional
+        Decoder threads; default FFmpeg's choice (frame and slice threads, about one per
+        core). With 1 the decoding runs in the calling thread and each frame leaves the
+        decoder as soon as its packet is in; the pixels are the same.
 
     Raises
     ------
@@ -268,7 +275,7 @@ def receive_indexed_frames(url: str, timeout: float = 5.0,
         raise StreamError(f"timeout must be > 0 seconds, got {timeout}", url)
     source = DatagramFile(parse_udp_url(url), timeout, ready=ready, cancel=cancel)
     try:
-        yield from _numbered(_decode_file(source))
+        yield from _numbered(_decode_file(source, threads))
     finally:
         source.close()
         if counters is not None:
@@ -325,25 +332,37 @@ def _frame_clock(stream):
     return clock
 
 
-def _decode_file(source: DatagramFile) -> Iterator[tuple[float | None, np.ndarray]]:
+def _decode_file(source: DatagramFile, threads: int | None = None
+                 ) -> Iterator[tuple[float | None, np.ndarray]]:
     import av
+    from av.video.reformatter import VideoReformatter
 
     container = _open(source)
     if container is None:
         return
     try:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        if threads is None:
+            stream.thread_type = "AUTO"
+        else:
+            stream.codec_context.thread_count = int(threads)
         clock = _frame_clock(stream)
+        # one reformatter keeps its swscale context from frame to frame (to_ndarray(format=)
+        # made a new one per frame: 0.21 vs 0.13 ms per 640x480 frame, the same pixels)
+        reformatter = VideoReformatter()
+
+        def bgr(frame) -> np.ndarray:
+            return reformatter.reformat(frame, format="bgr24").to_ndarray()
+
         for packet in _packets(container, stream):
             try:
                 frames = packet.decode()
             except av.error.InvalidDataError:
                 continue
             for frame in frames:
-                yield clock(frame), frame.to_ndarray(format="bgr24")
+                yield clock(frame), bgr(frame)
         for frame in _flush(stream):
-            yield clock(frame), frame.to_ndarray(format="bgr24")
+            yield clock(frame), bgr(frame)
     finally:
         container.close()
 
