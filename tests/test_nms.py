@@ -48,15 +48,18 @@ def cv_batched(xyxy, scores, class_ids, thr: float) -> np.ndarray:
 
 
 def both_paths(*args, **kwargs) -> np.ndarray:
-    """nms_indices through each strategy, which must agree exactly: the plain-Python greedy
-    on everything; after the class-aware leader pass, the Python loop, all pairs or rounds;
-    one-class blocks of 32 vs blocks of 3."""
+    """nms_indices through each strategy, which must agree exactly: the compiled loop (the
+    default where numba is installed); the NumPy strategies' own choice; the plain-Python
+    greedy on everything; after the class-aware leader pass, the Python loop, all pairs or
+    rounds; one-class blocks of 32 vs blocks of 3."""
     default = nms_indices(*args, **kwargs)
     strategies = {
-        "python": {"_PY_MAX": 10**6},
-        "leaders+pairs": {"_PY_MAX": 0, "_TAIL_MAX": 0, "_PAIRS_MAX": 10**6,
+        "numpy": {"_KERNEL": None},
+        "python": {"_KERNEL": None, "_PY_MAX": 10**6},
+        "leaders+pairs": {"_KERNEL": None, "_PY_MAX": 0, "_TAIL_MAX": 0, "_PAIRS_MAX": 10**6,
                           "_PAIRS_BUDGET": 10**9, "_BLOCK": 3},
-        "leaders+rounds": {"_PY_MAX": 0, "_TAIL_MAX": 0, "_PAIRS_MAX": 0, "_BLOCK": 1},
+        "leaders+rounds": {"_KERNEL": None, "_PY_MAX": 0, "_TAIL_MAX": 0, "_PAIRS_MAX": 0,
+                           "_BLOCK": 1},
     }
     for name, knobs in strategies.items():
         with mock.patch.multiple(nms, **knobs):
@@ -140,7 +143,8 @@ def test_class_aware_agnostic_and_max_det():
     assert nms_indices(boxes, scores, classes, agnostic=True).tolist() == [1, 3]
     assert nms_indices(boxes, scores).tolist() == [1, 3]
     assert nms_indices(boxes, scores, classes, max_det=2).tolist() == [1, 2]
-    with mock.patch.multiple(nms, _PY_MAX=0, _TAIL_MAX=0, _PAIRS_MAX=0, _BLOCK=1):
+    with mock.patch.multiple(nms, _KERNEL=None, _PY_MAX=0, _TAIL_MAX=0, _PAIRS_MAX=0,
+                             _BLOCK=1):
         assert nms_indices(boxes, scores, classes, max_det=2).tolist() == [1, 2]
         assert nms_indices(boxes, scores, classes, agnostic=True).tolist() == [1, 3]
 
@@ -282,7 +286,8 @@ def test_boxes_left_after_the_leaders_python_pairs_or_rounds(left):
     xyxy, scores, classes = _tail_case(left)
     assert len(xyxy) > nms._PY_MAX
     with mock.patch.object(nms, "_nms_by_pairs", wraps=nms._nms_by_pairs) as pairs, \
-            mock.patch.object(nms, "_nms_by_rounds", wraps=nms._nms_by_rounds) as rounds:
+            mock.patch.object(nms, "_nms_by_rounds", wraps=nms._nms_by_rounds) as rounds, \
+            mock.patch.object(nms, "_KERNEL", None):
         got = nms_indices(xyxy, scores, classes, 0.45)
     # The Python loop finishes up to _TAIL_MAX boxes, all pairs up to _PAIRS_MAX boxes and
     # _PAIRS_BUDGET same-class pairs (64 boxes of one class: 2,016; 65: 2,080), rounds more.
@@ -334,19 +339,57 @@ def test_matches_opencv_on_two_decimal_boxes_past_the_python_cutover(items, thr)
     assert both_paths(xyxy, scores, classes, iou_threshold=thr).tolist() == expected.tolist()
 
 
-def test_nan_and_inf_are_rejected_on_every_path():
-    for n in (3, nms._PY_MAX + 5, 300):
-        xyxy, scores, classes = detector_candidates(n, 5, 0)
-        for bad in (np.nan, np.inf, -np.inf):
-            broken = xyxy.copy()
-            broken[n // 2, 2] = bad
-            with pytest.raises(ValueError, match="xyxy contains NaN"):
-                nms_indices(broken, scores, classes)
-            with pytest.raises(ValueError, match="scores contain NaN"):
-                nms_indices(xyxy, np.where(np.arange(n) == n - 1, bad, scores), classes)
-    # Finite corners whose width overflows (the plain-Python path's cheap check) are accepted.
-    huge = np.array([[-1.5e308, 0, 1.5e308, 10], [0, 0, 10, 10], [1, 1, 9, 9]])
-    assert nms_indices(huge, [0.9, 0.8, 0.7], [0, 0, 0]).tolist() == [0, 1]
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+def test_nan_and_inf_are_rejected_on_every_path(compiled):
+    kernel = nms._kernel() if compiled else None
+    if compiled and kernel is None:
+        pytest.skip("numba is not installed")
+    with mock.patch.object(nms, "_KERNEL", kernel):
+        for n in (3, nms._PY_MAX + 5, 300):
+            xyxy, scores, classes = detector_candidates(n, 5, 0)
+            for bad in (np.nan, np.inf, -np.inf):
+                broken = xyxy.copy()
+                broken[n // 2, 2] = bad
+                with pytest.raises(ValueError, match="xyxy contains NaN"):
+                    nms_indices(broken, scores, classes)
+                with pytest.raises(ValueError, match="scores contain NaN"):
+                    nms_indices(xyxy, np.where(np.arange(n) == n - 1, bad, scores), classes)
+        # Finite corners whose width overflows (the plain-Python path's cheap check) pass.
+        huge = np.array([[-1.5e308, 0, 1.5e308, 10], [0, 0, 10, 10], [1, 1, 9, 9]])
+        assert nms_indices(huge, [0.9, 0.8, 0.7], [0, 0, 0]).tolist() == [0, 1]
+
+
+def test_the_compiled_loop_runs_by_default_and_the_environment_turns_it_off(monkeypatch):
+    pytest.importorskip("numba")
+    from tecktrack.model.nms_kernel import greedy_nms
+
+    monkeypatch.setattr(nms, "_KERNEL", nms._UNSET)
+    assert nms._kernel() is greedy_nms
+    xyxy, scores, classes = detector_candidates(100, 80, 0)
+    with mock.patch.object(nms, "_nms_by_leaders", side_effect=AssertionError) as numpy_path:
+        kept = nms_indices(xyxy, scores, classes)
+    assert not numpy_path.called and kept.tolist() == cv_batched(xyxy, scores, classes,
+                                                                 0.45).tolist()
+    monkeypatch.setattr(nms, "_KERNEL", nms._UNSET)
+    monkeypatch.setenv("TECKTRACK_NMS_KERNEL", "0")
+    assert nms._kernel() is None
+    with mock.patch.object(nms, "_nms_by_leaders", wraps=nms._nms_by_leaders) as numpy_path:
+        assert nms_indices(xyxy, scores, classes).tolist() == kept.tolist()
+    assert numpy_path.called
+
+
+@pytest.mark.parametrize("n", [0, 1, 10, 100, 1000, 20000])
+def test_the_compiled_loop_keeps_what_opencv_keeps_at_every_size(n):
+    """Detector-like candidates (three seeds) and a busy class (one class holds most boxes)."""
+    if nms._kernel() is None:
+        pytest.skip("numba is not installed")
+    for seed in range(3):
+        xyxy, scores, classes = detector_candidates(max(n, 1), 80, seed)
+        xyxy, scores, classes = xyxy[:n], scores[:n], classes[:n]
+        busy = np.where(classes % 4 == 0, 7, classes)
+        for cls in (classes, busy):
+            expected = cv_per_class(xyxy, scores, cls, 0.45) if n else np.empty(0, np.int64)
+            assert nms_indices(xyxy, scores, cls, 0.45).tolist() == expected.tolist()
 
 
 # -- Soft-NMS ----------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ Four exact strategies, cross-checked against each other and against OpenCV in th
 from __future__ import annotations
 
 import math
+import os
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
@@ -517,6 +518,39 @@ def _nms_tiny(boxes: np.ndarray, scores32: np.ndarray, classes: np.ndarray | Non
     return np.array(kept[:cap], dtype=np.int64)
 
 
+# -- the compiled greedy loop (numba), when it is installed -----------------------------------
+_UNSET = object()
+_KERNEL: object = _UNSET
+
+
+def _kernel():
+    """:func:`tecktrack.model.nms_kernel.greedy_nms`, or ``None`` without numba or with
+    ``TECKTRACK_NMS_KERNEL=0`` (then the NumPy strategies above run)."""
+    global _KERNEL
+    if _KERNEL is _UNSET:
+        _KERNEL = None
+        if os.environ.get("TECKTRACK_NMS_KERNEL", "1") != "0":
+            try:
+                from tecktrack.model.nms_kernel import greedy_nms
+            except ImportError:
+                pass
+            else:
+                _KERNEL = greedy_nms
+    return _KERNEL
+
+
+def _nms_compiled(kernel, boxes: np.ndarray, scores32: np.ndarray,
+                  classes: np.ndarray | None, cut: float) -> np.ndarray:
+    """:func:`nms_indices` through the compiled loop (same keeps, same errors)."""
+    groups = np.zeros(len(boxes), np.int64) if classes is None \
+        else np.ascontiguousarray(classes)
+    kept, status = kernel(np.ascontiguousarray(boxes, dtype=np.float64),
+                          np.ascontiguousarray(scores32), groups, cut, _EPS)
+    if status:
+        raise ValueError(_BAD_XYXY if status == 1 else _BAD_SCORES)
+    return kept
+
+
 def nms_indices(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None = None,
                 iou_threshold: float = 0.45, agnostic: bool = False, *,
                 max_det: int | None = None) -> np.ndarray:
@@ -559,6 +593,9 @@ def nms_indices(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | No
     classes = _classes(class_ids, n, agnostic)
     cap = _check_max_det(max_det)
     cut = _cut_at(iou_threshold)
+    kernel = _kernel()
+    if kernel is not None and cut < 1.0:
+        return _nms_compiled(kernel, boxes, scores32, classes, cut)[:cap]
     if n <= _PY_MAX:
         return _nms_tiny(boxes, scores32, classes, cut, cap)
     if not _finite(boxes):
