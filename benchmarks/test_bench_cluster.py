@@ -107,18 +107,13 @@ def _pool(workers: int):
 
 def _predict_pool(images, name: str, pool) -> int:
     """The cluster's shards through ``_predict_shard`` in plain processes (not committed)."""
-    folder, tmp = images
-    model = load_model(REPO / "models" / "demo-n", threads=1)
-    files, root = source_images(folder)
-    out = tmp / f"{name}-{time.monotonic_ns()}"
-    cpu, start = _cpu_seconds(), time.perf_counter()
-    with staged_run(out) as run:
-        jobs = [_Job(ModelSpec.of(model), str(root), [str(p) for p in part], str(out), i, run,
-                     False) for i, part in enumerate(shard(files, 256))]
-        done = sum(r["n_done"] for r in pool.map(_predict_shard, jobs))
-    _TIMES[name] = min(_TIMES.get(name, float("inf")), time.perf_counter() - start)
-    _CPU[name] = min(_CPU.get(name, float("inf")), _cpu_seconds() - cpu)
-    return done
+    def run(model, files, root, out) -> int:
+        with staged_run(out) as stage_run:
+            jobs = [_Job(ModelSpec.of(model), str(root), [str(p) for p in part], str(out), i,
+                         stage_run, False) for i, part in enumerate(shard(files, 256))]
+            return sum(r["n_done"] for r in pool.map(_predict_shard, jobs))
+
+    return _timed(images, name, run)
 
 
 @contextmanager
@@ -156,16 +151,26 @@ def _cpu_seconds() -> float:
     return total
 
 
-def _predict(images, name: str, cluster) -> Path:
+def _timed(images, name: str, run):
+    """``run(model, files, root, out)`` on the benchmark's images, a fresh ``out`` under the
+    run's folder; its best wall time and CPU seconds (all processes) kept under ``name``."""
     folder, tmp = images
     model = load_model(REPO / "models" / "demo-n", threads=1)
     files, root = source_images(folder)
     out = tmp / f"{name}-{time.monotonic_ns()}"
     cpu, start = _cpu_seconds(), time.perf_counter()
-    predict_images(model, files, root, out, quiet=True, cluster=cluster)
+    result = run(model, files, root, out)
     _TIMES[name] = min(_TIMES.get(name, float("inf")), time.perf_counter() - start)
     _CPU[name] = min(_CPU.get(name, float("inf")), _cpu_seconds() - cpu)
-    return out
+    return result
+
+
+def _predict(images, name: str, cluster) -> Path:
+    def run(model, files, root, out) -> Path:
+        predict_images(model, files, root, out, quiet=True, cluster=cluster)
+        return out
+
+    return _timed(images, name, run)
 
 
 @pytest.mark.benchmark(group="cluster-predict")

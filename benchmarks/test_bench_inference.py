@@ -45,7 +45,6 @@ import io
 import os
 import pickle
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -59,9 +58,12 @@ from goals import record
 
 from tecktrack.inference.capture import VideoPreprocessor
 from tecktrack.inference.service import InferenceService, pipeline_threads
-from tecktrack.interface import free_udp_port, send_video
+from tecktrack.interface import free_udp_port
 from tecktrack.model import load_model
 from tecktrack.synth.video import generate_video
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from inference_support import record_stream  # noqa: E402  (the tests' stream recorder)
 
 FRAMES = 200
 TAIL = 4
@@ -108,29 +110,11 @@ def stream_model(request):
 @pytest.fixture(scope="module")
 def recorded(clip, tmp_path_factory) -> tuple[Path, list[np.ndarray]]:
     """The clip as the sender streams it: datagrams grouped by frame (a pickle), decoded frames."""
-    datagrams = _record_stream(clip)
+    datagrams = record_stream(clip, fps=100, join_s=30)
     frames = _group_by_frame(datagrams)
     path = tmp_path_factory.mktemp("bench-udp") / "stream.pickle"
     path.write_bytes(pickle.dumps(frames))
     return path, _decode_ts(b"".join(datagrams))
-
-
-def _record_stream(video: Path) -> list[bytes]:
-    datagrams: list[bytes] = []
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
-        sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
-        sink.bind(("127.0.0.1", 0))
-        sink.settimeout(2.0)
-        url = f"udp://127.0.0.1:{sink.getsockname()[1]}"
-        sender = threading.Thread(target=send_video, args=(video, url), kwargs={"fps": 100})
-        sender.start()
-        try:
-            while True:
-                datagrams.append(sink.recv(65536))
-        except TimeoutError:
-            pass
-        sender.join(30)
-    return datagrams
 
 
 def _starts_a_frame(datagram: bytes) -> bool:

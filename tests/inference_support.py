@@ -10,6 +10,7 @@ channel ``c`` (RGB), so bright red frames give class-0 detections and black fram
 from __future__ import annotations
 
 import socket
+import threading
 from pathlib import Path
 
 import cv2
@@ -136,6 +137,29 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def record_stream(video: Path, fps: float = 200, join_s: float = 10.0) -> list[bytes]:
+    """Every datagram ``tecktrack.interface.send_video`` sends for ``video`` (H.264 in MPEG-TS)
+    at ``fps``, in arrival order, caught by a loopback socket with an 8 MiB receive buffer;
+    the recording ends 2 s after the last datagram."""
+    from tecktrack.interface.udp_sender import send_video
+
+    datagrams: list[bytes] = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+        sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
+        sink.bind(("127.0.0.1", 0))
+        sink.settimeout(2.0)
+        url = f"udp://127.0.0.1:{sink.getsockname()[1]}"
+        sender = threading.Thread(target=send_video, args=(video, url), kwargs={"fps": fps})
+        sender.start()
+        try:
+            while True:
+                datagrams.append(sink.recv(65536))
+        except TimeoutError:
+            pass
+        sender.join(join_s)
+    return datagrams
 
 
 def ts_datagrams(count: int, pid: int = 256, per: int = 7) -> list[bytes]:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import io
 import random
-import socket
 import sys
 import threading
 
 import numpy as np
 import pytest
-from inference_support import build_detector, write_video
+from inference_support import build_detector, record_stream, write_video
 
 from tecktrack.errors import StreamError, TeckTrackError
 from tecktrack.inference import service as service_module
@@ -25,7 +24,6 @@ from tecktrack.inference.capture import VideoPreprocessor
 from tecktrack.inference.service import InferenceService
 from tecktrack.inference.ts_sequencer import continuity
 from tecktrack.inference.udp_receiver import _decode_file
-from tecktrack.interface.udp_sender import send_video
 from tecktrack.model import load_model
 
 pytestmark = pytest.mark.timeout(120)
@@ -39,20 +37,7 @@ def clip(tmp_path_factory):
 @pytest.fixture(scope="module")
 def recorded(clip) -> bytes:
     """The clip as the sender streams it (H.264 in MPEG-TS), every datagram in order."""
-    datagrams: list[bytes] = []
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
-        sink.bind(("127.0.0.1", 0))
-        sink.settimeout(2.0)
-        sender = threading.Thread(target=send_video, kwargs={"fps": 200}, args=(
-            clip, f"udp://127.0.0.1:{sink.getsockname()[1]}"))
-        sender.start()
-        try:
-            while True:
-                datagrams.append(sink.recv(65536))
-        except TimeoutError:
-            pass
-        sender.join(10)
-    return b"".join(datagrams)
+    return b"".join(record_stream(clip))
 
 
 def test_one_decoder_thread_reads_the_same_frames_from_a_file(clip):

@@ -13,13 +13,12 @@ import threading
 import time
 
 import pytest
-from inference_support import free_udp_port, ts_datagrams, write_video
+from inference_support import free_udp_port, record_stream, ts_datagrams, write_video
 
 from tecktrack.inference.capture import VideoPreprocessor
 from tecktrack.inference.ts_sequencer import TsSequencer
 from tecktrack.inference.udp_receiver import DatagramFile
 from tecktrack.inference.udp_url import UdpAddress
-from tecktrack.interface.udp_sender import send_video
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -28,20 +27,7 @@ pytestmark = pytest.mark.timeout(60)
 def recorded(tmp_path_factory) -> list[bytes]:
     """The datagrams of a 60-frame H.264 MPEG-TS stream, as the sender sent them."""
     clip = write_video(tmp_path_factory.mktemp("seq") / "clip.mp4", 60)
-    datagrams: list[bytes] = []
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
-        sink.bind(("127.0.0.1", 0))
-        sink.settimeout(2.0)
-        port = sink.getsockname()[1]
-        sender = threading.Thread(target=send_video, args=(clip, f"udp://127.0.0.1:{port}"),
-                                  kwargs={"fps": 200})
-        sender.start()
-        try:
-            while True:
-                datagrams.append(sink.recv(65536))
-        except TimeoutError:
-            pass
-        sender.join(10)
+    datagrams = record_stream(clip)
     assert len(datagrams) >= 60
     return datagrams
 
