@@ -547,7 +547,9 @@ def _nms_compiled(kernel, boxes: np.ndarray, scores32: np.ndarray,
     kept, status = kernel(np.ascontiguousarray(boxes, dtype=np.float64),
                           np.ascontiguousarray(scores32), groups, cut, _EPS)
     if status:
-        raise ValueError(_BAD_XYXY if status == 1 else _BAD_SCORES)
+        from tecktrack.model.nms_kernel import BAD_BOXES
+
+        raise ValueError(_BAD_XYXY if status == BAD_BOXES else _BAD_SCORES)
     return kept
 
 
