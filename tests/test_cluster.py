@@ -78,6 +78,15 @@ def client():
     cluster.close()
 
 
+def _in_process_local_clusters(monkeypatch) -> None:
+    """``--cluster local:N`` starts an in-process LocalCluster (threads, not processes)."""
+    monkeypatch.setattr(
+        "tecktrack.cluster.session._local_cluster",
+        lambda address: distributed.LocalCluster(n_workers=address.workers,
+                                                 threads_per_worker=1, processes=False,
+                                                 dashboard_address=":0"))
+
+
 @pytest.fixture(scope="module")
 def local_run(world, model, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("pred") / "local"
@@ -168,11 +177,7 @@ def test_every_command_takes_cluster_and_writes_what_a_local_run_writes(world, t
     monkeypatch.setenv("TECKTRACK_CLUSTER", "none")
     for argv in _commands(world, tmp_path / "local"):
         assert main(argv) == 0
-    monkeypatch.setattr(       # an in-process LocalCluster behind "--cluster local:2"
-        "tecktrack.cluster.session._local_cluster",
-        lambda address: distributed.LocalCluster(n_workers=address.workers,
-                                                 threads_per_worker=1, processes=False,
-                                                 dashboard_address=":0"))
+    _in_process_local_clusters(monkeypatch)
     capsys.readouterr()
     for argv in _commands(world, tmp_path / "cl"):
         assert main([*argv, "--cluster", "local:2", "--shard-size", "2"]) == 0
@@ -336,11 +341,7 @@ def test_evaluate_on_threshold_boxes_keeps_the_float64_values_as_pycocotools(
     # the command: `evaluate --cluster` passes the loader's exact boxes on, same JSON
     argv = ["evaluate", "--gt", str(gt_path), "--pred", str(res_path), "--quiet"]
     assert main([*argv, "--json", str(tmp_path / "local.json")]) == 0
-    monkeypatch.setattr(
-        "tecktrack.cluster.session._local_cluster",
-        lambda address: distributed.LocalCluster(n_workers=address.workers,
-                                                 threads_per_worker=1, processes=False,
-                                                 dashboard_address=":0"))
+    _in_process_local_clusters(monkeypatch)
     assert main([*argv, "--json", str(tmp_path / "cl.json"), "--cluster", "local:2",
                  "--shard-size", "6"]) == 0
     capsys.readouterr()
@@ -455,11 +456,7 @@ def test_an_undecodable_image_is_skipped_counted_and_exits_1_as_locally(world, t
     argv = ["predict", "--quiet", "--model", str(MODEL), "--source", str(src)]
     assert main([*argv, "--out", str(tmp_path / "l"), "--cluster", "none"]) == 1
     local = capsys.readouterr().out
-    monkeypatch.setattr(
-        "tecktrack.cluster.session._local_cluster",
-        lambda address: distributed.LocalCluster(n_workers=address.workers,
-                                                 threads_per_worker=1, processes=False,
-                                                 dashboard_address=":0"))
+    _in_process_local_clusters(monkeypatch)
     assert main([*argv, "--out", str(tmp_path / "c"), "--cluster", "local:2",
                  "--shard-size", "2"]) == 1
     remote = capsys.readouterr().out
