@@ -51,6 +51,36 @@ def test_fill_blob_is_the_old_blob_bit_for_bit(letterboxed, size):
         assert got.tobytes() == want.tobytes(), (w, h, size, letterboxed)
 
 
+@pytest.mark.parametrize("letterboxed", [True, False])
+def test_fill_blob_at_exactly_half_size_reads_the_frame_once(letterboxed, monkeypatch):
+    """Frames exactly twice the resized size skip ``cv2.resize`` (the fused 2x2 average of
+    ``blob_kernel``) and still give the old blob bit for bit, odd sizes and a cropped
+    (non-contiguous) frame included."""
+    import tecktrack.model.preprocess as preprocess
+
+    cases = [((320, 320), (640, 480)), ((320, 320), (640, 640)), ((640, 640), (1280, 720)),
+             ((96, 160), (192, 94)), ((33, 17), (66, 34)), ((1, 1), (2, 2)), ((5, 3), (10, 6))]
+    rng = np.random.default_rng(7)
+    for size, (w, h) in cases:
+        if not letterboxed:
+            w, h = 2 * size[0], 2 * size[1]
+        frame = rng.integers(0, 256, (h + 3, w + 5, 3), dtype=np.uint8)[1:h + 1, 2:w + 2]
+        assert not frame.flags.c_contiguous
+        fitted, _ = (letterbox if letterboxed else resize)(frame, size)
+        want = make_blob([fitted])
+        fit = plan_fit(w, h, size, letterboxed)
+        assert fit.new_size == (w // 2, h // 2), (size, w, h)
+        got = np.full((1, 3, size[1], size[0]), np.nan, np.float32)
+        with monkeypatch.context() as patched:
+            patched.setattr(preprocess.cv2, "resize", _no_resize)
+            fill_blob(frame, fit, got[0])
+        assert got.tobytes() == want.tobytes(), (w, h, size, letterboxed)
+
+
+def _no_resize(*args, **kwargs):
+    raise AssertionError("cv2.resize called on a frame exactly twice the size")
+
+
 def test_fill_blob_every_byte_value_divides_exactly():
     """All 256 pixel values: x / 255 in float32, as Ultralytics' ``im.float() / 255``."""
     frame = np.arange(256 * 3, dtype=np.uint16).reshape(16, 16, 3).astype(np.uint8)
@@ -114,6 +144,37 @@ def test_decoders_give_the_plain_numpy_candidates(seed):
         layer[rng.integers(0, len(layer), 5), 5:] = np.float32(0.5)  # all classes tie
     for conf in (0.0, 0.25, 0.5, 0.9):
         _same(decode_darknet(layers, conf, (320, 256)), _old_darknet(layers, conf, (320, 256)))
+
+
+def test_compiled_decoders_on_what_breaks_a_hand_written_loop():
+    """NaN and infinite class scores, scores next to ``conf`` in float32 (``0.001`` is not a
+    float32), every class tying, a transposed (non-contiguous) output and float64 outputs:
+    the compiled decoders still give NumPy's candidates."""
+    rng = np.random.default_rng(11)
+    conf32 = np.float32(0.001)
+    near = np.array([np.nextafter(conf32, np.float32(0)), conf32, np.nextafter(conf32,
+                     np.float32(1)), 0.001], np.float32)
+    v8 = np.concatenate([rng.random((4, 500), np.float32) * 320,
+                         rng.choice(near, (80, 500))])
+    v8[4 + rng.integers(0, 80, 20), rng.integers(0, 500, 20)] = np.nan
+    v8[4 + rng.integers(0, 80, 20), rng.integers(0, 500, 20)] = np.inf
+    v8[4 + rng.integers(0, 80, 20), rng.integers(0, 500, 20)] = -np.inf
+    v8[4:, :10] = np.float32(0.5)
+    for conf in (0.001, float(conf32), 0.0):
+        _same(decode_yolov8(v8, conf), _old_yolov8(v8, conf))
+        transposed = np.asfortranarray(v8)
+        _same(decode_yolov8(transposed, conf), _old_yolov8(v8, conf))
+        got = decode_yolov8(v8.astype(np.float64), conf)
+        want = _old_yolov8(v8.astype(np.float64), conf)
+        assert got.xyxy.tobytes() == want.xyxy.tobytes()
+    layer = np.concatenate([rng.random((500, 4), np.float32), rng.random((500, 1), np.float32),
+                            rng.choice(near, (500, 80))], axis=1)
+    layer[rng.integers(0, 500, 20), 5 + rng.integers(0, 80, 20)] = np.nan
+    layer[rng.integers(0, 500, 20), 5 + rng.integers(0, 80, 20)] = np.inf
+    layer[:10, 5:] = np.float32(0.5)
+    for conf in (0.001, float(conf32)):
+        _same(decode_darknet([layer[:200], layer[200:]], conf, (320, 256)),
+              _old_darknet([layer], conf, (320, 256)))
 
 
 def test_predict_returns_detections_that_own_their_arrays():

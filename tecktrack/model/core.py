@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -10,6 +11,7 @@ from tecktrack.detections import Detections
 from tecktrack.model.backends import Backend
 from tecktrack.model.decoders import decode, split_batch
 from tecktrack.model.discovery import ModelPaths
+from tecktrack.model.nms import nms_in_frame
 from tecktrack.model.preprocess import (
     Fit,
     FrameInfo,
@@ -96,6 +98,8 @@ class Model:
         self._nms = NMS(iou_threshold=float(iou), max_det=max_det, agnostic=bool(agnostic))
         #: Frame geometry by (width, height, letterbox): a stream's frames share one.
         self._fits: dict[tuple[int, int, bool], Fit] = {}
+        #: Each thread's own input blob for :meth:`predict` / :meth:`predict_batch`.
+        self._buffers = threading.local()
 
     @property
     def iou(self) -> float:
@@ -201,6 +205,29 @@ class Model:
             infos.append(fit.info)
         return blob, infos
 
+    def _filled_blob(self, frames: Sequence[np.ndarray]) -> tuple[np.ndarray, list[FrameInfo]]:
+        """:meth:`preprocess_batch` into this thread's own blob, kept from call to call.
+
+        The blob is written in place of the last one (no new 1-40 MB array a frame, and the
+        memory is warm), and a slot's grey letterbox borders are left as they are when its
+        previous frame had the same geometry. Only :meth:`predict` and :meth:`predict_batch`
+        use it: they never hand the blob out.
+        """
+        frames = [check_frame(f) for f in frames]
+        buffers = self._buffers
+        blob = getattr(buffers, "blob", None)
+        if blob is None or len(blob) < len(frames):
+            width, height = self.input_size
+            blob = buffers.blob = np.empty((len(frames), 3, height, width), np.float32)
+            buffers.fits = [None] * len(frames)
+        infos = []
+        for i, frame in enumerate(frames):
+            fit = self._fit(frame)
+            fill_blob(frame, fit, blob[i], borders=buffers.fits[i] is not fit)
+            buffers.fits[i] = fit
+            infos.append(fit.info)
+        return blob[:len(frames)], infos
+
     def forward(self, blob: np.ndarray) -> list[np.ndarray]:
         """Run the network; raw float32 outputs as the backend returns them.
 
@@ -284,6 +311,14 @@ class Model:
         --------
         >>> det = model.suppress(model.decode_batch(outputs, [info])[0], info)  # doctest: +SKIP
         """
+        if candidates.scores is not None and not self.end2end \
+                and (self.class_offset is None or self.agnostic):
+            fit = self._way_back(info)
+            kept = nms_in_frame(candidates.xyxy, candidates.scores, candidates.class_ids,
+                                self.iou, self.agnostic, self.max_det, fit.offset, fit.scale,
+                                fit.limit, self.clip)
+            if kept is not None:  # the compiled NMS, boxes mapped back in the same call
+                return trusted_detections(*kept)
         index = None if self.end2end else self._keep(candidates)
         xyxy = unmap_kept(candidates.xyxy, index, self._way_back(info), self.clip)
         if index is None:  # end-to-end rows (already through NMS): all of them, copied
@@ -341,7 +376,7 @@ class Model:
         --------
         >>> det = load_model("demo-n").predict(frame)                     # doctest: +SKIP
         """
-        blob, info = self.preprocess(frame)
+        blob, (info,) = self._filled_blob([frame])
         return self.suppress(self.decode_batch(self.forward(blob), [info])[0], info)
 
     def predict_batch(self, frames: Sequence[np.ndarray], batch_size: int = DEFAULT_BATCH,
@@ -358,7 +393,7 @@ class Model:
         step = max(1, int(batch_size)) if self.backend.batch_dynamic else 1
         result: list[Detections] = []
         for start in range(0, len(frames), step):
-            blob, infos = self.preprocess_batch(frames[start:start + step])
+            blob, infos = self._filled_blob(frames[start:start + step])
             decoded = self.decode_batch(self.forward(blob), infos, conf)
             result.extend(self.suppress(d, i) for d, i in zip(decoded, infos, strict=True))
         return result

@@ -24,6 +24,7 @@ import numpy as np
 
 from tecktrack.detections import Detections, cxcywh_to_xyxy
 from tecktrack.errors import ModelError
+from tecktrack.model.decode_kernel import darknet_best, yolov8_best
 from tecktrack.model.trusted import trusted_detections
 
 __all__ = ["KNOWN_LAYOUTS", "decode", "decode_darknet", "decode_end2end", "decode_yolov5",
@@ -80,12 +81,18 @@ def decode_yolov8(output: np.ndarray, conf: float, multi_label: bool = False) ->
     if multi_label:
         anchors, classes = np.nonzero(probs.T > conf)
         return _from_cxcywh(output[:4, anchors].T, probs[classes, anchors], classes)
-    # Threshold first, on the (4 + nc, N) layout as it is: the max over the class rows is
-    # a contiguous row-by-row reduction; only the candidates' columns are gathered after.
+    if output.dtype == np.float32 and len(probs):  # one compiled pass (decode_kernel)
+        return trusted_detections(*_swap_last(yolov8_best(np.ascontiguousarray(output),
+                                                          np.float32(conf))))
     scores = probs.max(axis=0)
     keep = np.flatnonzero(scores > conf)
     class_ids = probs[:, keep].argmax(axis=0)
     return _candidates(output[:4].take(keep, axis=1).T, scores.take(keep), class_ids)
+
+
+def _swap_last(best: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """``(xyxy, scores, classes)`` of a decode kernel as ``(xyxy, classes, scores)``."""
+    return best[0], best[2], best[1]
 
 
 def decode_yolov5(output: np.ndarray, conf: float) -> Detections:
@@ -138,9 +145,15 @@ def decode_darknet(outputs: Sequence[np.ndarray], conf: float,
     """
     # Layer by layer, then only the candidates are joined (in the same order as joining
     # every row first): no copy of all rows.
-    parts = [_darknet_layer(o.reshape(-1, o.shape[-1]), conf) for o in outputs]
-    rows, scores, class_ids = (_join([part[i] for part in parts]) for i in range(3))
+    layers = [o.reshape(-1, o.shape[-1]) for o in outputs]
     width, height = input_size
+    if all(rows.dtype == np.float32 and rows.shape[1] > 5 for rows in layers):
+        size = np.float32(width), np.float32(height)
+        parts = [darknet_best(np.ascontiguousarray(rows), np.float32(conf), *size)
+                 for rows in layers]
+        return trusted_detections(*(_join([part[i] for part in parts]) for i in (0, 2, 1)))
+    parts = [_darknet_layer(rows, conf) for rows in layers]
+    rows, scores, class_ids = (_join([part[i] for part in parts]) for i in range(3))
     boxes = rows * np.array([width, height, width, height], np.float32)
     return _candidates(boxes, scores, class_ids)
 

@@ -49,7 +49,7 @@ import numpy as np
 
 from tecktrack.detections import Detections
 
-__all__ = ["NMS", "nms_indices", "soft_nms"]
+__all__ = ["NMS", "nms_in_frame", "nms_indices", "soft_nms"]
 
 _EPS = float(np.finfo(np.float64).eps)
 # Native dtypes are singletons: ``a.dtype is _F32`` is the cheapest exact dtype test.
@@ -551,6 +551,47 @@ def _nms_compiled(kernel, boxes: np.ndarray, scores32: np.ndarray,
 
         raise ValueError(_BAD_XYXY if status == BAD_BOXES else _BAD_SCORES)
     return kept
+
+
+def nms_in_frame(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
+                 iou_threshold: float, agnostic: bool, max_det: int | None, offset: np.ndarray,
+                 scale: np.ndarray, limit: np.ndarray,
+                 clip: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """:func:`nms_indices` on a detector's float32 candidates and the kept rows mapped back to
+    the frame, in one compiled call: ``(xyxy, class_ids, scores)`` of the kept boxes, their
+    corners ``(xyxy - offset) / scale`` in float32 (clipped to ``[0, limit]`` when ``clip``),
+    as :func:`tecktrack.model.preprocess.unmap_kept` computes them.
+
+    ``xyxy`` must be C-contiguous float32 ``(n, 4)``, ``scores`` float32 and ``class_ids``
+    int64 (what the decoders make). ``None`` when the compiled loop is off
+    (``TECKTRACK_NMS_KERNEL=0``) or the threshold keeps everything: use :func:`nms_indices`.
+
+    Raises
+    ------
+    ValueError
+        On NaN or infinite corners or scores, as :func:`nms_indices`.
+
+    Examples
+    --------
+    >>> boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10]], np.float32)
+    >>> one = np.ones(4, np.float32)
+    >>> xyxy, classes, scores = nms_in_frame(boxes, np.array([0.9, 0.8], np.float32),
+    ...                                      np.array([0, 0]), 0.45, False, 300, 0 * one,
+    ...                                      one, 100 * one, True)
+    >>> xyxy.tolist(), classes.tolist()
+    ([[0.0, 0.0, 10.0, 10.0]], [0])
+    """
+    cut = _cut_at(iou_threshold)
+    if _kernel() is None or cut >= 1.0:
+        return None
+    from tecktrack.model.nms_kernel import BAD_BOXES, kept_in_frame
+
+    cap = len(xyxy) if max_det is None else _check_max_det(max_det)
+    *kept, status = kept_in_frame(xyxy, scores, class_ids, bool(agnostic), cut, _EPS, cap,
+                                  offset, scale, limit, bool(clip))
+    if status:
+        raise ValueError(_BAD_XYXY if status == BAD_BOXES else _BAD_SCORES)
+    return tuple(kept)
 
 
 def nms_indices(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None = None,

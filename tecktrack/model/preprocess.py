@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from tecktrack.errors import FormatError
+from tecktrack.model.blob_kernel import half_planes_from_bgr, planes_from_bgr
 
 __all__ = ["LETTERBOX_GREY", "Fit", "FrameInfo", "check_frame", "clip_boxes", "fill_blob",
            "letterbox", "make_blob", "plan_fit", "resize", "unmap_boxes", "unmap_kept"]
@@ -182,12 +183,15 @@ def plan_fit(width: int, height: int, size: tuple[int, int], letterboxed: bool) 
                limit=np.array([w, h, w, h], np.float32))
 
 
-def fill_blob(frame: np.ndarray, fit: Fit, out: np.ndarray) -> None:
+def fill_blob(frame: np.ndarray, fit: Fit, out: np.ndarray, borders: bool = True) -> None:
     """Write one BGR ``frame`` into ``out``, a ``(3, H, W)`` float32 slice of a blob.
 
     The same values as :func:`letterbox` (or :func:`resize`) followed by :func:`make_blob`,
-    bit for bit, in fewer passes: the frame is resized once, its three planes are divided by
-    255 straight into the RGB planes of ``out`` and only the borders are set to grey.
+    bit for bit, in fewer passes (:mod:`tecktrack.model.blob_kernel`): the frame is resized
+    once (read once and never copied when it is exactly twice the size), written straight
+    into the RGB planes of ``out`` divided by 255, and only the borders are set to grey;
+    ``borders=False`` leaves them as they are (a buffer that already holds this fit's grey
+    borders).
 
     Examples
     --------
@@ -198,14 +202,17 @@ def fill_blob(frame: np.ndarray, fit: Fit, out: np.ndarray) -> None:
     True
     """
     new_w, new_h = fit.new_size
-    if frame.shape[1] != new_w or frame.shape[0] != new_h:
-        frame = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    if fit.padded:
+    height, width = frame.shape[:2]
+    if borders and fit.padded:
         _grey_borders(out, fit)
-    inner = out[:, fit.top:fit.top + new_h, fit.left:fit.left + new_w]
-    blue, green, red = cv2.split(frame)
-    for plane, src in zip(inner, (red, green, blue), strict=True):
-        np.divide(src, _F255, out=plane, dtype=np.float32)
+    if not frame.flags.c_contiguous:
+        frame = np.ascontiguousarray(frame)
+    if width == 2 * new_w and height == 2 * new_h:
+        half_planes_from_bgr(frame.reshape(height, width * 3), out, fit.top, fit.left)
+        return
+    if width != new_w or height != new_h:
+        frame = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    planes_from_bgr(frame.reshape(new_h, new_w * 3), out, fit.top, fit.left)
 
 
 def _grey_borders(out: np.ndarray, fit: Fit) -> None:

@@ -48,8 +48,14 @@ def check_trusted(det: Detections) -> None:
     """
     n = len(det.xyxy)
     assert det.xyxy.dtype == np.float32 and det.xyxy.shape == (n, 4), det.xyxy.shape
-    assert det.xyxy.flags.c_contiguous and det.xyxy.flags.owndata, "xyxy is a view"
+    assert det.xyxy.flags.c_contiguous and _owned(det.xyxy), "xyxy is a view"
     assert det.class_ids.dtype == np.int64 and det.class_ids.shape == (n,), det.class_ids.shape
     assert det.scores is not None and det.scores.dtype == np.float32, "scores"
     assert det.scores.shape == (n,), det.scores.shape
     assert det.tracker_ids is None
+
+
+def _owned(array: np.ndarray) -> bool:
+    """Whether ``array`` holds its own memory: NumPy's own, or a compiled kernel's (numba
+    hands its arrays over with its memory record as their ``base``; nothing else sees it)."""
+    return array.flags.owndata or type(array.base).__name__ == "_MemInfo"

@@ -1,0 +1,113 @@
+"""Best-class decoding of YOLOv8 and Darknet outputs as compiled loops (numba).
+
+:func:`~tecktrack.model.decoders.decode_yolov8` (one best class per box) and
+:func:`~tecktrack.model.decoders.decode_darknet` call these: one pass over the class scores
+finds each box's best class and score, and only the boxes above the threshold are gathered
+and turned into corners. They give what the plain NumPy decoding gives, bit for bit: the
+score is NumPy's ``max`` (a box with a NaN class score has a NaN score and is no candidate),
+the class its ``argmax`` (the first of equal maxima), ``score > conf`` compared in float32,
+and the corners ``c -/+ size / 2`` in float32. The tests run both on the same outputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["darknet_best", "yolov8_best"]
+
+
+@njit(cache=True, nogil=True)
+def _corners(cx: np.float32, cy: np.float32, w: np.float32, h: np.float32,
+             out: np.ndarray, i: int) -> None:
+    half_w = w / np.float32(2.0)
+    half_h = h / np.float32(2.0)
+    out[i, 0] = cx - half_w
+    out[i, 1] = cy - half_h
+    out[i, 2] = cx + half_w
+    out[i, 3] = cy + half_h
+
+
+@njit(cache=True, nogil=True)
+def yolov8_best(output: np.ndarray, conf: np.float32) -> tuple[np.ndarray, np.ndarray,
+                                                                 np.ndarray]:
+    """Candidates of one ``(4 + nc, N)`` float32 output: corners, scores, best classes.
+
+    Examples
+    --------
+    >>> out = np.zeros((6, 3), np.float32)
+    >>> out[:4, 1] = [50, 40, 20, 10]; out[5, 1] = 0.9
+    >>> xyxy, scores, classes = yolov8_best(out, np.float32(0.25))
+    >>> xyxy.tolist(), classes.tolist()
+    ([[40.0, 35.0, 60.0, 45.0]], [1])
+    """
+    n = output.shape[1]
+    best = output[4].copy()
+    arg = np.zeros(n, np.int64)
+    unordered = best != best  # NaN scores
+    for r in range(5, output.shape[0]):
+        row = output[r]
+        for j in range(n):
+            v = row[j]
+            if v > best[j]:
+                best[j] = v
+                arg[j] = r - 4
+            unordered[j] |= v != v
+    count = 0
+    for j in range(n):
+        count += (best[j] > conf) & ~unordered[j]
+    xyxy = np.empty((count, 4), np.float32)
+    scores = np.empty(count, np.float32)
+    classes = np.empty(count, np.int64)
+    i = 0
+    for j in range(n):
+        if best[j] > conf and not unordered[j]:
+            _corners(output[0, j], output[1, j], output[2, j], output[3, j], xyxy, i)
+            scores[i] = best[j]
+            classes[i] = arg[j]
+            i += 1
+    return xyxy, scores, classes
+
+
+@njit(cache=True, nogil=True)
+def darknet_best(rows: np.ndarray, conf: np.float32, width: np.float32,
+                 height: np.float32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidates of one Darknet layer's ``(N, 5 + nc)`` float32 region rows, with centres
+    and sizes scaled from ``[0, 1]`` to the ``width x height`` network input.
+
+    Examples
+    --------
+    >>> rows = np.array([[0.5, 0.5, 0.25, 0.5, 0.9, 0.0, 0.8]], np.float32)
+    >>> darknet_best(rows, np.float32(0.25), np.float32(320), np.float32(320))[0].tolist()
+    [[120.0, 80.0, 200.0, 240.0]]
+    """
+    n, cols = rows.shape
+    best = np.empty(n, np.float32)
+    arg = np.zeros(n, np.int64)
+    count = 0
+    for j in range(n):
+        row = rows[j]
+        top = row[5]
+        at = 0
+        unordered = top != top
+        for c in range(6, cols):
+            v = row[c]
+            if v > top:
+                top = v
+                at = c - 5
+            unordered |= v != v
+        best[j] = top if not unordered else np.float32(np.nan)
+        arg[j] = at
+        count += best[j] > conf
+    xyxy = np.empty((count, 4), np.float32)
+    scores = np.empty(count, np.float32)
+    classes = np.empty(count, np.int64)
+    i = 0
+    for j in range(n):
+        if best[j] > conf:
+            _corners(rows[j, 0] * width, rows[j, 1] * height, rows[j, 2] * width,
+                     rows[j, 3] * height, xyxy, i)
+            scores[i] = best[j]
+            classes[i] = arg[j]
+            i += 1
+    return xyxy, scores, classes
