@@ -223,3 +223,43 @@ def test_suppress_maps_back_with_a_frame_info_made_elsewhere():
         kept = cands[model._keep(cands)]
         assert got.xyxy.tobytes() == unmap_boxes(kept.xyxy, other, clip=True).tobytes()
         check_trusted(got)
+
+
+def _staged(model, frame: np.ndarray) -> Detections:
+    """predict through the public stages (a fresh blob each time)."""
+    blob, info = model.preprocess(frame)
+    return model.suppress(model.decode_batch(model.forward(blob), [info])[0], info)
+
+
+def test_the_kept_blob_is_refilled_when_the_geometry_changes():
+    """predict writes each thread's kept blob; frames of other sizes (other letterbox
+    borders) in turn, and batches of other lengths, still give the staged results."""
+    model = load_model(REPO / "models" / "demo-n", backend="onnxruntime", threads=1)
+    model.letterbox, model.conf = True, 0.01
+    frames = [cv2.resize(_frame(64, 48, i), size, interpolation=cv2.INTER_NEAREST)
+              for i, size in enumerate([(640, 480), (480, 640), (640, 480), (320, 320),
+                                        (1000, 200), (640, 480)])]
+    for frame in frames:
+        _same(model.predict(frame), _staged(model, frame))
+    for batch in (frames[:3], frames[3:], frames[1:2], frames):
+        for got, frame in zip(model.predict_batch(batch, batch_size=8), batch, strict=True):
+            _same(got, _staged(model, frame))
+
+
+def test_threads_predicting_at_once_do_not_share_a_blob():
+    """One Model, two threads predicting different frames at the same time: each gets its
+    own frame's detections (the blob predict keeps is per thread)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = load_model(REPO / "models" / "demo-n", backend="onnxruntime", threads=1)
+    model.letterbox, model.conf = True, 0.01
+    frames = [cv2.resize(_frame(64, 48, i), size, interpolation=cv2.INTER_NEAREST)
+              for i, size in enumerate([(640, 480), (480, 640)])]
+    want = [_staged(model, f) for f in frames]
+    assert want[0].xyxy.tobytes() != want[1].xyxy.tobytes()
+    with ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(lambda k: [model.predict(frames[k]) for _ in range(30)], k)
+                for k in (0, 1)]
+        for k, run in enumerate(runs):
+            for got in run.result():
+                _same(got, want[k])

@@ -392,6 +392,54 @@ def test_the_compiled_loop_keeps_what_opencv_keeps_at_every_size(n):
             assert nms_indices(xyxy, scores, cls, 0.45).tolist() == expected.tolist()
 
 
+@pytest.mark.parametrize("spread", ["small", "wide", "negative"])
+def test_the_compiled_loop_orders_classes_of_any_range_and_size(spread):
+    """The compiled loop's class-major order (a counting sort by class, insertion sorts of
+    small classes, merge sorts of big ones; a merge sort by class when the ids span more
+    than ``_COUNTING_MAX``), with ties in score, against OpenCV per class."""
+    if nms._kernel() is None:
+        pytest.skip("numba is not installed")
+    from tecktrack.model import nms_kernel
+
+    xyxy, scores, classes = detector_candidates(600, 5, 3)
+    scores = np.round(scores, 1) + np.float32(0.05)  # many ties in score, none at 0
+    busy = np.where(np.arange(600) < 400, 2, classes)  # one class beyond _INSERTION_MAX
+    for cls in (classes, busy):
+        ids = {"small": cls, "wide": cls * (nms_kernel._COUNTING_MAX + 1),
+               "negative": cls - 10**12}[spread]
+        expected = cv_per_class(xyxy, scores, cls, 0.45)
+        assert nms_indices(xyxy, scores, ids, 0.45).tolist() == expected.tolist()
+
+
+def test_nms_in_frame_is_nms_then_the_way_back():
+    """The compiled NMS + way back gives ``nms_indices`` and ``unmap_kept``'s bytes (clipped
+    or not, capped at max_det, agnostic), and refuses NaN as ``nms_indices`` does."""
+    if nms._kernel() is None:
+        pytest.skip("numba is not installed")
+    from tecktrack.model.preprocess import plan_fit, unmap_kept
+
+    xyxy, scores, classes = detector_candidates(500, 80, 4, image=320.0)
+    xyxy[:20] -= np.float32(40)  # beyond the frame: clipped, and exactly at the padding
+    xyxy[20:25, :2] = 0.0
+    xyxy[25:30, 0] = -0.0  # (-0.0 - 0) / scale is -0.0, which np.clip turns into 0.0
+    fit = plan_fit(640, 480, (320, 320), letterboxed=True)
+    for agnostic in (False, True):
+        for max_det in (300, 5):
+            for clip in (True, False):
+                got = nms.nms_in_frame(xyxy, scores, classes, 0.45, agnostic, max_det,
+                                       fit.offset, fit.scale, fit.limit, clip)
+                index = nms_indices(xyxy, scores, classes, 0.45, agnostic, max_det=max_det)
+                assert got[0].tobytes() == unmap_kept(xyxy, index, fit, clip).tobytes()
+                assert got[1].tolist() == classes[index].tolist()
+                assert got[2].tobytes() == scores[index].tobytes()
+    assert nms.nms_in_frame(xyxy, scores, classes, 1.0, False, 300, fit.offset, fit.scale,
+                            fit.limit, True) is None  # keeps everything: nms_indices' job
+    xyxy[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite coordinates"):
+        nms.nms_in_frame(xyxy, scores, classes, 0.45, False, 300, fit.offset, fit.scale,
+                         fit.limit, True)
+
+
 # -- Soft-NMS ----------------------------------------------------------------------------------
 def test_soft_linear_hand_case():
     boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 5], [0, 0, 10, 8], [20, 20, 30, 30]])
