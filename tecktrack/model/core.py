@@ -9,9 +9,10 @@ import numpy as np
 
 from tecktrack.detections import Detections
 from tecktrack.model.backends import Backend
+from tecktrack.model.decode_kernel import yolov8_kept
 from tecktrack.model.decoders import decode, split_batch
 from tecktrack.model.discovery import ModelPaths
-from tecktrack.model.nms import nms_in_frame
+from tecktrack.model.nms import check_status, compiled_settings, nms_in_frame
 from tecktrack.model.preprocess import (
     Fit,
     FrameInfo,
@@ -377,7 +378,33 @@ class Model:
         >>> det = load_model("demo-n").predict(frame)                     # doctest: +SKIP
         """
         blob, (info,) = self._filled_blob([frame])
-        return self.suppress(self.decode_batch(self.forward(blob), [info])[0], info)
+        outputs = self.forward(blob)
+        kept = self._kept_in_one_call(outputs, info)
+        if kept is not None:
+            return kept
+        return self.suppress(self.decode_batch(outputs, [info])[0], info)
+
+    def _kept_in_one_call(self, outputs: Sequence[np.ndarray],
+                          info: FrameInfo) -> Detections | None:
+        """:meth:`decode_batch` + :meth:`suppress` of one frame's YOLOv8 output as one
+        compiled call (:func:`~tecktrack.model.decode_kernel.yolov8_kept`): the same
+        detections with less work between the calls. ``None`` where it does not apply
+        (other layouts, ``multi_label``, a class filter, Ultralytics' class offsets, the
+        compiled NMS off)."""
+        output = outputs[0] if len(outputs) == 1 else None
+        if output is None or self.layout != "yolov8" or self.multi_label \
+                or self.classes is not None or not (self.class_offset is None or self.agnostic) \
+                or output.dtype != np.float32 or output.ndim != 3 or output.shape[1] < 5:
+            return None
+        settings = compiled_settings(self.iou, self.max_det, output.shape[2])
+        if settings is None:
+            return None
+        fit = self._way_back(info)
+        *kept, status = yolov8_kept(np.ascontiguousarray(output[0]), np.float32(self.conf),
+                                    self.agnostic, *settings, fit.offset, fit.scale, fit.limit,
+                                    self.clip)
+        check_status(status)
+        return trusted_detections(*kept)
 
     def predict_batch(self, frames: Sequence[np.ndarray], batch_size: int = DEFAULT_BATCH,
                       conf: float | None = None) -> list[Detections]:

@@ -14,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["darknet_best", "yolov8_best"]
+from tecktrack.model.nms_kernel import kept_in_frame
+
+__all__ = ["darknet_best", "yolov8_best", "yolov8_kept"]
 
 
 @njit(cache=True, nogil=True)
@@ -43,25 +45,24 @@ def yolov8_best(output: np.ndarray, conf: np.float32) -> tuple[np.ndarray, np.nd
     """
     n = output.shape[1]
     best = output[4].copy()
-    arg = np.zeros(n, np.int64)
-    unordered = best != best  # NaN scores
+    arg = np.zeros(n, np.int32)
     for r in range(5, output.shape[0]):
         row = output[r]
+        c = np.int32(r - 4)
         for j in range(n):
             v = row[j]
-            if v > best[j]:
+            if v > best[j] or v != v:  # a NaN sticks: NumPy's max is NaN, no candidate
                 best[j] = v
-                arg[j] = r - 4
-            unordered[j] |= v != v
+                arg[j] = c
     count = 0
     for j in range(n):
-        count += (best[j] > conf) & ~unordered[j]
+        count += best[j] > conf
     xyxy = np.empty((count, 4), np.float32)
     scores = np.empty(count, np.float32)
     classes = np.empty(count, np.int64)
     i = 0
     for j in range(n):
-        if best[j] > conf and not unordered[j]:
+        if best[j] > conf:
             _corners(output[0, j], output[1, j], output[2, j], output[3, j], xyxy, i)
             scores[i] = best[j]
             classes[i] = arg[j]
@@ -70,15 +71,21 @@ def yolov8_best(output: np.ndarray, conf: np.float32) -> tuple[np.ndarray, np.nd
 
 
 @njit(cache=True, nogil=True)
-def darknet_best(rows: np.ndarray, conf: np.float32, width: np.float32,
+def darknet_best(rows: np.ndarray, maxima: np.ndarray, conf: np.float32, width: np.float32,
                  height: np.float32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Candidates of one Darknet layer's ``(N, 5 + nc)`` float32 region rows, with centres
     and sizes scaled from ``[0, 1]`` to the ``width x height`` network input.
 
+    ``maxima`` are the rows' class maxima as ``cv2.reduce(..., REDUCE_MAX)`` gives them
+    (several times faster than a loop; its verdict on a row holding a NaN is not NumPy's,
+    so every row it puts above ``conf`` is checked again here, and a row with a NaN is never
+    a candidate, whatever it says about it).
+
     Examples
     --------
     >>> rows = np.array([[0.5, 0.5, 0.25, 0.5, 0.9, 0.0, 0.8]], np.float32)
-    >>> darknet_best(rows, np.float32(0.25), np.float32(320), np.float32(320))[0].tolist()
+    >>> size = np.float32(320)
+    >>> darknet_best(rows, rows[:, 5:].max(1), np.float32(0.25), size, size)[0].tolist()
     [[120.0, 80.0, 200.0, 240.0]]
     """
     n, cols = rows.shape
@@ -86,19 +93,20 @@ def darknet_best(rows: np.ndarray, conf: np.float32, width: np.float32,
     arg = np.zeros(n, np.int64)
     count = 0
     for j in range(n):
+        if not maxima[j] > conf:  # no candidate, or a NaN row (never one)
+            best[j] = np.float32(np.nan)
+            continue
         row = rows[j]
         top = row[5]
         at = 0
-        unordered = top != top
         for c in range(6, cols):
             v = row[c]
-            if v > top:
+            if v > top or v != v:  # a NaN sticks
                 top = v
                 at = c - 5
-            unordered |= v != v
-        best[j] = top if not unordered else np.float32(np.nan)
+        best[j] = top
         arg[j] = at
-        count += best[j] > conf
+        count += top > conf
     xyxy = np.empty((count, 4), np.float32)
     scores = np.empty(count, np.float32)
     classes = np.empty(count, np.int64)
@@ -111,3 +119,26 @@ def darknet_best(rows: np.ndarray, conf: np.float32, width: np.float32,
             classes[i] = arg[j]
             i += 1
     return xyxy, scores, classes
+
+
+@njit(cache=True, nogil=True)
+def yolov8_kept(output: np.ndarray, conf: np.float32, agnostic: bool, cut: float, eps: float,
+                max_det: int, offset: np.ndarray, scale: np.ndarray, limit: np.ndarray,
+                clip: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """:func:`yolov8_best` and then :func:`~tecktrack.model.nms_kernel.kept_in_frame` in one
+    call: a YOLOv8 output straight to the kept boxes in frame pixels, their classes, scores
+    and the NMS status (what ``Model.predict`` computes in two steps).
+
+    Examples
+    --------
+    >>> out = np.zeros((6, 2), np.float32)
+    >>> out[:4, 1] = [50, 40, 20, 10]; out[5, 1] = 0.9
+    >>> one = np.ones(4, np.float32)
+    >>> xyxy, classes, scores, status = yolov8_kept(out, np.float32(0.25), False, 0.45,
+    ...                                             2.2e-16, 300, 0 * one, one, 99 * one, True)
+    >>> xyxy.tolist(), classes.tolist(), status
+    ([[40.0, 35.0, 60.0, 45.0]], [1], 0)
+    """
+    xyxy, scores, classes = yolov8_best(output, conf)
+    return kept_in_frame(xyxy, scores, classes, agnostic, cut, eps, max_det, offset, scale,
+                         limit, clip)

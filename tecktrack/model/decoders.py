@@ -149,8 +149,8 @@ def decode_darknet(outputs: Sequence[np.ndarray], conf: float,
     width, height = input_size
     if all(rows.dtype == np.float32 and rows.shape[1] > 5 for rows in layers):
         size = np.float32(width), np.float32(height)
-        parts = [darknet_best(np.ascontiguousarray(rows), np.float32(conf), *size)
-                 for rows in layers]
+        parts = [darknet_best(np.ascontiguousarray(rows), _row_maxima(rows), np.float32(conf),
+                              *size) for rows in layers]
         return trusted_detections(*(_join([part[i] for part in parts]) for i in (0, 2, 1)))
     parts = [_darknet_layer(rows, conf) for rows in layers]
     rows, scores, class_ids = (_join([part[i] for part in parts]) for i in range(3))
@@ -168,6 +168,11 @@ def _darknet_layer(rows: np.ndarray, conf: float) -> tuple[np.ndarray, np.ndarra
     if not passed.all():
         keep, picked, scores = keep[passed], picked[passed], scores[passed]
     return rows[keep, :4], scores, picked.argmax(axis=1)
+
+
+def _row_maxima(rows: np.ndarray) -> np.ndarray:
+    """float32 class maxima of float32 region rows by ``cv2.reduce`` (NaN rows: anything)."""
+    return cv2.reduce(rows[:, 5:], 1, cv2.REDUCE_MAX).reshape(-1)
 
 
 def _rows_above(class_cols: np.ndarray, conf: float) -> np.ndarray:

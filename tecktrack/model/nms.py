@@ -49,7 +49,7 @@ import numpy as np
 
 from tecktrack.detections import Detections
 
-__all__ = ["NMS", "nms_in_frame", "nms_indices", "soft_nms"]
+__all__ = ["NMS", "check_status", "compiled_settings", "nms_in_frame", "nms_indices", "soft_nms"]
 
 _EPS = float(np.finfo(np.float64).eps)
 # Native dtypes are singletons: ``a.dtype is _F32`` is the cheapest exact dtype test.
@@ -581,17 +581,45 @@ def nms_in_frame(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
     >>> xyxy.tolist(), classes.tolist()
     ([[0.0, 0.0, 10.0, 10.0]], [0])
     """
-    cut = _cut_at(iou_threshold)
-    if _kernel() is None or cut >= 1.0:
+    settings = compiled_settings(iou_threshold, max_det, len(xyxy))
+    if settings is None:
         return None
-    from tecktrack.model.nms_kernel import BAD_BOXES, kept_in_frame
+    from tecktrack.model.nms_kernel import kept_in_frame
 
-    cap = len(xyxy) if max_det is None else _check_max_det(max_det)
-    *kept, status = kept_in_frame(xyxy, scores, class_ids, bool(agnostic), cut, _EPS, cap,
+    *kept, status = kept_in_frame(xyxy, scores, class_ids, bool(agnostic), *settings,
                                   offset, scale, limit, bool(clip))
-    if status:
-        raise ValueError(_BAD_XYXY if status == BAD_BOXES else _BAD_SCORES)
+    check_status(status)
     return tuple(kept)
+
+
+def compiled_settings(iou_threshold: float, max_det: int | None,
+                      n: int) -> tuple[float, float, int] | None:
+    """``(cut, eps, max_det)`` as the compiled NMS kernels take them for ``n`` boxes, or
+    ``None`` when the compiled loop is off (``TECKTRACK_NMS_KERNEL=0``, no numba) or the
+    threshold keeps every box.
+
+    Examples
+    --------
+    >>> compiled_settings(0.45, None, 7)[2], compiled_settings(1.0, 300, 7)
+    (7, None)
+    """
+    cut = _cut_at(iou_threshold)
+    if cut >= 1.0 or _kernel() is None:
+        return None
+    return cut, _EPS, n if max_det is None else _check_max_det(max_det)
+
+
+def check_status(status: int) -> None:
+    """Raise the ``ValueError`` of :func:`nms_indices` for a compiled kernel's error status.
+
+    Examples
+    --------
+    >>> check_status(0)
+    """
+    if status:
+        from tecktrack.model.nms_kernel import BAD_BOXES
+
+        raise ValueError(_BAD_XYXY if status == BAD_BOXES else _BAD_SCORES)
 
 
 def nms_indices(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None = None,
