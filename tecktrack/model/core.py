@@ -9,8 +9,8 @@ import numpy as np
 
 from tecktrack.detections import Detections
 from tecktrack.model.backends import Backend
-from tecktrack.model.decode_kernel import yolov8_kept
-from tecktrack.model.decoders import decode, split_batch
+from tecktrack.model.decode_kernel import darknet_kept, yolov8_kept
+from tecktrack.model.decoders import decode, row_maxima, split_batch
 from tecktrack.model.discovery import ModelPaths
 from tecktrack.model.nms import check_status, compiled_settings, nms_in_frame
 from tecktrack.model.preprocess import (
@@ -386,25 +386,41 @@ class Model:
 
     def _kept_in_one_call(self, outputs: Sequence[np.ndarray],
                           info: FrameInfo) -> Detections | None:
-        """:meth:`decode_batch` + :meth:`suppress` of one frame's YOLOv8 output as one
-        compiled call (:func:`~tecktrack.model.decode_kernel.yolov8_kept`): the same
-        detections with less work between the calls. ``None`` where it does not apply
-        (other layouts, ``multi_label``, a class filter, Ultralytics' class offsets, the
-        compiled NMS off)."""
-        output = outputs[0] if len(outputs) == 1 else None
-        if output is None or self.layout != "yolov8" or self.multi_label \
-                or self.classes is not None or not (self.class_offset is None or self.agnostic) \
-                or output.dtype != np.float32 or output.ndim != 3 or output.shape[1] < 5:
+        """:meth:`decode_batch` + :meth:`suppress` of one frame's YOLOv8 or Darknet outputs as
+        one compiled call (:mod:`~tecktrack.model.decode_kernel`): the same detections with
+        less work between the calls. ``None`` where it does not apply (other layouts,
+        ``multi_label``, a class filter, Ultralytics' class offsets, outputs that are not
+        float32, the compiled NMS off)."""
+        if self.multi_label or self.classes is not None \
+                or not (self.class_offset is None or self.agnostic) \
+                or any(o.dtype != np.float32 for o in outputs):
             return None
-        settings = compiled_settings(self.iou, self.max_det, output.shape[2])
-        if settings is None:
+        compiled = self._compiled_decoding(outputs)
+        settings = compiled and compiled_settings(self.iou, self.max_det, compiled[2])
+        if not settings:
             return None
+        kernel, head, _ = compiled
         fit = self._way_back(info)
-        *kept, status = yolov8_kept(np.ascontiguousarray(output[0]), np.float32(self.conf),
-                                    self.agnostic, *settings, fit.offset, fit.scale, fit.limit,
-                                    self.clip)
+        *kept, status = kernel(*head, self.agnostic, *settings, fit.offset, fit.scale,
+                               fit.limit, self.clip)
         check_status(status)
         return trusted_detections(*kept)
+
+    def _compiled_decoding(self, outputs: Sequence[np.ndarray]) -> tuple | None:
+        """``(kernel, its leading arguments, number of candidates at most)`` for one frame's
+        outputs, or ``None`` for a layout or shape the kernels do not take."""
+        conf = np.float32(self.conf)
+        if self.layout == "yolov8" and len(outputs) == 1 and outputs[0].ndim == 3 \
+                and outputs[0].shape[1] > 4:
+            output = np.ascontiguousarray(outputs[0][0])
+            return yolov8_kept, (output, conf), output.shape[1]
+        if self.layout == "darknet" and all(o.shape[-1] > 5 for o in outputs):
+            layers = tuple(np.ascontiguousarray(o.reshape(-1, o.shape[-1])) for o in outputs)
+            width, height = self.input_size
+            head = (layers, tuple(row_maxima(rows) for rows in layers), conf,
+                    np.float32(width), np.float32(height))
+            return darknet_kept, head, sum(len(rows) for rows in layers)
+        return None
 
     def predict_batch(self, frames: Sequence[np.ndarray], batch_size: int = DEFAULT_BATCH,
                       conf: float | None = None) -> list[Detections]:

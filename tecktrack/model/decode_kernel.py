@@ -16,7 +16,7 @@ from numba import njit
 
 from tecktrack.model.nms_kernel import kept_in_frame
 
-__all__ = ["darknet_best", "yolov8_best", "yolov8_kept"]
+__all__ = ["darknet_best", "darknet_kept", "yolov8_best", "yolov8_kept"]
 
 
 @njit(cache=True, nogil=True)
@@ -140,5 +140,44 @@ def yolov8_kept(output: np.ndarray, conf: np.float32, agnostic: bool, cut: float
     ([[40.0, 35.0, 60.0, 45.0]], [1], 0)
     """
     xyxy, scores, classes = yolov8_best(output, conf)
+    return kept_in_frame(xyxy, scores, classes, agnostic, cut, eps, max_det, offset, scale,
+                         limit, clip)
+
+
+@njit(cache=True, nogil=True)
+def darknet_kept(layers: tuple, maxima: tuple, conf: np.float32, width: np.float32,
+                 height: np.float32, agnostic: bool, cut: float, eps: float, max_det: int,
+                 offset: np.ndarray, scale: np.ndarray, limit: np.ndarray,
+                 clip: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """:func:`darknet_best` of every layer (a tuple of region-row arrays and a tuple of their
+    ``cv2.reduce`` row maxima), the candidates joined in layer order, then
+    :func:`~tecktrack.model.nms_kernel.kept_in_frame`: one call from outputs to detections.
+
+    Examples
+    --------
+    >>> rows = np.array([[0.5, 0.5, 0.25, 0.5, 0.9, 0.0, 0.8]], np.float32)
+    >>> one, size = np.ones(4, np.float32), np.float32(320)
+    >>> xyxy, classes, scores, status = darknet_kept(
+    ...     (rows, rows), (rows[:, 5:].max(1), rows[:, 5:].max(1)), np.float32(0.25), size,
+    ...     size, False, 0.45, 2.2e-16, 300, 0 * one, one, 320 * one, True)
+    >>> xyxy.tolist(), classes.tolist()
+    ([[120.0, 80.0, 200.0, 240.0]], [1])
+    """
+    total = 0
+    parts = []
+    for k in range(len(layers)):
+        part = darknet_best(layers[k], maxima[k], conf, width, height)
+        total += part[1].shape[0]
+        parts.append(part)
+    xyxy = np.empty((total, 4), np.float32)
+    scores = np.empty(total, np.float32)
+    classes = np.empty(total, np.int64)
+    at = 0
+    for part in parts:
+        m = part[1].shape[0]
+        xyxy[at:at + m] = part[0]
+        scores[at:at + m] = part[1]
+        classes[at:at + m] = part[2]
+        at += m
     return kept_in_frame(xyxy, scores, classes, agnostic, cut, eps, max_det, offset, scale,
                          limit, clip)
