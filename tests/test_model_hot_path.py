@@ -16,7 +16,7 @@ import pytest
 
 from tecktrack.detections import Detections, cxcywh_to_xyxy
 from tecktrack.model import load_model
-from tecktrack.model.decoders import decode_darknet, decode_yolov8
+from tecktrack.model.decoders import decode_darknet, decode_yolov8, split_batch
 from tecktrack.model.preprocess import (
     fill_blob,
     letterbox,
@@ -263,3 +263,48 @@ def test_threads_predicting_at_once_do_not_share_a_blob():
         for k, run in enumerate(runs):
             for got in run.result():
                 _same(got, want[k])
+
+
+@pytest.mark.parametrize("layout", ["yolov8", "darknet"])
+def test_predict_in_one_call_is_the_plain_numpy_pipeline(layout, monkeypatch):
+    """predict's one compiled call (decode, NMS, way back) against the plain NumPy decoding,
+    NumPy NMS (the compiled loop off) and unmap_boxes, on outputs with NaN scores, many
+    ties, several Darknet layers, agnostic NMS and a small max_det."""
+    from tecktrack.model import nms
+
+    model = load_model(REPO / "models" / "demo-n", backend="onnxruntime", threads=1)
+    model.layout = layout
+    rng = np.random.default_rng(5)
+    if layout == "yolov8":
+        out = np.concatenate([rng.random((2, 2100), np.float32) * 320,
+                              rng.random((2, 2100), np.float32) * 60 + 4,
+                              rng.random((80, 2100), np.float32) ** 6])
+        out[4 + rng.integers(0, 80, 30), rng.integers(0, 2100, 30)] = np.nan
+        out[4:, :40] = np.float32(0.5)
+        outputs = [out[None]]
+    else:
+        outputs = []
+        for n in (300, 1200, 4800):
+            rows = np.concatenate([rng.random((n, 2), np.float32),
+                                   rng.random((n, 2), np.float32) * 0.3,
+                                   rng.random((n, 81), np.float32) ** 6], axis=1)
+            rows[rng.integers(0, n, 10), 5 + rng.integers(0, 80, 10)] = np.nan
+            rows[:20, 5:] = np.float32(0.5)
+            outputs.append(rows)
+    fit = plan_fit(640, 480, model.input_size, letterboxed=True)
+    for agnostic, max_det in ((False, 300), (True, 300), (False, 7)):
+        model._nms = nms.NMS(iou_threshold=0.45, max_det=max_det, agnostic=agnostic)
+        got = model._kept_in_one_call(split_batch(outputs, layout, 1)[0], fit.info,
+                                      model.conf)
+        if layout == "yolov8":
+            cand = _old_yolov8(outputs[0][0], model.conf)
+        else:
+            cand = _old_darknet(outputs, model.conf, model.input_size)
+        monkeypatch.setattr(nms, "_KERNEL", None)  # the NumPy strategies
+        index = nms.nms_indices(cand.xyxy, cand.scores, cand.class_ids, 0.45, agnostic,
+                                max_det=max_det)
+        monkeypatch.undo()
+        assert len(index) > 3
+        want = Detections(unmap_boxes(cand.xyxy[index], fit.info, clip=True),
+                          cand.class_ids[index], cand.scores[index])
+        _same(got, want)

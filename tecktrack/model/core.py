@@ -290,16 +290,17 @@ class Model:
         >>> dets = [model.suppress(c, i) for c, i in zip(cands, infos)]  # doctest: +SKIP
         """
         conf = self.conf if conf is None else float(conf)
-        per_image = split_batch(outputs, self.layout, len(infos))
-        result = []
-        for outs in per_image:
-            det = decode(self.layout, outs, conf, self.input_size, self.multi_label)
-            if self.classes is not None:
-                det = det[np.isin(det.class_ids, self.classes)]
-            if self.multi_label and len(det) > MAX_NMS:  # Ultralytics' max_nms
-                det = det[np.argsort(-det.scores, kind="stable")[:MAX_NMS]]
-            result.append(det[:self.max_det] if self.end2end else det)
-        return result
+        return [self._decode_one(outs, conf)
+                for outs in split_batch(outputs, self.layout, len(infos))]
+
+    def _decode_one(self, outputs: Sequence[np.ndarray], conf: float) -> Detections:
+        """:meth:`decode_batch` of one frame's outputs (batch axis removed)."""
+        det = decode(self.layout, outputs, conf, self.input_size, self.multi_label)
+        if self.classes is not None:
+            det = det[np.isin(det.class_ids, self.classes)]
+        if self.multi_label and len(det) > MAX_NMS:  # Ultralytics' max_nms
+            det = det[np.argsort(-det.scores, kind="stable")[:MAX_NMS]]
+        return det[:self.max_det] if self.end2end else det
 
     def suppress(self, candidates: Detections, info: FrameInfo) -> Detections:
         """NMS on :meth:`decode_batch` candidates, then back to the frame and clipped.
@@ -378,14 +379,19 @@ class Model:
         >>> det = load_model("demo-n").predict(frame)                     # doctest: +SKIP
         """
         blob, (info,) = self._filled_blob([frame])
-        outputs = self.forward(blob)
-        kept = self._kept_in_one_call(outputs, info)
-        if kept is not None:
-            return kept
-        return self.suppress(self.decode_batch(outputs, [info])[0], info)
+        return self._finish(split_batch(self.forward(blob), self.layout, 1)[0], info,
+                            self.conf)
 
-    def _kept_in_one_call(self, outputs: Sequence[np.ndarray],
-                          info: FrameInfo) -> Detections | None:
+    def _finish(self, outputs: Sequence[np.ndarray], info: FrameInfo,
+                conf: float) -> Detections:
+        """One frame's outputs (batch axis removed) to its final detections."""
+        kept = self._kept_in_one_call(outputs, info, conf)
+        if kept is None:
+            kept = self.suppress(self._decode_one(outputs, conf), info)
+        return kept
+
+    def _kept_in_one_call(self, outputs: Sequence[np.ndarray], info: FrameInfo,
+                          conf: float) -> Detections | None:
         """:meth:`decode_batch` + :meth:`suppress` of one frame's YOLOv8 or Darknet outputs as
         one compiled call (:mod:`~tecktrack.model.decode_kernel`): the same detections with
         less work between the calls. ``None`` where it does not apply (other layouts,
@@ -395,7 +401,7 @@ class Model:
                 or not (self.class_offset is None or self.agnostic) \
                 or any(o.dtype != np.float32 for o in outputs):
             return None
-        compiled = self._compiled_decoding(outputs)
+        compiled = self._compiled_decoding(outputs, conf)
         settings = compiled and compiled_settings(self.iou, self.max_det, compiled[2])
         if not settings:
             return None
@@ -406,13 +412,13 @@ class Model:
         check_status(status)
         return trusted_detections(*kept)
 
-    def _compiled_decoding(self, outputs: Sequence[np.ndarray]) -> tuple | None:
+    def _compiled_decoding(self, outputs: Sequence[np.ndarray], conf: float) -> tuple | None:
         """``(kernel, its leading arguments, number of candidates at most)`` for one frame's
         outputs, or ``None`` for a layout or shape the kernels do not take."""
-        conf = np.float32(self.conf)
-        if self.layout == "yolov8" and len(outputs) == 1 and outputs[0].ndim == 3 \
-                and outputs[0].shape[1] > 4:
-            output = np.ascontiguousarray(outputs[0][0])
+        conf = np.float32(conf)
+        if self.layout == "yolov8" and len(outputs) == 1 and outputs[0].ndim == 2 \
+                and outputs[0].shape[0] > 4:
+            output = np.ascontiguousarray(outputs[0])
             return yolov8_kept, (output, conf), output.shape[1]
         if self.layout == "darknet" and all(o.shape[-1] > 5 for o in outputs):
             layers = tuple(np.ascontiguousarray(o.reshape(-1, o.shape[-1])) for o in outputs)
@@ -434,9 +440,11 @@ class Model:
         >>> dets = model.predict_batch([frame_a, frame_b], batch_size=8)  # doctest: +SKIP
         """
         step = max(1, int(batch_size)) if self.backend.batch_dynamic else 1
+        conf = self.conf if conf is None else float(conf)
         result: list[Detections] = []
         for start in range(0, len(frames), step):
             blob, infos = self._filled_blob(frames[start:start + step])
-            decoded = self.decode_batch(self.forward(blob), infos, conf)
-            result.extend(self.suppress(d, i) for d, i in zip(decoded, infos, strict=True))
+            per_image = split_batch(self.forward(blob), self.layout, len(infos))
+            result.extend(self._finish(outputs, info, conf)
+                          for outputs, info in zip(per_image, infos, strict=True))
         return result
