@@ -265,15 +265,18 @@ def test_threads_predicting_at_once_do_not_share_a_blob():
                 _same(got, want[k])
 
 
+@pytest.mark.parametrize("class_offset", [None, 7680.0], ids=["per-class", "ultralytics"])
 @pytest.mark.parametrize("layout", ["yolov8", "darknet"])
-def test_predict_in_one_call_is_the_plain_numpy_pipeline(layout, monkeypatch):
+def test_predict_in_one_call_is_the_plain_numpy_pipeline(layout, class_offset, monkeypatch):
     """predict's one compiled call (decode, NMS, way back) against the plain NumPy decoding,
-    NumPy NMS (the compiled loop off) and unmap_boxes, on outputs with NaN scores, many
-    ties, several Darknet layers, agnostic NMS and a small max_det."""
+    the Model's own NMS on the NumPy strategies (the compiled loop off; with Ultralytics'
+    class offsets, its shifted corners and boxes without area kept) and unmap_boxes, on
+    outputs with NaN scores, many ties, zero-width boxes, several Darknet layers, agnostic
+    NMS and a small max_det."""
     from tecktrack.model import nms
 
     model = load_model(REPO / "models" / "demo-n", backend="onnxruntime", threads=1)
-    model.layout = layout
+    model.layout, model.class_offset = layout, class_offset
     rng = np.random.default_rng(5)
     if layout == "yolov8":
         out = np.concatenate([rng.random((2, 2100), np.float32) * 320,
@@ -281,6 +284,8 @@ def test_predict_in_one_call_is_the_plain_numpy_pipeline(layout, monkeypatch):
                               rng.random((80, 2100), np.float32) ** 6])
         out[4 + rng.integers(0, 80, 30), rng.integers(0, 2100, 30)] = np.nan
         out[4:, :40] = np.float32(0.5)
+        out[2, 30:50] = 0.0  # no width: never suppresses nor is suppressed (Ultralytics)
+        out[7, 30:50] = np.float32(1.0)  # above every random score: in the first max_det
         outputs = [out[None]]
     else:
         outputs = []
@@ -290,6 +295,8 @@ def test_predict_in_one_call_is_the_plain_numpy_pipeline(layout, monkeypatch):
                                    rng.random((n, 81), np.float32) ** 6], axis=1)
             rows[rng.integers(0, n, 10), 5 + rng.integers(0, 80, 10)] = np.nan
             rows[:20, 5:] = np.float32(0.5)
+            rows[10:30, 3] = 0.0
+            rows[10:30, 8] = np.float32(1.0)
             outputs.append(rows)
     fit = plan_fit(640, 480, model.input_size, letterboxed=True)
     for agnostic, max_det in ((False, 300), (True, 300), (False, 7)):
@@ -301,8 +308,8 @@ def test_predict_in_one_call_is_the_plain_numpy_pipeline(layout, monkeypatch):
         else:
             cand = _old_darknet(outputs, model.conf, model.input_size)
         monkeypatch.setattr(nms, "_KERNEL", None)  # the NumPy strategies
-        index = nms.nms_indices(cand.xyxy, cand.scores, cand.class_ids, 0.45, agnostic,
-                                max_det=max_det)
+        index = model._keep(cand)
+        assert model.suppress(cand, fit.info).xyxy.tobytes() == got.xyxy.tobytes()
         monkeypatch.undo()
         assert len(index) > 3
         want = Detections(unmap_boxes(cand.xyxy[index], fit.info, clip=True),

@@ -361,7 +361,7 @@ def test_nan_and_inf_are_rejected_on_every_path(compiled):
 
 def test_the_compiled_loop_runs_by_default_and_the_environment_turns_it_off(monkeypatch):
     pytest.importorskip("numba")
-    from tecktrack.model.nms_kernel import greedy_nms
+    from tecktrack.model.post_kernel import greedy_nms
 
     monkeypatch.setattr(nms, "_KERNEL", nms._UNSET)
     assert nms._kernel() is greedy_nms
@@ -399,13 +399,13 @@ def test_the_compiled_loop_orders_classes_of_any_range_and_size(spread):
     than ``_COUNTING_MAX``), with ties in score, against OpenCV per class."""
     if nms._kernel() is None:
         pytest.skip("numba is not installed")
-    from tecktrack.model import nms_kernel
+    from tecktrack.model import post_kernel
 
     xyxy, scores, classes = detector_candidates(600, 5, 3)
     scores = np.round(scores, 1) + np.float32(0.05)  # many ties in score, none at 0
     busy = np.where(np.arange(600) < 400, 2, classes)  # one class beyond _INSERTION_MAX
     for cls in (classes, busy):
-        ids = {"small": cls, "wide": cls * (nms_kernel._COUNTING_MAX + 1),
+        ids = {"small": cls, "wide": cls * (post_kernel._COUNTING_MAX + 1),
                "negative": cls - 10**12}[spread]
         expected = cv_per_class(xyxy, scores, cls, 0.45)
         assert nms_indices(xyxy, scores, ids, 0.45).tolist() == expected.tolist()

@@ -9,10 +9,10 @@ import numpy as np
 
 from tecktrack.detections import Detections
 from tecktrack.model.backends import Backend
-from tecktrack.model.decode_kernel import darknet_kept, yolov8_kept
 from tecktrack.model.decoders import decode, row_maxima, split_batch
 from tecktrack.model.discovery import ModelPaths
 from tecktrack.model.nms import check_status, compiled_settings, nms_in_frame
+from tecktrack.model.post_kernel import darknet_kept, yolov8_kept
 from tecktrack.model.preprocess import (
     Fit,
     FrameInfo,
@@ -313,12 +313,11 @@ class Model:
         --------
         >>> det = model.suppress(model.decode_batch(outputs, [info])[0], info)  # doctest: +SKIP
         """
-        if candidates.scores is not None and not self.end2end \
-                and (self.class_offset is None or self.agnostic):
+        if candidates.scores is not None and not self.end2end:
             fit = self._way_back(info)
             kept = nms_in_frame(candidates.xyxy, candidates.scores, candidates.class_ids,
                                 self.iou, self.agnostic, self.max_det, fit.offset, fit.scale,
-                                fit.limit, self.clip)
+                                fit.limit, self.clip, self.class_offset)
             if kept is not None:  # the compiled NMS, boxes mapped back in the same call
                 return trusted_detections(*kept)
         index = None if self.end2end else self._keep(candidates)
@@ -393,12 +392,11 @@ class Model:
     def _kept_in_one_call(self, outputs: Sequence[np.ndarray], info: FrameInfo,
                           conf: float) -> Detections | None:
         """:meth:`decode_batch` + :meth:`suppress` of one frame's YOLOv8 or Darknet outputs as
-        one compiled call (:mod:`~tecktrack.model.decode_kernel`): the same detections with
+        one compiled call (:mod:`~tecktrack.model.post_kernel`): the same detections with
         less work between the calls. ``None`` where it does not apply (other layouts,
-        ``multi_label``, a class filter, Ultralytics' class offsets, outputs that are not
-        float32, the compiled NMS off)."""
+        ``multi_label``, a class filter, outputs that are not float32, the compiled NMS
+        off)."""
         if self.multi_label or self.classes is not None \
-                or not (self.class_offset is None or self.agnostic) \
                 or any(o.dtype != np.float32 for o in outputs):
             return None
         compiled = self._compiled_decoding(outputs, conf)
@@ -407,7 +405,8 @@ class Model:
             return None
         kernel, head, _ = compiled
         fit = self._way_back(info)
-        *kept, status = kernel(*head, self.agnostic, *settings, fit.offset, fit.scale,
+        lift = np.float32(self.class_offset or 0.0)
+        *kept, status = kernel(*head, self.agnostic, lift, *settings, fit.offset, fit.scale,
                                fit.limit, self.clip)
         check_status(status)
         return trusted_detections(*kept)

@@ -24,7 +24,7 @@ import numpy as np
 
 from tecktrack.detections import Detections, cxcywh_to_xyxy
 from tecktrack.errors import ModelError
-from tecktrack.model.decode_kernel import darknet_best, yolov8_best
+from tecktrack.model.post_kernel import darknet_best, yolov8_best
 from tecktrack.model.trusted import trusted_detections
 
 __all__ = ["KNOWN_LAYOUTS", "decode", "decode_darknet", "decode_end2end", "decode_yolov5",
@@ -81,7 +81,7 @@ def decode_yolov8(output: np.ndarray, conf: float, multi_label: bool = False) ->
     if multi_label:
         anchors, classes = np.nonzero(probs.T > conf)
         return _from_cxcywh(output[:4, anchors].T, probs[classes, anchors], classes)
-    if output.dtype == np.float32 and len(probs):  # one compiled pass (decode_kernel)
+    if output.dtype == np.float32 and len(probs):  # one compiled pass (post_kernel)
         return trusted_detections(*_swap_last(yolov8_best(np.ascontiguousarray(output),
                                                           np.float32(conf))))
     scores = probs.max(axis=0)
@@ -173,7 +173,7 @@ def _darknet_layer(rows: np.ndarray, conf: float) -> tuple[np.ndarray, np.ndarra
 def row_maxima(rows: np.ndarray) -> np.ndarray:
     """float32 class maxima of float32 Darknet region rows by ``cv2.reduce`` (several times
     faster than NumPy's; what it gives for a row holding a NaN is not NumPy's NaN, which
-    :func:`~tecktrack.model.decode_kernel.darknet_best` allows for).
+    :func:`~tecktrack.model.post_kernel.darknet_best` allows for).
 
     Examples
     --------

@@ -524,14 +524,14 @@ _KERNEL: object = _UNSET
 
 
 def _kernel():
-    """:func:`tecktrack.model.nms_kernel.greedy_nms`, or ``None`` without numba or with
+    """:func:`tecktrack.model.post_kernel.greedy_nms`, or ``None`` without numba or with
     ``TECKTRACK_NMS_KERNEL=0`` (then the NumPy strategies above run)."""
     global _KERNEL
     if _KERNEL is _UNSET:
         _KERNEL = None
         if os.environ.get("TECKTRACK_NMS_KERNEL", "1") != "0":
             try:
-                from tecktrack.model.nms_kernel import greedy_nms
+                from tecktrack.model.post_kernel import greedy_nms
             except ImportError:
                 pass
             else:
@@ -547,7 +547,7 @@ def _nms_compiled(kernel, boxes: np.ndarray, scores32: np.ndarray,
     kept, status = kernel(np.ascontiguousarray(boxes, dtype=np.float64),
                           np.ascontiguousarray(scores32), groups, cut, _EPS)
     if status:
-        from tecktrack.model.nms_kernel import BAD_BOXES
+        from tecktrack.model.post_kernel import BAD_BOXES
 
         raise ValueError(_BAD_XYXY if status == BAD_BOXES else _BAD_SCORES)
     return kept
@@ -555,15 +555,18 @@ def _nms_compiled(kernel, boxes: np.ndarray, scores32: np.ndarray,
 
 def nms_in_frame(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
                  iou_threshold: float, agnostic: bool, max_det: int | None, offset: np.ndarray,
-                 scale: np.ndarray, limit: np.ndarray,
-                 clip: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+                 scale: np.ndarray, limit: np.ndarray, clip: bool,
+                 class_offset: float | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """:func:`nms_indices` on a detector's float32 candidates and the kept rows mapped back to
     the frame, in one compiled call: ``(xyxy, class_ids, scores)`` of the kept boxes, their
     corners ``(xyxy - offset) / scale`` in float32 (clipped to ``[0, limit]`` when ``clip``),
     as :func:`tecktrack.model.preprocess.unmap_kept` computes them.
 
     ``xyxy`` must be C-contiguous float32 ``(n, 4)``, ``scores`` float32 and ``class_ids``
-    int64 (what the decoders make). ``None`` when the compiled loop is off
+    int64 (what the decoders make). ``class_offset`` (not agnostic): suppress as Ultralytics
+    does, on corners shifted by ``class * class_offset`` in float32, boxes with no positive
+    width or height kept as they are (see ``Model``). ``None`` when the compiled loop is off
     (``TECKTRACK_NMS_KERNEL=0``) or the threshold keeps everything: use :func:`nms_indices`.
 
     Raises
@@ -584,9 +587,10 @@ def nms_in_frame(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
     settings = compiled_settings(iou_threshold, max_det, len(xyxy))
     if settings is None:
         return None
-    from tecktrack.model.nms_kernel import kept_in_frame
+    from tecktrack.model.post_kernel import kept_in_frame
 
-    *kept, status = kept_in_frame(xyxy, scores, class_ids, bool(agnostic), *settings,
+    lift = np.float32(class_offset or 0.0)
+    *kept, status = kept_in_frame(xyxy, scores, class_ids, bool(agnostic), lift, *settings,
                                   offset, scale, limit, bool(clip))
     check_status(status)
     return tuple(kept)
@@ -617,7 +621,7 @@ def check_status(status: int) -> None:
     >>> check_status(0)
     """
     if status:
-        from tecktrack.model.nms_kernel import BAD_BOXES
+        from tecktrack.model.post_kernel import BAD_BOXES
 
         raise ValueError(_BAD_XYXY if status == BAD_BOXES else _BAD_SCORES)
 
