@@ -32,6 +32,9 @@ DEFAULT_BATCH = 8
 MAX_NMS = 30000
 #: Frame sizes whose geometry a Model keeps (a stream has one; a photo folder may have many).
 MAX_FITS = 64
+#: Batch lengths whose input blob a thread keeps for predict / predict_batch (1, the batch
+#: size and the last partial batch).
+MAX_BLOBS = 3
 
 
 class Model:
@@ -215,19 +218,24 @@ class Model:
         use it: they never hand the blob out.
         """
         frames = [check_frame(f) for f in frames]
-        buffers = self._buffers
-        blob = getattr(buffers, "blob", None)
-        if blob is None or len(blob) < len(frames):
+        kept = getattr(self._buffers, "blobs", None)
+        if kept is None:
+            kept = self._buffers.blobs = {}
+        blob, fits = kept.get(len(frames), (None, None))
+        if blob is None:  # one blob per batch length (whole arrays: ONNX Runtime is
+            if len(kept) >= MAX_BLOBS:  # slower on a view of a larger one)
+                kept.clear()
             width, height = self.input_size
-            blob = buffers.blob = np.empty((len(frames), 3, height, width), np.float32)
-            buffers.fits = [None] * len(frames)
+            blob = np.empty((len(frames), 3, height, width), np.float32)
+            fits = [None] * len(frames)
+            kept[len(frames)] = blob, fits
         infos = []
         for i, frame in enumerate(frames):
             fit = self._fit(frame)
-            fill_blob(frame, fit, blob[i], borders=buffers.fits[i] is not fit)
-            buffers.fits[i] = fit
+            fill_blob(frame, fit, blob[i], borders=fits[i] is not fit)
+            fits[i] = fit
             infos.append(fit.info)
-        return blob[:len(frames)], infos
+        return blob, infos
 
     def forward(self, blob: np.ndarray) -> list[np.ndarray]:
         """Run the network; raw float32 outputs as the backend returns them.
