@@ -315,3 +315,39 @@ def test_predict_in_one_call_is_the_plain_numpy_pipeline(layout, class_offset, m
         want = Detections(unmap_boxes(cand.xyxy[index], fit.info, clip=True),
                           cand.class_ids[index], cand.scores[index])
         _same(got, want)
+
+
+def test_edge_inputs_of_the_compiled_paths():
+    """An empty Darknet layer beside a full one; a grey frame into fill_blob (converted as
+    check_frame does) and a float frame (refused with the field named); a batch whose blob
+    is too big to keep is still right and is not kept."""
+    from tecktrack.errors import FormatError
+    from tecktrack.model import core
+
+    rng = np.random.default_rng(3)
+    full = np.concatenate([rng.random((50, 5), np.float32), rng.random((50, 80), np.float32)],
+                          axis=1)
+    empty = np.zeros((0, 85), np.float32)
+    _same(decode_darknet([empty, full], 0.25, (320, 320)),
+          _old_darknet([full], 0.25, (320, 320)))
+    grey = _frame(40, 30, 1)[..., 0].copy()
+    got = np.empty((3, 32, 32), np.float32)
+    fill_blob(grey, plan_fit(40, 30, (32, 32), True), got)
+    assert got.tobytes() == make_blob([letterbox(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR),
+                                                 (32, 32))[0]])[0].tobytes()
+    with pytest.raises(FormatError, match="dtype uint8"):
+        fill_blob(grey.astype(np.float32), plan_fit(40, 30, (32, 32), True), got)
+    model = load_model(REPO / "models" / "demo-n", backend="onnxruntime", threads=1)
+    model.conf = 0.01
+    frames = [cv2.resize(_frame(64, 48, i), (640, 480), interpolation=cv2.INTER_NEAREST)
+              for i in range(3)]
+    want = [_staged(model, f) for f in frames]
+    old = core.MAX_KEPT_BYTES
+    core.MAX_KEPT_BYTES = 2 * 3 * 320 * 320 * 4  # room for a batch of 2, not of 3
+    try:
+        for got_det, want_det in zip(model.predict_batch(frames), want, strict=True):
+            _same(got_det, want_det)
+        assert 3 not in getattr(model._buffers, "blobs", {})
+        assert len(model.predict_batch(frames[:2])) == 2 and 2 in model._buffers.blobs
+    finally:
+        core.MAX_KEPT_BYTES = old

@@ -35,6 +35,8 @@ MAX_FITS = 64
 #: Batch lengths whose input blob a thread keeps for predict / predict_batch (1, the batch
 #: size and the last partial batch).
 MAX_BLOBS = 3
+#: Largest blob kept (bigger batches get a new one each call: the forward dwarfs the saving).
+MAX_KEPT_BYTES = 64 << 20
 
 
 class Model:
@@ -223,12 +225,13 @@ class Model:
             kept = self._buffers.blobs = {}
         blob, fits = kept.get(len(frames), (None, None))
         if blob is None:  # one blob per batch length (whole arrays: ONNX Runtime is
-            if len(kept) >= MAX_BLOBS:  # slower on a view of a larger one)
-                kept.clear()
-            width, height = self.input_size
+            width, height = self.input_size  # slower on a view of a larger one)
             blob = np.empty((len(frames), 3, height, width), np.float32)
             fits = [None] * len(frames)
-            kept[len(frames)] = blob, fits
+            if blob.nbytes <= MAX_KEPT_BYTES:
+                if len(kept) >= MAX_BLOBS:
+                    kept.clear()
+                kept[len(frames)] = blob, fits
         infos = []
         for i, frame in enumerate(frames):
             fit = self._fit(frame)

@@ -180,6 +180,8 @@ def row_maxima(rows: np.ndarray) -> np.ndarray:
     >>> row_maxima(np.array([[0.5, 0.5, 0.2, 0.2, 0.9, 0.1, 0.7]], np.float32)).tolist()
     [0.699999988079071]
     """
+    if not len(rows):
+        return np.empty(0, np.float32)
     return cv2.reduce(rows[:, 5:], 1, cv2.REDUCE_MAX).reshape(-1)
 
 

@@ -201,6 +201,8 @@ def fill_blob(frame: np.ndarray, fit: Fit, out: np.ndarray, borders: bool = True
     >>> bool(np.array_equal(out[None], make_blob([letterbox(frame, (64, 64))[0]])))
     True
     """
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        frame = check_frame(frame)  # grey or BGRA converted; anything else refused
     new_w, new_h = fit.new_size
     height, width = frame.shape[:2]
     if borders and fit.padded:
