@@ -303,18 +303,29 @@ def yolov8_best(output: np.ndarray, conf: np.float32) -> tuple[np.ndarray, np.nd
             if v > best[j] or v != v:  # a NaN sticks: NumPy's max is NaN, no candidate
                 best[j] = v
                 arg[j] = c
+    one = np.float32(1.0)  # x * 1 is x in float32: the corners as NumPy computes them
+    return _gathered(best, arg, conf, output[:4].T, one, one)
+
+
+@njit(cache=True, nogil=True)
+def _gathered(best: np.ndarray, classes_of: np.ndarray, conf: np.float32, boxes: np.ndarray,
+              width: np.float32, height: np.float32) -> tuple[np.ndarray, np.ndarray,
+                                                             np.ndarray]:
+    """The candidates ``best > conf``: corners of their ``(n, 4)`` centre/size ``boxes``
+    scaled by ``width, height``, their scores and classes."""
     count = 0
-    for j in range(n):
+    for j in range(best.shape[0]):
         count += best[j] > conf
     xyxy = np.empty((count, 4), np.float32)
     scores = np.empty(count, np.float32)
     classes = np.empty(count, np.int64)
     i = 0
-    for j in range(n):
+    for j in range(best.shape[0]):
         if best[j] > conf:
-            _corners(output[0, j], output[1, j], output[2, j], output[3, j], xyxy, i)
+            _corners(boxes[j, 0] * width, boxes[j, 1] * height, boxes[j, 2] * width,
+                     boxes[j, 3] * height, xyxy, i)
             scores[i] = best[j]
-            classes[i] = arg[j]
+            classes[i] = classes_of[j]
             i += 1
     return xyxy, scores, classes
 
@@ -340,7 +351,6 @@ def darknet_best(rows: np.ndarray, maxima: np.ndarray, conf: np.float32, width: 
     n, cols = rows.shape
     best = np.empty(n, np.float32)
     arg = np.zeros(n, np.int64)
-    count = 0
     for j in range(n):
         if not maxima[j] > conf:  # no candidate, or a NaN row (never one)
             best[j] = np.float32(np.nan)
@@ -355,19 +365,7 @@ def darknet_best(rows: np.ndarray, maxima: np.ndarray, conf: np.float32, width: 
                 at = c - 5
         best[j] = top
         arg[j] = at
-        count += top > conf
-    xyxy = np.empty((count, 4), np.float32)
-    scores = np.empty(count, np.float32)
-    classes = np.empty(count, np.int64)
-    i = 0
-    for j in range(n):
-        if best[j] > conf:
-            _corners(rows[j, 0] * width, rows[j, 1] * height, rows[j, 2] * width,
-                     rows[j, 3] * height, xyxy, i)
-            scores[i] = best[j]
-            classes[i] = arg[j]
-            i += 1
-    return xyxy, scores, classes
+    return _gathered(best, arg, conf, rows[:, :4], width, height)
 
 
 @njit(cache=True, nogil=True)
