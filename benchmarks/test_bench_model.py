@@ -248,3 +248,39 @@ def test_predict_batch_vs_batched_forward(benchmark, files):
     benchmark.group = "predict-batch-vs-batched-forward"
     benchmark.pedantic(pair, rounds=40, warmup_rounds=3)
     _report(benchmark, "predict_batch_onnx", f"predict_batch({BATCH}) / session.run", pairs)
+
+
+def test_predict_batch_memory_floor(benchmark, files):
+    """What touching ``predict_batch``'s memory alone costs right after the batched forward,
+    with no computation: read the 8 frames, write the blob's image planes (not the grey
+    borders, which ``predict_batch`` leaves as they are), read the outputs. The best time of
+    that touch over the rounds, against the best bare forward, is the floor under
+    ``predict_batch_onnx`` on this machine (not a goal; printed and in ``extra_info``)."""
+    model = load_model(files["synthetic-onnx"], backend="onnxruntime", threads=1)
+    frames = [cv2.imread(str(path)) for path in files["batch"]]
+    blob, _ = model.preprocess_batch(frames)
+    bare = _bare_forward(model.backend, blob)
+    fit = model._fit(frames[0])
+    (width, height), spare = fit.new_size, blob.copy()
+    planes = spare[:, :, fit.top:fit.top + height, fit.left:fit.left + width]
+    times: list[tuple[float, float]] = []
+
+    def forward_then_touch() -> None:
+        t0 = time.perf_counter()
+        outputs = bare()
+        t1 = time.perf_counter()
+        for frame in frames:
+            frame.max()
+        planes[...] = 0.5
+        for output in outputs:
+            output.max()
+        times.append((t1 - t0, time.perf_counter() - t1))
+
+    benchmark.group = "predict-batch-vs-batched-forward"
+    benchmark.pedantic(forward_then_touch, rounds=40, warmup_rounds=3)
+    forward, touch = (min(t[i] for t in times) for i in (0, 1))
+    benchmark.extra_info.update(memory_ms=round(touch * 1e3, 3),
+                                floor_ratio=round(1 + touch / forward, 3))
+    print(f"\npredict_batch({BATCH}) memory floor: {touch * 1e3:.2f} ms after a "
+          f"{forward * 1e3:.2f} ms forward, ratio {1 + touch / forward:.3f} "
+          f"(load {os.getloadavg()[0]:.2f})")
