@@ -563,8 +563,8 @@ def nms_in_frame(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
     corners ``(xyxy - offset) / scale`` in float32 (clipped to ``[0, limit]`` when ``clip``),
     as :func:`tecktrack.model.preprocess.unmap_kept` computes them.
 
-    ``xyxy`` must be C-contiguous float32 ``(n, 4)``, ``scores`` float32 and ``class_ids``
-    int64 (what the decoders make). ``class_offset`` (not agnostic): suppress as Ultralytics
+    ``xyxy`` ``(n, 4)`` (taken as float32, what the decoders make), ``scores`` and
+    ``class_ids`` ``(n,)``. ``class_offset`` (not agnostic): suppress as Ultralytics
     does, on corners shifted by ``class * class_offset`` in float32, boxes with no positive
     width or height kept as they are (see ``Model``). ``None`` when the compiled loop is off
     (``TECKTRACK_NMS_KERNEL=0``) or the threshold keeps everything: use :func:`nms_indices`.
@@ -590,8 +590,10 @@ def nms_in_frame(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
     from tecktrack.model.post_kernel import kept_in_frame
 
     lift = np.float32(class_offset or 0.0)
-    *kept, status = kept_in_frame(xyxy, scores, class_ids, bool(agnostic), lift, *settings,
-                                  offset, scale, limit, bool(clip))
+    *kept, status = kept_in_frame(np.ascontiguousarray(xyxy, np.float32),
+                                  np.ascontiguousarray(scores, np.float32),
+                                  np.ascontiguousarray(class_ids, np.int64), bool(agnostic),
+                                  lift, *settings, offset, scale, limit, bool(clip))
     check_status(status)
     return tuple(kept)
 
