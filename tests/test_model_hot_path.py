@@ -175,6 +175,12 @@ def test_compiled_decoders_on_what_breaks_a_hand_written_loop():
     for conf in (0.001, float(conf32)):
         _same(decode_darknet([layer[:200], layer[200:]], conf, (320, 256)),
               _old_darknet([layer], conf, (320, 256)))
+        wide = layer.astype(np.float64)  # not float32: the NumPy decoding
+        got, want = decode_darknet([wide[:200], wide[200:]], conf, (320, 256)), \
+            _old_darknet([wide], conf, (320, 256))
+        np.testing.assert_array_equal(got.class_ids, want.class_ids)
+        np.testing.assert_array_equal(got.scores, want.scores)
+        np.testing.assert_allclose(got.xyxy, want.xyxy, rtol=0, atol=1e-4)
 
 
 def test_predict_returns_detections_that_own_their_arrays():

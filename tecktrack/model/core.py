@@ -9,7 +9,7 @@ import numpy as np
 
 from tecktrack.detections import Detections
 from tecktrack.model.backends import Backend
-from tecktrack.model.decoders import decode, row_maxima, split_batch
+from tecktrack.model.decoders import darknet_inputs, decode, split_batch
 from tecktrack.model.discovery import ModelPaths
 from tecktrack.model.nms import check_status, compiled_settings, nms_in_frame
 from tecktrack.model.post_kernel import darknet_kept, yolov8_kept
@@ -407,8 +407,7 @@ class Model:
         less work between the calls. ``None`` where it does not apply (other layouts,
         ``multi_label``, a class filter, outputs that are not float32, the compiled NMS
         off)."""
-        if self.multi_label or self.classes is not None \
-                or any(o.dtype != np.float32 for o in outputs):
+        if self.multi_label or self.classes is not None:
             return None
         compiled = self._compiled_decoding(outputs, conf)
         settings = compiled and compiled_settings(self.iou, self.max_det, compiled[2])
@@ -427,16 +426,12 @@ class Model:
         outputs, or ``None`` for a layout or shape the kernels do not take."""
         conf = np.float32(conf)
         if self.layout == "yolov8" and len(outputs) == 1 and outputs[0].ndim == 2 \
-                and outputs[0].shape[0] > 4:
+                and outputs[0].shape[0] > 4 and outputs[0].dtype == np.float32:
             output = np.ascontiguousarray(outputs[0])
             return yolov8_kept, (output, conf), output.shape[1]
-        if self.layout == "darknet" and all(o.shape[-1] > 5 for o in outputs):
-            layers = tuple(np.ascontiguousarray(o.reshape(-1, o.shape[-1])) for o in outputs)
-            width, height = self.input_size
-            head = (layers, tuple(row_maxima(rows) for rows in layers), conf,
-                    np.float32(width), np.float32(height))
-            return darknet_kept, head, sum(len(rows) for rows in layers)
-        return None
+        head = darknet_inputs(outputs, conf, self.input_size) if self.layout == "darknet" \
+            else None
+        return None if head is None else (darknet_kept, head, sum(map(len, head[0])))
 
     def predict_batch(self, frames: Sequence[np.ndarray], batch_size: int = DEFAULT_BATCH,
                       conf: float | None = None) -> list[Detections]:

@@ -24,11 +24,11 @@ import numpy as np
 
 from tecktrack.detections import Detections, cxcywh_to_xyxy
 from tecktrack.errors import ModelError
-from tecktrack.model.post_kernel import darknet_best, yolov8_best
+from tecktrack.model.post_kernel import darknet_candidates, yolov8_best
 from tecktrack.model.trusted import trusted_detections
 
 __all__ = ["KNOWN_LAYOUTS", "decode", "decode_darknet", "decode_end2end", "decode_yolov5",
-           "decode_yolov8", "infer_layout", "row_maxima", "split_batch"]
+           "decode_yolov8", "darknet_inputs", "infer_layout", "row_maxima", "split_batch"]
 
 #: The layouts TeckTrack decodes, as error messages list them.
 KNOWN_LAYOUTS = ("darknet: one or more (N, 5+nc) region outputs; yolov5: (1, N, 5+nc); "
@@ -82,17 +82,11 @@ def decode_yolov8(output: np.ndarray, conf: float, multi_label: bool = False) ->
         anchors, classes = np.nonzero(probs.T > conf)
         return _from_cxcywh(output[:4, anchors].T, probs[classes, anchors], classes)
     if output.dtype == np.float32 and len(probs):  # one compiled pass (post_kernel)
-        return trusted_detections(*_swap_last(yolov8_best(np.ascontiguousarray(output),
-                                                          np.float32(conf))))
+        return trusted_detections(*yolov8_best(np.ascontiguousarray(output), np.float32(conf)))
     scores = probs.max(axis=0)
     keep = np.flatnonzero(scores > conf)
     class_ids = probs[:, keep].argmax(axis=0)
     return _candidates(output[:4].take(keep, axis=1).T, scores.take(keep), class_ids)
-
-
-def _swap_last(best: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
-    """``(xyxy, scores, classes)`` of a decode kernel as ``(xyxy, classes, scores)``."""
-    return best[0], best[2], best[1]
 
 
 def decode_yolov5(output: np.ndarray, conf: float) -> Detections:
@@ -143,31 +137,47 @@ def decode_darknet(outputs: Sequence[np.ndarray], conf: float,
     >>> decode_darknet([rows], 0.25, (320, 320)).xyxy.tolist()
     [[120.0, 80.0, 200.0, 240.0]]
     """
+    compiled = darknet_inputs(outputs, conf, input_size)
+    if compiled is not None:  # one compiled pass per layer (post_kernel)
+        return trusted_detections(*darknet_candidates(*compiled))
     # Layer by layer, then only the candidates are joined (in the same order as joining
     # every row first): no copy of all rows.
-    layers = [o.reshape(-1, o.shape[-1]) for o in outputs]
-    width, height = input_size
-    if all(rows.dtype == np.float32 and rows.shape[1] > 5 for rows in layers):
-        size = np.float32(width), np.float32(height)
-        parts = [darknet_best(np.ascontiguousarray(rows), row_maxima(rows), np.float32(conf),
-                              *size) for rows in layers]
-        return trusted_detections(*(_join([part[i] for part in parts]) for i in (0, 2, 1)))
-    parts = [_darknet_layer(rows, conf) for rows in layers]
+    parts = [_darknet_layer(o.reshape(-1, o.shape[-1]), conf) for o in outputs]
     rows, scores, class_ids = (_join([part[i] for part in parts]) for i in range(3))
+    width, height = input_size
     boxes = rows * np.array([width, height, width, height], np.float32)
     return _candidates(boxes, scores, class_ids)
 
 
+def darknet_inputs(outputs: Sequence[np.ndarray], conf: float,
+                   input_size: tuple[int, int]) -> tuple | None:
+    """The leading arguments of :func:`~tecktrack.model.post_kernel.darknet_candidates` (and
+    ``darknet_kept``) for one image's Darknet outputs: contiguous float32 layers, their
+    :func:`row_maxima`, ``conf`` and the input size as float32; ``None`` unless every layer
+    is float32 with class columns (the NumPy decoding then runs).
+
+    Examples
+    --------
+    >>> rows = np.array([[0.5, 0.5, 0.25, 0.5, 0.9, 0.0, 0.8]], np.float32)
+    >>> layers, maxima, conf, width, height = darknet_inputs([rows], 0.25, (320, 256))
+    >>> len(layers), maxima[0].tolist(), float(height)
+    (1, [0.800000011920929], 256.0)
+    """
+    if not all(o.dtype == np.float32 and o.shape[-1] > 5 for o in outputs):
+        return None
+    layers = tuple(np.ascontiguousarray(o.reshape(-1, o.shape[-1])) for o in outputs)
+    width, height = input_size
+    return (layers, tuple(row_maxima(rows) for rows in layers), np.float32(conf),
+            np.float32(width), np.float32(height))
+
+
 def _darknet_layer(rows: np.ndarray, conf: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One layer's candidate box rows, scores and best classes (``score > conf``)."""
+    """One layer's candidate box rows, scores and best classes (``score > conf``; a row with
+    a NaN class score has a NaN maximum, so it is no candidate)."""
     class_cols = rows[:, 5:]
-    keep = _rows_above(class_cols, conf)
-    picked = class_cols[keep]
-    scores = picked.max(axis=1)
-    passed = scores > conf  # NumPy's verdict: a row with a NaN score is no candidate
-    if not passed.all():
-        keep, picked, scores = keep[passed], picked[passed], scores[passed]
-    return rows[keep, :4], scores, picked.argmax(axis=1)
+    maxima = class_cols.max(axis=1)
+    keep = np.flatnonzero(maxima > conf)
+    return rows[keep, :4], maxima[keep], class_cols[keep].argmax(axis=1)
 
 
 def row_maxima(rows: np.ndarray) -> np.ndarray:
@@ -183,17 +193,6 @@ def row_maxima(rows: np.ndarray) -> np.ndarray:
     if not len(rows):
         return np.empty(0, np.float32)
     return cv2.reduce(rows[:, 5:], 1, cv2.REDUCE_MAX).reshape(-1)
-
-
-def _rows_above(class_cols: np.ndarray, conf: float) -> np.ndarray:
-    """Rows whose best class column may exceed ``conf`` (all that do, maybe a NaN row more).
-
-    ``cv2.reduce`` takes the row maxima of narrow float32 rows about ten times faster than
-    NumPy's reduction; the caller recomputes the few candidates' maxima with NumPy.
-    """
-    if class_cols.dtype == np.float32 and class_cols.size:
-        return np.flatnonzero(cv2.reduce(class_cols, 1, cv2.REDUCE_MAX).ravel() > conf)
-    return np.flatnonzero(class_cols.max(axis=1) > conf)
 
 
 def _join(arrays: list[np.ndarray]) -> np.ndarray:

@@ -36,8 +36,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["BAD_BOXES", "BAD_SCORES", "darknet_best", "darknet_kept", "greedy_nms",
-           "kept_in_frame", "kept_rows", "yolov8_best", "yolov8_kept"]
+__all__ = ["BAD_BOXES", "BAD_SCORES", "darknet_best", "darknet_candidates", "darknet_kept",
+           "greedy_nms", "kept_in_frame", "kept_rows", "yolov8_best", "yolov8_kept"]
 
 #: Status codes of :func:`greedy_nms` besides 0 (done).
 BAD_BOXES, BAD_SCORES = 1, 2
@@ -282,13 +282,14 @@ def _corners(cx: np.float32, cy: np.float32, w: np.float32, h: np.float32,
 @njit(cache=True, nogil=True)
 def yolov8_best(output: np.ndarray, conf: np.float32) -> tuple[np.ndarray, np.ndarray,
                                                                  np.ndarray]:
-    """Candidates of one ``(4 + nc, N)`` float32 output: corners, scores, best classes.
+    """Candidates of one ``(4 + nc, N)`` float32 output: corners, best classes, scores (the
+    order of :func:`~tecktrack.model.trusted.trusted_detections`).
 
     Examples
     --------
     >>> out = np.zeros((6, 3), np.float32)
     >>> out[:4, 1] = [50, 40, 20, 10]; out[5, 1] = 0.9
-    >>> xyxy, scores, classes = yolov8_best(out, np.float32(0.25))
+    >>> xyxy, classes, scores = yolov8_best(out, np.float32(0.25))
     >>> xyxy.tolist(), classes.tolist()
     ([[40.0, 35.0, 60.0, 45.0]], [1])
     """
@@ -312,7 +313,7 @@ def _gathered(best: np.ndarray, classes_of: np.ndarray, conf: np.float32, boxes:
               width: np.float32, height: np.float32) -> tuple[np.ndarray, np.ndarray,
                                                              np.ndarray]:
     """The candidates ``best > conf``: corners of their ``(n, 4)`` centre/size ``boxes``
-    scaled by ``width, height``, their scores and classes."""
+    scaled by ``width, height``, their classes and scores."""
     count = 0
     for j in range(best.shape[0]):
         count += best[j] > conf
@@ -327,14 +328,15 @@ def _gathered(best: np.ndarray, classes_of: np.ndarray, conf: np.float32, boxes:
             scores[i] = best[j]
             classes[i] = classes_of[j]
             i += 1
-    return xyxy, scores, classes
+    return xyxy, classes, scores
 
 
 @njit(cache=True, nogil=True)
 def darknet_best(rows: np.ndarray, maxima: np.ndarray, conf: np.float32, width: np.float32,
                  height: np.float32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Candidates of one Darknet layer's ``(N, 5 + nc)`` float32 region rows, with centres
-    and sizes scaled from ``[0, 1]`` to the ``width x height`` network input.
+    and sizes scaled from ``[0, 1]`` to the ``width x height`` network input: corners, best
+    classes, scores.
 
     ``maxima`` are the rows' class maxima as ``cv2.reduce(..., REDUCE_MAX)`` gives them
     (several times faster than a loop; its verdict on a row holding a NaN is not NumPy's,
@@ -387,9 +389,43 @@ def yolov8_kept(output: np.ndarray, conf: np.float32, agnostic: bool, class_offs
     >>> xyxy.tolist(), classes.tolist(), status
     ([[40.0, 35.0, 60.0, 45.0]], [1], 0)
     """
-    xyxy, scores, classes = yolov8_best(output, conf)
+    xyxy, classes, scores = yolov8_best(output, conf)
     return kept_in_frame(xyxy, scores, classes, agnostic, class_offset, cut, eps, max_det,
                          offset, scale, limit, clip)
+
+
+@njit(cache=True, nogil=True)
+def darknet_candidates(layers: tuple, maxima: tuple, conf: np.float32, width: np.float32,
+                       height: np.float32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`darknet_best` of every layer (a tuple of region-row arrays and a tuple of their
+    ``cv2.reduce`` row maxima), the candidates joined in layer order: corners, classes, scores.
+
+    Examples
+    --------
+    >>> rows = np.array([[0.5, 0.5, 0.25, 0.5, 0.9, 0.0, 0.8]], np.float32)
+    >>> size = np.float32(320)
+    >>> xyxy, classes, scores = darknet_candidates(
+    ...     (rows, rows), (rows[:, 5:].max(1), rows[:, 5:].max(1)), np.float32(0.25), size, size)
+    >>> xyxy.tolist(), classes.tolist()
+    ([[120.0, 80.0, 200.0, 240.0], [120.0, 80.0, 200.0, 240.0]], [1, 1])
+    """
+    total = 0
+    parts = []
+    for k in range(len(layers)):
+        part = darknet_best(layers[k], maxima[k], conf, width, height)
+        total += part[1].shape[0]
+        parts.append(part)
+    xyxy = np.empty((total, 4), np.float32)
+    classes = np.empty(total, np.int64)
+    scores = np.empty(total, np.float32)
+    at = 0
+    for part in parts:
+        m = part[1].shape[0]
+        xyxy[at:at + m] = part[0]
+        classes[at:at + m] = part[1]
+        scores[at:at + m] = part[2]
+        at += m
+    return xyxy, classes, scores
 
 
 @njit(cache=True, nogil=True)
@@ -397,9 +433,8 @@ def darknet_kept(layers: tuple, maxima: tuple, conf: np.float32, width: np.float
                  height: np.float32, agnostic: bool, class_offset: np.float32, cut: float,
                  eps: float, max_det: int, offset: np.ndarray, scale: np.ndarray,
                  limit: np.ndarray, clip: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """:func:`darknet_best` of every layer (a tuple of region-row arrays and a tuple of their
-    ``cv2.reduce`` row maxima), the candidates joined in layer order, then
-    :func:`kept_in_frame`: one call from outputs to detections.
+    """:func:`darknet_candidates` and then :func:`kept_in_frame`: one call from outputs to
+    detections.
 
     Examples
     --------
@@ -411,21 +446,6 @@ def darknet_kept(layers: tuple, maxima: tuple, conf: np.float32, width: np.float
     >>> xyxy.tolist(), classes.tolist()
     ([[120.0, 80.0, 200.0, 240.0]], [1])
     """
-    total = 0
-    parts = []
-    for k in range(len(layers)):
-        part = darknet_best(layers[k], maxima[k], conf, width, height)
-        total += part[1].shape[0]
-        parts.append(part)
-    xyxy = np.empty((total, 4), np.float32)
-    scores = np.empty(total, np.float32)
-    classes = np.empty(total, np.int64)
-    at = 0
-    for part in parts:
-        m = part[1].shape[0]
-        xyxy[at:at + m] = part[0]
-        scores[at:at + m] = part[1]
-        classes[at:at + m] = part[2]
-        at += m
+    xyxy, classes, scores = darknet_candidates(layers, maxima, conf, width, height)
     return kept_in_frame(xyxy, scores, classes, agnostic, class_offset, cut, eps, max_det,
                          offset, scale, limit, clip)
