@@ -204,12 +204,7 @@ class Model:
         frames = [check_frame(f) for f in frames]
         width, height = self.input_size
         blob = np.empty((len(frames), 3, height, width), np.float32)
-        infos = []
-        for frame, out in zip(frames, blob, strict=True):
-            fit = self._fit(frame)
-            fill_blob(frame, fit, out)
-            infos.append(fit.info)
-        return blob, infos
+        return blob, self._fill(frames, blob, [None] * len(frames))
 
     def _filled_blob(self, frames: Sequence[np.ndarray]) -> tuple[np.ndarray, list[FrameInfo]]:
         """:meth:`preprocess_batch` into this thread's own blob, kept from call to call.
@@ -232,13 +227,19 @@ class Model:
                 if len(kept) >= MAX_BLOBS:
                     kept.clear()
                 kept[len(frames)] = blob, fits
+        return blob, self._fill(frames, blob, fits)
+
+    def _fill(self, frames: list[np.ndarray], blob: np.ndarray,
+              fits: list[Fit | None]) -> list[FrameInfo]:
+        """Write ``frames`` into ``blob``; ``fits`` holds the geometry each slot was last
+        written with (its grey borders are rewritten only when that changes) and is updated."""
         infos = []
         for i, frame in enumerate(frames):
             fit = self._fit(frame)
             fill_blob(frame, fit, blob[i], borders=fits[i] is not fit)
             fits[i] = fit
             infos.append(fit.info)
-        return blob, infos
+        return infos
 
     def forward(self, blob: np.ndarray) -> list[np.ndarray]:
         """Run the network; raw float32 outputs as the backend returns them.

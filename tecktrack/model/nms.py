@@ -546,10 +546,7 @@ def _nms_compiled(kernel, boxes: np.ndarray, scores32: np.ndarray,
         else np.ascontiguousarray(classes)
     kept, status = kernel(np.ascontiguousarray(boxes, dtype=np.float64),
                           np.ascontiguousarray(scores32), groups, cut, _EPS)
-    if status:
-        from tecktrack.model.post_kernel import BAD_BOXES
-
-        raise ValueError(_BAD_XYXY if status == BAD_BOXES else _BAD_SCORES)
+    check_status(status)
     return kept
 
 
