@@ -11,9 +11,11 @@ at the end of the run (``make bench``) and writes ``results/bench-summary.json``
 from __future__ import annotations
 
 import operator
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["GOALS", "Goal", "pair", "record", "measured"]
+__all__ = ["GOALS", "Goal", "alternated", "pair", "record", "measured"]
 
 
 @dataclass(frozen=True)
@@ -112,3 +114,23 @@ def _fmt(seconds: float) -> str:
 def measured() -> dict[str, tuple[float, str]]:
     """What this run recorded, by goal key."""
     return dict(_RUN.values)
+
+
+def alternated(ours: Callable[[], object],
+               peer: Callable[[], object]) -> tuple[list[tuple[float, float]], Callable[[], None]]:
+    """A callable timing ``ours`` then ``peer`` once (a pair, for ``benchmark.pedantic``), and
+    the list it appends each pair's ``(ours, peer)`` durations in seconds to.
+
+    >>> pairs, pair = alternated(lambda: None, lambda: None)
+    >>> pair(); len(pairs)
+    1
+    """
+    pairs: list[tuple[float, float]] = []
+
+    def timed_pair() -> None:
+        t0 = time.perf_counter()
+        ours()
+        t1 = time.perf_counter()
+        peer()
+        pairs.append((t1 - t0, time.perf_counter() - t1))
+    return pairs, timed_pair

@@ -20,14 +20,13 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-from goals import record
+from goals import alternated, record
 
 from tecktrack.datasets.box_table import read_label_files
 from tecktrack.datasets.coco import CocoDataset, CocoImage, read_coco, write_coco
@@ -96,15 +95,7 @@ def _alternated(benchmark, ours: Callable[[], object], peer: Callable[[], object
                 rounds: int) -> tuple[float, float, float]:
     """Time ``ours`` and ``peer`` one after the other, ``rounds`` times (the benchmark times
     each pair): the best time of each and the median ratio of a pair."""
-    pairs: list[tuple[float, float]] = []
-
-    def pair() -> None:
-        t0 = time.perf_counter()
-        ours()
-        t1 = time.perf_counter()
-        peer()
-        pairs.append((t1 - t0, time.perf_counter() - t1))
-
+    pairs, pair = alternated(ours, peer)
     benchmark.pedantic(pair, rounds=rounds, warmup_rounds=2)
     times = np.array(pairs[-rounds:])  # without the warm-up pairs
     best_ours, best_peer = times.min(axis=0)

@@ -29,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from goals import record
+from goals import alternated, record
 
 from tecktrack.model import load_model
 from tecktrack.model.preprocess import unmap_boxes
@@ -190,7 +190,7 @@ def test_predict_vs_bare_forward(benchmark, files, model_name, backend):
     model = load_model(path, backend=backend, threads=1)
     predict, _ = _stage("predict", model, _image_for(files, model_name))
     bare, _ = _stage("bare_forward", model, _image_for(files, model_name))
-    pairs, pair = _alternated(predict, bare)
+    pairs, pair = alternated(predict, bare)
 
     benchmark.group = "predict-vs-bare-forward"
     benchmark.pedantic(pair, rounds=200, warmup_rounds=5)
@@ -212,19 +212,6 @@ def _report(benchmark, key: str, what: str, pairs: list[tuple[float, float]]) ->
     print(f"\n{what}: {detail}, ratio {ratio:.3f}")
 
 
-def _alternated(ours, bare) -> tuple[list[tuple[float, float]], object]:
-    """A callable timing one (ours, bare) pair, appending both durations to the list."""
-    pairs: list[tuple[float, float]] = []
-
-    def pair() -> None:
-        t0 = time.perf_counter()
-        ours()
-        t1 = time.perf_counter()
-        bare()
-        pairs.append((t1 - t0, time.perf_counter() - t1))
-    return pairs, pair
-
-
 def test_predict_batch_vs_batched_forward(benchmark, files):
     """``predict_batch`` of 8 frames against ``session.run`` on the same 8-frame blob
     (ONNX Runtime, 1 thread), alternated. Not timed: the network really ran one batch of 8,
@@ -244,7 +231,7 @@ def test_predict_batch_vs_batched_forward(benchmark, files):
     assert sum(len(d) for d in batched) > 0
     for i, (got, want) in enumerate(zip(batched, staged, strict=True)):
         _same_detections(got, want, f"predict_batch frame {i} vs the staged batch")
-    pairs, pair = _alternated(lambda: model.predict_batch(frames, batch_size=BATCH), bare)
+    pairs, pair = alternated(lambda: model.predict_batch(frames, batch_size=BATCH), bare)
     benchmark.group = "predict-batch-vs-batched-forward"
     benchmark.pedantic(pair, rounds=40, warmup_rounds=3)
     _report(benchmark, "predict_batch_onnx", f"predict_batch({BATCH}) / session.run", pairs)
