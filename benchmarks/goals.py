@@ -41,6 +41,8 @@ GOALS: dict[str, Goal] = {
     "predict_darknet": Goal("Model.predict / net.forward, real Darknet yolo-fastest (OpenCV)",
                             "<=", 1.05),
     "predict_batch_onnx": Goal("predict_batch(8) / batched session.run, same ONNX", "<=", 1.05),
+    "predict_batch_overlap": Goal("predict_batch(16) / 16 session.run, demo-n (fixed batch)",
+                                  "<=", 1.05),
     # -- stream pipeline (#20): pipeline FPS over bare forward FPS
     "stream_video_demo-n": Goal("pipeline FPS / forward FPS, video file, demo-n", ">=", 0.90),
     "stream_video_demo-s": Goal("pipeline FPS / forward FPS, video file, demo-s", ">=", 0.90),

@@ -237,6 +237,39 @@ def test_predict_batch_vs_batched_forward(benchmark, files):
     _report(benchmark, "predict_batch_onnx", f"predict_batch({BATCH}) / session.run", pairs)
 
 
+def test_predict_batch_overlapped_vs_forwards(benchmark, files):
+    """``predict_batch`` of 16 frames on demo-n (a fixed batch of one, as Ultralytics exports
+    by default: 16 forward passes) against the 16 bare ``session.run`` calls on the frames'
+    prepared blobs (ONNX Runtime, 1 thread), alternated. With :attr:`Model.overlap` each
+    frame is prepared and finished on a helper thread while the network runs another; the
+    same run without it is printed beside (``extra_info``: ``sequential_ratio``)."""
+    model = load_model(Path(__file__).resolve().parents[1] / "models" / "demo-n",
+                       backend="onnxruntime", threads=1)
+    assert not model.backend.batch_dynamic and model.overlap, "needs a second core"
+    frames = [cv2.imread(str(path)) for path in files["batch"]] * 2
+    forwards = [_bare_forward(model.backend, model.preprocess(frame)[0]) for frame in frames]
+    for got, frame in zip(model.predict_batch(frames), frames, strict=True):
+        _same_detections(got, model.predict(frame), "overlapped predict_batch vs predict")
+
+    def bare() -> None:
+        for forward in forwards:
+            forward()
+
+    model.overlap = False
+    sequential, pair = alternated(lambda: model.predict_batch(frames), bare)
+    for _ in range(13):
+        pair()
+    model.overlap = True
+    pairs, pair = alternated(lambda: model.predict_batch(frames), bare)
+    benchmark.group = "predict-batch-vs-batched-forward"
+    benchmark.pedantic(pair, rounds=40, warmup_rounds=3)
+    off = min(p[0] for p in sequential) / min(p[1] for p in sequential)
+    benchmark.extra_info.update(sequential_ratio=round(off, 3))
+    print(f"\nwithout overlap: ratio {off:.3f} (best of {len(sequential)} pairs)")
+    _report(benchmark, "predict_batch_overlap", f"predict_batch({len(frames)}) demo-n / "
+            f"{len(frames)} session.run", pairs)
+
+
 def test_predict_batch_memory_floor(benchmark, files):
     """What touching ``predict_batch``'s memory alone costs right after the batched forward,
     with no computation: read the 8 frames, write the blob's image planes (not the grey

@@ -12,6 +12,7 @@ from tecktrack.model.backends import Backend
 from tecktrack.model.decoders import darknet_inputs, decode, split_batch
 from tecktrack.model.discovery import ModelPaths
 from tecktrack.model.nms import check_status, compiled_settings, nms_in_frame
+from tecktrack.model.overlap import overlapped, spare_core
 from tecktrack.model.post_kernel import darknet_kept, yolov8_kept
 from tecktrack.model.preprocess import (
     Fit,
@@ -32,9 +33,10 @@ DEFAULT_BATCH = 8
 MAX_NMS = 30000
 #: Frame sizes whose geometry a Model keeps (a stream has one; a photo folder may have many).
 MAX_FITS = 64
-#: Batch lengths whose input blob a thread keeps for predict / predict_batch (1, the batch
-#: size and the last partial batch).
-MAX_BLOBS = 3
+#: Input blobs a thread keeps for predict / predict_batch: one per batch length and buffer
+#: (predict's, and predict_batch's two alternating ones for the batch size and the last
+#: partial batch).
+MAX_BLOBS = 5
 #: Largest blob kept (bigger batches get a new one each call: the forward dwarfs the saving).
 MAX_KEPT_BYTES = 64 << 20
 
@@ -100,6 +102,9 @@ class Model:
         self.clip = True
         #: The network runs in float16 (set by :func:`~tecktrack.model.load_model`).
         self.half = False
+        #: :meth:`predict_batch` prepares the next forward pass and finishes the last one on
+        #: a helper thread while the network runs (default: when a second core is there).
+        self.overlap = spare_core()
         self._input_size = (int(input_size[0]), int(input_size[1]))
         self._nms = NMS(iou_threshold=float(iou), max_det=max_det, agnostic=bool(agnostic))
         #: Frame geometry by (width, height, letterbox): a stream's frames share one.
@@ -206,28 +211,37 @@ class Model:
         blob = np.empty((len(frames), 3, height, width), np.float32)
         return blob, self._fill(frames, blob, [None] * len(frames))
 
-    def _filled_blob(self, frames: Sequence[np.ndarray]) -> tuple[np.ndarray, list[FrameInfo]]:
-        """:meth:`preprocess_batch` into this thread's own blob, kept from call to call.
+    def _filled_blob(self, frames: Sequence[np.ndarray], buffer: int = 0,
+                     kept: dict | None = None) -> tuple[np.ndarray, list[FrameInfo]]:
+        """:meth:`preprocess_batch` into a blob kept from call to call.
 
         The blob is written in place of the last one (no new 1-40 MB array a frame, and the
         memory is warm), and a slot's grey letterbox borders are left as they are when its
-        previous frame had the same geometry. Only :meth:`predict` and :meth:`predict_batch`
-        use it: they never hand the blob out.
+        previous frame had the same geometry. Blobs are kept per thread (``kept``: a
+        thread's :meth:`_kept_blobs`, by default this one's), batch length and ``buffer``
+        (:meth:`predict_batch` alternates two). Only :meth:`predict` and
+        :meth:`predict_batch` use them: they never hand a blob out.
         """
         frames = [check_frame(f) for f in frames]
-        kept = getattr(self._buffers, "blobs", None)
         if kept is None:
-            kept = self._buffers.blobs = {}
-        blob, fits = kept.get(len(frames), (None, None))
-        if blob is None:  # one blob per batch length (whole arrays: ONNX Runtime is
-            width, height = self.input_size  # slower on a view of a larger one)
+            kept = self._kept_blobs()
+        blob, fits = kept.get((len(frames), buffer), (None, None))
+        if blob is None:  # one blob per batch length and buffer (whole arrays: ONNX Runtime
+            width, height = self.input_size  # is slower on a view of a larger one)
             blob = np.empty((len(frames), 3, height, width), np.float32)
             fits = [None] * len(frames)
             if blob.nbytes <= MAX_KEPT_BYTES:
                 if len(kept) >= MAX_BLOBS:
                     kept.clear()
-                kept[len(frames)] = blob, fits
+                kept[len(frames), buffer] = blob, fits
         return blob, self._fill(frames, blob, fits)
+
+    def _kept_blobs(self) -> dict:
+        """This thread's kept blobs: ``{(batch length, buffer): (blob, fits)}``."""
+        kept = getattr(self._buffers, "blobs", None)
+        if kept is None:
+            kept = self._buffers.blobs = {}
+        return kept
 
     def _fill(self, frames: list[np.ndarray], blob: np.ndarray,
               fits: list[Fit | None]) -> list[FrameInfo]:
@@ -438,8 +452,11 @@ class Model:
                       conf: float | None = None) -> list[Detections]:
         """:meth:`predict` on several frames, batched when the network accepts batches.
 
-        Networks with a fixed batch of one run frame by frame. ``conf`` overrides
-        :attr:`conf` for this call.
+        Networks with a fixed batch of one run frame by frame. With :attr:`overlap` (the
+        default on more than one core) the next batch is prepared and the last one finished
+        on a helper thread while the network runs (:func:`~tecktrack.model.overlap.overlapped`):
+        the same detections, and a run of batches costs little more than its forward passes.
+        ``conf`` overrides :attr:`conf` for this call.
 
         Examples
         --------
@@ -447,10 +464,25 @@ class Model:
         """
         step = max(1, int(batch_size)) if self.backend.batch_dynamic else 1
         conf = self.conf if conf is None else float(conf)
-        result: list[Detections] = []
-        for start in range(0, len(frames), step):
-            blob, infos = self._filled_blob(frames[start:start + step])
-            per_image = split_batch(self.forward(blob), self.layout, len(infos))
-            result.extend(self._finish(outputs, info, conf)
-                          for outputs, info in zip(per_image, infos, strict=True))
-        return result
+        batches = [frames[start:start + step] for start in range(0, len(frames), step)]
+        kept = self._kept_blobs()
+
+        def prepare(k: int) -> tuple[np.ndarray, list[FrameInfo]]:
+            return self._filled_blob(batches[k], k % 2, kept)
+
+        def finish(_: int, prepared: tuple, outputs: list[np.ndarray]) -> list[Detections]:
+            infos = prepared[1]
+            return [self._finish(out, info, conf) for out, info in
+                    zip(split_batch(outputs, self.layout, len(infos)), infos, strict=True)]
+
+        def forward(prepared: tuple) -> list[np.ndarray]:
+            return self.forward(prepared[0])
+
+        if self.overlap and len(batches) > 1:
+            done = overlapped(len(batches), prepare, forward, finish)
+        else:
+            done = []
+            for k in range(len(batches)):
+                prepared = prepare(k)
+                done.append(finish(k, prepared, forward(prepared)))
+        return [det for batch in done for det in batch]
