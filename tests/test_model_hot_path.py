@@ -66,15 +66,19 @@ def test_fill_blob_at_exactly_half_size_reads_the_frame_once(letterboxed, monkey
             w, h = 2 * size[0], 2 * size[1]
         frame = rng.integers(0, 256, (h + 3, w + 5, 3), dtype=np.uint8)[1:h + 1, 2:w + 2]
         assert not frame.flags.c_contiguous
+        # the kernel reads uint16 words: also a contiguous frame at an odd address
+        odd = np.frombuffer(b"\0" + frame.tobytes(), np.uint8, offset=1).reshape(h, w, 3)
+        assert odd.flags.c_contiguous and odd.ctypes.data % 2 == 1
         fitted, _ = (letterbox if letterboxed else resize)(frame, size)
         want = make_blob([fitted])
         fit = plan_fit(w, h, size, letterboxed)
         assert fit.new_size == (w // 2, h // 2), (size, w, h)
-        got = np.full((1, 3, size[1], size[0]), np.nan, np.float32)
-        with monkeypatch.context() as patched:
-            patched.setattr(preprocess.cv2, "resize", _no_resize)
-            fill_blob(frame, fit, got[0])
-        assert got.tobytes() == want.tobytes(), (w, h, size, letterboxed)
+        for source in (frame, odd):
+            got = np.full((1, 3, size[1], size[0]), np.nan, np.float32)
+            with monkeypatch.context() as patched:
+                patched.setattr(preprocess.cv2, "resize", _no_resize)
+                fill_blob(source, fit, got[0])
+            assert got.tobytes() == want.tobytes(), (w, h, size, letterboxed)
 
 
 def _no_resize(*args, **kwargs):

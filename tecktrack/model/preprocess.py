@@ -9,6 +9,7 @@ The forward mapping from original pixels to network-input pixels is
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,6 +25,8 @@ __all__ = ["LETTERBOX_GREY", "Fit", "FrameInfo", "check_frame", "clip_boxes", "f
 #: Padding value Ultralytics uses for its letterbox.
 LETTERBOX_GREY = 114
 _F255 = np.float32(255.0)
+#: half_planes_from_bgr reads the frame as little-endian uint16 words (elsewhere: resize first).
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 @dataclass(frozen=True)
@@ -209,8 +212,9 @@ def fill_blob(frame: np.ndarray, fit: Fit, out: np.ndarray, borders: bool = True
         _grey_borders(out, fit)
     if not frame.flags.c_contiguous:
         frame = np.ascontiguousarray(frame)
-    if width == 2 * new_w and height == 2 * new_h:
-        half_planes_from_bgr(frame.reshape(height, width * 3), out, fit.top, fit.left)
+    if width == 2 * new_w and height == 2 * new_h and _LITTLE_ENDIAN:
+        half_planes_from_bgr(frame.reshape(height, width * 3).view(np.uint16), out, fit.top,
+                             fit.left)
         return
     if width != new_w or height != new_h:
         frame = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
