@@ -245,7 +245,9 @@ def test_predict_batch_overlapped_vs_forwards(benchmark, files):
     same run without it is printed beside (``extra_info``: ``sequential_ratio``)."""
     model = load_model(Path(__file__).resolve().parents[1] / "models" / "demo-n",
                        backend="onnxruntime", threads=1)
-    assert not model.backend.batch_dynamic and model.overlap, "needs a second core"
+    assert not model.backend.batch_dynamic, "demo-n is exported with a fixed batch of one"
+    if not model.overlap:
+        pytest.skip("the overlap needs a second core (model.overlap is off here)")
     frames = [cv2.imread(str(path)) for path in files["batch"]] * 2
     forwards = [_bare_forward(model.backend, model.preprocess(frame)[0]) for frame in frames]
     for got, frame in zip(model.predict_batch(frames), frames, strict=True):
