@@ -45,10 +45,13 @@ def test_fill_blob_is_the_old_blob_bit_for_bit(letterboxed, size):
         fitted, info = (letterbox if letterboxed else resize)(frame, size)
         want = make_blob([fitted])
         fit = plan_fit(w, h, size, letterboxed)
-        got = np.full((1, 3, size[1], size[0]), np.nan, np.float32)  # no value left unset
-        fill_blob(frame, fit, got[0])
+        cropped = np.pad(frame, ((1, 2), (3, 1), (0, 0)))[1:h + 1, 3:w + 3]  # a strided view
+        assert cropped.flags.c_contiguous == (h == 1)  # one row is contiguous anyway
+        for source in (frame, cropped):
+            got = np.full((1, 3, size[1], size[0]), np.nan, np.float32)  # no value left unset
+            fill_blob(source, fit, got[0])
+            assert got.tobytes() == want.tobytes(), (w, h, size, letterboxed)
         assert fit.info == info, (w, h)
-        assert got.tobytes() == want.tobytes(), (w, h, size, letterboxed)
 
 
 @pytest.mark.parametrize("letterboxed", [True, False])

@@ -210,15 +210,14 @@ def fill_blob(frame: np.ndarray, fit: Fit, out: np.ndarray, borders: bool = True
     height, width = frame.shape[:2]
     if borders and fit.padded:
         _grey_borders(out, fit)
-    if not frame.flags.c_contiguous:
-        frame = np.ascontiguousarray(frame)
     if width == 2 * new_w and height == 2 * new_h and _LITTLE_ENDIAN:
-        half_planes_from_bgr(frame.reshape(height, width * 3).view(np.uint16), out, fit.top,
-                             fit.left)
+        rows = np.ascontiguousarray(frame).reshape(height, width * 3)
+        half_planes_from_bgr(rows.view(np.uint16), out, fit.top, fit.left)
         return
-    if width != new_w or height != new_h:
+    if width != new_w or height != new_h:  # cv2.resize reads a cropped view as it is
         frame = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    planes_from_bgr(frame.reshape(new_h, new_w * 3), out, fit.top, fit.left)
+    planes_from_bgr(np.ascontiguousarray(frame).reshape(new_h, new_w * 3), out, fit.top,
+                    fit.left)
 
 
 def _grey_borders(out: np.ndarray, fit: Fit) -> None:
