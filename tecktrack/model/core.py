@@ -9,7 +9,7 @@ import numpy as np
 
 from tecktrack.detections import Detections
 from tecktrack.model.backends import Backend
-from tecktrack.model.decoders import darknet_inputs, decode, split_batch
+from tecktrack.model.decoders import darknet_inputs, decode, split_batch, yolov8_inputs
 from tecktrack.model.discovery import ModelPaths
 from tecktrack.model.nms import check_status, compiled_settings, nms_in_frame
 from tecktrack.model.overlap import overlapped, spare_core
@@ -191,8 +191,7 @@ class Model:
         """
         frame = check_frame(frame)
         fit = self._fit(frame)
-        width, height = self.input_size
-        blob = np.empty((1, 3, height, width), np.float32)
+        blob = self._empty_blob(1)
         fill_blob(frame, fit, blob[0])
         return blob, fit.info
 
@@ -207,9 +206,13 @@ class Model:
         (2, 2)
         """
         frames = [check_frame(f) for f in frames]
-        width, height = self.input_size
-        blob = np.empty((len(frames), 3, height, width), np.float32)
+        blob = self._empty_blob(len(frames))
         return blob, self._fill(frames, blob, [None] * len(frames))
+
+    def _empty_blob(self, n: int) -> np.ndarray:
+        """An uninitialised ``(n, 3, H, W)`` float32 input blob."""
+        width, height = self.input_size
+        return np.empty((n, 3, height, width), np.float32)
 
     def _filled_blob(self, frames: Sequence[np.ndarray], buffer: int = 0,
                      kept: dict | None = None) -> tuple[np.ndarray, list[FrameInfo]]:
@@ -227,8 +230,7 @@ class Model:
             kept = self._kept_blobs()
         blob, fits = kept.get((len(frames), buffer), (None, None))
         if blob is None:  # one blob per batch length and buffer (whole arrays: ONNX Runtime
-            width, height = self.input_size  # is slower on a view of a larger one)
-            blob = np.empty((len(frames), 3, height, width), np.float32)
+            blob = self._empty_blob(len(frames))  # is slower on a view of a larger one)
             fits = [None] * len(frames)
             if blob.nbytes <= MAX_KEPT_BYTES:
                 if len(kept) >= MAX_BLOBS:
@@ -439,14 +441,13 @@ class Model:
     def _compiled_decoding(self, outputs: Sequence[np.ndarray], conf: float) -> tuple | None:
         """``(kernel, its leading arguments, number of candidates at most)`` for one frame's
         outputs, or ``None`` for a layout or shape the kernels do not take."""
-        conf = np.float32(conf)
-        if self.layout == "yolov8" and len(outputs) == 1 and outputs[0].ndim == 2 \
-                and outputs[0].shape[0] > 4 and outputs[0].dtype == np.float32:
-            output = np.ascontiguousarray(outputs[0])
-            return yolov8_kept, (output, conf), output.shape[1]
-        head = darknet_inputs(outputs, conf, self.input_size) if self.layout == "darknet" \
-            else None
-        return None if head is None else (darknet_kept, head, sum(map(len, head[0])))
+        if self.layout == "yolov8" and len(outputs) == 1:
+            head = yolov8_inputs(outputs[0], conf)
+            return None if head is None else (yolov8_kept, head, head[0].shape[1])
+        if self.layout == "darknet":
+            head = darknet_inputs(outputs, conf, self.input_size)
+            return None if head is None else (darknet_kept, head, sum(map(len, head[0])))
+        return None
 
     def predict_batch(self, frames: Sequence[np.ndarray], batch_size: int = DEFAULT_BATCH,
                       conf: float | None = None) -> list[Detections]:

@@ -28,7 +28,8 @@ from tecktrack.model.post_kernel import darknet_candidates, yolov8_best
 from tecktrack.model.trusted import trusted_detections
 
 __all__ = ["KNOWN_LAYOUTS", "decode", "decode_darknet", "decode_end2end", "decode_yolov5",
-           "decode_yolov8", "darknet_inputs", "infer_layout", "row_maxima", "split_batch"]
+           "decode_yolov8", "darknet_inputs", "infer_layout", "row_maxima", "split_batch",
+           "yolov8_inputs"]
 
 #: The layouts TeckTrack decodes, as error messages list them.
 KNOWN_LAYOUTS = ("darknet: one or more (N, 5+nc) region outputs; yolov5: (1, N, 5+nc); "
@@ -81,12 +82,30 @@ def decode_yolov8(output: np.ndarray, conf: float, multi_label: bool = False) ->
     if multi_label:
         anchors, classes = np.nonzero(probs.T > conf)
         return _from_cxcywh(output[:4, anchors].T, probs[classes, anchors], classes)
-    if output.dtype == np.float32 and len(probs):  # one compiled pass (post_kernel)
-        return trusted_detections(*yolov8_best(np.ascontiguousarray(output), np.float32(conf)))
+    compiled = yolov8_inputs(output, conf)
+    if compiled is not None:  # one compiled pass (post_kernel)
+        return trusted_detections(*yolov8_best(*compiled))
     scores = probs.max(axis=0)
     keep = np.flatnonzero(scores > conf)
     class_ids = probs[:, keep].argmax(axis=0)
     return _candidates(output[:4].take(keep, axis=1).T, scores.take(keep), class_ids)
+
+
+def yolov8_inputs(output: np.ndarray, conf: float) -> tuple | None:
+    """The leading arguments of :func:`~tecktrack.model.post_kernel.yolov8_best` (and
+    ``yolov8_kept``) for one image's ``(4 + nc, N)`` output: the contiguous float32 output and
+    ``conf`` as float32; ``None`` unless it is a float32 matrix with class rows (the NumPy
+    decoding then runs).
+
+    Examples
+    --------
+    >>> output, conf = yolov8_inputs(np.zeros((6, 3), np.float32), 0.25)
+    >>> output.shape, conf.dtype, yolov8_inputs(np.zeros((4, 3), np.float32), 0.25)
+    ((6, 3), dtype('float32'), None)
+    """
+    if output.ndim != 2 or output.shape[0] <= 4 or output.dtype != np.float32:
+        return None
+    return np.ascontiguousarray(output), np.float32(conf)
 
 
 def decode_yolov5(output: np.ndarray, conf: float) -> Detections:
