@@ -19,9 +19,11 @@
   equal, and the times are printed.
 
 Times are the minimum of ``TECKTRACK_BENCH_CLUSTER_ROUNDS`` rounds (default 3): on a shared
-machine the minimum is the least disturbed run. ``predict`` also reports CPU seconds (user +
-system) of the client and all its child processes (nannies, workers): the engine's cost in
-a form that other people's load disturbs less than wall time.
+machine the minimum is the least disturbed run. The five ``predict`` configurations alternate
+within each round (every pool and cluster started first), so a slow spell of the host falls
+on all of them, not on the one that happened to be timed then. ``predict`` also reports CPU
+seconds (user + system) of the client and all its child processes (nannies, workers): the
+engine's cost in a form that other people's load disturbs less than wall time.
 
 Every run is asserted to give the local run's outputs. Ratios are printed (``-s``) and kept
 in ``extra_info``; say the machine load (``uptime``) beside them.
@@ -101,7 +103,7 @@ def _pool(workers: int):
     with ProcessPoolExecutor(workers,
                              mp_context=multiprocessing.get_context("forkserver")) as pool:
         assert len(set(pool.map(_warm, range(workers)))) == workers
-        _TIMES[f"startup-{workers}"] = time.perf_counter() - start
+        _TIMES[f"startup-pool-{workers}"] = time.perf_counter() - start
         yield pool
 
 
@@ -173,53 +175,75 @@ def _predict(images, name: str, cluster) -> Path:
     return _timed(images, name, run)
 
 
+#: The predict runs of a round: one process, plain process pools, local clusters.
+CONFIGS = ("local", "processes:1", "processes:2", "local:1", "local:2")
+
+
+def _rotated(names: tuple[str, ...], turn: int) -> list[str]:
+    """``names`` starting at position ``turn`` (mod its length): each round of the benchmark
+    begins with another configuration, so none is always the one timed right after a pause
+    or right after the heaviest run.
+
+    >>> _rotated(("a", "b", "c"), 4)
+    ['b', 'c', 'a']
+    """
+    k = turn % len(names)
+    return list(names[k:] + names[:k])
+
+
 @pytest.mark.benchmark(group="cluster-predict")
-@pytest.mark.parametrize("name,workers", [("local", None), ("processes:1", 1),
-                                          ("processes:2", 2), ("local:1", 1), ("local:2", 2)])
-def test_bench_predict(benchmark, images, name, workers):
-    if name.startswith("processes"):
-        _plain_processes(benchmark, images, name, workers)
-        return
-    with _started(workers) as client:
-        out = benchmark.pedantic(_predict, args=(images, name, client), rounds=ROUNDS,
-                                 iterations=1)
-    reference = images[1] / "reference"
-    if name == "local":
-        out.rename(reference)
-        return
-    assert _labels(out) == _labels(reference)
+def test_bench_predict(benchmark, images):
+    """The five configurations alternate within each round (rotated from round to round),
+    with every pool and cluster started before the first timing; each one's best of
+    ``ROUNDS`` goes into the ratios. Timed one after another (all rounds of one, then the
+    next), a host that slowed down between the one-process run and a cluster run moved a
+    goal by 20 %: alternated, a slow spell falls on every configuration of its round."""
+    outputs: dict[str, object] = {}
+    turn = iter(range(ROUNDS + 1))
+    with _pool(1) as pool1, _pool(2) as pool2, _started(1) as one, _started(2) as two:
+        runs = {"local": lambda: _predict(images, "local", None),
+                "processes:1": lambda: _predict_pool(images, "processes:1", pool1),
+                "processes:2": lambda: _predict_pool(images, "processes:2", pool2),
+                "local:1": lambda: _predict(images, "local:1", one),
+                "local:2": lambda: _predict(images, "local:2", two)}
+
+        def one_round() -> None:
+            for name in _rotated(CONFIGS, next(turn)):
+                outputs[name] = runs[name]()
+
+        benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
+    reference = _labels(outputs["local"])
+    assert len(reference) == N_IMAGES
+    for name in ("local:1", "local:2"):
+        assert _labels(outputs[name]) == reference, f"{name} wrote other labels"
+    for name in ("processes:1", "processes:2"):
+        assert outputs[name] == N_IMAGES, f"{name} predicted {outputs[name]} images"
     base = _TIMES["local"]
-    ratio = _TIMES[name] / base
-    benchmark.extra_info["time_ratio_vs_local"] = round(ratio, 3)
-    benchmark.extra_info["startup_s"] = round(_TIMES[f"startup-{workers}"], 2)
-    cpu_ratio = _CPU[name] / _CPU["local"]
-    benchmark.extra_info["cpu_ratio_vs_local"] = round(cpu_ratio, 3)
-    print(f"\npredict {N_IMAGES} images, min of {ROUNDS}: local {base:.2f} s, {name} "
-          f"{_TIMES[name]:.2f} s "
-          f"(+ cluster start-up {_TIMES[f'startup-{workers}']:.1f} s) -> time ratio "
-          f"{ratio:.3f} ({1 / ratio:.2f}x); CPU seconds, all processes: local "
-          f"{_CPU['local']:.1f}, {name} {_CPU[name]:.1f} (ratio {cpu_ratio:.3f}); "
-          f"load {os.getloadavg()}")
-    plain = _TIMES.get(f"processes:{workers}")
-    versus = f"; plain processes:{workers} {plain:.2f} s" if plain else ""
-    detail = f"local {base:.2f} s, {name} {_TIMES[name]:.2f} s{versus}"
+    benchmark.extra_info.update({f"{name}_s": round(_TIMES[name], 3) for name in CONFIGS})
+    benchmark.extra_info.update({f"cpu_{name}_s": round(_CPU[name], 2) for name in CONFIGS})
+    benchmark.extra_info["load_1min"] = round(os.getloadavg()[0], 2)
+    for workers in (1, 2):
+        _report_cluster(benchmark, workers, base)
+
+
+def _report_cluster(benchmark, workers: int, base: float) -> None:
+    """Print ``local:<workers>`` against the one process and the plain pool; record its goal."""
+    name, plain = f"local:{workers}", _TIMES[f"processes:{workers}"]
+    ratio, cpu_ratio = _TIMES[name] / base, _CPU[name] / _CPU["local"]
+    benchmark.extra_info[f"time_ratio_{name}"] = round(ratio, 3)
+    benchmark.extra_info[f"startup_{name}_s"] = round(_TIMES[f"startup-{workers}"], 2)
+    print(f"\npredict {N_IMAGES} images, min of {ROUNDS} alternated rounds: local {base:.2f} s, "
+          f"{name} {_TIMES[name]:.2f} s (+ cluster start-up "
+          f"{_TIMES[f'startup-{workers}']:.1f} s) -> time ratio {ratio:.3f} ({1 / ratio:.2f}x); "
+          f"plain processes:{workers} (no Dask) {plain:.2f} s ({base / plain:.2f}x); CPU "
+          f"seconds, all processes: local {_CPU['local']:.1f}, {name} {_CPU[name]:.1f} "
+          f"(ratio {cpu_ratio:.3f}); load {os.getloadavg()}")
+    detail = (f"local {base:.2f} s, {name} {_TIMES[name]:.2f} s; plain processes:{workers} "
+              f"{plain:.2f} s")
     if workers == 1:
         record("cluster_local1_overhead", ratio, detail)
     else:
         record("cluster_local2_speedup", 1 / ratio, detail)
-
-
-def _plain_processes(benchmark, images, name: str, workers: int) -> None:
-    """The machine's ceiling: the same shards in plain processes, no Dask (after ``local``)."""
-    with _pool(workers) as pool:
-        done = benchmark.pedantic(_predict_pool, args=(images, name, pool), rounds=ROUNDS,
-                                  iterations=1)
-    assert done == N_IMAGES
-    base = _TIMES["local"]
-    benchmark.extra_info["time_ratio_vs_local"] = round(_TIMES[name] / base, 3)
-    print(f"\npredict {N_IMAGES} images, min of {ROUNDS}: local {base:.2f} s, {name} (plain "
-          f"processes, no Dask) {_TIMES[name]:.2f} s -> {base / _TIMES[name]:.2f}x; CPU "
-          f"seconds {_CPU[name]:.1f} (local {_CPU['local']:.1f}); load {os.getloadavg()}")
 
 
 def _synthetic(n: int, seed: int = 0):
