@@ -5,6 +5,7 @@ skip it, count it, name the file, exit 1 at the end; libjpeg's own stderr messag
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -49,6 +50,39 @@ def test_decoder_messages_are_caught_not_printed(folder: Path, capfd) -> None:
     with pytest.raises(FormatError, match="c.jpg: not an image .*Premature end of JPEG"):
         read_image(folder / "images/val/c.jpg")
     assert "Premature" not in capfd.readouterr().err
+
+
+def test_each_decode_says_only_its_own_messages(folder: Path) -> None:
+    """The sink is kept from call to call (one per process): what one image made libjpeg
+    say is gone before the next image is decoded."""
+    bad, good = folder / "images/val/c.jpg", folder / "images/val/a.jpg"
+    said = [decode_image(path)[1] for path in (bad, bad, good, bad)]
+    assert said[0] and said[1] == said[3] == said[0]
+    assert said[0].count("Premature end of JPEG file") == 1
+    assert said[2] == ""
+
+
+def test_a_forked_child_catches_its_own_messages(folder: Path) -> None:
+    """A child forked after the parent made its sink makes its own file (sharing the
+    parent's, the two would write at one shared offset and empty each other's messages)."""
+    import multiprocessing
+
+    bad, good = folder / "images/val/c.jpg", folder / "images/val/a.jpg"
+    assert decode_image(bad)[1]  # the parent's sink exists now
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        said, child_file = pool.apply(_said_and_sink, (str(bad),))
+    assert said.count("Premature end of JPEG file") == 1
+    assert child_file != _said_and_sink(str(good))[1]
+    assert decode_image(good)[1] == ""
+
+
+def _said_and_sink(path: str) -> tuple[str, tuple[int, int]]:
+    """What decoding ``path`` said, and (device, inode) of the file that caught it."""
+    from tecktrack.datasets import images
+
+    said = decode_image(path)[1]
+    info = os.fstat(images._SINK[1])
+    return said, (info.st_dev, info.st_ino)
 
 
 def test_a_partly_decodable_jpeg_warns(tmp_path: Path, capfd) -> None:
