@@ -20,6 +20,7 @@ Examples
 
 from tecktrack.cluster.address import ENV_VAR, ClusterAddress, default_cluster, parse_address
 from tecktrack.cluster.cache import file_key, worker_address, worker_cache
+from tecktrack.cluster.cores import cgroup_cpu_limit, usable_cores
 from tecktrack.cluster.session import (
     DEFAULT_SHARD_SIZE,
     ClusterSession,
@@ -45,6 +46,7 @@ __all__ = [
     "PARTIAL",
     "ClusterAddress",
     "ClusterSession",
+    "cgroup_cpu_limit",
     "check_readable",
     "cluster_session",
     "commit",
@@ -55,6 +57,7 @@ __all__ = [
     "parse_address",
     "shard",
     "start_run",
+    "usable_cores",
     "wants_cluster",
     "worker_address",
     "worker_cache",

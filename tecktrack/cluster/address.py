@@ -10,6 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 
+from tecktrack.cluster.cores import usable_cores
 from tecktrack.errors import ClusterError
 
 __all__ = ["ENV_VAR", "ClusterAddress", "default_cluster", "parse_address"]
@@ -47,7 +48,7 @@ class ClusterAddress:
         >>> ClusterAddress("local", 3).n_local_workers()
         3
         """
-        return self.workers or max(1, os.cpu_count() or 1)
+        return self.workers or usable_cores()
 
 
 def parse_address(text: str) -> ClusterAddress:

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from tecktrack.cluster import usable_cores
 from tecktrack.detections import Detections
 from tecktrack.errors import TeckTrackError
 from tecktrack.inference.capture import VideoPreprocessor
@@ -75,9 +76,7 @@ def pipeline_threads(cpu_count: int | None = None) -> int:
     >>> pipeline_threads(2), pipeline_threads(16), pipeline_threads(1)
     (1, 15, 1)
     """
-    import os
-
-    cores = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
+    cores = cpu_count if cpu_count is not None else usable_cores()
     return max(1, cores - 1)
 
 

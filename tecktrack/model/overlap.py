@@ -17,6 +17,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TypeVar
 
+from tecktrack.cluster import usable_cores
+
 __all__ = ["overlapped", "spare_core"]
 
 Prepared = TypeVar("Prepared")
@@ -35,10 +37,7 @@ def spare_core() -> bool:
     >>> isinstance(spare_core(), bool)
     True
     """
-    try:
-        return len(os.sched_getaffinity(0)) > 1
-    except AttributeError:  # no affinity on this platform (macOS, Windows)
-        return (os.cpu_count() or 1) > 1
+    return usable_cores() > 1
 
 
 def overlapped(count: int, prepare: Callable[[int], Prepared],

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 
+from tecktrack.cluster import usable_cores
 from tecktrack.errors import DatasetError
 from tecktrack.progress import progress
 
@@ -77,7 +78,7 @@ def _init_worker() -> None:
 
 def default_workers(n_items: int) -> int:
     """Worker processes to use: up to 2 (the target machine), 1 for small jobs."""
-    return 1 if n_items < 64 else max(1, min(2, os.cpu_count() or 1))
+    return 1 if n_items < 64 else min(2, usable_cores())
 
 
 def parallel_map(fn: Callable[[T], R], items: Sequence[T], *, workers: int | None = None,

@@ -20,7 +20,6 @@ hard cap) are JSON too. A 500 would mean a bug and says nothing about the server
 from __future__ import annotations
 
 import hmac
-import os
 import re
 import sys
 import threading
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tecktrack.cluster import usable_cores
 from tecktrack.errors import TeckTrackError
 from tecktrack.interface.api.request import (
     LOOPBACK_HOSTS,
@@ -87,7 +87,7 @@ def request_threads(workers: int, cpu_count: int | None = None) -> int:
     >>> request_threads(4, cpu_count=16), request_threads(4, cpu_count=2), request_threads(1, 8)
     (4, 1, 8)
     """
-    cores = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
+    cores = cpu_count if cpu_count is not None else usable_cores()
     return max(1, cores // max(1, workers))
 
 
