@@ -423,7 +423,9 @@ def test_each_run_gets_its_share_of_the_cores(monkeypatch, world):
         raise RuntimeError("stop here")
 
     monkeypatch.setattr(model_module, "load_model", fake_load)
-    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    import tecktrack.interface.api.app as app_module
+
+    monkeypatch.setattr(app_module, "usable_cores", lambda: 16)
     config = ServiceConfig((world["data"],), world["models"], threads=4)
     with pytest.raises(RuntimeError, match="stop here"):
         run_request(RunRequest("x", world["models"] / world["model"]), config)
