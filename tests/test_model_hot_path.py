@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from detections_support import assert_same_bytes
 
 from tecktrack.detections import Detections, cxcywh_to_xyxy
 from tecktrack.model import load_model
@@ -129,13 +130,6 @@ def _old_darknet(outputs: list[np.ndarray], conf: float, size: tuple[int, int]) 
     return Detections(cxcywh_to_xyxy(boxes), rows[keep, 5:].argmax(axis=1), scores[keep])
 
 
-def _same(a: Detections, b: Detections) -> None:
-    check_trusted(a)
-    assert a.xyxy.tobytes() == b.xyxy.tobytes()
-    assert a.scores.tobytes() == b.scores.tobytes()
-    np.testing.assert_array_equal(a.class_ids, b.class_ids)
-
-
 @pytest.mark.parametrize("seed", range(5))
 def test_decoders_give_the_plain_numpy_candidates(seed):
     rng = np.random.default_rng(seed)
@@ -143,14 +137,15 @@ def test_decoders_give_the_plain_numpy_candidates(seed):
                          rng.random((80, 2100), np.float32) ** 8])
     v8[4 + rng.integers(0, 80, 30), rng.integers(0, 2100, 30)] = 0.7  # ties at the max
     for conf in (0.001, 0.25, 0.6, 1.0):
-        _same(decode_yolov8(v8, conf), _old_yolov8(v8, conf))
+        assert_same_bytes(decode_yolov8(v8, conf), _old_yolov8(v8, conf))
     layers = [rng.random((n, 85), np.float32) for n in (300, 1200)]
     for layer in layers:
         layer[:, 5:] *= rng.random((len(layer), 80), np.float32) < 0.01
         layer[rng.integers(0, len(layer), 5), 5 + rng.integers(0, 80, 5)] = np.nan
         layer[rng.integers(0, len(layer), 5), 5:] = np.float32(0.5)  # all classes tie
     for conf in (0.0, 0.25, 0.5, 0.9):
-        _same(decode_darknet(layers, conf, (320, 256)), _old_darknet(layers, conf, (320, 256)))
+        assert_same_bytes(decode_darknet(layers, conf, (320, 256)),
+                          _old_darknet(layers, conf, (320, 256)))
 
 
 def test_compiled_decoders_on_what_breaks_a_hand_written_loop():
@@ -168,9 +163,9 @@ def test_compiled_decoders_on_what_breaks_a_hand_written_loop():
     v8[4 + rng.integers(0, 80, 20), rng.integers(0, 500, 20)] = -np.inf
     v8[4:, :10] = np.float32(0.5)
     for conf in (0.001, float(conf32), 0.0):
-        _same(decode_yolov8(v8, conf), _old_yolov8(v8, conf))
+        assert_same_bytes(decode_yolov8(v8, conf), _old_yolov8(v8, conf))
         transposed = np.asfortranarray(v8)
-        _same(decode_yolov8(transposed, conf), _old_yolov8(v8, conf))
+        assert_same_bytes(decode_yolov8(transposed, conf), _old_yolov8(v8, conf))
         got = decode_yolov8(v8.astype(np.float64), conf)
         want = _old_yolov8(v8.astype(np.float64), conf)
         assert got.xyxy.tobytes() == want.xyxy.tobytes()
@@ -180,7 +175,7 @@ def test_compiled_decoders_on_what_breaks_a_hand_written_loop():
     layer[rng.integers(0, 500, 20), 5 + rng.integers(0, 80, 20)] = np.inf
     layer[:10, 5:] = np.float32(0.5)
     for conf in (0.001, float(conf32)):
-        _same(decode_darknet([layer[:200], layer[200:]], conf, (320, 256)),
+        assert_same_bytes(decode_darknet([layer[:200], layer[200:]], conf, (320, 256)),
               _old_darknet([layer], conf, (320, 256)))
         wide = layer.astype(np.float64)  # not float32: the NumPy decoding
         got, want = decode_darknet([wide[:200], wide[200:]], conf, (320, 256)), \
@@ -253,10 +248,10 @@ def test_the_kept_blob_is_refilled_when_the_geometry_changes():
               for i, size in enumerate([(640, 480), (480, 640), (640, 480), (320, 320),
                                         (1000, 200), (640, 480)])]
     for frame in frames:
-        _same(model.predict(frame), _staged(model, frame))
+        assert_same_bytes(model.predict(frame), _staged(model, frame))
     for batch in (frames[:3], frames[3:], frames[1:2], frames):
         for got, frame in zip(model.predict_batch(batch, batch_size=8), batch, strict=True):
-            _same(got, _staged(model, frame))
+            assert_same_bytes(got, _staged(model, frame))
 
 
 def test_threads_predicting_at_once_do_not_share_a_blob():
@@ -275,7 +270,7 @@ def test_threads_predicting_at_once_do_not_share_a_blob():
                 for k in (0, 1)]
         for k, run in enumerate(runs):
             for got in run.result():
-                _same(got, want[k])
+                assert_same_bytes(got, want[k])
 
 
 @pytest.mark.parametrize("class_offset", [None, 7680.0], ids=["per-class", "ultralytics"])
@@ -327,7 +322,7 @@ def test_predict_in_one_call_is_the_plain_numpy_pipeline(layout, class_offset, m
         assert len(index) > 3
         want = Detections(unmap_boxes(cand.xyxy[index], fit.info, clip=True),
                           cand.class_ids[index], cand.scores[index])
-        _same(got, want)
+        assert_same_bytes(got, want)
 
 
 def test_edge_inputs_of_the_compiled_paths(tmp_path):
@@ -341,7 +336,7 @@ def test_edge_inputs_of_the_compiled_paths(tmp_path):
     full = np.concatenate([rng.random((50, 5), np.float32), rng.random((50, 80), np.float32)],
                           axis=1)
     empty = np.zeros((0, 85), np.float32)
-    _same(decode_darknet([empty, full], 0.25, (320, 320)),
+    assert_same_bytes(decode_darknet([empty, full], 0.25, (320, 320)),
           _old_darknet([full], 0.25, (320, 320)))
     grey = _frame(40, 30, 1)[..., 0].copy()
     got = np.empty((3, 32, 32), np.float32)
@@ -363,7 +358,7 @@ def test_edge_inputs_of_the_compiled_paths(tmp_path):
     core.MAX_KEPT_BYTES = 2 * 3 * 64 * 64 * 4  # room for a batch of 2, not of 3
     try:
         for got_det, want_det in zip(model.predict_batch(frames), want, strict=True):
-            _same(got_det, want_det)
+            assert_same_bytes(got_det, want_det)
         assert (3, 0) not in getattr(model._buffers, "blobs", {})
         assert len(model.predict_batch(frames[:2])) == 2 and (2, 0) in model._buffers.blobs
     finally:

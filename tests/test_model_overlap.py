@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from detections_support import assert_same_bytes
 from model_graphs import conv_yolo_graph
 
 from tecktrack.errors import FormatError
@@ -145,12 +146,6 @@ def _frames() -> list[np.ndarray]:
                        interpolation=cv2.INTER_NEAREST) for size in sizes]
 
 
-def _same(a, b) -> None:
-    assert a.xyxy.tobytes() == b.xyxy.tobytes()
-    assert a.class_ids.tobytes() == b.class_ids.tobytes()
-    assert a.scores.tobytes() == b.scores.tobytes()
-
-
 @pytest.mark.parametrize("batch_size", [1, 3, 8])
 def test_predict_batch_overlapped_is_predict_batch_call_after_call(batch_model, batch_size,
                                                                    monkeypatch):
@@ -177,8 +172,8 @@ def test_predict_batch_overlapped_is_predict_batch_call_after_call(batch_model, 
     assert calls == ([passes] if passes > 1 else [])
     assert sum(len(d) for d in sequential) > 0
     for got, want, frame in zip(overlapping, sequential, frames, strict=True):
-        _same(got, want)
-        _same(got, batch_model.predict(frame))
+        assert_same_bytes(got, want)
+        assert_same_bytes(got, batch_model.predict(frame))
 
 
 def test_the_next_batch_never_writes_the_blob_the_network_is_reading(batch_model,
@@ -202,7 +197,7 @@ def test_the_next_batch_never_writes_the_blob_the_network_is_reading(batch_model
         for _ in range(2):  # the second time the kept blobs are reused
             for got, expected in zip(batch_model.predict_batch(frames, batch_size=2), want,
                                      strict=True):
-                _same(got, expected)
+                assert_same_bytes(got, expected)
     finally:
         batch_model.overlap = core.spare_core()
 
@@ -227,4 +222,4 @@ def test_a_fixed_batch_network_overlaps_frame_by_frame():
     model.conf, model.overlap = 0.01, True
     frames = _frames()
     for got, frame in zip(model.predict_batch(frames), frames, strict=True):
-        _same(got, model.predict(frame))
+        assert_same_bytes(got, model.predict(frame))
