@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tecktrack.cluster import cores as cpus
-from tecktrack.cluster.cores import cgroup_cpu_limit, usable_cores
+from tecktrack.cluster.cores import cgroup_cpu_limit, cgroup_v2_file, usable_cores
 
 
 def _files(tmp_path: Path, v2: str | None, quota: str | None = None,
@@ -38,6 +38,23 @@ def test_cgroup_quota_in_cores(tmp_path: Path, v2, v1, want) -> None:
     quota, period = v1 if v1 else (None, None)
     v2_path, v1_paths = _files(tmp_path, v2, quota, period)
     assert cgroup_cpu_limit(v2_path, v1_paths) == want
+
+
+def test_the_process_own_cgroup_is_read_before_the_root(tmp_path: Path) -> None:
+    """A process in a nested cgroup v2 (a systemd slice, a Slurm job without its own
+    namespace) has its quota in its own folder; a container sees its cgroup at the root."""
+    (tmp_path / "job/step").mkdir(parents=True)
+    (tmp_path / "job/step/cpu.max").write_text("300000 100000\n")
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    membership = tmp_path / "cgroup"
+    membership.write_text("1:cpu:/\n0::/job/step\n")
+    assert cgroup_v2_file(membership, tmp_path) == tmp_path / "job/step/cpu.max"
+    assert cgroup_cpu_limit(cgroup_v2_file(membership, tmp_path), (tmp_path / "none",) * 2) == 3
+    membership.write_text("0::/\n")
+    assert cgroup_v2_file(membership, tmp_path) == tmp_path / "cpu.max"
+    membership.write_text("0::/gone\n")                  # listed but not mounted here
+    assert cgroup_v2_file(membership, tmp_path) == tmp_path / "cpu.max"
+    assert cgroup_v2_file(tmp_path / "no-proc", tmp_path) == tmp_path / "cpu.max"
 
 
 def test_the_smallest_count_wins_and_a_quota_rounds_up(monkeypatch) -> None:

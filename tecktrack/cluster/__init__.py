@@ -20,7 +20,7 @@ Examples
 
 from tecktrack.cluster.address import ENV_VAR, ClusterAddress, default_cluster, parse_address
 from tecktrack.cluster.cache import file_key, worker_address, worker_cache
-from tecktrack.cluster.cores import cgroup_cpu_limit, usable_cores
+from tecktrack.cluster.cores import cgroup_cpu_limit, cgroup_v2_file, usable_cores
 from tecktrack.cluster.session import (
     DEFAULT_SHARD_SIZE,
     ClusterSession,
@@ -47,6 +47,7 @@ __all__ = [
     "ClusterAddress",
     "ClusterSession",
     "cgroup_cpu_limit",
+    "cgroup_v2_file",
     "check_readable",
     "cluster_session",
     "commit",

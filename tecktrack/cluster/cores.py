@@ -19,12 +19,11 @@ import math
 import os
 from pathlib import Path
 
-__all__ = ["cgroup_cpu_limit", "usable_cores"]
+__all__ = ["cgroup_cpu_limit", "cgroup_v2_file", "usable_cores"]
 
-#: cgroup v2's quota file, and cgroup v1's quota and period (microseconds per period).
-_CGROUP_V2 = Path("/sys/fs/cgroup/cpu.max")
-_CGROUP_V1 = (Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
-              Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us"))
+#: Where cgroups are mounted, and cgroup v1's quota and period (microseconds per period).
+_CGROUP_ROOT = Path("/sys/fs/cgroup")
+_CGROUP_V1 = (_CGROUP_ROOT / "cpu" / "cpu.cfs_quota_us", _CGROUP_ROOT / "cpu" / "cpu.cfs_period_us")
 
 
 def usable_cores() -> int:
@@ -47,10 +46,13 @@ def usable_cores() -> int:
     return max(1, cores)
 
 
-def cgroup_cpu_limit(v2: Path = _CGROUP_V2,
+def cgroup_cpu_limit(v2: Path | None = None,
                      v1: tuple[Path, Path] = _CGROUP_V1) -> float | None:
     """The container's CPU quota in cores (``quota / period``), or ``None`` when there is
     none or it cannot be read (no cgroup file, ``max``, ``-1``, anything malformed).
+
+    ``v2`` is cgroup v2's ``cpu.max`` (default: :func:`cgroup_v2_file`); cgroup v1's files
+    are read where it is missing.
 
     Examples
     --------
@@ -61,7 +63,7 @@ def cgroup_cpu_limit(v2: Path = _CGROUP_V2,
     (1.5, None)
     """
     try:
-        quota, period = v2.read_text().split()[:2]
+        quota, period = (v2 or cgroup_v2_file()).read_text().split()[:2]
     except (OSError, ValueError):
         try:
             quota, period = (path.read_text().strip() for path in v1)
@@ -74,3 +76,30 @@ def cgroup_cpu_limit(v2: Path = _CGROUP_V2,
     if quota_us <= 0 or period_us <= 0:  # cgroup v1 writes -1 for no quota
         return None
     return quota_us / period_us
+
+
+def cgroup_v2_file(membership: Path = Path("/proc/self/cgroup"),
+                   root: Path = _CGROUP_ROOT) -> Path:
+    """This process's own cgroup v2 ``cpu.max`` (its ``0::/path`` line in
+    ``/proc/self/cgroup``, under the mount ``root``), else the one at ``root`` itself (a
+    container sees its own cgroup there).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()); (d / "slice").mkdir()
+    >>> _ = (d / "slice/cpu.max").write_text("max")
+    >>> _ = (d / "cgroup").write_text("0::/slice\\n")
+    >>> cgroup_v2_file(d / "cgroup", d).relative_to(d).as_posix()
+    'slice/cpu.max'
+    """
+    try:
+        lines = membership.read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        if line.startswith("0::"):
+            own = root / line[3:].strip().lstrip("/") / "cpu.max"
+            if own.is_file():
+                return own
+    return root / "cpu.max"
