@@ -15,8 +15,8 @@
   process run is what two cores of this machine give at all (two vCPUs may share one
   physical core, which caps any speed-up of CPU-bound work below 2x).
 * ``evaluate`` (COCO summary + P/R table + confusion) on M synthetic images (default 50,000;
-  ``TECKTRACK_BENCH_CLUSTER_EVAL_IMAGES``): one process vs ``local:2``; the reports must be
-  equal, and the times are printed.
+  ``TECKTRACK_BENCH_CLUSTER_EVAL_IMAGES``): one process vs ``local:2``, alternated the same
+  way; the reports must be equal, and the times are printed.
 
 Times are the minimum of ``TECKTRACK_BENCH_CLUSTER_ROUNDS`` rounds (default 3): on a shared
 machine the minimum is the least disturbed run. The five ``predict`` configurations alternate
@@ -66,7 +66,8 @@ ROUNDS = int(os.environ.get("TECKTRACK_BENCH_CLUSTER_ROUNDS", "3"))
 UNIQUE = 250
 _TIMES: dict[str, float] = {}
 _CPU: dict[str, float] = {}
-_REPORTS: dict[str, str] = {}
+#: Every round's wall seconds by configuration (the minimum is in ``_TIMES``).
+_ROUNDS: dict[str, list[float]] = {}
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +163,9 @@ def _timed(images, name: str, run):
     out = tmp / f"{name}-{time.monotonic_ns()}"
     cpu, start = _cpu_seconds(), time.perf_counter()
     result = run(model, files, root, out)
-    _TIMES[name] = min(_TIMES.get(name, float("inf")), time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    _ROUNDS.setdefault(name, []).append(round(seconds, 2))
+    _TIMES[name] = min(_TIMES.get(name, float("inf")), seconds)
     _CPU[name] = min(_CPU.get(name, float("inf")), _cpu_seconds() - cpu)
     return result
 
@@ -221,7 +224,9 @@ def test_bench_predict(benchmark, images):
     base = _TIMES["local"]
     benchmark.extra_info.update({f"{name}_s": round(_TIMES[name], 3) for name in CONFIGS})
     benchmark.extra_info.update({f"cpu_{name}_s": round(_CPU[name], 2) for name in CONFIGS})
+    benchmark.extra_info["rounds_s"] = {name: _ROUNDS[name] for name in CONFIGS}
     benchmark.extra_info["load_1min"] = round(os.getloadavg()[0], 2)
+    print("\nevery round (s): " + "; ".join(f"{name} {_ROUNDS[name]}" for name in CONFIGS))
     for workers in (1, 2):
         _report_cluster(benchmark, workers, base)
 
@@ -287,19 +292,27 @@ def _evaluate_cluster(gt, preds, client) -> str:
 
 
 @pytest.mark.benchmark(group="cluster-evaluate")
-@pytest.mark.parametrize("name", ["local", "local:2"])
-def test_bench_evaluate(benchmark, eval_inputs, name):
-    with _started(None if name == "local" else 2) as client:
-        fn, args = ((_evaluate_local, eval_inputs) if client is None
-                    else (_evaluate_cluster, (*eval_inputs, client)))
-        report = benchmark.pedantic(fn, args=args, rounds=ROUNDS, iterations=1)
-        _TIMES[f"eval-{name}"] = benchmark.stats.stats.min
-    _REPORTS[name] = report
-    if name == "local:2":
-        assert report == _REPORTS["local"]
-        base, mine = _TIMES["eval-local"], _TIMES["eval-local:2"]
-        benchmark.extra_info["time_ratio_vs_local"] = round(mine / base, 3)
-        print(f"\nevaluate {N_EVAL} images, min of {ROUNDS}: local {base:.2f} s, local:2 "
-              f"{mine:.2f} s "
-              f"(+ start-up {_TIMES['startup-2']:.1f} s; {base / mine:.2f}x), reports equal; "
-              f"load {os.getloadavg()}")
+def test_bench_evaluate(benchmark, eval_inputs):
+    """One process and ``local:2`` in turn within each round (rotated, the cluster started
+    first), best of ``ROUNDS`` each; the reports must be equal."""
+    reports: dict[str, str] = {}
+    turn = iter(range(ROUNDS + 1))
+    with _started(2) as client:
+        runs = {"local": lambda: _evaluate_local(*eval_inputs),
+                "local:2": lambda: _evaluate_cluster(*eval_inputs, client)}
+
+        def one_round() -> None:
+            for name in _rotated(tuple(runs), next(turn)):
+                start = time.perf_counter()
+                reports[name] = runs[name]()
+                seconds = time.perf_counter() - start
+                _TIMES[f"eval-{name}"] = min(_TIMES.get(f"eval-{name}", seconds), seconds)
+
+        benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
+    assert reports["local:2"] == reports["local"]
+    base, mine = _TIMES["eval-local"], _TIMES["eval-local:2"]
+    benchmark.extra_info.update(local_s=round(base, 3), local2_s=round(mine, 3),
+                                time_ratio_vs_local=round(mine / base, 3))
+    print(f"\nevaluate {N_EVAL} images, min of {ROUNDS} alternated rounds: local {base:.2f} s, "
+          f"local:2 {mine:.2f} s (+ start-up {_TIMES['startup-2']:.1f} s; {base / mine:.2f}x), "
+          f"reports equal; load {os.getloadavg()}")
