@@ -38,6 +38,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=int, default=None, help="backend thread count")
     parser.add_argument("--save-images", action="store_true",
                         help="also write annotated images to OUT/images")
+    parser.add_argument("--no-overlap", dest="overlap", action="store_false",
+                        help="decode, predict and write one image after the other (default: "
+                             "decode the next image while a helper thread predicts the last "
+                             "one, where the process may use more than one core)")
     add_quiet_option(parser)
     add_cluster_option(parser)  # --cluster, --shard-size (#16)
     parser.set_defaults(func=_predict)
@@ -66,10 +70,14 @@ def _predict(args: argparse.Namespace) -> int:
     model = load_model(args.model, **model_settings(args))
     out = _output_folder(args.out)
     summary = predict_images(model, images, root, out, save_images=args.save_images,
-                             quiet=args.quiet, cluster=cluster, shard_size=args.shard_size)
+                             quiet=args.quiet, cluster=cluster, shard_size=args.shard_size,
+                             overlap=None if args.overlap else False)
     ms = summary["mean_ms_per_image"]
+    overlapped = (f"; {summary['wall_ms_per_image']:.1f} ms/image with decoding overlapped"
+                  if summary["overlap"] else "")
     print(f"{summary['images']} images, {summary['detections']} detections "
-          f"({model.backend_name}, {ms['total']:.1f} ms/image, forward {ms['forward']:.1f} ms)")
+          f"({model.backend_name}, {ms['total']:.1f} ms/image, forward {ms['forward']:.1f} ms"
+          f"{overlapped})")
     if args.device != "cpu":
         print(f"device: {model.device} ({model.backend.provider})")
     for problem in summary["unreadable"]:

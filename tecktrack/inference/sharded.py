@@ -11,6 +11,7 @@ succeeded, then writes ``summary.json`` (as a local run) and ``cluster-manifest.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,7 @@ def predict_sharded(model: Model, images: list[Path], root: Path, out: str | Pat
         A worker cannot read an image path (nothing is written), or the cluster failed.
     """
     out = Path(out)
+    start = time.perf_counter()
     spec = ModelSpec.of(model)
     parts = shard(images, shard_size)
     with staged_run(out) as run:
@@ -94,7 +96,8 @@ def predict_sharded(model: Model, images: list[Path], root: Path, out: str | Pat
     seconds = np.sum([r["seconds"] for r in results], axis=0)
     return write_summary(model, out, sum(r["n_done"] for r in results), per_class,
                          [u for r in results for u in r["unreadable"]],
-                         dict(zip(STAGES, seconds.tolist(), strict=True)))
+                         dict(zip(STAGES, seconds.tolist(), strict=True)),
+                         wall_seconds=time.perf_counter() - start)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,146 @@
+"""``predict_images`` with the next image decoded while the last one is predicted: the same
+files as one image after the other, decoding on the calling thread, errors that come out."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tecktrack.cli import main
+from tecktrack.datasets.images import ImageWarning
+from tecktrack.inference import batch
+from tecktrack.inference.batch import STAGES, predict_images, source_images
+from tecktrack.model import load_model
+from tecktrack.synth import generate_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+#: What says how long a run took and how it was timed (everything else must be equal).
+TIMING = ("mean_ms_per_image", "wall_ms_per_image", "overlap")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """Synthetic scenes in two sub-folders, one file that is not an image, one JPEG cut in
+    half (it decodes, with libjpeg's complaint)."""
+    tmp = tmp_path_factory.mktemp("overlap")
+    data = generate_dataset(tmp / "ds", n_images=9, size=320, seed=5, quiet=True)
+    rendered = sorted((data.parent / "images").rglob("*.jpg"))
+    root = tmp / "images"
+    for i, path in enumerate(rendered):
+        (root / f"part{i % 2}").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, root / f"part{i % 2}" / f"{i:02d}.jpg")
+    (root / "part0" / "03.jpg").write_bytes(b"not a jpeg")
+    whole = (root / "part1" / "05.jpg").read_bytes()
+    (root / "part1" / "05.jpg").write_bytes(whole[:len(whole) // 2])
+    return root
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(REPO / "models" / "demo-n", threads=1)
+
+
+def _tree(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and p.name != "summary.json"}
+
+
+def _run(model, folder: Path, out: Path, overlap: bool) -> dict:
+    with pytest.warns(ImageWarning, match="05.jpg"):
+        return predict_images(model, *source_images(folder), out, save_images=True,
+                              quiet=True, overlap=overlap)
+
+
+def test_the_same_files_and_summary_as_one_image_after_the_other(model, folder, tmp_path):
+    plain = _run(model, folder, tmp_path / "plain", overlap=False)
+    overlapped = _run(model, folder, tmp_path / "overlapped", overlap=True)
+    files = _tree(tmp_path / "plain")
+    assert files == _tree(tmp_path / "overlapped")
+    n_files = len(source_images(folder)[0])
+    assert len([f for f in files if f.startswith("labels/")]) == n_files - 1  # not the bad one
+    assert plain["detections"] > 0 and len(plain["unreadable"]) == 1
+    assert "03.jpg" in plain["unreadable"][0]
+    assert (plain["overlap"], overlapped["overlap"]) == (False, True)
+    for summary in (plain, overlapped):
+        assert set(summary["mean_ms_per_image"]) == {*STAGES, "total"}
+        assert summary["mean_ms_per_image"]["forward"] > 0
+        assert summary["mean_ms_per_image"]["read"] > 0
+        assert summary["wall_ms_per_image"] > 0
+    written = json.loads((tmp_path / "overlapped" / "summary.json").read_text())
+    assert written == overlapped
+    for summary in (plain, overlapped):
+        for key in TIMING:
+            summary.pop(key)
+    assert plain == overlapped
+
+
+def test_decoding_stays_on_the_calling_thread_and_predicting_moves(model, folder, tmp_path,
+                                                                    monkeypatch):
+    """Every image is decoded on the caller's thread (where the stderr capture cannot catch
+    a progress bar); all but the last are predicted on the helper."""
+    reads, predicts = [], []
+    read_image, predict_one = batch.read_image, batch._predict_one
+
+    def spy_read(path):
+        reads.append(threading.get_ident())
+        return read_image(path)
+
+    def spy_predict(*args):
+        predicts.append(threading.get_ident())
+        return predict_one(*args)
+
+    monkeypatch.setattr(batch, "read_image", spy_read)
+    monkeypatch.setattr(batch, "_predict_one", spy_predict)
+    _run(model, folder, tmp_path / "out", overlap=True)
+    me = threading.get_ident()
+    n_files = len(source_images(folder)[0])
+    assert len(reads) == n_files and set(reads) == {me}
+    assert len(predicts) == n_files - 1 and predicts[-1] == me
+    assert me not in predicts[:-1] and len(set(predicts[:-1])) == 1
+
+
+def test_an_error_while_predicting_comes_out_and_the_next_run_works(model, folder, tmp_path,
+                                                                    monkeypatch):
+    calls = []
+    forward = model.forward
+
+    def failing(blob):
+        calls.append(threading.get_ident())
+        if len(calls) == 3:
+            raise RuntimeError("the network broke")
+        return forward(blob)
+
+    monkeypatch.setattr(model, "forward", failing)
+    with pytest.raises(RuntimeError, match="the network broke"):  # before the cut JPEG
+        predict_images(model, *source_images(folder), tmp_path / "a", quiet=True, overlap=True)
+    assert calls[2] != threading.get_ident()   # it broke on the helper thread
+    monkeypatch.setattr(model, "forward", forward)
+    summary = _run(model, folder, tmp_path / "b", overlap=True)
+    assert summary["images"] == len(source_images(folder)[0]) - 1
+
+
+def test_the_cli_turns_it_off(folder, tmp_path, capsys):
+    out = tmp_path / "cli"
+    code = main(["predict", "--quiet", "--model", str(REPO / "models" / "demo-n"),
+                 "--source", str(folder), "--out", str(out), "--no-overlap"])
+    assert code == 1                                            # the unreadable image
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["overlap"] is False
+    assert summary["images"] == len(source_images(folder)[0]) - 1
+    printed = capsys.readouterr()
+    assert "overlapped" not in printed.out and "05.jpg" in printed.err
+
+
+def test_a_run_with_no_readable_image(model, tmp_path):
+    root = tmp_path / "bad"
+    root.mkdir()
+    (root / "x.jpg").write_bytes(b"nope")
+    summary = predict_images(model, *source_images(root), tmp_path / "out", quiet=True,
+                             overlap=True)
+    assert summary["images"] == 0 and len(summary["unreadable"]) == 1
+    assert not np.isnan(summary["wall_ms_per_image"])
