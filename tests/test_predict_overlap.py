@@ -1,5 +1,6 @@
 """``predict_images`` with the next image decoded while the last one is predicted: the same
-files as one image after the other, decoding on the calling thread, errors that come out."""
+files as one image after the other, decoding on the calling thread, errors that come out;
+``tecktrack val`` the same way round (decoding on the helper): the same scores."""
 
 from __future__ import annotations
 
@@ -144,3 +145,54 @@ def test_a_run_with_no_readable_image(model, tmp_path):
                              overlap=True)
     assert summary["images"] == 0 and len(summary["unreadable"]) == 1
     assert not np.isnan(summary["wall_ms_per_image"])
+
+
+# -- tecktrack val ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def val_yaml(tmp_path_factory) -> Path:
+    """A synthetic dataset whose val split is a list file: eight images, one listed twice,
+    one that is not an image."""
+    tmp = tmp_path_factory.mktemp("val")
+    data = generate_dataset(tmp / "ds", n_images=12, size=320, seed=5, quiet=True)
+    root = data.parent
+    train = sorted((root / "images" / "train").glob("*.jpg"))
+    broken = root / "images" / "train" / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    listed = [*train[:4], train[1], broken, *train[4:]]
+    (root / "val.txt").write_text("".join(f"./{p.relative_to(root).as_posix()}\n"
+                                          for p in listed))
+    text = data.read_text().replace("val: images/val", "val: val.txt")
+    (root / "listed.yaml").write_text(text)
+    return root / "listed.yaml"
+
+
+def test_val_gives_the_same_scores_with_and_without_the_overlap(model, val_yaml,
+                                                                monkeypatch):
+    from tecktrack.inference import validation
+
+    reads = []
+    imread = validation.cv2.imread
+
+    def spy(path, flags):
+        reads.append((Path(path).name, threading.get_ident()))
+        return imread(path, flags)
+
+    monkeypatch.setattr(validation.cv2, "imread", spy)
+    results = {}
+    for overlap in (False, True):
+        monkeypatch.setattr(model, "overlap", overlap)
+        reads.clear()
+        results[overlap] = validation.validate(model, val_yaml, quiet=True)
+        names = [name for name, _ in reads]
+        assert len(names) == len(set(names)) == 9          # the twice-listed image once
+        threads = {ident for _, ident in reads[1:]}
+        assert (threading.get_ident() in threads) is not overlap  # read on the helper
+    plain, overlapped = results[False], results[True]
+    assert plain.summary == overlapped.summary and plain.summary["map50"] >= 0
+    assert list(plain.preds) == list(overlapped.preds) and len(plain.preds) == 8
+    assert sum(len(det) for det in plain.preds.values()) > 0
+    for key, det in plain.preds.items():
+        assert det.xyxy.tobytes() == overlapped.preds[key].xyxy.tobytes()
+        assert det.scores.tobytes() == overlapped.preds[key].scores.tobytes()
+    assert plain.skipped == overlapped.skipped and "broken.jpg" in plain.skipped[0]
+    assert plain.background == overlapped.background

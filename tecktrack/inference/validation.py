@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pandas as pd
 
 from tecktrack.datasets import Dataset
@@ -21,6 +22,7 @@ from tecktrack.datasets.class_names import compare_class_names
 from tecktrack.detections import Detections
 from tecktrack.errors import EvaluationError
 from tecktrack.model import Model
+from tecktrack.model.overlap import overlapped
 from tecktrack.progress import progress
 
 __all__ = ["CONVENTIONS", "VAL_CONF", "VAL_IOU", "ValResult", "validate"]
@@ -74,25 +76,53 @@ def _ground_truth(dataset: Dataset, item) -> Detections:
 
 def _predict_split(model: Model, dataset: Dataset, split: str, quiet: bool
                    ) -> tuple[dict, dict, list[str], int]:
-    gt, preds, skipped, background = {}, {}, [], 0
+    """Ground truth and predictions of every image of ``split`` (each path once), the images
+    that cannot be decoded, and how many have no label file (background).
+
+    With :attr:`Model.overlap` the next image is decoded and the last one's labels read on a
+    helper thread while the network runs (:func:`~tecktrack.model.overlap.overlapped`); the
+    same results in the same order.
+    """
     items = dataset.items(split)
     if not items:
         raise EvaluationError(f"split {split!r} has no images", dataset.root)
-    seen = set()
-    for item in progress(items, total=len(items), desc=f"val {split}", quiet=quiet,
-                         unit="img"):
+    first: dict[str, object] = {}
+    for item in items:  # an image listed twice is predicted and scored once
+        first.setdefault(str(item.image_path), item)
+    unique = list(first.values())
+    ticks = iter(progress(unique, total=len(unique), desc=f"val {split}", quiet=quiet,
+                          unit="img"))
+    gt: dict[str, Detections] = {}
+    preds: dict[str, Detections] = {}
+    skipped: list[str] = []
+    background = [0]
+
+    def read(k: int) -> np.ndarray | None:
+        return cv2.imread(str(unique[k].image_path), cv2.IMREAD_COLOR)
+
+    def detect(frame: np.ndarray | None) -> Detections | None:
+        next(ticks)  # the progress bar advances on the calling thread
+        return None if frame is None else model.predict(frame)
+
+    def keep(k: int, frame: np.ndarray | None, det: Detections | None) -> None:
+        item = unique[k]
         key = str(item.image_path)
-        if key in seen:
-            continue
-        seen.add(key)
-        frame = cv2.imread(key, cv2.IMREAD_COLOR)
-        if frame is None:
+        if det is None:
             skipped.append(f"{key}: cannot decode image")
-            continue
-        background += not item.label_path.exists()
+            return
+        background[0] += not item.label_path.exists()
         gt[key] = _ground_truth(dataset, item)
-        preds[key] = model.predict(frame)
-    return gt, preds, skipped, background
+        preds[key] = det
+
+    if model.overlap:
+        overlapped(len(unique), read, detect, keep)
+    else:
+        for k in range(len(unique)):
+            frame = read(k)
+            keep(k, frame, detect(frame))
+    for _ in ticks:  # ends (and clears) the bar
+        pass
+    return gt, preds, skipped, background[0]
 
 
 def _drop_inverted(preds: dict[str, Detections]) -> tuple[dict[str, Detections], int]:
