@@ -156,7 +156,8 @@ def val_yaml(tmp_path_factory) -> Path:
     data = generate_dataset(tmp / "ds", n_images=12, size=320, seed=5, quiet=True)
     root = data.parent
     train = sorted((root / "images" / "train").glob("*.jpg"))
-    broken = root / "images" / "train" / "broken.jpg"
+    broken = root / "images" / "extra" / "broken.jpg"  # outside the train folder
+    broken.parent.mkdir()
     broken.write_bytes(b"not a jpeg")
     listed = [*train[:4], train[1], broken, *train[4:]]
     (root / "val.txt").write_text("".join(f"./{p.relative_to(root).as_posix()}\n"
@@ -196,3 +197,41 @@ def test_val_gives_the_same_scores_with_and_without_the_overlap(model, val_yaml,
         assert det.scores.tobytes() == overlapped.preds[key].scores.tobytes()
     assert plain.skipped == overlapped.skipped and "broken.jpg" in plain.skipped[0]
     assert plain.background == overlapped.background
+
+
+# -- the notebooks' predict_split -----------------------------------------------------------
+def test_predict_split_gives_the_same_predictions_with_and_without_the_overlap(
+        model, val_yaml, monkeypatch):
+    from tecktrack.datasets import Dataset
+    from tecktrack.lab import predictions
+
+    dataset = Dataset.from_yaml(val_yaml)
+    split = "train"                                 # image folders: every file an image
+    reads, detects = [], []
+    read_image, predict = predictions.read_image, model.predict
+
+    def spy_read(path):
+        reads.append(threading.get_ident())
+        return read_image(path)
+
+    def spy_predict(frame):
+        detects.append(threading.get_ident())
+        return predict(frame)
+
+    monkeypatch.setattr(predictions, "read_image", spy_read)
+    monkeypatch.setattr(model, "predict", spy_predict)
+    runs = {}
+    for overlap in (False, True):
+        monkeypatch.setattr(model, "overlap", overlap)
+        reads.clear()
+        detects.clear()
+        runs[overlap] = predictions.predict_split(model, dataset, split)
+        me = threading.get_ident()
+        assert set(reads) == {me}                    # decoding: always the calling thread
+        assert (me in detects[:-1]) is not overlap   # predicting: the helper, when overlapped
+    plain, overlapped = runs[False], runs[True]
+    assert plain.sizes == overlapped.sizes and len(plain.sizes) == 8
+    assert list(plain.preds) == list(overlapped.preds)
+    for stem, det in plain.preds.items():
+        assert det.xyxy.tobytes() == overlapped.preds[stem].xyxy.tobytes()
+        assert det.scores.tobytes() == overlapped.preds[stem].scores.tobytes()
