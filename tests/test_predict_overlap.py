@@ -204,11 +204,12 @@ def test_predict_split_gives_the_same_predictions_with_and_without_the_overlap(
         model, val_yaml, monkeypatch):
     from tecktrack.datasets import Dataset
     from tecktrack.lab import predictions
+    from tecktrack.model import image_files
 
     dataset = Dataset.from_yaml(val_yaml)
     split = "train"                                 # image folders: every file an image
     reads, detects = [], []
-    read_image, predict = predictions.read_image, model.predict
+    read_image, predict = image_files.read_image, model.predict
 
     def spy_read(path):
         reads.append(threading.get_ident())
@@ -218,7 +219,7 @@ def test_predict_split_gives_the_same_predictions_with_and_without_the_overlap(
         detects.append(threading.get_ident())
         return predict(frame)
 
-    monkeypatch.setattr(predictions, "read_image", spy_read)
+    monkeypatch.setattr(image_files, "read_image", spy_read)
     monkeypatch.setattr(model, "predict", spy_predict)
     runs = {}
     for overlap in (False, True):
@@ -235,3 +236,16 @@ def test_predict_split_gives_the_same_predictions_with_and_without_the_overlap(
     for stem, det in plain.preds.items():
         assert det.xyxy.tobytes() == overlapped.preds[stem].xyxy.tobytes()
         assert det.scores.tobytes() == overlapped.preds[stem].scores.tobytes()
+
+
+def test_detector_driven_cleaning_scores_the_same_either_way(model, val_yaml, monkeypatch):
+    """``score_images`` (``tecktrack clean``) through the same file loop."""
+    from tecktrack.cleaning.plan import score_images
+
+    images = sorted((val_yaml.parent / "images" / "train").glob("*.jpg"))
+    scores = {}
+    for overlap in (False, True):
+        monkeypatch.setattr(model, "overlap", overlap)
+        scores[overlap] = score_images(model, images, quiet=True)
+    assert scores[False].tobytes() == scores[True].tobytes()
+    assert (scores[True] > 0).any() and len(scores[True]) == 8

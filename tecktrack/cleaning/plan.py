@@ -23,7 +23,6 @@ import pandas as pd
 
 from tecktrack.errors import DatasetError
 from tecktrack.model.protocol import Detector
-from tecktrack.progress import progress
 
 __all__ = ["FolderLayout", "classify_images", "folder_layout", "misfiled_scores",
            "outcome_counts", "score_images"]
@@ -85,7 +84,7 @@ def score_images(detector: Detector, images: list[Path] | tuple[Path, ...], *,
     DatasetError
         An unreadable image, or a ``class_name`` the detector does not know.
     """
-    from tecktrack.datasets.images import read_image
+    from tecktrack.model.image_files import detect_files
 
     class_id = None
     if class_name is not None:
@@ -94,9 +93,8 @@ def score_images(detector: Detector, images: list[Path] | tuple[Path, ...], *,
                                f"{', '.join(detector.names)}")
         class_id = detector.names.index(class_name)
     scores = np.zeros(len(images), np.float64)
-    for i, image in enumerate(progress(images, total=len(images), desc="detecting",
-                                       quiet=quiet, unit="img")):
-        det = detector.predict(read_image(image))
+    dets, _ = detect_files(detector, images, desc="detecting", quiet=quiet)
+    for i, det in enumerate(dets):
         keep = np.ones(len(det), bool) if class_id is None else det.class_ids == class_id
         if keep.any():
             scores[i] = float(det.scores[keep].max())

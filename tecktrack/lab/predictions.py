@@ -31,10 +31,8 @@ from tecktrack.datasets.images import read_image
 from tecktrack.detections import Detections
 from tecktrack.draw import draw_detections
 from tecktrack.errors import DatasetError
-from tecktrack.model.core import Model
-from tecktrack.model.overlap import overlapped
+from tecktrack.model.image_files import detect_files
 from tecktrack.model.protocol import Detector
-from tecktrack.progress import progress
 
 __all__ = ["SplitPredictions", "annotated",
            "ground_truth", "predict_split", "sample_items", "side_by_side"]
@@ -200,40 +198,10 @@ def predict_split(model: Detector, data: str | Path | Dataset, split: str = "val
                                      cluster=cluster, shard_size=shard_size, quiet=quiet)
         preds = {item.stem: d for item, d in zip(items, dets, strict=True)}
         return SplitPredictions(items, sizes, gt, preds, list(dataset.names))
-    preds, sizes = _predict_items(model, items, split, quiet)
+    dets, sizes = detect_files(model, [item.image_path for item in items],
+                               desc=f"predict {split}", quiet=quiet)
+    preds = {item.stem: det for item, det in zip(items, dets, strict=True)}
     return SplitPredictions(items, sizes, gt, preds, list(dataset.names))
-
-
-def _predict_items(model: Detector, items: list[DatasetItem], split: str, quiet: bool
-                   ) -> tuple[dict[str, Detections], list[tuple[int, int]]]:
-    """Predictions by stem and ``(width, height)`` of each item's image, in order.
-
-    A :class:`~tecktrack.model.Model` with :attr:`~tecktrack.model.Model.overlap` predicts
-    on a helper thread while the next image is decoded on this one (where
-    :func:`~tecktrack.datasets.images.read_image` catches libjpeg's messages without
-    catching the progress bar); other detectors run one image after the other.
-    """
-    files = iter(progress(items, total=len(items), desc=f"predict {split}", quiet=quiet,
-                          unit="img"))
-    preds: dict[str, Detections] = {}
-    sizes: list[tuple[int, int]] = []
-
-    def read(_: int) -> np.ndarray:
-        frame = read_image(next(files).image_path)
-        sizes.append((frame.shape[1], frame.shape[0]))
-        return frame
-
-    def detect(k: int, _: int, frame: np.ndarray) -> None:
-        preds[items[k].stem] = model.predict(frame)
-
-    if isinstance(model, Model) and model.overlap:
-        overlapped(len(items), lambda k: k, read, detect)
-    else:
-        for k in range(len(items)):
-            detect(k, k, read(k))
-    for _ in files:  # ends (and clears) the bar
-        pass
-    return preds, sizes
 
 
 def annotated(detector: Detector, image: str | Path, names: Sequence[str],
