@@ -204,3 +204,21 @@ def test_evaluate_refuses_an_existing_json_before_the_long_work(tmp_path, capsys
     captured = capsys.readouterr()
     assert "pass --force" in captured.err and "Average Precision" not in captured.out
     assert out.read_text() == "keep"
+
+
+@pytest.mark.parametrize("seed", [0, 3])                # 3 has tied scores
+def test_one_matching_gives_evaluate_and_the_resamples_exactly(seed: int) -> None:
+    """``bootstrap_intervals`` matches once for the point estimate and the resamples: the
+    same numbers as ``evaluate`` and as ``resampled_metrics`` (each matching on its own)."""
+    data = make_dataset(seed)
+    counts = resample_counts(len(data["gt"]), 30, seed)
+    b = bootstrap_intervals(data["gt"], data["preds"], counts=counts, quiet=True, **_kw(data))
+    ev = evaluate(data["gt"], data["preds"], **_kw(data))
+    assert b.evaluation.summary == ev.summary
+    assert b.evaluation.per_class.equals(ev.per_class)
+    np.testing.assert_array_equal(b.evaluation.precision, ev.precision)
+    alone = resampled_metrics(data["gt"], data["preds"], counts, **_kw(data))
+    np.testing.assert_array_equal(b.samples.summary, alone.summary)
+    np.testing.assert_array_equal(b.samples.class_ap, alone.class_ap)
+    with pytest.raises(EvaluationError, match="counts"):
+        bootstrap_intervals(data["gt"], data["preds"], counts=counts[:, 1:], **_kw(data))

@@ -33,7 +33,13 @@ from tecktrack.detections import Detections
 from tecktrack.errors import EvaluationError
 from tecktrack.metrics._inputs import ExactBoxes, FlatInputs, Names, flatten
 from tecktrack.metrics.accumulate import COCO_RECALL_THRESHOLDS, class_order
-from tecktrack.metrics.coco import COCO_IOU_THRESHOLDS, SUMMARY_KEYS, Evaluation, evaluate
+from tecktrack.metrics.coco import (
+    COCO_IOU_THRESHOLDS,
+    SUMMARY_KEYS,
+    Evaluation,
+    class_counts,
+    evaluation_from_match,
+)
 from tecktrack.metrics.matching import AREA_RANGES, MatchResult, match
 from tecktrack.progress import progress
 
@@ -302,13 +308,25 @@ def resampled_metrics(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable
     [1.0, 0.0, 0.505]
     """
     flat = flatten(gt, preds, names=names, areas=areas, iscrowd=iscrowd, exact=exact)
-    counts = np.asarray(counts)
-    if counts.ndim != 2 or counts.shape[1] != len(flat.image_keys) or (counts < 0).any():
-        raise EvaluationError(f"counts must be (resamples, {len(flat.image_keys)}) non-negative "
-                              f"ints, got shape {counts.shape}")
-    m = match(flat, [float(t) for t in iou_thresholds], tuple(AREA_RANGES.values()),
-              max_det=int(max_dets[-1]))
+    counts = _checked_counts(counts, len(flat.image_keys))
+    m = _matched(flat, iou_thresholds, max_dets)
     return _resampled(flat, m, counts, iou_thresholds, max_dets, quiet, max(1, int(workers)))
+
+
+def _checked_counts(counts: np.ndarray, n_images: int) -> np.ndarray:
+    """``counts`` as an array, if it is ``(resamples, n_images)`` non-negative."""
+    counts = np.asarray(counts)
+    if counts.ndim != 2 or counts.shape[1] != n_images or (counts < 0).any():
+        raise EvaluationError(f"counts must be (resamples, {n_images}) non-negative "
+                              f"ints, got shape {counts.shape}")
+    return counts
+
+
+def _matched(flat: FlatInputs, iou_thresholds: Sequence[float],
+             max_dets: Sequence[int]) -> MatchResult:
+    """The one COCO matching a bootstrap needs (what ``evaluate`` computes)."""
+    return match(flat, [float(t) for t in iou_thresholds], tuple(AREA_RANGES.values()),
+                 max_det=int(max_dets[-1]))
 
 
 def percentile_interval(samples: np.ndarray, confidence: float = 0.95) -> np.ndarray:
@@ -440,11 +458,16 @@ def bootstrap_intervals(gt: Mapping[Hashable, Detections], preds: Mapping[Hashab
     if not 0.0 < confidence < 1.0:
         raise EvaluationError(f"confidence must be in (0, 1), got {confidence}")
     flat = flatten(gt, preds, names=names, areas=areas, iscrowd=iscrowd, exact=exact)
+    n_images = len(flat.image_keys)
     if counts is None:
-        counts = resample_counts(len(flat.image_keys), n_resamples, seed)
+        counts = resample_counts(n_images, n_resamples, seed)
     else:
-        seed = None
-    ev = evaluate(gt, preds, names=names, areas=areas, iscrowd=iscrowd, exact=exact)
-    samples = resampled_metrics(gt, preds, counts, names=names, areas=areas, iscrowd=iscrowd,
-                                quiet=quiet, workers=workers, exact=exact)
+        counts, seed = _checked_counts(counts, n_images), None
+    thresholds, max_dets = COCO_IOU_THRESHOLDS, (1, 10, 100)
+    m = _matched(flat, thresholds, max_dets)  # once: the point estimate and the resamples
+    instances, images = class_counts(flat)
+    ev = evaluation_from_match(m, class_ids=flat.class_ids, names=flat.names,
+                               instances=instances, images=images, n_images=n_images,
+                               iou_thresholds=thresholds, max_dets=max_dets)
+    samples = _resampled(flat, m, counts, thresholds, max_dets, quiet, max(1, int(workers)))
     return Bootstrap(evaluation=ev, samples=samples, confidence=float(confidence), seed=seed)
