@@ -61,3 +61,24 @@ def test_stream_send_refuses_other_schemes(clip, capsys):
 def test_serve_refuses_a_missing_data_root(tmp_path, capsys):
     assert main(["serve", "--port", "0", "--data-root", str(tmp_path / "nope")]) == 2
     assert "--data-root folder(s) not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("given,recorded", [(None, 10), ("0", None), ("19", 19)])
+def test_infer_helper_nice_reaches_the_run(clip, repo_root, tmp_path, capsys, given,
+                                           recorded):
+    """``--helper-nice`` (default the service's 10; 0 leaves the helper threads as they are),
+    written to the run's config.json."""
+    model = demo_or_tiny_model(repo_root, tmp_path)
+    extra = [] if given is None else ["--helper-nice", given]
+    assert main(["infer", str(clip), "--model", str(model), "--drop-rate", "6",
+                 "--runs-dir", str(tmp_path / "runs"), "--quiet", *extra]) == 0
+    run_dir = json.loads(capsys.readouterr().out)["run_dir"]
+    with open(f"{run_dir}/config.json", encoding="utf-8") as handle:
+        assert json.load(handle)["helper_nice"] == recorded
+
+
+def test_infer_refuses_a_helper_nice_out_of_range(clip, repo_root, tmp_path, capsys):
+    model = demo_or_tiny_model(repo_root, tmp_path)
+    assert main(["infer", str(clip), "--model", str(model), "--helper-nice", "25",
+                 "--runs-dir", str(tmp_path / "runs"), "--quiet"]) == 2
+    assert "helper_nice must be an integer in 0..19, got 25" in capsys.readouterr().err

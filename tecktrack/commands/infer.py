@@ -33,6 +33,11 @@ def add_run_options(parser: argparse.ArgumentParser, *, conf: float = 0.25) -> N
                              "reader and saver threads)")
     parser.add_argument("--runs-dir", default=None, metavar="DIR",
                         help="parent of the run folder (default results/runs)")
+    parser.add_argument("--helper-nice", type=int, default=None, metavar="N",
+                        help="nice value added to the reader and saver threads, 0-19 "
+                             "(default: the service's HELPER_NICE, 10: they wait for the free "
+                             "core instead of preempting the network; 0 leaves them as they "
+                             "are, for a machine whose other programs keep every core busy)")
     parser.add_argument("--tracker", default=None, metavar="YAML",
                         help="ByteTrack settings (an Ultralytics-style bytetrack.yaml; "
                              "default: its defaults)")
@@ -60,6 +65,7 @@ def run_pipeline(args: argparse.Namespace, track: bool) -> int:
     """Build the model and service from ``args`` and run SOURCE; print the metrics JSON."""
     import json
 
+    from tecktrack.inference.cores import HELPER_NICE
     from tecktrack.inference.service import InferenceService, pipeline_threads
     from tecktrack.inference.track_stage import tracker_config
     from tecktrack.model import load_model
@@ -73,7 +79,9 @@ def run_pipeline(args: argparse.Namespace, track: bool) -> int:
         print(f"device: {model.device} ({model.backend.provider})", file=sys.stderr)
     service = InferenceService(model, drop_rate=args.drop_rate, save_frames=args.save_frames,
                                timeout=args.timeout, runs_dir=args.runs_dir, keep_frames=False,
-                               quiet=args.quiet, max_run_s=args.max_run_s, track=tracking)
+                               quiet=args.quiet, max_run_s=args.max_run_s, track=tracking,
+                               helper_nice=HELPER_NICE if args.helper_nice is None
+                               else args.helper_nice or None)
     result = service.run_inference(args.source)
     print(json.dumps({"run_dir": str(result.run_dir), "metrics": result.metrics}, indent=2))
     unreadable = result.metrics.get("unreadable_images", [])

@@ -417,6 +417,7 @@ class InferenceService:
             "save_frames": self.save_frames,
             "timeout": self.timeout,
             "max_run_s": self.max_run_s,
+            "helper_nice": self.helper_nice,
             "tecktrack_version": __version__,
         } | ({} if self._tracking is None else {"tracker": self._tracking.config.to_dict()})
 
