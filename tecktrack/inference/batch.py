@@ -181,33 +181,9 @@ def predict_loop(model: Model, images: Iterable[Path], root: Path, out: Path,
     predicts image ``k`` and writes its files (:func:`~tecktrack.model.overlap.overlapped`
     with the decoding as the in-order step). The decoding stays on the calling thread
     because :func:`~tecktrack.datasets.images.decode_image` points the process's stderr at
-    its sink meanwhile: there it never catches a progress bar's line. ``images`` must then
-    have a length (a list, or a progress bar over one).
+    its sink meanwhile: there it never catches a progress bar's line. ``images`` must have a
+    length (a list, or a progress bar over one).
     """
-    if overlap:
-        return _overlapped_loop(model, images, root, out, save_images, clock, per_class)
-    unreadable: list[str] = []
-    n_done = 0
-    for image in images:
-        rel = image.relative_to(root)
-        try:
-            frame = read_image(image)
-        except FormatError as exc:
-            unreadable.append(str(exc))
-            continue
-        finally:
-            clock.lap("read")
-        det = _predict_one(model, frame, out / "labels" / rel.with_suffix(".txt"),
-                           out / "images" / rel if save_images else None, clock)
-        n_done += 1
-        per_class.update(model.names[c] for c in det.class_ids.tolist())
-    return n_done, unreadable
-
-
-def _overlapped_loop(model: Model, images: Iterable[Path], root: Path, out: Path,
-                     save_images: bool, clock: Clock, per_class: Counter
-                     ) -> tuple[int, list[str]]:
-    """:func:`predict_loop` with the next image decoded while the last one is predicted."""
     files = iter(images)
     unreadable: list[str] = []
     done = [0]
@@ -236,7 +212,9 @@ def _overlapped_loop(model: Model, images: Iterable[Path], root: Path, out: Path
         done[0] += 1
         per_class.update(model.names[c] for c in det.class_ids.tolist())
 
-    overlapped(len(images), lambda k: k, read, finish)
+    overlapped(len(images), lambda k: k, read, finish, overlap=overlap)
+    for _ in files:  # ends (and clears) a progress bar
+        pass
     return done[0], unreadable
 
 

@@ -90,8 +90,7 @@ def _predict_split(model: Model, dataset: Dataset, split: str, quiet: bool
     for item in items:  # an image listed twice is predicted and scored once
         first.setdefault(str(item.image_path), item)
     unique = list(first.values())
-    ticks = iter(progress(unique, total=len(unique), desc=f"val {split}", quiet=quiet,
-                          unit="img"))
+    bar = progress(None, total=len(unique), desc=f"val {split}", quiet=quiet, unit="img")
     gt: dict[str, Detections] = {}
     preds: dict[str, Detections] = {}
     skipped: list[str] = []
@@ -101,7 +100,7 @@ def _predict_split(model: Model, dataset: Dataset, split: str, quiet: bool
         return cv2.imread(str(unique[k].image_path), cv2.IMREAD_COLOR)
 
     def detect(frame: np.ndarray | None) -> Detections | None:
-        next(ticks)  # the progress bar advances on the calling thread
+        bar.update(1)  # the progress bar advances on the calling thread
         return None if frame is None else model.predict(frame)
 
     def keep(k: int, frame: np.ndarray | None, det: Detections | None) -> None:
@@ -114,14 +113,8 @@ def _predict_split(model: Model, dataset: Dataset, split: str, quiet: bool
         gt[key] = _ground_truth(dataset, item)
         preds[key] = det
 
-    if model.overlap:
-        overlapped(len(unique), read, detect, keep)
-    else:
-        for k in range(len(unique)):
-            frame = read(k)
-            keep(k, frame, detect(frame))
-    for _ in ticks:  # ends (and clears) the bar
-        pass
+    overlapped(len(unique), read, detect, keep, overlap=model.overlap)
+    bar.close()
     return gt, preds, skipped, background[0]
 
 

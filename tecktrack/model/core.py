@@ -479,11 +479,5 @@ class Model:
         def forward(prepared: tuple) -> list[np.ndarray]:
             return self.forward(prepared[0])
 
-        if self.overlap and len(batches) > 1:
-            done = overlapped(len(batches), prepare, forward, finish)
-        else:
-            done = []
-            for k in range(len(batches)):
-                prepared = prepare(k)
-                done.append(finish(k, prepared, forward(prepared)))
+        done = overlapped(len(batches), prepare, forward, finish, overlap=self.overlap)
         return [det for batch in done for det in batch]

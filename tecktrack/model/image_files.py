@@ -46,23 +46,20 @@ def detect_files(detector: Detector, paths: Sequence[str | Path], *, desc: str =
     >>> len(dets), sizes
     (2, [(6, 4), (6, 4)])
     """
-    files = iter(progress(paths, total=len(paths), desc=desc, quiet=quiet, unit="img"))
+    bar = progress(None, total=len(paths), desc=desc, quiet=quiet, unit="img")
     dets: list[Detections | None] = [None] * len(paths)
     sizes: list[tuple[int, int]] = []
 
-    def read(_: int) -> np.ndarray:
-        frame = read_image(next(files))
+    def read(k: int) -> np.ndarray:
+        bar.update(1)
+        frame = read_image(paths[k])
         sizes.append((frame.shape[1], frame.shape[0]))
         return frame
 
     def detect(k: int, _: int, frame: np.ndarray) -> None:
         dets[k] = detector.predict(frame)
 
-    if isinstance(detector, Model) and detector.overlap:
-        overlapped(len(paths), lambda k: k, read, detect)
-    else:
-        for k in range(len(paths)):
-            detect(k, k, read(k))
-    for _ in files:  # ends (and clears) the bar
-        pass
+    overlapped(len(paths), lambda k: k, read, detect,
+               overlap=isinstance(detector, Model) and detector.overlap)
+    bar.close()
     return dets, sizes

@@ -42,7 +42,8 @@ def spare_core() -> bool:
 
 def overlapped(count: int, prepare: Callable[[int], Prepared],
                forward: Callable[[Prepared], Outputs],
-               finish: Callable[[int, Prepared, Outputs], Result]) -> list[Result]:
+               finish: Callable[[int, Prepared, Outputs], Result], *,
+               overlap: bool = True) -> list[Result]:
     """``[finish(k, p, forward(p)) for p = prepare(k)]``, with ``prepare(k + 1)`` and
     ``finish(k - 1, ...)`` running on a helper thread while ``forward(k)`` runs.
 
@@ -51,7 +52,8 @@ def overlapped(count: int, prepare: Callable[[int], Prepared],
     memory (alternate two buffers: ``k % 2``); ``prepare(k + 2)`` starts only after
     ``forward(k)`` has returned. An exception from any of the three propagates once the
     helper's running step has ended. Each calling thread has its own helper thread, kept
-    from call to call.
+    from call to call. With ``overlap=False``, or for a single call, every step runs on the
+    calling thread, one after the other (the same results).
 
     Parameters
     ----------
@@ -63,6 +65,8 @@ def overlapped(count: int, prepare: Callable[[int], Prepared],
         ``forward(prepared)``: the outputs of a call.
     finish : callable
         ``finish(k, prepared, outputs)``: the result of call ``k``.
+    overlap : bool
+        Use the helper thread (callers pass their own setting, e.g. ``Model.overlap``).
 
     Returns
     -------
@@ -74,8 +78,8 @@ def overlapped(count: int, prepare: Callable[[int], Prepared],
     >>> overlapped(3, lambda k: k * 10, lambda x: x + 1, lambda k, p, out: (k, out))
     [(0, 1), (1, 11), (2, 21)]
     """
-    if count <= 0:
-        return []
+    if not overlap or count <= 1:
+        return [finish(k, p, forward(p)) for k, p in ((k, prepare(k)) for k in range(count))]
     results: list = [None] * count
     helper = _helper()
     prepared, waiting = prepare(0), None
