@@ -33,14 +33,8 @@ from tecktrack.detections import Detections
 from tecktrack.errors import EvaluationError
 from tecktrack.metrics._inputs import ExactBoxes, FlatInputs, Names, flatten
 from tecktrack.metrics.accumulate import COCO_RECALL_THRESHOLDS, class_order
-from tecktrack.metrics.coco import (
-    COCO_IOU_THRESHOLDS,
-    SUMMARY_KEYS,
-    Evaluation,
-    class_counts,
-    evaluation_from_match,
-)
-from tecktrack.metrics.matching import AREA_RANGES, MatchResult, match
+from tecktrack.metrics.coco import COCO_IOU_THRESHOLDS, SUMMARY_KEYS, Evaluation, evaluate_flat
+from tecktrack.metrics.matching import MatchResult, match
 from tecktrack.progress import progress
 
 _CHUNK_ELEMENTS = 600_000  # resamples x detections at once: the working arrays stay in cache
@@ -309,7 +303,7 @@ def resampled_metrics(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable
     """
     flat = flatten(gt, preds, names=names, areas=areas, iscrowd=iscrowd, exact=exact)
     counts = _checked_counts(counts, len(flat.image_keys))
-    m = _matched(flat, iou_thresholds, max_dets)
+    m = match(flat, [float(t) for t in iou_thresholds], max_det=int(max_dets[-1]))
     return _resampled(flat, m, counts, iou_thresholds, max_dets, quiet, max(1, int(workers)))
 
 
@@ -320,13 +314,6 @@ def _checked_counts(counts: np.ndarray, n_images: int) -> np.ndarray:
         raise EvaluationError(f"counts must be (resamples, {n_images}) non-negative "
                               f"ints, got shape {counts.shape}")
     return counts
-
-
-def _matched(flat: FlatInputs, iou_thresholds: Sequence[float],
-             max_dets: Sequence[int]) -> MatchResult:
-    """The one COCO matching a bootstrap needs (what ``evaluate`` computes)."""
-    return match(flat, [float(t) for t in iou_thresholds], tuple(AREA_RANGES.values()),
-                 max_det=int(max_dets[-1]))
 
 
 def percentile_interval(samples: np.ndarray, confidence: float = 0.95) -> np.ndarray:
@@ -463,11 +450,7 @@ def bootstrap_intervals(gt: Mapping[Hashable, Detections], preds: Mapping[Hashab
         counts = resample_counts(n_images, n_resamples, seed)
     else:
         counts, seed = _checked_counts(counts, n_images), None
-    thresholds, max_dets = COCO_IOU_THRESHOLDS, (1, 10, 100)
-    m = _matched(flat, thresholds, max_dets)  # once: the point estimate and the resamples
-    instances, images = class_counts(flat)
-    ev = evaluation_from_match(m, class_ids=flat.class_ids, names=flat.names,
-                               instances=instances, images=images, n_images=n_images,
-                               iou_thresholds=thresholds, max_dets=max_dets)
-    samples = _resampled(flat, m, counts, thresholds, max_dets, quiet, max(1, int(workers)))
+    ev, m = evaluate_flat(flat)  # one match: the point estimate and the resamples
+    samples = _resampled(flat, m, counts, ev.iou_thresholds, (1, 10, 100), quiet,
+                         max(1, int(workers)))
     return Bootstrap(evaluation=ev, samples=samples, confidence=float(confidence), seed=seed)

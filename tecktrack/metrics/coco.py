@@ -298,14 +298,32 @@ def evaluate(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detecti
                                 ap_method=ap_method, exact=exact, cluster=cluster,
                                 shard_size=shard_size, quiet=quiet).evaluation
     check_params(iou_thresholds, max_dets, ap_method)
-    thresholds = tuple(float(t) for t in iou_thresholds)
     flat = flatten(gt, preds, names=names, areas=areas, iscrowd=iscrowd, exact=exact)
-    m = match(flat, thresholds, tuple(AREA_RANGES.values()), max_det=int(max_dets[-1]))
+    return evaluate_flat(flat, iou_thresholds, max_dets, ap_method)[0]
+
+
+def evaluate_flat(flat: FlatInputs, iou_thresholds: Sequence[float] = COCO_IOU_THRESHOLDS,
+                  max_dets: Sequence[int] = (1, 10, 100), ap_method: str = "coco"
+                  ) -> tuple[Evaluation, MatchResult]:
+    """:func:`evaluate` of already flattened inputs, and the COCO match it reduced (which a
+    bootstrap re-accumulates for its resamples).
+
+    Examples
+    --------
+    >>> from tecktrack.metrics._inputs import flatten
+    >>> g = {"a": Detections([[0, 0, 10, 10]], [0])}
+    >>> ev, m = evaluate_flat(flatten(g, {"a": Detections([[0, 0, 10, 10]], [0], [0.9])}))
+    >>> round(ev.summary["map"], 6), m.n_positive.shape
+    (1.0, (4, 1))
+    """
+    thresholds = tuple(float(t) for t in iou_thresholds)
+    m = match(flat, thresholds, max_det=int(max_dets[-1]))
     instances, images = class_counts(flat)
-    return evaluation_from_match(m, class_ids=flat.class_ids, names=flat.names,
-                                 instances=instances, images=images,
-                                 n_images=len(flat.image_keys), iou_thresholds=thresholds,
-                                 max_dets=max_dets, ap_method=ap_method)
+    ev = evaluation_from_match(m, class_ids=flat.class_ids, names=flat.names,
+                               instances=instances, images=images,
+                               n_images=len(flat.image_keys), iou_thresholds=thresholds,
+                               max_dets=max_dets, ap_method=ap_method)
+    return ev, m
 
 
 def evaluation_from_match(m: MatchResult, *, class_ids: np.ndarray, names: Sequence[str],
