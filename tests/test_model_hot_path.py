@@ -89,6 +89,48 @@ def _no_resize(*args, **kwargs):
     raise AssertionError("cv2.resize called on a frame exactly twice the size")
 
 
+def _half_width_cases() -> list[tuple[tuple[int, int], tuple[int, int], bool]]:
+    """(network size, frame size, letterboxed) where the frame is exactly twice the resized
+    width but not twice its height: down, up and equal heights, one-row frames, odd letterbox
+    heights (640x427 into 320 is 320x214), and 120 seeded random geometries."""
+    cases = [((320, 320), (640, h), False) for h in (1, 2, 3, 100, 159, 161, 213, 319, 320,
+                                                    321, 426, 427, 479, 480, 481, 639, 1000)]
+    cases += [((320, 320), (640, h), True) for h in (427, 425, 361, 3)]
+    cases += [((640, 640), (1280, 853), True), ((416, 416), (832, 555), True),
+              ((96, 160), (192, 77), False), ((1, 1), (2, 5), False), ((7, 3), (14, 3), False)]
+    rng = np.random.default_rng(11)
+    for _ in range(120):
+        size = (int(rng.integers(1, 200)), int(rng.integers(1, 200)))
+        cases.append((size, (2 * size[0], int(rng.integers(1, 700))), False))
+    return [(size, frame, boxed) for size, frame, boxed in cases
+            if plan_fit(*frame, size, boxed).new_size[1] * 2 != frame[1]]
+
+
+def test_fill_blob_at_exactly_half_width_reads_the_frame_once(monkeypatch):
+    """Frames exactly twice the resized width, any height (a 640-wide photo stretched to a
+    Darknet model's 320x320), skip ``cv2.resize`` too: ``half_width_planes_from_bgr`` blends
+    the rows as OpenCV's fixed point does, and the blob is the old one bit for bit, cropped
+    and odd-address frames included."""
+    import tecktrack.model.preprocess as preprocess
+
+    cases = _half_width_cases()
+    assert len(cases) > 120
+    rng = np.random.default_rng(12)
+    for size, (w, h), letterboxed in cases:
+        frame = rng.integers(0, 256, (h + 2, w + 3, 3), dtype=np.uint8)[1:h + 1, 1:w + 1]
+        odd = np.frombuffer(b"\0" + frame.tobytes(), np.uint8, offset=1).reshape(h, w, 3)
+        fitted, _ = (letterbox if letterboxed else resize)(frame, size)
+        want = make_blob([fitted])
+        fit = plan_fit(w, h, size, letterboxed)
+        assert fit.new_size[0] * 2 == w
+        for source in (frame, odd):
+            got = np.full((1, 3, size[1], size[0]), np.nan, np.float32)
+            with monkeypatch.context() as patched:
+                patched.setattr(preprocess.cv2, "resize", _no_resize)
+                fill_blob(source, fit, got[0])
+            assert got.tobytes() == want.tobytes(), (w, h, size, letterboxed)
+
+
 def test_fill_blob_every_byte_value_divides_exactly():
     """All 256 pixel values: x / 255 in float32, as Ultralytics' ``im.float() / 255``."""
     frame = np.arange(256 * 3, dtype=np.uint16).reshape(16, 16, 3).astype(np.uint8)

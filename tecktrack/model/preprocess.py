@@ -17,7 +17,12 @@ import cv2
 import numpy as np
 
 from tecktrack.errors import FormatError
-from tecktrack.model.blob_kernel import half_planes_from_bgr, planes_from_bgr
+from tecktrack.model.blob_kernel import (
+    half_planes_from_bgr,
+    half_width_planes_from_bgr,
+    planes_from_bgr,
+    vertical_taps,
+)
 
 __all__ = ["LETTERBOX_GREY", "Fit", "FrameInfo", "check_frame", "clip_boxes", "fill_blob",
            "letterbox", "make_blob", "plan_fit", "resize", "unmap_boxes", "unmap_kept"]
@@ -25,7 +30,7 @@ __all__ = ["LETTERBOX_GREY", "Fit", "FrameInfo", "check_frame", "clip_boxes", "f
 #: Padding value Ultralytics uses for its letterbox.
 LETTERBOX_GREY = 114
 _F255 = np.float32(255.0)
-#: half_planes_from_bgr reads the frame as little-endian uint16 words (elsewhere: resize first).
+#: the half-width kernels read the frame as little-endian uint16 words (elsewhere: resize first).
 _LITTLE_ENDIAN = sys.byteorder == "little"
 
 
@@ -191,7 +196,7 @@ def fill_blob(frame: np.ndarray, fit: Fit, out: np.ndarray, borders: bool = True
 
     The same values as :func:`letterbox` (or :func:`resize`) followed by :func:`make_blob`,
     bit for bit, in fewer passes (:mod:`tecktrack.model.blob_kernel`): the frame is resized
-    once (read once and never copied when it is exactly twice the size), written straight
+    once (read once and never copied when it is exactly twice the width), written straight
     into the RGB planes of ``out`` divided by 255, and only the borders are set to grey;
     ``borders=False`` leaves them as they are (a buffer that already holds this fit's grey
     borders).
@@ -210,9 +215,13 @@ def fill_blob(frame: np.ndarray, fit: Fit, out: np.ndarray, borders: bool = True
     height, width = frame.shape[:2]
     if borders and fit.padded:
         _grey_borders(out, fit)
-    if width == 2 * new_w and height == 2 * new_h and _LITTLE_ENDIAN:
-        rows = np.ascontiguousarray(frame).reshape(height, width * 3)
-        half_planes_from_bgr(rows.view(np.uint16), out, fit.top, fit.left)
+    if width == 2 * new_w and _LITTLE_ENDIAN:
+        words = np.ascontiguousarray(frame).reshape(height, width * 3).view(np.uint16)
+        if height == 2 * new_h:
+            half_planes_from_bgr(words, out, fit.top, fit.left)
+        else:
+            half_width_planes_from_bgr(words, out, fit.top, fit.left,
+                                       *vertical_taps(height, new_h))
         return
     if width != new_w or height != new_h:  # cv2.resize reads a cropped view as it is
         frame = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
