@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -53,6 +54,18 @@ def _open_and_run(page, lab, notebook: str, ready: str) -> None:
                             "'application/vnd.jupyter.error']").count(), "a cell raised"
 
 
+def _still_screenshot(page, path: Path) -> None:
+    """A screenshot that is the same bytes from run to run: the file browser (whose
+    "Modified 22s ago" column is the wall clock) is collapsed and the kernel is idle (its
+    status circle drawn empty), so a test run leaves the README's tracked images as they are."""
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext"
+                           ".kernelDisplayStatus === 'idle'", timeout=STEP_TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelector('.jp-SideBar.jp-mod-left "
+                           ".lm-TabBar-tab.lm-mod-current') === null", timeout=STEP_TIMEOUT_MS)
+    page.screenshot(path=str(path), full_page=False, animations="disabled")
+
+
 def _library_points(n_images: int) -> OperatingPoints:
     from tecktrack.lab import predict_split
     from tecktrack.model import load_model
@@ -84,7 +97,10 @@ def test_score_slider_recomputes_precision_like_the_library(page, lab, screensho
     points = _library_points(small["02_model_performance"]["n_images"])
     assert shown == pytest.approx(points.summary(conf, 0.5)["precision"], abs=5e-5)
     assert shown != pytest.approx(points.summary(0.5, 0.5)["precision"], abs=5e-5)
-    page.screenshot(path=str(screenshots / "02_explorer.png"), full_page=False)
+    # the heading at the top: the timing table above it (new numbers each run) out of view
+    page.locator(".jp-MarkdownOutput h2", has_text="Operating point explorer").first.evaluate(
+        "(heading) => heading.scrollIntoView({block: 'start'})")
+    _still_screenshot(page, screenshots / "02_explorer.png")
 
 
 def _card_id(page) -> str:
@@ -99,7 +115,7 @@ def test_review_queue_records_a_decision_and_resumes(page, lab, screenshots, sma
     _open_and_run(page, lab, "06_dataset_cleaning.ipynb", ".tt-review .tt-card")
     page.locator(".tt-review").first.scroll_into_view_if_needed(timeout=STEP_TIMEOUT_MS)
     first = _card_id(page)
-    page.screenshot(path=str(screenshots / "06_review_queue.png"), full_page=False)
+    _still_screenshot(page, screenshots / "06_review_queue.png")
     page.locator(".tt-review button.tt-apply").first.click(timeout=STEP_TIMEOUT_MS)
     page.wait_for_function(f"() => document.querySelector('.tt-review .tt-card')"
                            f".dataset.card !== '{first}'", timeout=STEP_TIMEOUT_MS)
@@ -125,4 +141,4 @@ def test_review_queue_records_a_decision_and_resumes(page, lab, screenshots, sma
     text = again.locator(".tt-review .tt-card").first.inner_text()
     assert re.search(rf"card 2 of {len(cards)}", text), text
     again.locator(".tt-review").first.scroll_into_view_if_needed(timeout=STEP_TIMEOUT_MS)
-    again.screenshot(path=str(screenshots / "06_review_resumed.png"), full_page=False)
+    _still_screenshot(again, screenshots / "06_review_resumed.png")
