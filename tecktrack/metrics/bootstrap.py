@@ -33,6 +33,7 @@ from tecktrack.detections import Detections
 from tecktrack.errors import EvaluationError
 from tecktrack.metrics._inputs import ExactBoxes, FlatInputs, Names, flatten
 from tecktrack.metrics.accumulate import COCO_RECALL_THRESHOLDS, class_order
+from tecktrack.metrics.bootstrap_kernel import threshold_curve
 from tecktrack.metrics.coco import COCO_IOU_THRESHOLDS, SUMMARY_KEYS, Evaluation, evaluate_flat
 from tecktrack.metrics.matching import MatchResult, match
 from tecktrack.progress import progress
@@ -144,7 +145,9 @@ def _accumulate_curve(c: _Curve, counts_t: np.ndarray, n_pos: np.ndarray,
     """AP ``(T, B)`` and recall ``(T, M, B)`` of one (area, class) for a chunk of resamples.
 
     ``counts_t`` is ``(n_images, B)``; arrays run along detections (axis 0) with the
-    resamples contiguous, so gathers copy rows and cumulative sums vectorise over resamples.
+    resamples contiguous, so gathers copy rows and the loops of
+    :func:`~tecktrack.metrics.bootstrap_kernel.threshold_curve` (one call per IoU threshold)
+    vectorise over resamples.
     """
     n_b, n_t = counts_t.shape[1], len(c.tp_pos)
     w = counts_t[c.img]
@@ -154,32 +157,20 @@ def _accumulate_curve(c: _Curve, counts_t: np.ndarray, n_pos: np.ndarray,
     total = np.cumsum(w, axis=0, dtype=np.int32)
     table, row = _served(n_pos, rec)
     row_start = (row * table.shape[1]).astype(np.int32)
+    table = table.ravel()
+    limits = np.asarray(max_dets, np.int64)
     ap = np.zeros((n_t, n_b))
     recall = np.zeros((n_t, len(max_dets), n_b))
     scale = 1.0 / np.maximum(n_pos, 1)
+    summed, found = np.zeros(n_b), np.zeros(n_b, np.int64)
+    late = np.zeros((len(max_dets), n_b), np.int64)
     for t in range(n_t):
-        pos = c.tp_pos[t]
-        if pos.size == 0:
+        if c.tp_pos[t].size == 0:
             continue
-        tp_w = w[pos]
-        tpc = np.cumsum(tp_w, axis=0, dtype=np.int32)
-        seen = total[pos]
-        ig = c.ig_pos[t]
-        if ig.size:
-            before = np.searchsorted(ig, pos, side="left")
-            igc = np.vstack([np.zeros((1, n_b), np.int32),
-                             np.cumsum(w[ig], axis=0, dtype=np.int32)])
-            seen = seen - igc[before]
-        precision = tpc / (seen + np.spacing(1))
-        env = np.maximum.accumulate(precision[::-1], axis=0)[::-1]
-        reached = np.take(table, row_start + tpc)
-        reached[1:] -= reached[:-1].copy()
-        ap[t] = np.einsum("ij,ij->j", env, reached) / len(rec)
-        found = tpc[-1]
-        for mi, md in enumerate(max_dets):
-            beyond = c.tp_rank[t] >= md
-            late = tp_w[beyond].sum(axis=0) if beyond.any() else 0
-            recall[t, mi] = (found - late) * scale
+        threshold_curve(w, total, c.tp_pos[t], c.ig_pos[t], c.tp_rank[t], limits, table,
+                        row_start, summed, late, found)
+        ap[t] = summed / len(rec)
+        recall[t] = (found - late) * scale
     return ap, recall
 
 
