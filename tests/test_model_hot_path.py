@@ -60,8 +60,6 @@ def test_fill_blob_at_exactly_half_size_reads_the_frame_once(letterboxed, monkey
     """Frames exactly twice the resized size skip ``cv2.resize`` (the fused 2x2 average of
     ``blob_kernel``) and still give the old blob bit for bit, odd sizes and a cropped
     (non-contiguous) frame included."""
-    import tecktrack.model.preprocess as preprocess
-
     cases = [((320, 320), (640, 480)), ((320, 320), (640, 640)), ((640, 640), (1280, 720)),
              ((96, 160), (192, 94)), ((33, 17), (66, 34)), ((1, 1), (2, 2)), ((5, 3), (10, 6))]
     rng = np.random.default_rng(7)
@@ -69,20 +67,30 @@ def test_fill_blob_at_exactly_half_size_reads_the_frame_once(letterboxed, monkey
         if not letterboxed:
             w, h = 2 * size[0], 2 * size[1]
         frame = rng.integers(0, 256, (h + 3, w + 5, 3), dtype=np.uint8)[1:h + 1, 2:w + 2]
-        assert not frame.flags.c_contiguous
-        # the kernel reads uint16 words: also a contiguous frame at an odd address
-        odd = np.frombuffer(b"\0" + frame.tobytes(), np.uint8, offset=1).reshape(h, w, 3)
-        assert odd.flags.c_contiguous and odd.ctypes.data % 2 == 1
-        fitted, _ = (letterbox if letterboxed else resize)(frame, size)
-        want = make_blob([fitted])
-        fit = plan_fit(w, h, size, letterboxed)
-        assert fit.new_size == (w // 2, h // 2), (size, w, h)
-        for source in (frame, odd):
-            got = np.full((1, 3, size[1], size[0]), np.nan, np.float32)
-            with monkeypatch.context() as patched:
-                patched.setattr(preprocess.cv2, "resize", _no_resize)
-                fill_blob(source, fit, got[0])
-            assert got.tobytes() == want.tobytes(), (w, h, size, letterboxed)
+        assert plan_fit(w, h, size, letterboxed).new_size == (w // 2, h // 2), (size, w, h)
+        _assert_filled_without_resize(monkeypatch, frame, size, letterboxed)
+
+
+def _assert_filled_without_resize(monkeypatch, frame: np.ndarray, size: tuple[int, int],
+                                  letterboxed: bool) -> None:
+    """``fill_blob`` of ``frame`` (a cropped, non-contiguous view) and of a contiguous copy
+    at an odd address (the kernels read uint16 words) is the old blob bit for bit, with
+    ``cv2.resize`` patched to fail."""
+    import tecktrack.model.preprocess as preprocess
+
+    h, w = frame.shape[:2]
+    assert not frame.flags.c_contiguous or h == 1
+    odd = np.frombuffer(b"\0" + frame.tobytes(), np.uint8, offset=1).reshape(h, w, 3)
+    assert odd.flags.c_contiguous and odd.ctypes.data % 2 == 1
+    fitted, _ = (letterbox if letterboxed else resize)(frame, size)
+    want = make_blob([fitted])
+    fit = plan_fit(w, h, size, letterboxed)
+    for source in (frame, odd):
+        got = np.full((1, 3, size[1], size[0]), np.nan, np.float32)
+        with monkeypatch.context() as patched:
+            patched.setattr(preprocess.cv2, "resize", _no_resize)
+            fill_blob(source, fit, got[0])
+        assert got.tobytes() == want.tobytes(), (w, h, size, letterboxed)
 
 
 def _no_resize(*args, **kwargs):
@@ -111,24 +119,13 @@ def test_fill_blob_at_exactly_half_width_reads_the_frame_once(monkeypatch):
     Darknet model's 320x320), skip ``cv2.resize`` too: ``half_width_planes_from_bgr`` blends
     the rows as OpenCV's fixed point does, and the blob is the old one bit for bit, cropped
     and odd-address frames included."""
-    import tecktrack.model.preprocess as preprocess
-
     cases = _half_width_cases()
     assert len(cases) > 120
     rng = np.random.default_rng(12)
     for size, (w, h), letterboxed in cases:
         frame = rng.integers(0, 256, (h + 2, w + 3, 3), dtype=np.uint8)[1:h + 1, 1:w + 1]
-        odd = np.frombuffer(b"\0" + frame.tobytes(), np.uint8, offset=1).reshape(h, w, 3)
-        fitted, _ = (letterbox if letterboxed else resize)(frame, size)
-        want = make_blob([fitted])
-        fit = plan_fit(w, h, size, letterboxed)
-        assert fit.new_size[0] * 2 == w
-        for source in (frame, odd):
-            got = np.full((1, 3, size[1], size[0]), np.nan, np.float32)
-            with monkeypatch.context() as patched:
-                patched.setattr(preprocess.cv2, "resize", _no_resize)
-                fill_blob(source, fit, got[0])
-            assert got.tobytes() == want.tobytes(), (w, h, size, letterboxed)
+        assert plan_fit(w, h, size, letterboxed).new_size[0] * 2 == w
+        _assert_filled_without_resize(monkeypatch, frame, size, letterboxed)
 
 
 def test_fill_blob_every_byte_value_divides_exactly():
