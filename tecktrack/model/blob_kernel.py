@@ -138,10 +138,9 @@ def vertical_taps(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     place = ((np.arange(dst) + 0.5) * scale - 0.5).astype(np.float32)
     first = np.floor(place)
     frac = place - first
-    weights = [np.rint(w * _COEF_SCALE) / np.float32(1024)
-               for w in (np.float32(1) - frac, frac)]
-    rows = [np.clip(first.astype(np.int64) + k, 0, src - 1) for k in (0, 1)]
-    taps = (rows[0], rows[1], weights[0].astype(np.float32), weights[1].astype(np.float32))
+    upper, lower = (np.clip(first.astype(np.int64) + k, 0, src - 1) for k in (0, 1))
+    taps = (upper, lower, *(np.rint(w * _COEF_SCALE) / np.float32(1024)  # float32 throughout
+                            for w in (np.float32(1) - frac, frac)))
     for array in taps:
         array.flags.writeable = False
     return taps
@@ -175,8 +174,6 @@ def half_width_planes_from_bgr(words: np.ndarray, out: np.ndarray, top: int, lef
     h = upper_rows.shape[0]
     w = words.shape[1] // 3
     d = np.float32(255.0)
-    two = np.float32(2.0)
-    quarter = np.float32(0.25)
     for y in range(h):
         upper = words[upper_rows[y]]
         lower = words[lower_rows[y]]
@@ -184,16 +181,21 @@ def half_width_planes_from_bgr(words: np.ndarray, out: np.ndarray, top: int, lef
         q = lower_weights[y]
         blue = out[2, top + y, left:left + w]
         for x in range(w):  # the byte layout of half_planes_from_bgr
-            s0 = np.float32(_low(upper[3 * x]) + _high(upper[3 * x + 1]))
-            s1 = np.float32(_low(lower[3 * x]) + _high(lower[3 * x + 1]))
-            blue[x] = np.floor((np.floor(s0 * p) + np.floor(s1 * q) + two) * quarter) / d
+            blue[x] = _blend(_low(upper[3 * x]) + _high(upper[3 * x + 1]),
+                             _low(lower[3 * x]) + _high(lower[3 * x + 1]), p, q) / d
         green = out[1, top + y, left:left + w]
         for x in range(w):
-            s0 = np.float32(_high(upper[3 * x]) + _low(upper[3 * x + 2]))
-            s1 = np.float32(_high(lower[3 * x]) + _low(lower[3 * x + 2]))
-            green[x] = np.floor((np.floor(s0 * p) + np.floor(s1 * q) + two) * quarter) / d
+            green[x] = _blend(_high(upper[3 * x]) + _low(upper[3 * x + 2]),
+                              _high(lower[3 * x]) + _low(lower[3 * x + 2]), p, q) / d
         red = out[0, top + y, left:left + w]
         for x in range(w):
-            s0 = np.float32(_low(upper[3 * x + 1]) + _high(upper[3 * x + 2]))
-            s1 = np.float32(_low(lower[3 * x + 1]) + _high(lower[3 * x + 2]))
-            red[x] = np.floor((np.floor(s0 * p) + np.floor(s1 * q) + two) * quarter) / d
+            red[x] = _blend(_low(upper[3 * x + 1]) + _high(upper[3 * x + 2]),
+                            _low(lower[3 * x + 1]) + _high(lower[3 * x + 2]), p, q) / d
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _blend(upper_sum: np.int32, lower_sum: np.int32, p: np.float32, q: np.float32
+           ) -> np.float32:
+    """OpenCV's fixed-point blend of two rows' 2-pixel sums, exactly, in float32."""
+    return np.floor((np.floor(np.float32(upper_sum) * p) + np.floor(np.float32(lower_sum) * q)
+                     + np.float32(2.0)) * np.float32(0.25))
