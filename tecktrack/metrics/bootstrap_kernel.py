@@ -24,9 +24,9 @@ _EPS = np.spacing(1.0)
 @njit(cache=True, nogil=True)
 def threshold_curve(w: np.ndarray, total: np.ndarray, pos: np.ndarray, ignored: np.ndarray,
                     ranks: np.ndarray, max_dets: np.ndarray, table: np.ndarray,
-                    row_start: np.ndarray, ap: np.ndarray, late: np.ndarray,
+                    row_start: np.ndarray, summed: np.ndarray, late: np.ndarray,
                     found: np.ndarray) -> None:
-    """AP, true positives found and true positives beyond each ``maxDets`` of one threshold.
+    """The AP sum, true positives found and true positives beyond each ``maxDets`` of one threshold.
 
     Parameters
     ----------
@@ -41,9 +41,9 @@ def threshold_curve(w: np.ndarray, total: np.ndarray, pos: np.ndarray, ignored: 
     table, row_start : ndarray
         The flattened recall-threshold lookup ``F[p, x]`` and each resample's row start in it
         (``_served``).
-    ap, found : ndarray (B,) float64 / int64
-        Written: the 101-point sum of the envelope (divide by 101 for AP) and the true
-        positives found.
+    summed, found : ndarray (B,) float64 / int64
+        Written: the envelope summed over the 101 recall thresholds (divided by 101: the AP)
+        and the true positives found.
     late : ndarray (M, B) int64
         Written: the true positives ranked at or beyond each ``maxDets``.
 
@@ -51,10 +51,10 @@ def threshold_curve(w: np.ndarray, total: np.ndarray, pos: np.ndarray, ignored: 
     --------
     >>> w = np.ones((2, 1), np.int32); total = np.cumsum(w, axis=0, dtype=np.int32)
     >>> table = np.array([1, 51, 101], np.int16)       # one positive kind: F[2, x]
-    >>> ap, late, found = np.zeros(1), np.zeros((1, 1), np.int64), np.zeros(1, np.int64)
+    >>> summed, late, found = np.zeros(1), np.zeros((1, 1), np.int64), np.zeros(1, np.int64)
     >>> threshold_curve(w, total, np.array([1]), np.zeros(0, np.int64), np.array([0]),
-    ...                 np.array([100]), table, np.zeros(1, np.int32), ap, late, found)
-    >>> float(ap[0]), int(found[0])                    # one TP after one FP: precision 0.5
+    ...                 np.array([100]), table, np.zeros(1, np.int32), summed, late, found)
+    >>> float(summed[0]), int(found[0])                    # one TP after one FP: precision 0.5
     (25.5, 1)
     """
     n_p = pos.shape[0]
@@ -89,8 +89,8 @@ def threshold_curve(w: np.ndarray, total: np.ndarray, pos: np.ndarray, ignored: 
         for b in range(n_b):
             envelope[i, b] = max(envelope[i, b], envelope[i + 1, b])
     for b in range(n_b):
-        ap[b] = 0.0
+        summed[b] = 0.0
         found[b] = tpc[b]
     for i in range(n_p):
         for b in range(n_b):
-            ap[b] += envelope[i, b] * reached[i, b]
+            summed[b] += envelope[i, b] * reached[i, b]
