@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from goals import GOALS, measured  # noqa: E402
+from goals import GOALS, annotations, measured  # noqa: E402
 
 
 def summary_lines() -> list[str]:
     """The summary table: goal, measured value, threshold, verdict; load average last."""
-    values = measured()
+    values, notes = measured(), annotations()
     lines = [f"{'goal':<28} {'measured':>10}  {'target':<10} {'verdict':<8} detail"]
     for key, goal in GOALS.items():
         if key in values:
@@ -24,6 +24,8 @@ def summary_lines() -> list[str]:
             shown = f"{value:.3f}{goal.unit}"
         else:
             verdict, shown, detail = "not run", "-", ""
+        if key in notes:
+            detail = f"{detail} [{notes[key]}]".lstrip()
         target = f"{goal.op} {goal.threshold:g}{goal.unit}"
         lines.append(f"{key:<28} {shown:>10}  {target:<10} {verdict:<8} {detail}")
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -40,6 +42,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         terminalreporter.write_line(line)
     out = Path(config.rootpath) / "results" / "bench-summary.json"
     out.parent.mkdir(exist_ok=True)
+    notes = annotations()
     out.write_text(json.dumps({k: {"value": v, "detail": d, "goal": f"{GOALS[k].op} "
-                                   f"{GOALS[k].threshold}", "met": GOALS[k].met(v)}
+                                   f"{GOALS[k].threshold}", "met": GOALS[k].met(v),
+                                   **({"reference": notes[k]} if k in notes else {})}
                                for k, (v, d) in measured().items()}, indent=2) + "\n")

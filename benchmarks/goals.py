@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["GOALS", "Goal", "alternated", "pair", "record", "measured"]
+__all__ = ["GOALS", "Goal", "alternated", "annotate", "annotations", "pair", "record", "measured"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,7 @@ GOALS: dict[str, Goal] = {
 class _Run:
     values: dict[str, tuple[float, str]] = field(default_factory=dict)
     pairs: dict[str, dict[str, float]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 _RUN = _Run()
@@ -111,6 +112,22 @@ def _fmt(seconds: float) -> str:
         if seconds >= scale:
             return f"{seconds / scale:.3g} {unit}"
     return f"{seconds * 1e9:.3g} ns"
+
+
+def annotate(key: str, note: str) -> None:
+    """Put ``note`` beside goal ``key``'s line: a reference measured in the same run that the
+    goal's value should be read against (e.g. the memory floor under a ratio), not a goal.
+
+    >>> annotate("predict_batch_onnx", "memory floor 1.043x")       # doctest: +SKIP
+    """
+    if key not in GOALS:
+        raise KeyError(f"no goal named {key!r} in benchmarks/goals.py")
+    _RUN.notes[key] = note
+
+
+def annotations() -> dict[str, str]:
+    """The notes :func:`annotate` put beside goals in this run, by goal key."""
+    return dict(_RUN.notes)
 
 
 def measured() -> dict[str, tuple[float, str]]:

@@ -29,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from goals import alternated, record
+from goals import alternated, annotate, record
 
 from tecktrack.model import load_model
 from tecktrack.model.preprocess import unmap_boxes
@@ -277,7 +277,8 @@ def test_predict_batch_memory_floor(benchmark, files):
     with no computation: read the 8 frames, write the blob's image planes (not the grey
     borders, which ``predict_batch`` leaves as they are), read the outputs. The best time of
     that touch over the rounds, against the best bare forward, is the floor under
-    ``predict_batch_onnx`` on this machine (not a goal; printed and in ``extra_info``)."""
+    ``predict_batch_onnx`` on this machine (not a goal: printed, in ``extra_info`` and beside
+    that goal's line of the summary)."""
     model = load_model(files["synthetic-onnx"], backend="onnxruntime", threads=1)
     frames = [cv2.imread(str(path)) for path in files["batch"]]
     blob, _ = model.preprocess_batch(frames)
@@ -303,6 +304,8 @@ def test_predict_batch_memory_floor(benchmark, files):
     forward, touch = (min(t[i] for t in times) for i in (0, 1))
     benchmark.extra_info.update(memory_ms=round(touch * 1e3, 3),
                                 floor_ratio=round(1 + touch / forward, 3))
+    annotate("predict_batch_onnx", f"memory floor {1 + touch / forward:.3f}x: the same memory "
+             "touched after the forward, no computation")
     print(f"\npredict_batch({BATCH}) memory floor: {touch * 1e3:.2f} ms after a "
           f"{forward * 1e3:.2f} ms forward, ratio {1 + touch / forward:.3f} "
           f"(load {os.getloadavg()[0]:.2f})")

@@ -25,7 +25,7 @@ def _summary(goals) -> list[str]:
     spec = importlib.util.spec_from_file_location("bench_conftest", BENCH / "conftest.py")
     conftest = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(conftest)
-    conftest.measured = goals.measured
+    conftest.measured, conftest.annotations = goals.measured, goals.annotations
     return conftest.summary_lines()
 
 
@@ -63,3 +63,14 @@ def test_the_summary_lists_every_goal_with_its_verdict(goals):
     assert " met " in by_key["stream_udp_demo-n"] and "1.250x" in by_key["predict_onnx"]
     assert "not run" in by_key["nms_10"]
     assert lines[-1].startswith("load average at the end:")
+
+
+def test_a_note_stands_beside_its_goal_measured_or_not(goals):
+    goals.record("predict_batch_onnx", 1.09, "21.4 ms vs 19.6 ms")
+    goals.annotate("predict_batch_onnx", "memory floor 1.043x")
+    goals.annotate("nms_10", "reference only")
+    by_key = {line.split()[0]: line for line in _summary(goals)[1:-1]}
+    assert by_key["predict_batch_onnx"].endswith("21.4 ms vs 19.6 ms [memory floor 1.043x]")
+    assert "not run" in by_key["nms_10"] and by_key["nms_10"].endswith("[reference only]")
+    with pytest.raises(KeyError, match="no goal named 'floor'"):
+        goals.annotate("floor", "x")
