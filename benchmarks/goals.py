@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import operator
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["GOALS", "Goal", "alternated", "annotate", "annotations", "pair", "record", "measured"]
+__all__ = ["GOALS", "Goal", "alternated", "annotate", "annotations", "pair", "record", "measured",
+           "rotated"]
 
 
 @dataclass(frozen=True)
@@ -153,3 +154,15 @@ def alternated(ours: Callable[[], object],
         peer()
         pairs.append((t1 - t0, time.perf_counter() - t1))
     return pairs, timed_pair
+
+
+def rotated(names: Sequence, turn: int) -> list:
+    """``names`` starting at position ``turn`` (mod its length): each round of a benchmark that
+    alternates several runs begins with another one, so none is always the one timed right
+    after a pause or right after the heaviest run.
+
+    >>> rotated(("a", "b", "c"), 4)
+    ['b', 'c', 'a']
+    """
+    k = turn % len(names)
+    return list(names[k:]) + list(names[:k])

@@ -46,7 +46,7 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from goals import record  # noqa: E402
+from goals import record, rotated  # noqa: E402
 
 from tecktrack.cluster import shard  # noqa: E402
 from tecktrack.cluster.staging import staged_run  # noqa: E402
@@ -184,18 +184,6 @@ def _predict(images, name: str, cluster) -> Path:
 CONFIGS = ("local", "processes:1", "processes:2", "local:1", "local:2")
 
 
-def _rotated(names: tuple[str, ...], turn: int) -> list[str]:
-    """``names`` starting at position ``turn`` (mod its length): each round of the benchmark
-    begins with another configuration, so none is always the one timed right after a pause
-    or right after the heaviest run.
-
-    >>> _rotated(("a", "b", "c"), 4)
-    ['b', 'c', 'a']
-    """
-    k = turn % len(names)
-    return list(names[k:] + names[:k])
-
-
 @pytest.mark.benchmark(group="cluster-predict")
 def test_bench_predict(benchmark, images):
     """The five configurations alternate within each round (rotated from round to round),
@@ -213,7 +201,7 @@ def test_bench_predict(benchmark, images):
                 "local:2": lambda: _predict(images, "local:2", two)}
 
         def one_round() -> None:
-            for name in _rotated(CONFIGS, next(turn)):
+            for name in rotated(CONFIGS, next(turn)):
                 outputs[name] = runs[name]()
 
         benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
@@ -304,7 +292,7 @@ def test_bench_evaluate(benchmark, eval_inputs):
                 "local:2": lambda: _evaluate_cluster(*eval_inputs, client)}
 
         def one_round() -> None:
-            for name in _rotated(tuple(runs), next(turn)):
+            for name in rotated(tuple(runs), next(turn)):
                 start = time.perf_counter()
                 reports[name] = runs[name]()
                 seconds = time.perf_counter() - start

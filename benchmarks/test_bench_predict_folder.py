@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from goals import rotated
 
 from tecktrack.inference.batch import predict_images, source_images
 from tecktrack.model import load_model
@@ -54,7 +55,7 @@ def test_predict_folder_overlapped_vs_sequential(benchmark, photos, tmp_path):
     turn = iter(range(ROUNDS + 1))
 
     def one_round() -> None:
-        for overlap in ((True, False) if next(turn) % 2 == 0 else (False, True)):
+        for overlap in rotated((True, False), next(turn)):
             out = tmp_path / f"{overlap}-{time.monotonic_ns()}"
             start = time.perf_counter()
             predict_images(model, images, root, out, quiet=True, overlap=overlap)
