@@ -6,12 +6,20 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # The real-browser tests (tests/browser) need Chromium and JupyterLab: `make test-browser`
 # runs them (it sets TECKTRACK_BROWSER_TESTS=1); plain `make test` does not collect them.
 collect_ignore = [] if os.environ.get("TECKTRACK_BROWSER_TESTS") else ["browser"]
+
+# Property tests: the same examples on every run (derived from each test, no example database,
+# no deadline: a loaded 2-core CI machine must not fail a test for being slow). For new
+# random examples on each run: HYPOTHESIS_PROFILE=explore .venv/bin/pytest tests/test_nms.py
+settings.register_profile("tecktrack", deadline=None, derandomize=True, database=None)
+settings.register_profile("explore", deadline=None, max_examples=2_000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "tecktrack"))
 
 
 def _real_root() -> Path | None:

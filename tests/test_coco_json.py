@@ -88,7 +88,7 @@ def _both_ways(monkeypatch, read) -> tuple[tuple, tuple]:
     return fast, reference
 
 
-@settings(max_examples=250, deadline=None,
+@settings(max_examples=250,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(gt=_GROUND_TRUTH, results=_RESULTS)
 def test_the_fast_path_reads_every_file_as_json_loads_does(tmp_path: Path, monkeypatch, gt,

@@ -142,7 +142,7 @@ _coords = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False)
 _boxes = hnp.arrays(np.float64, st.tuples(st.integers(0, 8), st.just(4)), elements=_coords)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(boxes=_boxes)
 def test_round_trip_cxcywh_and_xywh(boxes):
     np.testing.assert_allclose(xyxy_to_cxcywh(cxcywh_to_xyxy(boxes)), boxes, atol=1e-8,
@@ -152,7 +152,7 @@ def test_round_trip_cxcywh_and_xywh(boxes):
                                rtol=1e-9)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(boxes=hnp.arrays(np.float64, st.tuples(st.integers(0, 8), st.just(4)),
                         elements=st.floats(0, 1)),
        width=st.integers(1, 4096), height=st.integers(1, 4096))
@@ -162,7 +162,7 @@ def test_round_trip_yolo_pixels(boxes, width, height):
     np.testing.assert_allclose(back, boxes, atol=4e-7 * 4096 / min(width, height) + 1e-6)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(boxes=hnp.arrays(np.float64, st.tuples(st.integers(0, 8), st.just(4)),
                         elements=st.floats(0, 2000)))
 def test_round_trip_detections_coco(boxes):
@@ -216,7 +216,7 @@ _small_boxes = hnp.arrays(np.float64, st.tuples(st.integers(0, 6), st.just(4)),
                           elements=st.integers(-5, 20).map(float))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(a=_small_boxes, b=_small_boxes)
 def test_iou_matches_reference_and_is_bounded_and_symmetric(a, b):
     iou = box_iou(a, b)

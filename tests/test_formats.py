@@ -210,7 +210,7 @@ _line_chars = "0123456789.-+eE nainf\t\x0b\u00a0x,\n\r"
 _token = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr),
                    st.integers(-3, 9).map(str), st.floats(-0.01, 1.01).map(str),
                    st.text(max_size=3))
-_FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+_FUZZ = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 _label_like = st.lists(st.lists(_token, min_size=0, max_size=7).map(" ".join),
                        max_size=6).map("\n".join)
 

@@ -43,7 +43,7 @@ def _as_float(token: bytes) -> float | None:
         return None
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(st.lists(_TOKEN, max_size=12))
 def test_numbers_are_float_of_each_token_bit_for_bit(tokens: list[str]) -> None:
     raw = [t.encode() for t in tokens]
@@ -119,7 +119,7 @@ def _read(path: Path, **kwargs) -> tuple:
             [str(p) for p in problems], [str(n) for n in notes], [e.tobytes() for e in exact])
 
 
-@settings(max_examples=150, deadline=None,
+@settings(max_examples=150,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=_FILE, with_scores=st.booleans(), strict=st.booleans(),
        n_classes=st.sampled_from([None, 3]))
@@ -136,7 +136,7 @@ def test_fast_reading_equals_the_line_by_line_reading(tmp_path: Path, monkeypatc
     assert fast == slow
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.lists(st.lists(st.one_of(st.floats(-0.01, 1.01), st.integers(-1, 5).map(float),
                                    st.sampled_from([np.nan, np.inf, 2.5, 1.001, -0.001])),
                          min_size=5, max_size=5), max_size=6),

@@ -108,7 +108,7 @@ def test_blob_is_rgb_nchw_in_unit_range():
     assert blob[:, 2].min() == 1.0 and blob[:, :2].max() == 0.0
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(w=st.integers(8, 400), h=st.integers(8, 400), size=st.sampled_from([(64, 64), (96, 64)]),
        box=st.tuples(*[st.floats(0, 1)] * 4), boxed=st.booleans())
 def test_unmap_inverts_the_forward_mapping(w, h, size, box, boxed):

@@ -200,7 +200,7 @@ def _unpack(items):
     return xyxy, scores, classes
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(candidates, thresholds)
 def test_matches_opencv_nmsboxes_per_class(items, thr):
     xyxy, scores, classes = _unpack(items)
@@ -210,7 +210,7 @@ def test_matches_opencv_nmsboxes_per_class(items, thr):
     assert both_paths(xyxy, scores, classes, thr, agnostic=True).tolist() == agnostic.tolist()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(candidates, thresholds)
 def test_matches_opencv_nmsboxes_batched_for_boxes_with_area(items, thr):
     xyxy, scores, classes = _unpack(items)
@@ -329,7 +329,7 @@ many_candidates = st.lists(st.tuples(decimal_box, st.integers(1, 8).map(lambda v
                                      st.integers(0, 2)), min_size=nms._PY_MAX - 4, max_size=120)
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=120)
 @given(many_candidates, thresholds)
 def test_matches_opencv_on_two_decimal_boxes_past_the_python_cutover(items, thr):
     """Two-decimal corners (not float32-exact), ties, zero-area boxes, big classes: sizes on
@@ -481,7 +481,7 @@ def test_filter_soft_returns_decayed_scores():
 int_box = st.tuples(coords, coords, st.integers(0, 30), st.integers(0, 30))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(st.lists(st.tuples(int_box, st.floats(0.0625, 1.0, width=32)), max_size=30),
        st.sampled_from(["linear", "gaussian"]), st.floats(0.0, 1.0), st.floats(0.1, 2.0))
 def test_soft_matches_opencv_softnmsboxes(items, method, thr, sigma):

@@ -17,7 +17,7 @@ from tecktrack.errors import TeckTrackError
 from tecktrack.metrics import evaluate
 from tecktrack.metrics.loaders import load_coco
 
-FUZZ = settings(max_examples=200, deadline=None,
+FUZZ = settings(max_examples=200,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 _ODD = st.one_of(st.none(), st.booleans(), st.text(max_size=4), st.floats(allow_nan=True),

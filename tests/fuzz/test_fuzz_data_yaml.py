@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tecktrack.datasets.data_yaml import read_data_yaml
 from tecktrack.errors import TeckTrackError
 
-FUZZ = settings(max_examples=200, deadline=None,
+FUZZ = settings(max_examples=200,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 def _inside(text: str) -> bool:

@@ -31,7 +31,7 @@ _TEXT = st.one_of(
 _PREFIX = st.sampled_from([b""] * 6 + [b"\xef\xbb\xbf", b"\xff\xfe", b"\x00", b"\x80"])
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(text=_TEXT, prefix=_PREFIX)
 def test_reader_returns_rows_or_a_clear_error(text, prefix):
     with tempfile.TemporaryDirectory() as tmp:
@@ -66,7 +66,7 @@ def _rows(items: list) -> MotRows:
     return MotRows.from_arrays(a[:, 0], a[:, 1], a[:, 2:6], conf=a[:, 6])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(gt=st.lists(_ROW, max_size=25), tracks=st.lists(_ROW, max_size=25))
 def test_metrics_are_bounded_on_any_sequence(gt, tracks):
     summary = evaluate_tracks(_rows(gt), _rows(tracks))

@@ -28,7 +28,7 @@ from tecktrack.interface.api import (
     parse_run_request,
 )
 
-FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=300,
                 suppress_health_check=list(HealthCheck))
 CASES: dict[str, int] = {}
 

@@ -18,7 +18,7 @@ from inference_support import ts_datagrams
 from tecktrack.inference.ts_sequencer import TsSequencer, continuity
 from tecktrack.inference.udp_receiver import _decode_file, _numbered, is_mpegts_datagram
 
-FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=300,
                 suppress_health_check=list(HealthCheck))
 CASES: dict[str, int] = {}
 
@@ -103,7 +103,7 @@ def test_adjacent_swaps_and_repeats_come_out_in_source_order(count, per, data):
     assert sequencer.gaps == 0 and sequencer.duplicated == len(arriving) - count
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+@settings(max_examples=60,
           suppress_health_check=list(HealthCheck))
 @given(datagrams=st.lists(st.one_of(_TS_DATAGRAM, _TS_DATAGRAM.map(
     lambda d: bytes([0x47, 0x40, 0x00, 0x10]) + d[4:])), max_size=20))

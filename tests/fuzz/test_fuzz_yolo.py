@@ -18,7 +18,7 @@ from tecktrack.datasets.box_table import read_label_files
 from tecktrack.datasets.yolo import read_yolo_labels
 from tecktrack.errors import TeckTrackError
 
-FUZZ = settings(max_examples=200, deadline=None,
+FUZZ = settings(max_examples=200,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # numbers as annotation tools (and careless scripts) write them
