@@ -22,6 +22,8 @@ import pytest
 
 from tecktrack.cli import main
 from tecktrack.datasets.coco import read_coco, write_coco
+from tecktrack.detections import Detections
+from tecktrack.errors import EvaluationError
 from tecktrack.metrics import SUMMARY_KEYS, ExactBoxes, evaluate
 from tecktrack.metrics.loaders import load_coco
 
@@ -301,3 +303,55 @@ def test_evaluate_errors_flag_on_the_issue_example(tmp_path: Path) -> None:
     assert status == 0
     report = json.loads(out.read_text())
     assert report["error_counts"]["Loc"] == 1 and report["summary"]["map50"] == 0.0
+
+
+def _wide_files(tmp: Path, seed: int) -> tuple[Path, Path]:
+    """Two-decimal boxes at x = 16,384 .. 131,072 on 140,000-pixel-wide images (aerial and
+    whole-slide images), detections moved by two-decimal amounts: there a float32 step is
+    0.002-0.016 px, so the float32 corners of a box lie further than 0.001 px from the file's
+    x, y, w, h."""
+    rng = np.random.default_rng(seed)
+    images, anns, results = [], [], []
+    for image_id in range(1, 21):
+        images.append({"id": image_id, "file_name": f"{image_id}.tif", "width": 140_000,
+                       "height": 2000})
+        for _ in range(int(rng.integers(1, 6))):
+            box = [round(float(rng.uniform(16_384, 131_072)), 2),
+                   round(float(rng.uniform(0, 1900)), 2),
+                   round(float(rng.uniform(2, 90)), 2), round(float(rng.uniform(2, 90)), 2)]
+            anns.append({"id": len(anns) + 1, "image_id": image_id, "category_id": 1,
+                         "bbox": box, "area": round(box[2] * box[3], 4), "iscrowd": 0})
+            moved = [round(v + float(rng.integers(-300, 300)) / 100, 2) for v in box]
+            moved[2:] = [max(v, 0.5) for v in moved[2:]]
+            results.append({"image_id": image_id, "category_id": 1, "bbox": moved,
+                            "score": round(float(rng.random()), 3)})
+    gt_path, res_path = tmp / f"wide{seed}.json", tmp / f"wide_res{seed}.json"
+    gt_path.write_text(json.dumps({"images": images, "annotations": anns,
+                                   "categories": [{"id": 1, "name": "cell"}]}))
+    res_path.write_text(json.dumps(results))
+    return gt_path, res_path
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_boxes_far_from_the_origin_match_pycocotools(tmp_path: Path, seed: int) -> None:
+    """The file's float64 boxes are checked against the float32 Detections made from them with
+    a tolerance of a float32 step at the box (it was a fixed 0.001 px, which refused about half
+    of all valid boxes beyond x = 65,536 with "exact boxes ... do not match")."""
+    gt_path, res_path = _wide_files(tmp_path, seed)
+    oracle = _cocoeval(COCO, COCOeval, gt_path, res_path)
+    ours = _ours(gt_path, res_path)
+    got = np.array([ours.summary[k] for k in SUMMARY_KEYS])
+    np.testing.assert_allclose(got, oracle.stats, rtol=0, atol=1e-12)
+    assert oracle.stats[0] > 0
+
+
+def test_exact_boxes_that_are_not_the_detections_are_refused() -> None:
+    """The check still catches float64 boxes that belong to other detections: a width 0.01 px
+    off near the origin, or 0.05 px off at x = 100,000 (a float32 step there is 0.0078 px)."""
+    for x, off in ((10.5, 0.01), (100_000.5, 0.05)):
+        gt = {1: [[x, 5.0, 20.0, 20.0]]}
+        dets = {1: Detections(np.array([[x, 5, x + 20, 25]], np.float32), [0], [0.9])}
+        exact = ExactBoxes(gt=gt, preds={1: [[x, 5.0, 20.0 + off, 20.0]]})
+        with pytest.raises(EvaluationError, match="exact boxes for image 1 do not match"):
+            evaluate({1: Detections(np.array([[x, 5, x + 20, 25]], np.float32), [0])}, dets,
+                     exact=exact)

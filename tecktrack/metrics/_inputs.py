@@ -131,10 +131,21 @@ def _xywh(det: Detections) -> np.ndarray:
     return xyxy
 
 
+def _corner_slack(det: Detections) -> np.ndarray:
+    """How far each box's float64 ``x, y, w, h`` may lie from those of its float32 corners:
+    a corner is a value rounded to float32 (half a float32 step) and a width the difference
+    of two, so one float32 step at the box's largest corner, doubled for safety. 0.001 px
+    covers it below x = 16,384; at x = 50,000 a step is 0.0039 px."""
+    if not len(det):
+        return np.zeros(0)
+    return 2.0 * np.spacing(np.abs(det.xyxy).max(axis=1)).astype(np.float64)
+
+
 def _exact_column(given: Mapping[Hashable, np.ndarray] | None, keys: tuple[Hashable, ...],
                   parts: list[Detections], fallback: np.ndarray, width: int,
-                  field: str) -> np.ndarray:
-    """``fallback`` with each image's rows replaced by the float64 values in ``given``."""
+                  field: str, slack: np.ndarray | float = 0.0) -> np.ndarray:
+    """``fallback`` with each image's rows replaced by the float64 values in ``given``, which
+    must lie within ``1e-3 + 1e-5 * |fallback| + slack`` (per row) of ``fallback``."""
     if not given:
         return fallback
     out = fallback.copy()
@@ -149,7 +160,9 @@ def _exact_column(given: Mapping[Hashable, np.ndarray] | None, keys: tuple[Hasha
             out[start:start + n] = values.reshape(out[start:start + n].shape)
         start += n
     # the float64 values must be the ones the float32 Detections were made from
-    near = np.isclose(out, fallback, rtol=1e-5, atol=1e-3) | ~np.isfinite(fallback)
+    slack = np.reshape(slack, (-1,) + (1,) * (fallback.ndim - 1))
+    near = np.abs(out - fallback) <= 1e-3 + 1e-5 * np.abs(fallback) + slack
+    near |= ~np.isfinite(fallback)
     if not near.all():
         i = int(np.flatnonzero(~near.reshape(len(out), -1).all(axis=1))[0])
         image = np.repeat(np.arange(len(keys)), [len(d) for d in parts])[i]
@@ -259,8 +272,10 @@ def flatten(gt: Mapping[Hashable, Detections], preds: Mapping[Hashable, Detectio
     gt_image = np.repeat(np.arange(len(keys)), [len(g) for g in g_parts]).astype(np.int64)
     dt_image = np.repeat(np.arange(len(keys)), [len(d) for d in d_parts]).astype(np.int64)
     exact = exact or ExactBoxes()
-    gt_xywh = _exact_column(exact.gt, keys, g_parts, _xywh(g_all), 4, "boxes")
-    dt_xywh = _exact_column(exact.preds, keys, d_parts, _xywh(d_all), 4, "boxes")
+    gt_xywh = _exact_column(exact.gt, keys, g_parts, _xywh(g_all), 4, "boxes",
+                            _corner_slack(g_all))
+    dt_xywh = _exact_column(exact.preds, keys, d_parts, _xywh(d_all), 4, "boxes",
+                            _corner_slack(d_all))
     _check_boxes(gt_xywh, gt_image, keys, "ground-truth")
     _check_boxes(dt_xywh, dt_image, keys, "prediction")
     scores = d_all.scores if d_all.scores is not None else np.zeros(len(d_all), np.float32)
