@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -219,3 +220,24 @@ def test_read_coco_builds_the_dataset_the_constructor_would(tmp_path: Path):
     for i, det in ds.annotations.items():
         assert det.xyxy.shape == ref.annotations[i].xyxy.shape and det.scores is None
         np.testing.assert_array_equal(det.xyxy, ref.annotations[i].xyxy)
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_a_score_or_area_that_is_not_finite_is_refused_where_it_is_written(tmp_path: Path,
+                                                                          value: str):
+    """Python's json writes and reads NaN and Infinity; a score or area of that kind is named
+    with its file and record (it surfaced in the evaluation as "prediction 1 of image 2 has a
+    non-finite score", and a NaN area was taken in without a word)."""
+    res = tmp_path / "res.json"
+    rows = [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2], "score": 0.5}] * 3
+    res.write_text(json.dumps(rows).replace('"score": 0.5}]', f'"score": {value}}}]'))
+    with pytest.raises(FormatError, match=rf"res\.json: results\[2\]\.score: expected a "
+                                          rf"finite number, got {re.escape(repr(float(value)))}"):
+        read_coco_results_exact(res, [1])
+    gt = tmp_path / "gt.json"
+    anns = [{**_GOOD["annotations"][0], "area": 12.5}, {**_GOOD["annotations"][0], "id": 2}]
+    gt.write_text(json.dumps({**_GOOD, "annotations": anns}).replace(
+        '"area": 12.5', f'"area": {value}'))
+    with pytest.raises(FormatError, match=r"gt\.json: annotations\[0\]\.area: expected a "
+                                          r"finite number"):
+        read_coco(gt)

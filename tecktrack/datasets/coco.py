@@ -160,7 +160,13 @@ def _float_column(values: list, field_name: str, key: str, path: Path) -> np.nda
         index = next(i for i, v in enumerate(values) if not _fits(v))
         raise FormatError(f"{key}[{index}].{field_name}: expected a number, "
                           f"got {values[index]!r}", path)
-    return arr.astype(np.float64, copy=False)
+    arr = arr.astype(np.float64, copy=False)
+    finite = np.isfinite(arr)
+    if not finite.all():  # NaN or Infinity, as Python's json writes and reads them
+        index = int(np.argmin(finite))
+        raise FormatError(f"{key}[{index}].{field_name}: expected a finite number, "
+                          f"got {values[index]!r}", path)
+    return arr
 
 
 def _check_annotation_ids(rows: list, key: str, path: Path) -> None:
