@@ -200,6 +200,9 @@ def test_missing_required_fields(server, world):
     (b"\xff\xfe", "body is not UTF-8"),
     (b"[1, 2]", "body must be a JSON object, got list"),
     (b'{"source": "videos/clip.mp4", "model": "tiny", "conf": NaN}', "conf: must be a finite"),
+    # past Python's 4300-digit cap json.loads raises a plain ValueError (it was a 500)
+    (b'{"drop_rate": ' + b"9" * 4301 + b"}", "malformed JSON: an integer has more than 4300"),
+    (b'{"unknown": -' + b"1" * 5000 + b"}", "malformed JSON: an integer has more than 4300"),
 ])
 def test_malformed_bodies(server, raw, message):
     status, data = call(server, "/run_inference", raw=raw)

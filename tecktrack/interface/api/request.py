@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
@@ -100,6 +101,9 @@ def parse_json_body(raw: bytes) -> Any:
     except json.JSONDecodeError as exc:
         raise RequestError(f"malformed JSON at line {exc.lineno} column {exc.colno}: "
                            f"{exc.msg}") from None
+    except ValueError:  # json.loads' one other refusal: Python's cap on integer digits
+        raise RequestError(f"malformed JSON: an integer has more than "
+                           f"{sys.get_int_max_str_digits()} digits") from None
     except RecursionError:
         raise RequestError("JSON nested too deeply") from None
 
