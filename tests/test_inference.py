@@ -22,7 +22,7 @@ EXTRA_METRICS = {"frames_read", "frames_dropped_by_rate", "total_detections", "r
                  "preprocess_ms", "forward_ms", "postprocess_ms", "save_ms", "latency_p50_ms",
                  "latency_p95_ms", "resource_samples", "end_reason", "run_id",
                  "datagrams_rejected", "datagrams_duplicated", "datagrams_reordered",
-                 "continuity_gaps"}
+                 "continuity_gaps", "datagrams_overflowed"}
 EXTRA_METRICS |= {"unreadable_images"}   # #21: folder images skipped and named
 
 

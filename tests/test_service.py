@@ -36,6 +36,7 @@ def world(repo_root, tmp_path_factory):
     (data / "videos").mkdir(parents=True)
     write_video(data / "videos" / "clip.mp4", 20)
     (data / "bogus.mp4").write_bytes(b"\x00" * 100)
+    (data / "text.png").write_text("not an image\n" * 20)  # FFmpeg opens it, reads no frame
     outside = root / "secret.mp4"
     shutil.copy(data / "videos" / "clip.mp4", outside)
     os.symlink(outside, data / "escape.mp4")
@@ -162,6 +163,7 @@ def test_udp_source_with_no_sender_ends_after_its_timeout(server, world):
     ({"source": "0"}, 400, "camera indices"),
     ({"source": 7}, 400, "source: must be str, got int"),
     ({"source": "bogus.mp4"}, 422, "bogus.mp4: cannot open video source"),
+    ({"source": "text.png"}, 422, "text.png: no frame could be read"),
     ({"source": "udp://0.0.0.0:5000"}, 403, "listens for UDP only on 127.0.0.1, ::1, localhost"),
     ({"source": "udp://192.168.1.1:5000"}, 403, "listens for UDP only on"),
     ({"source": "udp://127.0.0.1:22"}, 403, "UDP port 22 is outside the allowed range 1024-65535"),
@@ -179,6 +181,8 @@ def test_bad_requests_get_a_4xx_json_error(server, world, overrides, status, mes
     got_status, data = call(server, "/run_inference", body(world, **overrides))
     assert got_status == status, data
     assert message in data["error"]
+    if status == 422:  # a run's own error names the field it is about
+        assert data["field"] == "source"
 
 
 def test_absolute_paths_outside_the_data_root_are_refused(server, world):

@@ -7,6 +7,7 @@ continuity-counter sequencer, 30 % duplicates decoded as 72 frames and 20 % swap
 
 from __future__ import annotations
 
+import functools
 import random
 import socket
 import threading
@@ -15,6 +16,7 @@ import time
 import pytest
 from inference_support import free_udp_port, record_stream, ts_datagrams, write_video
 
+from tecktrack.inference import udp_receiver
 from tecktrack.inference.capture import VideoPreprocessor
 from tecktrack.inference.ts_sequencer import TsSequencer
 from tecktrack.inference.udp_receiver import DatagramFile
@@ -32,14 +34,18 @@ def recorded(tmp_path_factory) -> list[bytes]:
     return datagrams
 
 
-def replay(datagrams: list[bytes]) -> tuple[list[int], VideoPreprocessor]:
-    """Send ``datagrams`` to a fresh receiver; the frame numbers it yields and its stats."""
+def replay(datagrams: list[bytes], stall_s: float = 0.0) -> tuple[list[int], VideoPreprocessor]:
+    """Send ``datagrams`` to a fresh receiver; the frame numbers it yields and its stats.
+    With ``stall_s`` the consumer (the network) stops that long after the first frame."""
     port = free_udp_port()
     pre = VideoPreprocessor(timeout=1.0)
     numbers: list[int] = []
 
     def consume() -> None:
-        numbers.extend(i for i, _ in pre.capture_video(f"udp://127.0.0.1:{port}"))
+        for i, _ in pre.capture_video(f"udp://127.0.0.1:{port}"):
+            numbers.append(i)
+            if len(numbers) == 1:
+                time.sleep(stall_s)
 
     receiver = threading.Thread(target=consume, daemon=True)
     receiver.start()
@@ -76,8 +82,8 @@ def test_the_clean_stream_decodes_as_sixty_frames(recorded):
     numbers, pre = replay(recorded)
     assert numbers == list(range(60))
     stats = pre.stats
-    assert (stats.datagrams_duplicated, stats.datagrams_reordered, stats.continuity_gaps) == \
-        (0, 0, 0)
+    assert (stats.datagrams_duplicated, stats.datagrams_reordered, stats.continuity_gaps,
+            stats.datagrams_overflowed) == (0, 0, 0, 0)
 
 
 def test_duplicated_datagrams_make_no_phantom_frames(recorded):
@@ -115,6 +121,17 @@ def test_lost_datagrams_leave_holes_and_later_frames_keep_their_numbers(recorded
     assert numbers == sorted(set(numbers)) and set(numbers) <= set(range(60))
     assert len(numbers) < 60 and numbers[-1] == 59  # the second half arrived whole
     assert pre.stats.continuity_gaps >= 1
+
+
+def test_datagrams_dropped_by_a_full_queue_are_reported(recorded, monkeypatch):
+    """A network slower than the sender fills the receive queue (64 MiB; 8 KiB here): the
+    datagrams it then drops leave holes no continuity counter sees (they are dropped after
+    the reordering), so the run reports them as ``datagrams_overflowed``."""
+    monkeypatch.setattr(udp_receiver, "DatagramFile",
+                        functools.partial(DatagramFile, fifo_bytes=8 * 1024))
+    numbers, pre = replay(recorded, stall_s=1.5)
+    assert len(numbers) < 60
+    assert pre.stats.datagrams_overflowed > 0
 
 
 def test_datagram_file_sets_ready_after_bind_and_passes_datagrams_in_order():

@@ -143,3 +143,55 @@ def test_clean_images_do_not_warn(folder: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_image(folder / "images/val/a.jpg").shape == (48, 64, 3)
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A 1 KB PNG whose header claims ``width x height`` pixels (a decompression bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2,
+                                                             0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+
+
+def test_an_image_claiming_too_many_pixels_is_unreadable_not_a_crash(folder: Path,
+                                                                     repo_root: Path,
+                                                                     tmp_path: Path,
+                                                                     capfd) -> None:
+    """OpenCV raises (rather than returning None) for a header past CV_IO_MAX_IMAGE_PIXELS:
+    the image is skipped and named like any other unreadable one (it escaped as a cv2.error
+    traceback from ``infer`` and a 500 from the API)."""
+    bomb = folder / "images/val/e.png"
+    bomb.write_bytes(_png_claiming(100_000, 100_000))
+    image, said = decode_image(bomb)
+    assert image is None and "claims more pixels than OpenCV decodes" in said
+    assert "/" not in said  # OpenCV's own source paths stay out of the message
+    with pytest.raises(FormatError, match="e.png: not an image .*claims more pixels"):
+        read_image(bomb)
+    (folder / "images/val/c.jpg").unlink()
+    model = demo_or_tiny_model(repo_root, tmp_path)
+    assert main(["infer", str(folder / "images/val"), "--model", str(model), "--runs-dir",
+                 str(tmp_path / "runs"), "--quiet"]) == 1
+    out = capfd.readouterr()
+    printed = json.loads(out.out[:out.out.rindex("}") + 1])
+    assert printed["metrics"]["total_frames"] == 3
+    assert "e.png" in printed["metrics"]["unreadable_images"][0]
+    assert "Traceback" not in out.err and "cv2.error" not in out.err
+
+
+def test_a_single_file_that_yields_no_frame_is_an_error(tmp_path: Path) -> None:
+    """FFmpeg opens a text file named .png, then reads nothing: the run is refused as for any
+    file that is not a readable video (it ended as an empty run, ``end_reason: end``)."""
+    from tecktrack.errors import StreamError
+    from tecktrack.inference.capture import VideoPreprocessor
+
+    for name, data in (("text.png", b"not an image at all\n" * 20),
+                       ("bomb.png", _png_claiming(100_000, 100_000))):
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(StreamError, match="no frame could be read"):
+            list(VideoPreprocessor(timeout=1.0).capture_video(str(path)))

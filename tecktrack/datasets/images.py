@@ -104,13 +104,25 @@ def decode_image(path: str | Path) -> tuple[np.ndarray | None, str]:
         sys.stderr.flush()
         saved = os.dup(2)
         os.dup2(sink, 2)
+        refused = ""
         try:
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        except cv2.error as exc:  # OpenCV raises (not returns None) for a few refusals
+            image, refused = None, _refusal(exc)
         finally:
             os.dup2(saved, 2)
             os.close(saved)
         said = _drain(sink).decode("utf-8", errors="replace").strip()
-    return image, said
+    return image, "\n".join(filter(None, (said, refused)))
+
+
+def _refusal(exc: Exception) -> str:
+    """OpenCV's exception from ``imread`` in a few words, without its source paths: above
+    all a header claiming more pixels than it decodes (a decompression bomb)."""
+    condition = str(getattr(exc, "err", "") or "")
+    if "CV_IO_MAX_IMAGE_PIXELS" in condition or "CV_IO_MAX_IMAGE_" in condition:
+        return "its header claims more pixels than OpenCV decodes (CV_IO_MAX_IMAGE_PIXELS)"
+    return f"OpenCV refused it ({condition or type(exc).__name__})"
 
 
 def read_image(path: str | Path) -> np.ndarray:

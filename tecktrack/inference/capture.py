@@ -33,7 +33,7 @@ import numpy as np
 from tecktrack.datasets.images import decode_image, list_images
 from tecktrack.errors import StreamError
 
-__all__ = ["CaptureStats", "VideoPreprocessor", "describe_source"]
+__all__ = ["UDP_COUNTERS", "CaptureStats", "VideoPreprocessor", "describe_source"]
 
 
 @dataclass
@@ -45,7 +45,9 @@ class CaptureStats:
     closed the generator early). ``datagrams_rejected`` counts UDP datagrams that were not
     MPEG-TS and were dropped; ``datagrams_duplicated`` repeats dropped,
     ``datagrams_reordered`` datagrams put back in order, ``continuity_gaps`` holes left by
-    lost datagrams (see :mod:`tecktrack.inference.ts_sequencer`). ``unreadable`` names the
+    lost datagrams (see :mod:`tecktrack.inference.ts_sequencer`), ``datagrams_overflowed``
+    datagrams dropped because the receive queue was full (the network fell behind the
+    sender by :data:`~tecktrack.inference.udp_receiver.FIFO_BYTES`). ``unreadable`` names the
     folder images that could not be decoded (skipped, one ``"path: why"`` each), as
     ``predict`` skips them.
     """
@@ -56,8 +58,14 @@ class CaptureStats:
     datagrams_duplicated: int = 0
     datagrams_reordered: int = 0
     continuity_gaps: int = 0
+    datagrams_overflowed: int = 0
     end_reason: str = "running"
     unreadable: list[str] = field(default_factory=list)
+
+
+#: The UDP receiver's counters a run reports (``CaptureStats`` fields, metrics keys).
+UDP_COUNTERS = ("datagrams_rejected", "datagrams_duplicated", "datagrams_reordered",
+                "continuity_gaps", "datagrams_overflowed")
 
 
 def describe_source(source: str | int | Path) -> str:
@@ -184,8 +192,7 @@ class VideoPreprocessor:
                     yield index, frame
         finally:
             frames.close()
-            for name in ("datagrams_rejected", "datagrams_duplicated", "datagrams_reordered",
-                         "continuity_gaps"):
+            for name in UDP_COUNTERS:
                 setattr(self.stats, name, counters.get(name, 0))
         self.stats.end_reason = "stalled"
 
@@ -234,5 +241,8 @@ class VideoPreprocessor:
                         raise StreamError(f"cannot decode frame {index}", name)
                     yield index, frame
                 index += 1
+            if index == 0:  # FFmpeg opens some files it then cannot read (text named .png)
+                raise StreamError("no frame could be read (not a readable video or image)",
+                                  name)
         finally:
             capture.release()

@@ -43,7 +43,7 @@ import numpy as np
 from tecktrack.cluster import usable_cores
 from tecktrack.detections import Detections
 from tecktrack.errors import TeckTrackError
-from tecktrack.inference.capture import VideoPreprocessor
+from tecktrack.inference.capture import UDP_COUNTERS, VideoPreprocessor
 from tecktrack.inference.cores import HELPER_NICE, opencv_threads, yield_to_network
 from tecktrack.inference.online_metrics import ResourceSampler, RunTimings, summarise
 from tecktrack.inference.track_stage import TrackStage, source_fps, tracker_config
@@ -256,8 +256,7 @@ class InferenceService:
         metrics = summarise(timings, wall_s=wall, frames_read=stats.frames_read,
                             frames_dropped_by_rate=stats.frames_dropped_by_rate)
         metrics.update(sampler.summary())
-        for name in ("datagrams_rejected", "datagrams_duplicated", "datagrams_reordered",
-                     "continuity_gaps"):
+        for name in UDP_COUNTERS:
             metrics[name] = getattr(stats, name)
         metrics["unreadable_images"] = list(stats.unreadable)   # skipped, as predict skips
         metrics["end_reason"] = shared.reason or stats.end_reason

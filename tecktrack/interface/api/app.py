@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tecktrack.cluster import usable_cores
-from tecktrack.errors import TeckTrackError
+from tecktrack.errors import FormatError, ModelError, StreamError, TeckTrackError
 from tecktrack.interface.api.request import (
     LOOPBACK_HOSTS,
     UDP_PORTS,
@@ -180,6 +180,14 @@ def _error(message: str, status: int, field: str | None = None, headers=None):
     return response
 
 
+def _field_of(exc: TeckTrackError) -> str | None:
+    """The request field a run's error is about: its source (a video that cannot be opened or
+    read, an image, a UDP port) or its model; ``None`` for anything else."""
+    if isinstance(exc, StreamError | FormatError):
+        return "source"
+    return "model" if isinstance(exc, ModelError) else None
+
+
 def _register_errors(app, config: ServiceConfig) -> None:
     from werkzeug.exceptions import HTTPException
 
@@ -189,7 +197,7 @@ def _register_errors(app, config: ServiceConfig) -> None:
 
     @app.errorhandler(TeckTrackError)
     def _bad_input(exc: TeckTrackError):
-        return _error(redact(str(exc), config), 422)
+        return _error(redact(str(exc), config), 422, _field_of(exc))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
