@@ -90,3 +90,20 @@ def test_val_on_real_coco128_with_darknet(real_data, tmp_path, capsys):
     # pycocotools on the same predictions: 0.3005113 / 0.1399200
     assert summary["map50"] == pytest.approx(0.3005113, abs=1e-6)
     assert summary["map"] == pytest.approx(0.1399200, abs=1e-6)
+
+
+def test_val_skips_an_image_claiming_too_many_pixels(setup, tmp_path, capsys):
+    """A PNG whose header claims 100,000 x 100,000 pixels (OpenCV raises for it rather than
+    returning None) is skipped and named; the rest is scored as before."""
+    from test_unreadable_images import _png_claiming
+
+    model, data = setup
+    (data.parent / "images" / "bomb.png").write_bytes(_png_claiming(100_000, 100_000))
+    out = tmp_path / "out"
+    status = main(["val", "--model", str(model), "--data", str(data), "--json",
+                   str(out / "val.json"), "--out", str(out), "--quiet"])
+    report = json.loads((out / "val.json").read_text())
+    assert status == 1 and report["images"] == 2  # exit 1: something was left out
+    assert any("bomb.png" in line for line in report["skipped"])
+    assert report["summary"]["map50"] == pytest.approx(1.0, abs=1e-3)
+    assert "cv2.error" not in capsys.readouterr().err

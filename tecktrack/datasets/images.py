@@ -21,8 +21,8 @@ import numpy as np
 
 from tecktrack.errors import DatasetError, FormatError
 
-__all__ = ["IMAGE_SUFFIXES", "ImageWarning", "decode_image", "image_size", "is_image_file",
-           "list_images", "read_image"]
+__all__ = ["IMAGE_SUFFIXES", "ImageWarning", "decode_image", "image_size", "imread_or_none",
+           "is_image_file", "list_images", "read_image"]
 
 #: Image file suffixes recognised in folders and list files (compared lower-case).
 IMAGE_SUFFIXES = frozenset({".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp"})
@@ -114,6 +114,25 @@ def decode_image(path: str | Path) -> tuple[np.ndarray | None, str]:
             os.close(saved)
         said = _drain(sink).decode("utf-8", errors="replace").strip()
     return image, "\n".join(filter(None, (said, refused)))
+
+
+def imread_or_none(path: str | Path) -> np.ndarray | None:
+    """``cv2.imread`` in colour, ``None`` for any file it cannot decode: also those it raises
+    for (a header claiming more than ``CV_IO_MAX_IMAGE_PIXELS``) instead of returning ``None``.
+    Unlike :func:`decode_image`, the decoder's messages are not caught.
+
+    Examples
+    --------
+    >>> p = Path(tempfile.mkdtemp()) / "x.png"; _ = p.write_bytes(b"text")
+    >>> imread_or_none(p) is None
+    True
+    """
+    import cv2
+
+    try:
+        return cv2.imread(str(path), cv2.IMREAD_COLOR)
+    except cv2.error:
+        return None
 
 
 def _refusal(exc: Exception) -> str:

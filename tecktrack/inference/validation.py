@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from tecktrack.datasets import Dataset
 from tecktrack.datasets.class_names import compare_class_names
+from tecktrack.datasets.images import imread_or_none
 from tecktrack.detections import Detections
 from tecktrack.errors import EvaluationError
 from tecktrack.model import Model
@@ -97,7 +97,7 @@ def _predict_split(model: Model, dataset: Dataset, split: str, quiet: bool
     background = [0]
 
     def read(k: int) -> np.ndarray | None:
-        return cv2.imread(str(unique[k].image_path), cv2.IMREAD_COLOR)
+        return imread_or_none(unique[k].image_path)
 
     def detect(frame: np.ndarray | None) -> Detections | None:
         bar.update(1)  # the progress bar advances on the calling thread

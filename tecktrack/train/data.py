@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from tecktrack.datasets.data_yaml import read_data_yaml
+from tecktrack.datasets.images import imread_or_none
 from tecktrack.datasets.yolo import label_path_for, read_yolo_labels
 from tecktrack.errors import DatasetError
 from tecktrack.progress import progress
@@ -84,7 +85,7 @@ class Batch:
 
 
 def _read_image(path: Path, size: int) -> tuple[np.ndarray, int, int]:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    image = imread_or_none(path)
     if image is None:
         raise DatasetError("cannot decode image", path)
     height, width = image.shape[:2]
