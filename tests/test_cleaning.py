@@ -247,3 +247,40 @@ def test_demo_model_finds_misfiled_images_in_synth_folders(model, repo_root, tmp
     assert s["misfiled"] == 12
     min_precision, min_recall = MIN_PRECISION_RECALL[model]
     assert s["precision"] >= min_precision and s["recall"] >= min_recall
+
+
+def test_images_in_sub_folders_of_background_are_background(folders):
+    """The folders are read recursively; an image in background/sub/ is a background image
+    (it was counted as a positive: TP when detected, and moved *into* background/ as FN)."""
+    nested = folders / "background" / "sub" / "000020.png"
+    draw(nested, "white", 20)
+    draw(folders / "background" / "sub" / "000021.png", "plain", 21)
+    _, frame = decide(folders)
+    rows = frame.set_index("name")
+    assert rows.loc["000020.png", ["folder", "outcome"]].tolist() == ["background", "FP"]
+    assert rows.loc["000021.png", ["folder", "outcome"]].tolist() == ["background", "TN"]
+    assert rows.loc["000020.png", "move_to"] == str(folders / "positive" / "000020.png")
+    assert outcome_counts(frame) == {"TP": 6, "TN": 8, "FP": 3, "FN": 1}
+
+
+def test_a_symlinked_image_is_never_moved_nor_the_file_it_points_to(folders, tmp_path,
+                                                                    monkeypatch, capsys):
+    """Moving a link by its resolved path moved the linked file itself, out of a folder
+    outside the job (a shared pool), and left the link dangling."""
+    pool = tmp_path / "pool"
+    draw(pool / "shared.png", "plain", 30)         # not detected: an FN if filed as positive
+    before = (pool / "shared.png").read_bytes()
+    link = folders / "positive" / "linked.png"
+    link.symlink_to(pool / "shared.png")
+    _, frame = decide(folders)
+    row = frame.set_index("name").loc["linked.png"]
+    assert (row["outcome"], bool(row["linked"]), row["move_to"]) == ("FN", True, "")
+    with pytest.raises(DatasetError, match="symbolic link; refusing to move"):
+        write_manifest([(link, folders / "background" / "linked.png")], folders)
+    monkeypatch.setattr(tecktrack.model, "load_model", lambda *a, **k: BlobDetector())
+    assert main(["clean", str(folders), "--model", "x", "--class", "box", "--apply",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "1 flagged image(s) left in place because they are symbolic links" in out
+    assert link.is_symlink() and (pool / "shared.png").read_bytes() == before
+    assert not (folders / "background" / "linked.png").exists()

@@ -63,14 +63,18 @@ def write_manifest(moves: Sequence[tuple[Path, Path]], folder: str | Path,
     Raises
     ------
     DatasetError
-        A source is missing, a destination already exists, two moves share a destination,
-        or the manifest file exists.
+        A source is missing or a symbolic link, a destination already exists, two moves
+        share a destination, or the manifest file exists.
     """
     folder = Path(folder).resolve()
     seen: set[Path] = set()
     entries = []
     for source, destination in moves:
-        source, destination = Path(source).resolve(), Path(destination).resolve()
+        source, destination = Path(source), Path(destination).resolve()
+        if source.is_symlink():  # resolving it would move the file it points to
+            raise DatasetError("is a symbolic link; refusing to move the file it points to",
+                               source)
+        source = source.resolve()
         if not source.is_file():
             raise DatasetError("file to move not found", source)
         if destination.exists() or destination in seen:

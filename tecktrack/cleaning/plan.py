@@ -40,8 +40,9 @@ class FolderLayout:
     images: tuple[Path, ...]
 
     def folder_of(self, image: Path) -> str:
-        """``"positive"`` or ``"background"`` for an image of the layout."""
-        return BACKGROUND if image.parent == self.background else "positive"
+        """``"positive"`` or ``"background"`` for an image of the layout (at any depth: the
+        folders are read recursively)."""
+        return BACKGROUND if self.background in image.parents else "positive"
 
 
 def folder_layout(folder: str | Path) -> FolderLayout:
@@ -105,7 +106,9 @@ def classify_images(layout: FolderLayout, scores: np.ndarray, conf: float = 0.5)
     """Outcome and proposed move of every image.
 
     Returns columns ``image`` (path), ``name``, ``folder``, ``score``, ``detected``,
-    ``outcome`` (TP/TN/FP/FN) and ``move_to`` (destination path, or empty).
+    ``outcome`` (TP/TN/FP/FN), ``linked`` (the image is a symbolic link) and ``move_to``
+    (destination path, or empty). A symbolic link is never proposed to move: moving it
+    would move the file it points to, which may lie outside the folder and serve others.
 
     Examples
     --------
@@ -124,12 +127,15 @@ def classify_images(layout: FolderLayout, scores: np.ndarray, conf: float = 0.5)
     in_positive = folders == "positive"
     outcome = np.select([in_positive & detected, in_positive & ~detected, ~in_positive & detected],
                         ["TP", "FN", "FP"], "TN")
+    linked = [p.is_symlink() for p in layout.images]
     move_to = [str((layout.background if o == "FN" else layout.positive) / p.name)
-               if o in ("FN", "FP") else "" for p, o in zip(layout.images, outcome, strict=True)]
+               if o in ("FN", "FP") and not link else ""
+               for p, o, link in zip(layout.images, outcome, linked, strict=True)]
     return pd.DataFrame({"image": [str(p) for p in layout.images],
                          "name": [p.name for p in layout.images], "folder": folders,
                          "score": np.round(np.asarray(scores, np.float64), 4),
-                         "detected": detected, "outcome": outcome, "move_to": move_to})
+                         "detected": detected, "outcome": outcome, "linked": linked,
+                         "move_to": move_to})
 
 
 def outcome_counts(frame: pd.DataFrame) -> dict[str, int]:

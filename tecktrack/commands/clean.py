@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 from tecktrack.commands.options import add_detector_options, add_model_option, add_quiet_option
@@ -95,6 +96,10 @@ def _decide(args: argparse.Namespace):
     print(f"{len(moves)} to move:")
     for row in moves.itertuples():
         print(f"  {row.outcome}  {row.image} -> {row.move_to}  (score {row.score:.3f})")
+    links = frame[frame["linked"] & frame["outcome"].isin(["FN", "FP"])]
+    if len(links):
+        print(f"{len(links)} flagged image(s) left in place because they are symbolic links "
+              f"(a move would move the file each points to), e.g. {links['image'].iloc[0]}")
     truth = Path(args.folder) / "manifest.json"
     if truth.is_file():
         s = misfiled_scores(frame, truth)
@@ -111,7 +116,8 @@ def _apply(args: argparse.Namespace, moves) -> int:
     print(f"manifest: {manifest}")
     done = apply_manifest(manifest, quiet=args.quiet)
     print(", ".join(f"{k}: {v}" for k, v in done.items()))
-    print(f"undo with: tecktrack clean {args.folder} --undo {manifest}")
+    print(f"undo with: tecktrack clean {shlex.quote(str(args.folder))} --undo "
+          f"{shlex.quote(str(manifest))}")
     return 0
 
 
