@@ -4,6 +4,7 @@ once, resume, shortcuts, the widgets driven in-process, and `clean apply --revie
 from __future__ import annotations
 
 import json
+import re
 
 import cv2
 import numpy as np
@@ -183,3 +184,64 @@ def test_static_fallback_writes_nothing(split, tmp_path, monkeypatch, capsys):
     table = cards_table(review_cards(split, min_score=0.0), NAMES)
     assert not log.exists() and "Image object" in out
     assert len(table) == 5 and all(reason in out for reason in table["reason"])
+
+
+def _decision(card: str, labels, label, suggestion, decision: str = "apply") -> str:
+    return json.dumps({"card": card, "decision": decision, "labels": str(labels),
+                       "label": label, "suggestion": suggestion})
+
+
+@pytest.mark.parametrize("original,expected", [
+    # CRLF endings stay CRLF, on untouched and changed lines alike
+    (b"0 0.5 0.5 0.2 0.2\r\n1 0.1 0.1 0.1 0.1\r\n2 0.7 0.7 0.1 0.1\r\n",
+     b"0 0.5 0.5 0.2 0.2\r\n2 0.100000 0.100000 0.100000 0.100000\r\n2 0.7 0.7 0.1 0.1\r\n"),
+    # a last line without an ending keeps having none
+    (b"1 0.1 0.1 0.1 0.1\n0 0.5 0.5 0.2 0.2",
+     b"2 0.100000 0.100000 0.100000 0.100000\n0 0.5 0.5 0.2 0.2"),
+    # a byte-order mark before the first line: the card about that line is found, the BOM kept
+    ("\ufeff1 0.1 0.1 0.1 0.1\n0 0.5 0.5 0.2 0.2\n".encode(),
+     "\ufeff2 0.100000 0.100000 0.100000 0.100000\n0 0.5 0.5 0.2 0.2\n".encode()),
+])
+def test_an_apply_keeps_the_files_line_endings_and_bom(tmp_path, original, expected):
+    """Untouched lines keep their exact bytes (CRLF came back as LF, a final newline was
+    added, and a BOM made the first line's card "changed since the review?")."""
+    labels = tmp_path / "a.txt"
+    labels.write_bytes(original)
+    log = tmp_path / "review.jsonl"
+    log.write_text(_decision("a#1", labels, {"class": 1, "box": [0.1, 0.1, 0.1, 0.1]},
+                             {"class": 2, "box": [0.1, 0.1, 0.1, 0.1]}) + "\n")
+    record = apply_review(log)
+    assert labels.read_bytes() == expected
+    undo_review(record)
+    assert labels.read_bytes() == original
+
+
+def test_an_added_box_follows_the_files_own_line_ending(tmp_path):
+    labels = tmp_path / "a.txt"
+    labels.write_bytes(b"0 0.5 0.5 0.2 0.2\r\n1 0.1 0.1 0.1 0.1")
+    log = tmp_path / "review.jsonl"
+    log.write_text(_decision("a#2", labels, None, {"class": 2, "box": [0.3, 0.3, 0.1, 0.1]})
+                   + "\n")
+    apply_review(log)
+    assert labels.read_bytes() == (b"0 0.5 0.5 0.2 0.2\r\n1 0.1 0.1 0.1 0.1\r\n"
+                                   b"2 0.300000 0.300000 0.100000 0.100000\r\n")
+
+
+@pytest.mark.parametrize("suggestion,message", [
+    ({"class": -3, "box": [0.5, 0.5, 0.1, 0.1]}, "suggestion: class id -3"),
+    ({"class": True, "box": [0.5, 0.5, 0.1, 0.1]}, "suggestion: expected null or"),
+    ({"class": 1, "box": [1.7, -0.4, 0.1, 0.1]}, "suggestion: cx=1.7 outside"),
+    ({"class": 1, "box": [0.5, 0.5, -0.2, 0.1]}, "suggestion: negative size w=-0.2"),
+    ({"class": 1, "box": [0.5, 0.5, float("nan"), 0.1]}, "suggestion: expected null or"),
+])
+def test_a_suggestion_that_is_no_label_line_is_refused_before_anything_is_written(
+        tmp_path, suggestion, message):
+    labels = tmp_path / "a.txt"
+    labels.write_text("1 0.1 0.1 0.1 0.1\n")
+    log = tmp_path / "review.jsonl"
+    log.write_text(_decision("a#1", labels, {"class": 1, "box": [0.1, 0.1, 0.1, 0.1]},
+                             suggestion) + "\n")
+    with pytest.raises(FormatError, match=re.escape(message)):
+        apply_review(log)
+    assert labels.read_text() == "1 0.1 0.1 0.1 0.1\n"
+    assert not list(tmp_path.glob("review-applied-*"))

@@ -45,12 +45,16 @@ Examples
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import secrets
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from tecktrack.cleaning.moves import (
     apply_manifest,
@@ -58,6 +62,7 @@ from tecktrack.cleaning.moves import (
     write_manifest,
     write_new,
 )
+from tecktrack.datasets.yolo import invalid_rows, row_problem
 from tecktrack.errors import DatasetError, FormatError
 
 __all__ = ["ACCEPTED", "DECISIONS", "REVIEW_VERSION", "append_decision", "apply_review",
@@ -70,6 +75,9 @@ ACCEPTED = ("apply", "delete")
 REVIEW_VERSION = 1
 #: Largest difference (normalised units) between a card's label box and the file's line.
 BOX_TOLERANCE = 5e-4
+#: One line of a label file with its ending (``\n``, ``\r\n`` or ``\r``, as the readers
+#: split), or the last line without one.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
 def append_decision(path: str | Path, line: Mapping[str, Any]) -> None:
@@ -100,13 +108,27 @@ def _check_line(line: Any, path: Path, number: int | None) -> dict[str, Any]:
                           f"{line.get('decision')!r}", path, number)
     for key in ("label", "suggestion"):
         box = line.get(key)
-        if box is not None and not (isinstance(box, dict) and isinstance(box.get("class"), int)
+        if box is not None and not (isinstance(box, dict) and _is_int(box.get("class"))
                                     and isinstance(box.get("box"), list)
                                     and len(box["box"]) == 4
-                                    and all(isinstance(v, int | float) for v in box["box"])):
+                                    and all(_is_number(v) for v in box["box"])):
             raise FormatError(f"{key}: expected null or {{\"class\": int, \"box\": [cx, cy, w, "
                               f"h]}}", path, number)
+    suggestion = line.get("suggestion")
+    if suggestion is not None:  # what an apply writes must be a label line the readers take
+        row = np.array([[suggestion["class"], *suggestion["box"]]], np.float64)
+        if invalid_rows(row)[0]:
+            raise FormatError(f"suggestion: {row_problem(row[0])}", path, number)
     return line
+
+
+def _is_int(value: Any) -> bool:
+    """An int that is not a bool and fits a double exactly (JSON's ``true`` is no class)."""
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**53
+
+
+def _is_number(value: Any) -> bool:
+    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
 
 
 def read_review(path: str | Path) -> list[dict[str, Any]]:
@@ -182,8 +204,9 @@ def _find_line(lines: list[str], taken: set[int], label: Mapping[str, Any]) -> i
 def edited_labels(path: str | Path, decisions: list[dict[str, Any]], review: Path) -> str:
     """The new text of one label file after the accepted ``decisions`` about it.
 
-    Unchanged lines keep their exact text; changed lines are written with six decimals;
-    added boxes go at the end.
+    Unchanged lines keep their exact text and line ending (``\r\n`` too, and a last line
+    without one), as does a leading byte-order mark; changed lines are written with six
+    decimals and their line's ending; added boxes go at the end, with the file's ending.
 
     Raises
     ------
@@ -191,7 +214,14 @@ def edited_labels(path: str | Path, decisions: list[dict[str, Any]], review: Pat
         When a decision's label line is no longer in the file (it changed since the review).
     """
     path = Path(path)
-    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    text = ""
+    if path.is_file():
+        with open(path, encoding="utf-8", newline="") as fh:  # line endings as they are
+            text = fh.read()
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    raw = _LINE.findall(text[len(bom):])
+    lines = [line.rstrip("\r\n") for line in raw]
+    ends = [line[len(bare):] for line, bare in zip(raw, lines, strict=True)]
     replaced: dict[int, str | None] = {}
     added: list[str] = []
     for d in decisions:
@@ -208,9 +238,14 @@ def edited_labels(path: str | Path, decisions: list[dict[str, Any]], review: Pat
                                f"{path} any more (changed since the review?)", review)
         keep_box = d["decision"] == "apply" and suggestion is not None
         replaced[i] = _format(suggestion) if keep_box else None
-    out = [replaced.get(i, text) for i, text in enumerate(lines)]
-    kept = [text for text in out if text is not None] + added
-    return "".join(f"{text}\n" for text in kept)
+    kept = [replaced[i] + ends[i] if i in replaced else raw[i] for i in range(len(lines))
+            if replaced.get(i, "") is not None]
+    if added:
+        eol = next((end for end in ends if end), "\n")
+        if kept and not kept[-1].endswith(("\n", "\r")):
+            kept[-1] += eol
+        kept += [line + eol for line in added]
+    return bom + "".join(kept)
 
 
 def is_review_record(path: str | Path) -> bool:
@@ -251,7 +286,7 @@ def apply_review(review: str | Path, *, quiet: bool = True) -> Path:
     backups, installs = [], []
     for n, (path, text) in enumerate(sorted(texts.items())):
         staged = work / "new" / f"{n:05d}_{path.name}"
-        staged.write_text(text, encoding="utf-8")
+        staged.write_text(text, encoding="utf-8", newline="")  # the endings as edited
         if path.is_file():
             backups.append((path, work / "original" / f"{n:05d}_{path.name}"))
         installs.append((staged, path))

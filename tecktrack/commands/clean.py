@@ -136,5 +136,5 @@ def _apply_review(args: argparse.Namespace) -> int:
     data = json.loads(record.read_text(encoding="utf-8"))
     print(f"applied {data['decisions']} accepted decision(s) to {data['files']} label file(s)")
     print(f"record: {record}")
-    print(f"undo with: tecktrack clean apply --undo {record}")
+    print(f"undo with: tecktrack clean apply --undo {shlex.quote(str(record))}")
     return 0
