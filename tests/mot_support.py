@@ -60,7 +60,7 @@ def trackeval_data(gt: MotRows, tr: MotRows, num_frames: int) -> dict:
     """The dict TrackEval's metrics take, built with TrackEval's own IoU."""
     from trackeval.datasets._base_dataset import _BaseDataset
 
-    gt = gt[gt.conf != 0]
+    gt = gt[np.trunc(gt.conf) != 0]  # the consider flag as TrackEval reads it (an int)
     gt_map = {v: i for i, v in enumerate(np.unique(gt.ids))}
     tr_map = {v: i for i, v in enumerate(np.unique(tr.ids))}
     data = {"gt_ids": [], "tracker_ids": [], "similarity_scores": []}
@@ -75,12 +75,16 @@ def trackeval_data(gt: MotRows, tr: MotRows, num_frames: int) -> dict:
     return data
 
 
-def trackeval_files(tmp: Path, gt: MotRows, tr: MotRows, num_frames: int) -> dict:
-    """TrackEval's whole MOTChallenge pipeline (file reading included) on two files."""
+def trackeval_files(tmp: Path, gt: MotRows | str, tr: MotRows, num_frames: int) -> dict:
+    """TrackEval's whole MOTChallenge pipeline (file reading included) on two files; ``gt``
+    may be the ground-truth file's text itself."""
     import trackeval
 
     (tmp / "gt" / "seq" / "gt").mkdir(parents=True)
-    write_mot(tmp / "gt" / "seq" / "gt" / "gt.txt", gt, tracker=False)
+    if isinstance(gt, str):
+        (tmp / "gt" / "seq" / "gt" / "gt.txt").write_text(gt)
+    else:
+        write_mot(tmp / "gt" / "seq" / "gt" / "gt.txt", gt, tracker=False)
     write_mot(tmp / "trackers" / "t" / "data" / "seq.txt", tr)
     config = {"GT_FOLDER": str(tmp / "gt"), "TRACKERS_FOLDER": str(tmp / "trackers"),
               "TRACKERS_TO_EVAL": ["t"], "SKIP_SPLIT_FOL": True, "DO_PREPROC": False,

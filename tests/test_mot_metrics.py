@@ -91,7 +91,7 @@ def _motmetrics_summary(gt: MotRows, tr: MotRows, frames: int) -> dict:
     from tecktrack.detections import box_iou
 
     acc = mm.MOTAccumulator(auto_id=False)
-    gt = gt[gt.conf != 0]
+    gt = gt[np.trunc(gt.conf) != 0]  # the consider flag as TrackEval reads it (an int)
     for f in range(1, frames + 1):
         g, t = gt[gt.frames == f], tr[tr.frames == f]
         dist = 1.0 - box_iou(g.xyxy, t.xyxy)
@@ -137,6 +137,9 @@ def test_read_mot_errors_name_file_and_line(tmp_path):
         "1,1,0,0,\u0663,10\n": "not a number",          # Arabic-Indic 3: float() takes it
         "1,1,0,0,1_0,10\n": "not a number",              # so does 1_0
         "1,1,0,0,10,10\u2028\n": "not a number",         # a Unicode separator ends no line
+        # an empty field: merging the separators shifted the later columns left
+        "1,1,10,,20,30,1,-1,-1,-1\n": "column 'y' is empty",
+        "1,1,10,20,,40,1,1,1\n": "column 'w' is empty",
     }
     for i, (text, message) in enumerate(cases.items()):
         path = tmp_path / f"bad{i}.txt"
@@ -187,3 +190,19 @@ def test_evaluate_tracks_cli_bad_file_is_one_line_error(tmp_path, capsys):
     assert main(["evaluate-tracks", "--gt", str(tmp_path / "gt.txt"), "--pred",
                  str(tmp_path / "t.txt")]) == 2
     assert "t.txt:1: expected 6 to 10 columns" in capsys.readouterr().err
+
+
+def test_a_fractional_consider_flag_is_read_as_trackeval_reads_it(tmp_path):
+    """TrackEval reads the ground truth's 'consider' column as an int: 0.5 and -0.5 are 0,
+    rows left out (tecktrack kept every row not exactly 0: MOTA 1.0 against 0.0 here)."""
+    flags = ["1", "1", "0.5", "-0.5", "1.5"]
+    text = "".join(f"{f},1,0.00,0.00,10.00,10.00,{c},1,1.0\n"
+                   for f, c in enumerate(flags, start=1))
+    tr = MotRows.from_arrays(list(range(1, 6)), [7] * 5, [[0, 0, 10, 10]] * 5)
+    theirs = trackeval_files(tmp_path / "te", text, tr, 5)
+    (tmp_path / "gt.txt").write_text(text)
+    write_mot(tmp_path / "tr.txt", tr)
+    summary = evaluate_track_files(tmp_path / "gt.txt", tmp_path / "tr.txt")
+    for key in ("MOTA", "IDF1", "CLR_TP", "CLR_FP"):
+        assert summary[key] == pytest.approx(float(theirs[key]), abs=1e-9), key
+    assert summary["CLR_TP"] == 3 and summary["CLR_FP"] == 2

@@ -103,6 +103,8 @@ class MotRows:
 def _number(token: str, column: str, path: Path, line: int) -> float:
     # ASCII decimal numbers only, as the YOLO readers: float() alone would also take '٣',
     # full-width digits and '1_0'
+    if not token:
+        raise FormatError(f"column '{column}' is empty", path, line)
     try:
         if not token.isascii() or "_" in token:
             raise ValueError
@@ -124,19 +126,29 @@ def _integer(token: str, column: str, path: Path, line: int) -> int:
 def _split_lines(text: str) -> list[tuple[int, list[str]]]:
     """(1-based line number, tokens) of the non-blank lines.
 
-    Lines end at ``\\n``, ``\\r\\n`` or ``\\r`` and tokens are separated by commas and ASCII
-    whitespace only (as the YOLO readers split them): a Unicode line or space separator
-    stays inside a token, which is then not a number.
+    Lines end at ``\\n``, ``\\r\\n`` or ``\\r``. A line with commas is split at each comma,
+    its fields stripped of ASCII whitespace: an empty field stays as an empty token (an error
+    later, as TrackEval refuses it; merging the separators shifted the later columns left),
+    one trailing comma is dropped. A line without commas is split at ASCII whitespace (as the
+    YOLO readers split): a Unicode line or space separator stays inside a token, which is
+    then not a number.
 
     Examples
     --------
-    >>> _split_lines("1,2, 3\\u2028\\r\\n\\n4 5\\n")
-    [(1, ['1', '2', '3\\u2028']), (3, ['4', '5'])]
+    >>> _split_lines("1,2, 3\\u2028\\r\\n\\n4 5\\n1,,3,\\n")
+    [(1, ['1', '2', '3\\u2028']), (3, ['4', '5']), (4, ['1', '', '3'])]
     """
     data = text.encode("utf-8", errors="surrogatepass")
     out = []
     for number, raw in enumerate(data.splitlines(), start=1):
-        tokens = raw.replace(b",", b" ").split()
+        if b"," in raw:  # comma-separated (MOTChallenge): an empty field stays, as an error
+            tokens = [t.strip() for t in raw.split(b",")]
+            if tokens[-1] == b"":  # one trailing comma, which TrackEval tolerates too
+                tokens.pop()
+            if not any(tokens):
+                continue
+        else:
+            tokens = raw.split()
         if tokens:
             out.append((number, [t.decode("utf-8", errors="replace") for t in tokens]))
     return out
@@ -255,7 +267,7 @@ def format_mot(rows: MotRows, *, tracker: bool = True) -> str:
     if tracker:
         tail = [np.char.mod("%.4f", rows.conf), np.full(len(rows), "-1,-1,-1")]
     else:
-        tail = [np.char.mod("%d", rows.conf.round().astype(np.int64)), rows.classes.astype(str),
+        tail = [np.char.mod("%d", np.trunc(rows.conf).astype(np.int64)), rows.classes.astype(str),
                 np.char.mod("%.4f", rows.visibility)]
     columns = head + tail
     out = columns[0]

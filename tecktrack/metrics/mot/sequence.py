@@ -88,7 +88,8 @@ def prepare_sequence(gt: MotRows, tracker: MotRows, num_frames: int | None = Non
     >>> seq.num_frames, seq.similarity[1].tolist()
     (2, [[0.5]])
     """
-    gt = gt[gt.conf != 0]
+    # TrackEval reads the 'consider' flag as an int (0.5 -> 0: left out); whole flags as is
+    gt = gt[np.trunc(gt.conf) != 0]
     if num_frames is None:
         num_frames = max(gt.num_frames, tracker.num_frames)
     gt_ids, gt_boxes, gt_labels = _split(gt[gt.frames <= num_frames], num_frames)
