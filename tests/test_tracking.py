@@ -298,3 +298,64 @@ def test_with_ultralytics_rules_it_tracks_like_ultralytics_bytetracker(noisy_seq
     assert abs(a["tracker_ids"] - b["tracker_ids"]) <= 0.1 * b["tracker_ids"]
     for key in ("HOTA", "MOTA", "IDF1"):
         assert abs(a[key] - b[key]) < 0.03, (key, a[key], b[key])
+
+
+def _ultralytics_ids(tracker, d: Detections) -> list[int]:
+    rows = tracker.update(_UltralyticsResults(d))
+    ids = np.full(len(d), -1)
+    if len(rows):
+        ids[rows[:, 7].astype(int)] = rows[:, 4].astype(int)
+    return ids.tolist()
+
+
+def _ultralytics_tracker():
+    pytest.importorskip("lap")
+    byte_tracker = pytest.importorskip("ultralytics.trackers.byte_tracker")
+    from types import SimpleNamespace
+
+    return byte_tracker.BYTETracker(SimpleNamespace(
+        tracker_type="bytetrack", track_high_thresh=0.25, track_low_thresh=0.1,
+        new_track_thresh=0.25, track_buffer=30, match_thresh=0.8, fuse_score=True))
+
+
+@pytest.mark.parametrize("duplicate_iou", [1.0, 0.7])
+def test_a_lost_track_that_lived_less_gives_way_to_the_tracked_one(duplicate_iou):
+    """Object A stands still for frames 0-9, then is hidden; B enters at frame 4 and walks onto
+    A's last place. Where B's box covers A's lost one, the track that was *tracked* longer
+    stays (start to last update, as Ultralytics and ByteTrack count): B. Counting since birth
+    instead dropped B, whose next box then took A's id (an identity switch), frame for frame
+    unlike Ultralytics' BYTETracker."""
+    theirs = _ultralytics_tracker()
+    ours = ByteTrack(frame_rate=30, duplicate_iou=duplicate_iou)
+    b_ids = set()
+    for f in range(40):
+        boxes = [[200.0, 100, 240, 200]] if f < 10 else []
+        if f >= 4:
+            boxes.append([43.0 + 8 * (f - 4), 100, 83.0 + 8 * (f - 4), 200])
+        d = dets(boxes, [0.9] * len(boxes))
+        got = ours.update(d, frame=f).tracker_ids.tolist()
+        assert got == _ultralytics_ids(theirs, d), f"frame {f}"
+        if f >= 5:
+            b_ids.add(got[-1])
+    assert len(b_ids) == 1 and -1 not in b_ids
+
+
+def test_the_prediction_noise_is_sized_by_the_height_before_the_step():
+    """ByteTrack (and Ultralytics) size the motion noise from the box before the step."""
+    mean = np.array([[100.0, 50, 0.5, 40, 2, 1, 0, 10]])      # the height grows 10 a frame
+    _, cov = kalman.predict(mean, np.repeat(np.eye(8)[None], 1, 0))
+    std = 40 / 20                                            # 1/20 of the height, before
+    assert cov[0, 0, 0] == pytest.approx(1 + 1 + std ** 2)   # F P F' (position + velocity)
+
+
+def test_a_box_without_area_gets_no_track_as_in_ultralytics():
+    """A zero-height box has an infinite aspect ratio: it takes part in nothing (it was given a
+    confirmed id on the first frame, then a new throw-away track every frame)."""
+    theirs = _ultralytics_tracker()
+    ours = ByteTrack(frame_rate=30, duplicate_iou=1.0)
+    for f in range(6):
+        d = dets([[10, 10, 40, 10], [60, 10, 60, 50], [100, 10, 130, 70]], [0.9, 0.9, 0.9])
+        got = ours.update(d, frame=f).tracker_ids.tolist()
+        assert got[:2] == [-1, -1] and got[2] >= (-1 if f == 0 else 1)
+        assert got == _ultralytics_ids(theirs, d)
+    assert len(ours._ids) == 1

@@ -167,8 +167,12 @@ class ByteTrack:
         iou_all = box_iou(kalman.xyah_to_xyxy(self._mean[:, :4]), boxes)   # tracks x dets
         if cfg.class_aware:
             iou_all[self._cls[:, None] != detections.class_ids[None, :]] = 0.0
-        high = np.flatnonzero(scores >= cfg.track_high_thresh)
-        low = np.flatnonzero((scores > cfg.track_low_thresh) & (scores < cfg.track_high_thresh))
+        # a box without area takes part in nothing (its xyah has an infinite aspect), as in
+        # Ultralytics: it keeps the id -1
+        valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        high = np.flatnonzero(valid & (scores >= cfg.track_high_thresh))
+        low = np.flatnonzero(valid & (scores > cfg.track_low_thresh)
+                             & (scores < cfg.track_high_thresh))
 
         # 1. confirmed + lost tracks with high detections
         pool = np.flatnonzero(((self._state == _TRACKED) & self._confirmed)
@@ -205,7 +209,7 @@ class ByteTrack:
 
         # 5. lost too long, duplicates
         drop |= (self._state == _LOST) & (now - self._last > cfg.max_time_lost)
-        drop |= self._duplicates(now)
+        drop |= self._duplicates()
         if drop.any():
             det_ids[np.isin(det_ids, self._ids[drop])] = -1
             self.tracks_ended += int(np.count_nonzero(drop & self._confirmed))
@@ -247,8 +251,10 @@ class ByteTrack:
             born = np.sort(born[keep])
         return born
 
-    def _duplicates(self, now: float) -> np.ndarray:
-        """Tracked / lost pairs over IoU 0.85: drop the one that lived less."""
+    def _duplicates(self) -> np.ndarray:
+        """Tracked / lost pairs over IoU 0.85: drop the one that lived less, from its start to
+        its last update (a lost track's life ends when it was lost), as Ultralytics'
+        ``remove_duplicate_stracks`` and ByteTrack's own do."""
         drop = np.zeros(len(self._ids), bool)
         tracked = np.flatnonzero(self._state == _TRACKED)
         lost = np.flatnonzero(self._state == _LOST)
@@ -256,8 +262,8 @@ class ByteTrack:
             return drop
         b = kalman.xyah_to_xyxy(self._mean[:, :4])
         pt, pl = np.nonzero(1.0 - box_iou(b[tracked], b[lost]) < 0.15)
-        age_t = now - self._start[tracked[pt]]
-        age_l = now - self._start[lost[pl]]
+        lived = self._last - self._start
+        age_t, age_l = lived[tracked[pt]], lived[lost[pl]]
         drop[lost[pl[age_t > age_l]]] = True
         drop[tracked[pt[age_t <= age_l]]] = True
         return drop

@@ -97,11 +97,11 @@ def predict(mean: np.ndarray, cov: np.ndarray, dt: float = 1.0
     if len(mean) == 0:
         return mean, cov
     dt = float(dt)
-    mean = mean.copy()
-    mean[:, :4] += dt * mean[:, 4:]
-    std = mean[:, 3:4] * _PREDICT_STD
+    std = mean[:, 3:4] * _PREDICT_STD  # sized by the height before the step, as ByteTrack's
     std[:, 2] = 1e-2
     std[:, 6] = 1e-5
+    mean = mean.copy()
+    mean[:, :4] += dt * mean[:, 4:]
     f = _transition(dt)
     out = f @ cov @ f.T
     idx = np.arange(8)
