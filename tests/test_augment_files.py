@@ -208,3 +208,61 @@ def test_augment_cli_balance(dataset, tmp_path, capsys):
     log = pd.read_csv(tmp_path / "bal/augmentations.csv")
     # class "cone" (000000) and "sign" (000002) are rare: they get the copies
     assert set(log["source"]) <= {"000000.png", "000002.png"} and len(log) >= 2
+
+
+def test_a_failed_run_takes_back_what_it_wrote_so_a_rerun_works(dataset, tmp_path, capsys):
+    """An unreadable image half way through (images are read one by one) stopped the run with
+    the earlier outputs written and no log, and every rerun then refused to overwrite them."""
+    data = dataset / "data.yaml"
+    listing = tmp_path / "list.txt"
+    listing.write_text("000000\n000001\n000002\n")
+    out = tmp_path / "aug"
+    (out / "images").mkdir(parents=True)
+    (out / "images" / "mine.png").write_bytes(b"someone else's file")
+    good = (dataset / "images/train/000001.png").read_bytes()
+    (dataset / "images/train/000001.png").write_bytes(b"not an image")
+    assert main(["augment", str(data), "--images", str(listing), "--ops", "flip",
+                 "--out", str(out), "--quiet"]) == 2
+    assert "000001.png: not an image" in capsys.readouterr().err
+    assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["mine.png"]
+    (dataset / "images/train/000001.png").write_bytes(good)
+    assert main(["augment", str(data), "--images", str(listing), "--ops", "flip",
+                 "--out", str(out), "--quiet"]) == 0
+    assert len(pd.read_csv(out / "augmentations.csv")) == 3
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--ops", "contrast:-1"], "bad value '-1' for augmentation 'contrast'"),
+    (["--ops", "rotate", "--min-visibility", "2"], "min_visibility must be in [0, 1], got 2"),
+])
+def test_bad_op_values_are_refused_before_anything_is_written(dataset, tmp_path, capsys,
+                                                               args, message):
+    out = tmp_path / "aug"
+    assert main(["augment", str(dataset / "data.yaml"), "--images", str(dataset / "images"),
+                 "--out", str(out), "--quiet", *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_stem_that_names_two_images_is_refused_not_guessed(dataset, tmp_path, capsys):
+    """train/000000.png and val/000000.png: outputs are named by the stem, and the first image
+    of the stem was taken whichever the list meant, without a word."""
+    make_image(dataset / "images/val/000000.png", [[30, 30, 60, 60]], [2], seed=9)
+    listing = tmp_path / "list.txt"
+    listing.write_text("val/000000.png\n")
+    assert main(["augment", str(dataset / "data.yaml"), "--images", str(listing), "--ops",
+                 "flip", "--out", str(tmp_path / "aug"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "image '000000' is ambiguous: 2 images of the dataset have that name" in err
+    assert not (tmp_path / "aug").exists()
+    listing.write_text("000002\n")     # the other images are not affected
+    assert main(["augment", str(dataset / "data.yaml"), "--images", str(listing), "--ops",
+                 "flip", "--out", str(tmp_path / "aug"), "--quiet"]) == 0
+
+
+def test_copy_paste_counts_a_box_with_no_pixel_to_cut():
+    src = np.full((50, 50, 3), 255, np.uint8)
+    out = copy_paste(src, Detections([[5, 5, 20, 20], [30, 30, 30, 40], [60, 60, 70, 70]],
+                                     [0, 1, 2]),
+                     np.zeros((80, 80, 3), np.uint8), Detections.empty(with_scores=False))
+    assert len(out.labels) == 1 and out.dropped == 2   # zero width; outside the image

@@ -191,7 +191,8 @@ def _check_value(name: str, value: str) -> None:
             ok = w > 0 and h > 0
         else:
             number = float(value)
-            ok = np.isfinite(number) and (name not in ("resize", "blur") or number > 0)
+            ok = np.isfinite(number) and (name not in ("resize", "blur") or number > 0) \
+                and (name != "contrast" or number >= 0)
     except ValueError:
         ok = False
     if not ok:

@@ -110,7 +110,9 @@ def copy_paste(source: np.ndarray, source_labels: Detections, target: np.ndarray
     else:
         background, _ = cut_objects(target, target_labels)
         kept = Detections.empty(with_scores=False)
-    return paste_objects(background, kept, crops, np.random.default_rng(seed))
+    out = paste_objects(background, kept, crops, np.random.default_rng(seed))
+    # a box with no whole pixel inside the image has nothing to cut: dropped, and counted
+    return out._replace(dropped=out.dropped + len(source_labels) - len(crops))
 
 
 def _pixel_boxes(xyxy: np.ndarray, w: int, h: int) -> np.ndarray:

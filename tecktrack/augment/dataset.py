@@ -19,21 +19,40 @@ from tecktrack.augment.apply import apply_augmentations, parse_ops
 from tecktrack.errors import DatasetError, FormatError
 from tecktrack.progress import progress
 
-__all__ = ["augment_dataset", "dataset_images", "select_images"]
+__all__ = ["augment_dataset", "dataset_images", "select_images", "stem_clashes"]
 
 
 def dataset_images(data_yaml: str | Path) -> dict[str, tuple[Path, Path | None]]:
-    """Map stem -> (image, label file or None) over every split of a ``data.yaml``."""
+    """Map stem -> (image, label file or None) over every split of a ``data.yaml`` (the first
+    image of a stem that names several: see :func:`stem_clashes`)."""
+    return _scan(data_yaml)[0]
+
+
+def stem_clashes(data_yaml: str | Path) -> dict[str, list[Path]]:
+    """Stems that name more than one image file of a ``data.yaml`` (``train/000000.jpg`` and
+    ``val/000000.jpg``), with those files: augmenting one by its stem would be ambiguous."""
+    return _scan(data_yaml)[1]
+
+
+def _scan(data_yaml: str | Path) -> tuple[dict[str, tuple[Path, Path | None]],
+                                          dict[str, list[Path]]]:
     from tecktrack.datasets.data_yaml import read_data_yaml
     from tecktrack.datasets.yolo import label_path_for
 
     config = read_data_yaml(data_yaml)
     found: dict[str, tuple[Path, Path | None]] = {}
+    clashes: dict[str, list[Path]] = {}
     for images in config.splits.values():
         for image in images:
-            label = label_path_for(image)
-            found.setdefault(image.stem, (image, label if label.is_file() else None))
-    return found
+            first = found.get(image.stem)
+            if first is None:
+                label = label_path_for(image)
+                found[image.stem] = (image, label if label.is_file() else None)
+            elif first[0].resolve() != image.resolve():  # one folder in two splits: no clash
+                clashes.setdefault(image.stem, [first[0]])
+                if image not in clashes[image.stem]:
+                    clashes[image.stem].append(image)
+    return found, clashes
 
 
 def select_images(selection: str | Path, known: dict[str, tuple[Path, Path | None]]) -> list[str]:
@@ -86,13 +105,21 @@ def augment_dataset(data_yaml: str | Path, stems: list[str], ops: str | Mapping[
     log_path = out_dir / "augmentations.csv"
     if log_path.exists():
         raise DatasetError("refusing to overwrite an existing augmentation log", log_path)
+    if not 0.0 <= min_visibility <= 1.0:
+        raise FormatError(f"min_visibility must be in [0, 1], got {min_visibility}")
     per_image = {stem: ops if isinstance(ops, str) else ops[stem] for stem in stems}
     for text in set(per_image.values()):
         parse_ops(text)
     from tecktrack.datasets.data_yaml import read_data_yaml
 
     n_classes = read_data_yaml(data_yaml).nc
-    known = dataset_images(data_yaml)
+    known, clashes = _scan(data_yaml)
+    for stem in stems:
+        if stem in clashes:
+            names = ", ".join(str(p) for p in clashes[stem][:3])
+            raise DatasetError(f"image {stem!r} is ambiguous: {len(clashes[stem])} images of "
+                               f"the dataset have that name ({names}); outputs are named by "
+                               "it", data_yaml)
     needs_bg = any("copy_paste" in text for text in per_image.values())
     backgrounds = list(known.values()) if needs_bg else []
     _check_labels([known[stem][1] for stem in stems] + [b[1] for b in backgrounds], n_classes)
@@ -106,15 +133,47 @@ def augment_dataset(data_yaml: str | Path, stems: list[str], ops: str | Mapping[
         log.to_csv(log_path, index=False)
         return log
     frames = []
-    for stem in progress(stems, total=len(stems), desc="augmenting", quiet=quiet, unit="img"):
-        image, labels = known[stem]
-        frames.append(apply_augmentations(image, labels, out_dir, per_image[stem], seed=seed,
-                                          min_visibility=min_visibility,
-                                          backgrounds=backgrounds, n_classes=n_classes))
+    before = _files_under(out_dir)
+    try:
+        for stem in progress(stems, total=len(stems), desc="augmenting", quiet=quiet,
+                             unit="img"):
+            image, labels = known[stem]
+            frames.append(apply_augmentations(image, labels, out_dir, per_image[stem],
+                                              seed=seed, min_visibility=min_visibility,
+                                              backgrounds=backgrounds, n_classes=n_classes))
+    except BaseException:  # an unreadable image half way: take back what this run wrote
+        _remove_new_files(out_dir, before)
+        raise
     log = pd.concat(frames, ignore_index=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     log.to_csv(log_path, index=False)
     return log
+
+
+def _files_under(out_dir: Path) -> set[Path] | None:
+    """The files of ``out_dir``'s ``images/`` and ``labels/`` now (``None``: no ``out_dir``)."""
+    if not out_dir.exists():
+        return None
+    return {p for sub in ("images", "labels") for p in (out_dir / sub).rglob("*")}
+
+
+def _remove_new_files(out_dir: Path, before: set[Path] | None) -> None:
+    """Remove what a failed run wrote under ``out_dir`` (every output was a new file: existing
+    ones are refused), and the folders it made; files that were there before stay."""
+    import shutil
+
+    if before is None:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        return
+    for sub in ("images", "labels"):
+        made = sorted((out_dir / sub).rglob("*"), reverse=True) if (out_dir / sub).is_dir() \
+            else []
+        for path in made:
+            if path not in before:
+                if path.is_dir():
+                    path.rmdir()
+                else:
+                    path.unlink()
 
 
 def _check_labels(paths: list[Path | None], n_classes: int) -> None:

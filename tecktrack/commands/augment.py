@@ -54,7 +54,8 @@ def _augment(args: argparse.Namespace) -> int:
                           min_visibility=args.min_visibility, quiet=args.quiet,
                           cluster=cluster_from_args(args), shard_size=args.shard_size)
     print(f"wrote {len(log)} augmented images to {args.out}/images, labels to {args.out}/labels")
-    print(f"boxes dropped (too little left visible after rotation): {int(log['dropped'].sum())}")
+    print(f"boxes dropped (too little left visible after rotation, or no free place or no "
+          f"pixel to cut for copy_paste): {int(log['dropped'].sum())}")
     print(f"log: {args.out}/augmentations.csv")
     return 0
 
