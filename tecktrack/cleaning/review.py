@@ -204,7 +204,7 @@ def _find_line(lines: list[str], taken: set[int], label: Mapping[str, Any]) -> i
 def edited_labels(path: str | Path, decisions: list[dict[str, Any]], review: Path) -> str:
     """The new text of one label file after the accepted ``decisions`` about it.
 
-    Unchanged lines keep their exact text and line ending (``\r\n`` too, and a last line
+    Unchanged lines keep their exact text and line ending (``\\r\\n`` too, and a last line
     without one), as does a leading byte-order mark; changed lines are written with six
     decimals and their line's ending; added boxes go at the end, with the file's ending.
 

@@ -138,9 +138,11 @@ def imread_or_none(path: str | Path) -> np.ndarray | None:
 def _refusal(exc: Exception) -> str:
     """OpenCV's exception from ``imread`` in a few words, without its source paths: above
     all a header claiming more pixels than it decodes (a decompression bomb)."""
-    condition = str(getattr(exc, "err", "") or "")
-    if "CV_IO_MAX_IMAGE_PIXELS" in condition or "CV_IO_MAX_IMAGE_" in condition:
+    condition = str(getattr(exc, "err", "") or "")  # the failed check, without file or line
+    if "CV_IO_MAX_IMAGE_PIXELS" in condition:
         return "its header claims more pixels than OpenCV decodes (CV_IO_MAX_IMAGE_PIXELS)"
+    if "CV_IO_MAX_IMAGE_" in condition:  # _WIDTH, _HEIGHT
+        return f"its header claims a size OpenCV does not decode ({condition})"
     return f"OpenCV refused it ({condition or type(exc).__name__})"
 
 
