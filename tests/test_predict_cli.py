@@ -110,3 +110,26 @@ def test_bad_input_is_one_line_and_exit_2(model_dir, source, tmp_path, capsys, c
     assert _run(*args) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("cluster", [None, "local:1"])
+def test_annotated_images_never_land_on_the_source_images(model_dir, tmp_path, capsys,
+                                                          cluster):
+    """Pseudo-labelling a dataset in place (``--source DS/images --out DS --save-images``)
+    wrote the annotated copies over the originals, one process or a cluster alike."""
+    if cluster is not None:
+        pytest.importorskip("distributed")
+    dataset = tmp_path / "ds"
+    (dataset / "images" / "sub").mkdir(parents=True)
+    cv2.imwrite(str(dataset / "images" / "a.jpg"), np.zeros((64, 64, 3), np.uint8))
+    cv2.imwrite(str(dataset / "images" / "sub" / "b.png"), np.full((32, 48, 3), 7, np.uint8))
+    before = {p: p.read_bytes() for p in dataset.rglob("*") if p.is_file()}
+    extra = [] if cluster is None else ["--cluster", cluster]
+    assert _run("--model", str(model_dir), "--source", str(dataset / "images"), "--out",
+                str(dataset), "--save-images", *extra) == 2
+    assert "--save-images would overwrite this source image" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in dataset.rglob("*") if p.is_file()} == before
+    assert _run("--model", str(model_dir), "--source", str(dataset / "images"), "--out",
+                str(dataset)) == 0       # labels only: beside the images, as YOLO lays out
+    assert (dataset / "labels" / "sub" / "b.txt").is_file()
+    assert all(p.read_bytes() == data for p, data in before.items())

@@ -156,6 +156,7 @@ def predict_images(model: Model, images: list[Path], root: Path, out: str | Path
     >>> summary["images"], summary["mean_ms_per_image"]["forward"]           # doctest: +SKIP
     (128, 2.1)
     """
+    refuse_overwriting_sources(images, root, out, save_images)
     if cluster is not None:
         from tecktrack.inference.sharded import predict_sharded
 
@@ -170,6 +171,30 @@ def predict_images(model: Model, images: list[Path], root: Path, out: str | Path
                                       overlap=overlap)
     return write_summary(model, out, n_done, per_class, unreadable, clock.total,
                          wall_seconds=time.perf_counter() - start, overlap=overlap)
+
+
+def refuse_overwriting_sources(images: list[Path], root: Path, out: str | Path,
+                               save_images: bool) -> None:
+    """Raise before anything is written when ``--save-images`` would write an annotated copy
+    onto an input image (copies go to ``out/images/<path under root>``: the image itself
+    when ``out`` is the dataset's root and the images sit in its ``images/``).
+
+    Examples
+    --------
+    >>> refuse_overwriting_sources([Path("/d/images/a.jpg")], Path("/d/images"), "/d", True)
+    Traceback (most recent call last):
+    ...
+    tecktrack.errors.DatasetError: /d/images/a.jpg: --save-images would overwrite ...
+    """
+    if not save_images:
+        return
+    out = Path(out).resolve()
+    sources = {Path(image).resolve() for image in images}
+    for image in images:
+        target = out / "images" / Path(image).relative_to(root)
+        if target.resolve() in sources:
+            raise DatasetError("--save-images would overwrite this source image with its "
+                               "annotated copy; choose another --out", target)
 
 
 def predict_loop(model: Model, images: Iterable[Path], root: Path, out: Path,
