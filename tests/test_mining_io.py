@@ -201,3 +201,26 @@ def test_mine_cli_second_look(tmp_path, capsys, repo_root):
     assert main(["mine", "--pred", str(tmp_path / "pred"), "--gt",
                  str(tmp_path / "ds" / "labels" / "val"), "--model", str(model), "--quiet"]) == 2
     assert "no images found" in capsys.readouterr().err
+
+
+def test_a_classes_txt_beside_the_labels_is_no_label_file(tmp_path):
+    """Labelling tools write the class names as classes.txt in the label folder; `dataset
+    check` ignored it, but `mine` read it as labels ("classes.txt:1: expected 5 columns") and
+    `evaluate` as a label file without an image."""
+    make_dataset(tmp_path / "ds")
+    (tmp_path / "ds" / "data.yaml").unlink()
+    for folder in ("labels/val", "labels/train"):
+        write(tmp_path / "ds" / folder / "classes.txt", "cat\ndog\n")
+    flat, _ = load_ground_truth(tmp_path / "ds" / "labels" / "val")
+    tree, _ = load_ground_truth(tmp_path / "ds")
+    assert flat.stems == ["v1", "v2"] and tree.stems == ["t1", "v1", "v2"]
+    pred = tmp_path / "pred"
+    for label in (tmp_path / "ds" / "labels" / "val").glob("v*.txt"):
+        write(pred / label.name, "".join(f"{line} 0.9\n"
+                                         for line in label.read_text().splitlines()))
+    write(pred / "classes.txt", "cat\ndog\n")
+    report = tmp_path / "report.json"
+    assert main(["evaluate", "--gt", str(tmp_path / "ds" / "labels" / "val"), "--pred",
+                 str(pred), "--images", str(tmp_path / "ds" / "images" / "val"), "--quiet",
+                 "--json", str(report)]) == 0
+    assert json.loads(report.read_text())["summary"]["map50"] == pytest.approx(1.0)  # the labels

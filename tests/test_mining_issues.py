@@ -57,6 +57,8 @@ def test_wrong_class_is_discounted_by_support_for_the_labelled_class():
                  [0.75, 0.6, 0.75])
     issues = rank_label_issues(pred, gt, names=["cat", "dog"]).set_index("image")
     assert issues.loc["a", "score"] == pytest.approx(0.75 * (1 - 0.6))
+    # the reason gives the detector's confidence, not the discounted suspicion (0.30)
+    assert issues.loc["a", "reason"].endswith("detector says dog (confidence 0.75)")
     assert issues.loc["b", "score"] == pytest.approx(0.75)     # no cat anywhere on it
     assert list(rank_label_issues(pred, gt)["image"]) == ["b", "a"]
 

@@ -34,7 +34,7 @@ from tecktrack.detections import Detections, cxcywh_to_xyxy, xyxy_to_cxcywh, xyx
 from tecktrack.errors import FormatError
 from tecktrack.progress import progress
 
-__all__ = ["BoxTable", "list_label_files", "read_label_dir", "read_label_files"]
+__all__ = ["NAMES_FILE", "BoxTable", "list_label_files", "read_label_dir", "read_label_files"]
 
 
 @dataclass(eq=False)
@@ -149,9 +149,14 @@ class BoxTable:
         )
 
 
+#: The class-name list labelling tools (LabelImg, Darknet's converters) write beside the label
+#: files: not a label file.
+NAMES_FILE = "classes.txt"
+
+
 def list_label_files(directory: str | Path) -> dict[str, str]:
     """Map stem -> path (a plain string, cheap for 100,000 files) of every ``*.txt`` in
-    ``directory`` (not recursive), sorted by stem.
+    ``directory`` (not recursive) but :data:`NAMES_FILE`, sorted by stem.
 
     Examples
     --------
@@ -166,7 +171,7 @@ def list_label_files(directory: str | Path) -> dict[str, str]:
         raise FormatError("label folder does not exist", directory)
     with os.scandir(directory) as entries:
         found = {e.name[:-4]: e.path for e in entries
-                 if e.name.endswith(".txt") and e.is_file()}
+                 if e.name.endswith(".txt") and e.name != NAMES_FILE and e.is_file()}
     return dict(sorted(found.items()))
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tecktrack.datasets.box_table import NAMES_FILE
 from tecktrack.datasets.coco import CocoDataset, CocoImage
 from tecktrack.datasets.data_yaml import read_data_yaml
 from tecktrack.datasets.images import image_size, list_images
@@ -469,14 +470,14 @@ def _orphan_labels(items: list[DatasetItem]) -> list[tuple[str, str, None, str]]
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob("*.txt")):
-            if path not in wanted and path.name != "classes.txt":
+            if path not in wanted and path.name != NAMES_FILE:
                 rows.append(("orphan_label", str(path), None, "label file has no image"))
     return rows
 
 
 def _names_beside(*folders: Path) -> list[str] | None:
     for folder in folders:
-        path = folder / "classes.txt"
+        path = folder / NAMES_FILE
         if path.is_file():
             names = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
             return [n for n in names if n]

@@ -296,7 +296,7 @@ def _reason(row: pd.Series, names: list[str] | None) -> str:
                 f"{closer}, best IoU {row['iou']:.2f})")
     if kind == "wrong class":
         return (f"{kind}: labelled {name(row['label_class'])}, detector says "
-                f"{name(row['pred_class'])} (confidence {row['score']:.2f})")
+                f"{name(row['pred_class'])} (confidence {row['confidence']:.2f})")
     if kind == "misplaced box":
         return (f"{kind}: {name(row['label_class'])} overlaps a "
                 f"{name(row['pred_class'])} prediction only at IoU {row['iou']:.2f} "
