@@ -283,3 +283,43 @@ def test_overlapping_splits_are_counted_once_with_a_note(tmp_path):
     assert stats.summary()["split_overlap"] == {"train/val": 3}
     assert dataset.stats("val").overlap == {} and len(dataset.stats("val").images) == 3
     assert dataset.check().empty and dataset.background_images() == 1
+
+
+@pytest.mark.parametrize("val", ["lists/val.txt", "../ds/images"])
+def test_one_image_reached_through_two_spellings_is_one_image(tmp_path, val):
+    """``./../images/b.jpg`` in a list file, or ``../ds/images`` as a split, named the same
+    file as ``images/b.jpg``: it was counted twice, reported as a duplicate stem of itself by
+    ``dataset check`` and refused by ``mine``."""
+    root = tmp_path / "ds"
+    _image(root / "images/b.jpg", 40, 30)
+    _labels(root / "labels/b.txt", "0 0.5 0.5 0.2 0.2\n")
+    (root / "lists").mkdir()
+    # saved with a byte-order mark, as Windows editors do (Ultralytics reads utf-8-sig)
+    (root / "lists" / "val.txt").write_text("\ufeff./../images/b.jpg\n", encoding="utf-8")
+    (root / "data.yaml").write_text(f"path: .\ntrain: images\nval: {val}\nnames: [a]\n")
+    dataset = Dataset.from_yaml(root / "data.yaml")
+    stats = dataset.stats()
+    assert len(stats.images) == 1 and stats.overlap == {"train/val": 1}
+    assert dataset.check().empty
+
+
+@pytest.mark.parametrize("text,message", [
+    ("b.jpg\nnotes.txt\n", "lists.txt:2: listed file is not an image (.txt"),
+    ("b.jpg\nmissing.jpg\n", "lists.txt:2: listed image not found: missing.jpg"),
+])
+def test_a_list_file_names_the_line_of_an_entry_that_is_no_image(tmp_path, text, message):
+    _image(tmp_path / "b.jpg", 40, 30)
+    (tmp_path / "notes.txt").write_text("a note")
+    (tmp_path / "lists.txt").write_text(text)
+    (tmp_path / "data.yaml").write_text("path: .\ntrain: lists.txt\nval: lists.txt\n"
+                                        "names: [a]\n")
+    with pytest.raises(DatasetError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        Dataset.from_yaml(tmp_path / "data.yaml")
+
+
+def test_nc_that_is_not_a_whole_number_is_named_as_such(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "data.yaml").write_text("path: .\ntrain: images\nval: images\n"
+                                        "nc: '1'\nnames: [a]\n")
+    with pytest.raises(FormatError, match="nc: expected a whole number, got '1'"):
+        tecktrack.datasets.data_yaml.read_data_yaml(tmp_path / "data.yaml")

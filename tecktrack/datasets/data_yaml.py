@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,23 +72,38 @@ def _parse_names(data: dict, path: Path) -> list[str]:
         names = [names[k] for k in keys]
     if not isinstance(names, list) or not names:
         raise FormatError("names: expected a non-empty list or {id: name} mapping", path)
-    if "nc" in data and data["nc"] != len(names):
-        raise FormatError(f"nc: {data['nc']} but names lists {len(names)} classes", path)
+    nc = data.get("nc", len(names))
+    if not isinstance(nc, int) or isinstance(nc, bool):
+        raise FormatError(f"nc: expected a whole number, got {nc!r}", path)
+    if nc != len(names):
+        raise FormatError(f"nc: {nc} but names lists {len(names)} classes", path)
     return [str(n) for n in names]
 
 
 def _read_list_file(list_file: Path) -> list[Path]:
     images = []
     base = list_file.parent
-    for number, line in enumerate(list_file.read_text(encoding="utf-8").splitlines(), start=1):
+    # utf-8-sig: a list saved with a byte-order mark (Windows editors) reads as Ultralytics does
+    text = list_file.read_text(encoding="utf-8-sig")
+    for number, line in enumerate(text.splitlines(), start=1):
         entry = line.strip()
         if not entry:
             continue
-        image = Path(entry) if Path(entry).is_absolute() else base / entry
+        image = _normal(Path(entry) if Path(entry).is_absolute() else base / entry)
         if not image.is_file():
             raise DatasetError(f"listed image not found: {entry}", list_file, number)
+        if image.suffix.lower() not in IMAGE_SUFFIXES:
+            raise DatasetError(f"listed file is not an image ({image.suffix or 'no suffix'}; "
+                               f"images are {', '.join(sorted(IMAGE_SUFFIXES))}): {entry}",
+                               list_file, number)
         images.append(image)
     return images
+
+
+def _normal(path: Path) -> Path:
+    """``path`` with ``.`` and ``..`` parts folded (``list/../images/a.jpg`` and
+    ``images/a.jpg`` are one image: counted once, compared equal)."""
+    return Path(os.path.normpath(path))
 
 
 def _split_images(entries: object, key: str, root: Path, yaml_path: Path) -> list[Path]:
@@ -97,7 +113,7 @@ def _split_images(entries: object, key: str, root: Path, yaml_path: Path) -> lis
         raise FormatError(f"{key}: expected a folder, a list of folders or a .txt file", yaml_path)
     images: list[Path] = []
     for entry in entries:
-        location = Path(entry) if Path(entry).is_absolute() else root / entry
+        location = _normal(Path(entry) if Path(entry).is_absolute() else root / entry)
         if location.is_dir():
             images.extend(list_images(location))
         elif location.is_file() and location.suffix.lower() == ".txt":
