@@ -187,3 +187,22 @@ def test_half_runs_a_float32_model_in_float16(tmp_path):
     converted = onnx.load_from_string(_float16_model(path))
     kinds = {init.data_type for init in converted.graph.initializer}
     assert onnx.TensorProto.FLOAT16 in kinds
+
+
+def test_an_nms_export_runs_one_frame_at_a_time_even_with_a_dynamic_batch(tmp_path):
+    """An ``nms=True`` export's NMS is unrolled for its export batch: a dynamic-batch one fed
+    4 frames at once gave the first frame's boxes and three empty results, without a word
+    (Ultralytics feeds such a graph in chunks of its export batch)."""
+    path = make_graph(tmp_path / "yolov8n.onnx", [E2E_ROWS], batch="batch",
+                      metadata={**ULTRA, "args": "{'batch': 1, 'nms': True, 'dynamic': True}"})
+    model = load_model(path, conf=0.25)
+    assert not model.backend.batch_dynamic
+    sizes = []
+    forward = model.backend.forward
+    model.backend.forward = lambda blob: sizes.append(len(blob)) or forward(blob)
+    got = model.predict_batch([FRAME] * 4, batch_size=4)
+    assert sizes == [1, 1, 1, 1]
+    assert [d.class_ids.tolist() for d in got] == [[2, 2, 0]] * 4
+    plain = make_graph(tmp_path / "p" / "yolo26n.onnx", [E2E_ROWS], batch="batch",
+                       metadata={**ULTRA, "end2end": "True"})
+    assert load_model(plain).backend.batch_dynamic   # NMS-free end-to-end: batches as usual

@@ -263,6 +263,8 @@ def load_model(name_or_path: str | Path, *, backend: str = "auto", conf: float =
     net, outputs = open_backend(paths, backend, probe, threads=threads,
                                 batch_dynamic=bool(info and info.input_shape[0] is None),
                                 device=device, half=half)
+    if meta.nms_inside:  # its NMS is unrolled for the export batch: one frame at a time
+        net.batch_dynamic = False
     names, source = _class_names(yaml_cfg, names_file, paths, meta)
     n_names = None if names is None else len(names)
     shapes = [tuple(o.shape) for o in outputs]

@@ -61,6 +61,10 @@ class ModelConfig:
         ``nms=True`` export's ``args``).
     ultralytics : bool
         The metadata was written by the Ultralytics exporter (``author`` or ``task`` set).
+    nms_inside : bool
+        An ``nms=True`` export: its NMS is unrolled for the export batch, so even a dynamic
+        batch axis takes one frame at a time (Ultralytics runs such a graph in chunks of its
+        export batch; a batch of 4 through it gave the first frame's boxes and three empty).
     """
 
     names: list[str] | None = None
@@ -72,6 +76,7 @@ class ModelConfig:
     task: str | None = None
     end2end: bool = False
     ultralytics: bool = False
+    nms_inside: bool = False
 
 
 def parse_names(value: object, source: str | Path, field: str = "names") -> list[str]:
@@ -222,7 +227,9 @@ def parse_ultralytics_metadata(props: dict[str, str], source: str | Path) -> Mod
     """
     source = str(source)
     names = stride = size = None
-    end2end = _is_end2end(props, source)
+    args = _export_args(props)
+    nms_inside = bool(args.get("nms"))
+    end2end = _is_end2end(props, source, nms_inside)
     if "names" in props:
         names = parse_names(_literal(props["names"], "names", source), source, "names")
     if "imgsz" in props:
@@ -236,17 +243,23 @@ def parse_ultralytics_metadata(props: dict[str, str], source: str | Path) -> Mod
     ultralytics = "task" in props or "Ultralytics" in str(props.get("author", ""))
     return ModelConfig(names=names, names_source="ONNX metadata" if names else None,
                        input_size=size, stride=stride, task=props.get("task"), end2end=end2end,
-                       ultralytics=ultralytics)
+                       ultralytics=ultralytics, nms_inside=nms_inside)
 
 
-def _is_end2end(props: dict[str, str], source: str) -> bool:
-    """Ultralytics' own rule: ``end2end`` true, or ``args`` holding ``nms: True``."""
-    flag = _literal(props["end2end"], "end2end", source) if "end2end" in props else False
+def _export_args(props: dict[str, str]) -> dict:
+    """The exporter's ``args`` (``{}`` when absent or unreadable: export settings only, a
+    value we cannot read says nothing about the output)."""
     try:
         args = ast.literal_eval(props.get("args", "{}"))
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        args = {}  # export settings only; a value we cannot read says nothing about the output
-    return bool(flag) or bool(isinstance(args, dict) and args.get("nms"))
+        return {}
+    return args if isinstance(args, dict) else {}
+
+
+def _is_end2end(props: dict[str, str], source: str, nms_inside: bool) -> bool:
+    """Ultralytics' own rule: ``end2end`` true, or ``args`` holding ``nms: True``."""
+    flag = _literal(props["end2end"], "end2end", source) if "end2end" in props else False
+    return bool(flag) or nms_inside
 
 
 def read_darknet_input_size(cfg: str | Path) -> tuple[int, int] | None:
