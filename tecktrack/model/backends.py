@@ -85,9 +85,21 @@ def _ort_session(path: Path, threads: int | None, optimize: bool = True,
         raise ModelError(f"ONNX Runtime cannot load the model: {_first_line(exc)}", path) from None
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[-1] if text else exc.__class__.__name__
+def _first_line(exc: BaseException, limit: int = 400) -> str:
+    r"""ONNX Runtime's message as one line: its lines joined (the reason is on the first ones,
+    "Got invalid dimensions ... Got: 1 Expected: 2", the advice on the last), cut at
+    ``limit`` characters.
+
+    Examples
+    --------
+    >>> _first_line(RuntimeError("Got invalid dimensions\n index: 0 Got: 1 Expected: 2\n"
+    ...                          " Please fix the model."))
+    'Got invalid dimensions index: 0 Got: 1 Expected: 2 Please fix the model.'
+    """
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    if not text:
+        return exc.__class__.__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _info_from_session(session) -> OnnxInfo:
