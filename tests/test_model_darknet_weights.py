@@ -77,3 +77,44 @@ def test_a_truncated_copy_of_the_real_yolo_fastest_is_refused(tmp_path, real_dat
     with pytest.raises(ModelError, match="truncated weights: 100,000 bytes, but "
                                          "yolo-fastest-1.1.cfg needs 1,384,268"):
         load_model(tmp_path / "yolo-fastest-1.1.cfg")
+
+
+def test_weights_longer_than_the_cfg_needs_warn(tmp_path):
+    """OpenCV reads the floats it needs and ignores the rest: a cfg edited after training
+    (filters=4 for weights made with 8) loaded without a word."""
+    from tecktrack.model import ModelWarning
+
+    cfg = tmp_path / "m.cfg"
+    cfg.write_text(CFG)
+    with pytest.warns(ModelWarning, match="40 bytes more than m.cfg needs"):
+        check_darknet_weights(cfg, _weights(tmp_path / "long.weights", 226 + 10))
+
+
+@pytest.mark.parametrize("old,new,line,message", [
+    ("filters=8", "filters=1x6", 10, r"\[convolutional\] filters: expected a whole number, "
+                                     r"got '1x6'"),
+    ("size=3", "size=", 8, r"\[convolutional\] size: expected a whole number, got ''"),
+])
+def test_a_cfg_number_with_a_typo_names_its_line(tmp_path, old, new, line, message):
+    """The weights check was skipped without a word when a count did not parse."""
+    cfg = tmp_path / "m.cfg"
+    cfg.write_text(CFG.replace(old, new, 1))
+    with pytest.raises(ModelError, match=rf"m\.cfg:{line}: {message}"):
+        check_darknet_weights(cfg, _weights(tmp_path / "w.weights", 226))
+
+
+@pytest.mark.parametrize("old,new,line,message", [
+    ("[convolutional]\nfilters=6", "[convolutonal]\nfilters=6", 15,
+     "unknown layer type 'convolutonal'"),
+    ("width=32", "width=3O", 2, r"\[net\] width: expected a whole number, got '3O'"),
+])
+def test_load_model_names_the_cfg_line_of_a_typo(tmp_path, old, new, line, message):
+    """A cfg typo was reported against the weights file, without a line, and a width of '3O'
+    loaded the model at the default 640x640."""
+    from tecktrack.model import load_model
+
+    cfg = tmp_path / "m.cfg"
+    cfg.write_text(CFG.replace(old, new, 1))
+    _weights(tmp_path / "m.weights", 226)
+    with pytest.raises(ModelError, match=rf"m\.cfg:{line}: {message}"):
+        load_model(cfg, backend="opencv")

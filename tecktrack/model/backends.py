@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tecktrack.errors import ModelError
-from tecktrack.model.darknet_weights import check_darknet_weights
+from tecktrack.model.darknet_weights import cfg_line, check_darknet_weights
 from tecktrack.model.device import (
     DeviceError,
     DeviceRequest,
@@ -30,6 +30,7 @@ from tecktrack.model.device import (
     parse_device,
 )
 from tecktrack.model.discovery import ModelPaths
+from tecktrack.model.model_warning import ModelWarning
 
 #: OpenCV's log level is process-wide: loaders silence it one at a time, so two loading at
 #: once cannot "restore" each other's silence for good.
@@ -41,10 +42,6 @@ __all__ = ["BACKENDS", "Backend", "ModelWarning", "OnnxInfo", "OnnxRuntimeBacken
 #: Accepted ``backend=`` values.
 BACKENDS = ("auto", "opencv", "onnxruntime")
 _OPENCV_OP = re.compile(r'of type "([^"]+)"|Node \[([^@\]]+)@')
-
-
-class ModelWarning(UserWarning):
-    """Something about a model TeckTrack worked around (fallback backend, generic names)."""
 
 
 @dataclass(frozen=True)
@@ -206,8 +203,16 @@ def _float16_model(path: Path) -> bytes | None:
     return convert_float_to_float16(model, keep_io_types=True).SerializeToString()
 
 
-def _opencv_error(exc: Exception, path: Path) -> ModelError:
+#: OpenCV's Darknet importer on a cfg typo: the word it did not know.
+_DARKNET_TYPO = re.compile(r"(Unknown layer type|Unsupported activation): *([^\s']+)")
+
+
+def _opencv_error(exc: Exception, path: Path, cfg: Path | None = None) -> ModelError:
     text = str(exc)
+    typo = _DARKNET_TYPO.search(text) if cfg is not None else None
+    if typo:  # the cfg is at fault, not the weights: name it and the line
+        return ModelError(f"{typo.group(1).lower()} {typo.group(2)!r}", cfg,
+                          cfg_line(cfg, typo.group(2)))
     match = _OPENCV_OP.search(text)
     if match:
         op = match.group(1) or match.group(2)
@@ -275,7 +280,7 @@ class OpenCVBackend(Backend):
                 else:
                     self.net = cv2.dnn.readNetFromONNX(str(paths.weights))
             except cv2.error as exc:
-                raise _opencv_error(exc, self.path) from None
+                raise _opencv_error(exc, self.path, paths.config) from None
             finally:
                 cv2.utils.logging.setLogLevel(previous)
         if self.net.empty():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from tecktrack.errors import FormatError
+from tecktrack.errors import FormatError, ModelError
 
 __all__ = [
     "LAYOUTS",
@@ -284,7 +284,22 @@ def read_darknet_input_size(cfg: str | Path) -> tuple[int, int] | None:
     section = next((s for s in parser.sections() if s.strip() in ("net", "network")), None)
     if section is None:
         return None
-    try:
-        return int(parser[section]["width"]), int(parser[section]["height"])
-    except (KeyError, ValueError):
+    values = parser[section]
+    if "width" not in values or "height" not in values:
         return None
+    size = []
+    for key in ("width", "height"):
+        try:
+            size.append(int(values[key]))
+        except ValueError:  # a typo (16O) would leave the default 640 in its place, silently
+            raise ModelError(f"[net] {key}: expected a whole number, got {values[key]!r}", cfg,
+                             _line_of(text, key)) from None
+    return size[0], size[1]
+
+
+def _line_of(text: str, key: str) -> int | None:
+    """The line of the first ``key=`` assignment in a cfg's text."""
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if raw.split("=", 1)[0].strip() == key and "=" in raw:
+            return number
+    return None
