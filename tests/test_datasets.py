@@ -323,3 +323,17 @@ def test_nc_that_is_not_a_whole_number_is_named_as_such(tmp_path):
                                         "nc: '1'\nnames: [a]\n")
     with pytest.raises(FormatError, match="nc: expected a whole number, got '1'"):
         tecktrack.datasets.data_yaml.read_data_yaml(tmp_path / "data.yaml")
+
+
+@pytest.mark.parametrize("text,names", [
+    ("nc: 3\n", ["class_0", "class_1", "class_2"]),
+    ("names: {'0': person, '1': car}\n", ["person", "car"]),
+    ("nc: 2\nnames: {'1': car, '0': person}\n", ["person", "car"]),
+])
+def test_names_as_ultralytics_reads_them(tmp_path, text, names):
+    """``nc`` alone gives class_0..., digit-string keys are ids, ``validation:`` is ``val:``
+    (each was refused)."""
+    _image(tmp_path / "images/a.jpg", 40, 30)
+    (tmp_path / "data.yaml").write_text("path: .\ntrain: images\nvalidation: images\n" + text)
+    config = tecktrack.datasets.data_yaml.read_data_yaml(tmp_path / "data.yaml")
+    assert config.names == names and [p.name for p in config.splits["val"]] == ["a.jpg"]

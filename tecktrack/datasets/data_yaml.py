@@ -65,6 +65,12 @@ def _yaml_load(path: Path) -> dict:
 
 def _parse_names(data: dict, path: Path) -> list[str]:
     names = data.get("names")
+    nc = data.get("nc")
+    if names is None and isinstance(nc, int) and not isinstance(nc, bool) and nc > 0:
+        names = [f"class_{i}" for i in range(nc)]  # Ultralytics' names for nc alone
+    if isinstance(names, dict) and all(isinstance(k, str) and k.isdigit() and k.isascii()
+                                       for k in names):
+        names = {int(k): v for k, v in names.items()}  # '0': person, as Ultralytics reads it
     if isinstance(names, dict):
         keys = sorted(names) if all(type(k) is int for k in names) else None
         if keys is None or keys != list(range(len(keys))):
@@ -138,8 +144,10 @@ def read_data_yaml(path: str | Path) -> DataConfig:
     DatasetError
         The yaml, a split folder or a listed image is missing.
     FormatError
-        Invalid YAML, missing ``names``/``train``/``val``, or names that are neither a list
-        nor a ``{0: ..., 1: ...}`` mapping.
+        Invalid YAML, missing ``names`` (and ``nc``) / ``train`` / ``val``, or names that are
+        neither a list nor a ``{0: ..., 1: ...}`` mapping. As in Ultralytics, ``nc`` alone
+        names the classes ``class_0``..., digit-string keys (``'0': person``) are ids, and
+        ``validation:`` stands for ``val:``.
 
     Examples
     --------
@@ -152,6 +160,8 @@ def read_data_yaml(path: str | Path) -> DataConfig:
     """
     path = Path(path).resolve()
     data = _yaml_load(path)
+    if "val" not in data and "validation" in data:  # Ultralytics renames it too
+        data["val"] = data["validation"]
     names = _parse_names(data, path)
     root_entry = data.get("path") or "."
     root = Path(str(root_entry))
