@@ -102,6 +102,17 @@ def test_dataset_stats_prints_tables_and_writes_json(data_yaml, tmp_path, capsys
     assert data["objects_per_image"] == {"1": 1, "2": 1}
 
 
+def test_dataset_stats_counts_an_image_without_label_file_on_both_lines(data_yaml, capsys):
+    """It said "(0 without label file)" and then "1 images have no label file": a data.yaml
+    dataset counts such an image as labelled (background, as Ultralytics reads it)."""
+    cv2.imwrite(str(data_yaml.parent / "images" / "val" / "c.jpg"),
+                np.zeros((50, 50, 3), np.uint8))
+    assert main(["dataset", "stats", str(data_yaml), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "3 images (1 without label file), 3 boxes" in out
+    assert "1 images have no label file: background (no objects)" in out
+
+
 def test_dataset_stats_one_split(data_yaml, capsys):
     assert main(["dataset", "stats", str(data_yaml), "--split", "val"]) == 0
     assert "(val): 1 images (0 without label file), 1 boxes" in capsys.readouterr().out

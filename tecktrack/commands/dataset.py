@@ -61,11 +61,15 @@ def _stats(args: argparse.Namespace) -> int:
 
 def _print_stats(summary: dict, notes: list[str]) -> None:
     split = summary["split"] or "all splits"
+    background = summary.get("background_images", 0)
+    # a data.yaml dataset counts an image without label file as labelled (background), so
+    # unlabelled_images is 0 there: the first line says how many have no file either way
+    missing = max(summary["unlabelled_images"], background)
     print(f"{summary['data_yaml']} ({split}): {summary['images']} images "
-          f"({summary['unlabelled_images']} without label file), {summary['boxes']} boxes")
-    if summary.get("background_images"):
-        print(f"{summary['background_images']} images have no label file: background "
-              "(no objects), as Ultralytics reads them")
+          f"({missing} without label file), {summary['boxes']} boxes")
+    if background and not summary["unlabelled_images"]:
+        print(f"{background} images have no label file: background (no objects), as "
+              "Ultralytics reads them")
     for note in notes:
         print(note)
     print("\nclass                      instances   images")
