@@ -107,3 +107,22 @@ def test_val_skips_an_image_claiming_too_many_pixels(setup, tmp_path, capsys):
     assert any("bomb.png" in line for line in report["skipped"])
     assert report["summary"]["map50"] == pytest.approx(1.0, abs=1e-3)
     assert "cv2.error" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("convention", ["coco", "ultralytics"])
+def test_a_repeated_label_row_is_one_object_as_ultralytics_reads_it(setup, tmp_path, capsys,
+                                                                     convention):
+    """Ultralytics keeps one of each repeated label row (with a warning): counted twice, the
+    one car the model finds gave recall 0.5 and AP 0.5, not yolo val's numbers."""
+    model, data = setup
+    label = data.parent / "labels" / "a.txt"
+    label.write_text(label.read_text() * 2)
+    out = tmp_path / "out"
+    assert main(["val", "--model", str(model), "--data", str(data), "--convention",
+                 convention, "--json", str(out / "val.json"), "--out", str(out),
+                 "--quiet"]) == 0
+    assert "1 repeated label row(s) left out" in capsys.readouterr().out
+    report = json.loads((out / "val.json").read_text())
+    assert report["duplicate_labels"] == 1
+    expected = 1.0 if convention == "coco" else 0.995
+    assert report["summary"]["map50"] == pytest.approx(expected, abs=1e-3)

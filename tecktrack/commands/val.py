@@ -84,6 +84,9 @@ def _val(args: argparse.Namespace) -> int:
         print(f"skipped: {problem}")
     if result.background:
         print(f"note: {result.background} image(s) without a label file counted as background")
+    if result.duplicates:
+        print(f"note: {result.duplicates} repeated label row(s) left out (one box each, as "
+              "Ultralytics reads them)")
     for key, value in result.summary.items():
         print(f"{key:>10s} = {value:.4f}")
     with pd.option_context("display.max_rows", None, "display.width", 120,
@@ -99,6 +102,7 @@ def _val(args: argparse.Namespace) -> int:
                   "params": {"conf": model.conf, "iou": model.iou, "max_det": model.max_det,
                              "device": model.device},
                   "images": len(result.gt), "background_images": result.background,
+                  "duplicate_labels": result.duplicates,
                   "skipped": result.skipped}
         path = write_report(args.json, json.loads(json.dumps(report, default=float)),
                             inputs=(args.model, args.data), force=args.force)

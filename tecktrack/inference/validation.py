@@ -53,6 +53,8 @@ class ValResult:
         Images that could not be read (``path: reason``).
     background : int
         Images without a label file (no objects, as Ultralytics reads them).
+    duplicates : int
+        Label rows that repeat another row of their file, left out as Ultralytics does.
     evaluation : object
         The engine's own result (:class:`~tecktrack.metrics.Evaluation` for ``coco``).
     """
@@ -66,18 +68,27 @@ class ValResult:
     skipped: list[str] = field(default_factory=list)
     background: int = 0
     evaluation: object = None
+    duplicates: int = 0
 
 
-def _ground_truth(dataset: Dataset, item) -> Detections:
+def _ground_truth(dataset: Dataset, item) -> tuple[Detections, int]:
+    """An image's labels and how many repeated rows were left out: Ultralytics keeps one of
+    each (``np.unique`` of the rows, with a warning), so a repeated box is one object."""
     if not item.label_path.exists():  # Ultralytics: an image without label file is background
-        return Detections.empty()
-    return dataset.load_labels(item)
+        return Detections.empty(), 0
+    labels = dataset.load_labels(item)
+    rows = np.column_stack([labels.class_ids.astype(np.float64), labels.xyxy])
+    _, first = np.unique(rows, axis=0, return_index=True)
+    if len(first) == len(labels):
+        return labels, 0
+    return labels[np.sort(first)], len(labels) - len(first)
 
 
 def _predict_split(model: Model, dataset: Dataset, split: str, quiet: bool
-                   ) -> tuple[dict, dict, list[str], int]:
+                   ) -> tuple[dict, dict, list[str], int, int]:
     """Ground truth and predictions of every image of ``split`` (each path once), the images
-    that cannot be decoded, and how many have no label file (background).
+    that cannot be decoded, how many have no label file (background) and how many repeated
+    label rows were left out.
 
     With :attr:`Model.overlap` the next image is decoded and the last one's labels read on a
     helper thread while the network runs (:func:`~tecktrack.model.overlap.overlapped`); the
@@ -94,7 +105,7 @@ def _predict_split(model: Model, dataset: Dataset, split: str, quiet: bool
     gt: dict[str, Detections] = {}
     preds: dict[str, Detections] = {}
     skipped: list[str] = []
-    background = [0]
+    background, duplicates = [0], [0]
 
     def read(k: int) -> np.ndarray | None:
         return imread_or_none(unique[k].image_path)
@@ -110,12 +121,13 @@ def _predict_split(model: Model, dataset: Dataset, split: str, quiet: bool
             skipped.append(f"{key}: cannot decode image")
             return
         background[0] += not item.label_path.exists()
-        gt[key] = _ground_truth(dataset, item)
+        gt[key], repeated = _ground_truth(dataset, item)
+        duplicates[0] += repeated
         preds[key] = det
 
     overlapped(len(unique), read, detect, keep, overlap=model.overlap)
     bar.close()
-    return gt, preds, skipped, background[0]
+    return gt, preds, skipped, background[0], duplicates[0]
 
 
 def _drop_inverted(preds: dict[str, Detections]) -> tuple[dict[str, Detections], int]:
@@ -150,7 +162,8 @@ def validate(model: Model, data_yaml: str | Path, *, split: str = "val",
     if convention == "ultralytics":  # yolo val: several classes a box, boxes left unclipped
         model.multi_label, model.clip = model.layout != "end2end", False
     try:
-        gt, preds, skipped, background = _predict_split(model, dataset, split, quiet)
+        gt, preds, skipped, background, duplicates = _predict_split(model, dataset, split,
+                                                                    quiet)
     finally:
         model.multi_label, model.clip = previous
     if convention == "coco":
@@ -162,9 +175,9 @@ def validate(model: Model, data_yaml: str | Path, *, split: str = "val",
                            "the COCO engine cannot score them")
         ev = evaluate(gt, preds, names=dataset.names)
         return ValResult(convention, dict(ev.summary), ev.yolo_table(), gt, preds,
-                         list(dataset.names), skipped, background, ev)
+                         list(dataset.names), skipped, background, ev, duplicates)
     from tecktrack.metrics.ultralytics import evaluate_ultralytics
 
     ev = evaluate_ultralytics(gt, preds, names=dataset.names)
     return ValResult(convention, dict(ev.summary), ev.per_class, gt, preds,
-                     list(dataset.names), skipped, background, ev)
+                     list(dataset.names), skipped, background, ev, duplicates)
