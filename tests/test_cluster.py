@@ -562,3 +562,21 @@ def test_real_darknet_on_coco128_same_labels_report_and_rankings(real_data, clie
     assert remote.to_dict() == local.to_dict() and local.summary["map50"] > 0.05
     assert (mine(tmp_path / "l", data, model=darknet, top=5, cluster=client, shard_size=8)
             == mine(tmp_path / "l", data, model=darknet, top=5))
+
+
+@pytest.mark.timeout(180)
+def test_a_failing_task_on_worker_processes_is_one_line_on_stderr(world, local_run, tmp_path):
+    """A real ``--cluster local:1`` (worker processes): the workers' own "Compute Failed" log
+    and traceback reached stderr before the run's one-line error."""
+    preds = tmp_path / "preds"
+    shutil.copytree(local_run / "labels", preds)
+    bad = sorted(preds.rglob("*.txt"))[3]
+    bad.write_text(bad.read_text() + "95 0.5 0.5 0.1 0.1 0.9\n")
+    run = subprocess.run([sys.executable, "-m", "tecktrack", "mine", "--pred", str(preds),
+                          "--gt", str(world), "--quiet", "--cluster", "local:1",
+                          "--shard-size", "3"], capture_output=True, text=True, timeout=150,
+                         cwd=REPO)
+    assert run.returncode == 2, run.stderr
+    lines = [line for line in run.stderr.splitlines()
+             if line.strip() and not line.startswith("cluster: local:1")]   # its banner
+    assert len(lines) == 1 and f"{bad.name}:" in lines[0] and "class id 95" in lines[0], lines

@@ -224,9 +224,11 @@ def _local_cluster(address: ClusterAddress) -> Any:
     from distributed import LocalCluster
 
     with dask.config.set(local_config()):
+        # CRITICAL: a task that raises is logged by its worker at ERROR ("Compute Failed" and a
+        # traceback on stderr) before the client re-raises it as the run's one-line error
         return LocalCluster(n_workers=address.n_local_workers(), threads_per_worker=1,
                             processes=True, dashboard_address=":0",
-                            silence_logs=logging.ERROR)
+                            silence_logs=logging.CRITICAL)
 
 
 def _connect(address: ClusterAddress) -> Any:
