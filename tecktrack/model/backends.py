@@ -79,17 +79,17 @@ def _ort_session(path: Path, threads: int | None, optimize: bool = True,
                                     sess_options=options,
                                     providers=providers or ["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises its own pybind exception types
-        raise ModelError(f"ONNX Runtime cannot load the model: {_first_line(exc)}", path) from None
+        raise ModelError(f"ONNX Runtime cannot load the model: {_one_line(exc)}", path) from None
 
 
-def _first_line(exc: BaseException, limit: int = 400) -> str:
+def _one_line(exc: BaseException, limit: int = 400) -> str:
     r"""ONNX Runtime's message as one line: its lines joined (the reason is on the first ones,
     "Got invalid dimensions ... Got: 1 Expected: 2", the advice on the last), cut at
     ``limit`` characters.
 
     Examples
     --------
-    >>> _first_line(RuntimeError("Got invalid dimensions\n index: 0 Got: 1 Expected: 2\n"
+    >>> _one_line(RuntimeError("Got invalid dimensions\n index: 0 Got: 1 Expected: 2\n"
     ...                          " Please fix the model."))
     'Got invalid dimensions index: 0 Got: 1 Expected: 2 Please fix the model.'
     """
@@ -182,7 +182,7 @@ class OnnxRuntimeBackend(Backend):
         try:
             outputs = self.session.run(self.output_names, feed)
         except Exception as exc:
-            raise ModelError(f"ONNX Runtime failed to run the model: {_first_line(exc)}",
+            raise ModelError(f"ONNX Runtime failed to run the model: {_one_line(exc)}",
                              self.path) from None
         return [np.asarray(o, dtype=np.float32) for o in outputs]
 

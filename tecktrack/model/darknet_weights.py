@@ -25,9 +25,9 @@ _PASS_THROUGH = frozenset({"shortcut", "maxpool", "upsample", "dropout", "yolo",
 class _Section(dict):
     """One ``[kind]`` section of a cfg: ``key -> value``, with the line of each key."""
 
-    def __init__(self, kind: str, line: int):
+    def __init__(self, kind: str):
         super().__init__()
-        self.kind, self.line, self.lines = kind, line, {}
+        self.kind, self.lines = kind, {}
 
     def number(self, key: str, default: int, cfg: Path) -> int:
         """The whole number under ``key`` (``default`` when absent); a typo names its line."""
@@ -46,7 +46,7 @@ def _sections(text: str) -> list[_Section]:
     for number, raw in enumerate(text.splitlines(), start=1):
         line = re.split(r"[#;]", raw, maxsplit=1)[0].strip()
         if line.startswith("["):
-            sections.append(_Section(line.strip("[]").strip().lower(), number))
+            sections.append(_Section(line.strip("[]").strip().lower()))
         elif "=" in line and sections:
             key, value = (part.strip() for part in line.split("=", 1))
             sections[-1][key] = value
