@@ -19,23 +19,19 @@ from tecktrack.augment.apply import apply_augmentations, parse_ops
 from tecktrack.errors import DatasetError, FormatError
 from tecktrack.progress import progress
 
-__all__ = ["augment_dataset", "dataset_images", "select_images", "stem_clashes"]
+__all__ = ["augment_dataset", "dataset_images", "select_images"]
 
 
 def dataset_images(data_yaml: str | Path) -> dict[str, tuple[Path, Path | None]]:
     """Map stem -> (image, label file or None) over every split of a ``data.yaml`` (the first
-    image of a stem that names several: see :func:`stem_clashes`)."""
+    image of a stem that names several)."""
     return _scan(data_yaml)[0]
-
-
-def stem_clashes(data_yaml: str | Path) -> dict[str, list[Path]]:
-    """Stems that name more than one image file of a ``data.yaml`` (``train/000000.jpg`` and
-    ``val/000000.jpg``), with those files: augmenting one by its stem would be ambiguous."""
-    return _scan(data_yaml)[1]
 
 
 def _scan(data_yaml: str | Path) -> tuple[dict[str, tuple[Path, Path | None]],
                                           dict[str, list[Path]]]:
+    """:func:`dataset_images` and the stems naming more than one image file, with those files
+    (``train/0.jpg`` and ``val/0.jpg``: augmenting one by its stem would be ambiguous)."""
     from tecktrack.datasets.data_yaml import read_data_yaml
     from tecktrack.datasets.yolo import label_path_for
 

@@ -34,7 +34,8 @@ from tecktrack.detections import Detections, cxcywh_to_xyxy, xyxy_to_cxcywh, xyx
 from tecktrack.errors import FormatError
 from tecktrack.progress import progress
 
-__all__ = ["NAMES_FILE", "BoxTable", "list_label_files", "read_label_dir", "read_label_files"]
+__all__ = ["NAMES_FILE", "BoxTable", "label_files_under", "list_label_files", "read_label_dir",
+           "read_label_files"]
 
 
 @dataclass(eq=False)
@@ -173,6 +174,20 @@ def list_label_files(directory: str | Path) -> dict[str, str]:
         found = {e.name[:-4]: e.path for e in entries
                  if e.name.endswith(".txt") and e.name != NAMES_FILE and e.is_file()}
     return dict(sorted(found.items()))
+
+
+def label_files_under(folder: str | Path) -> list[Path]:
+    """Every ``*.txt`` under ``folder`` (recursive), sorted, but :data:`NAMES_FILE`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()); (d / "val").mkdir()
+    >>> _ = (d / "val" / "a.txt").write_text(""), (d / "classes.txt").write_text("cat\\n")
+    >>> [p.name for p in label_files_under(d)]
+    ['a.txt']
+    """
+    return sorted(f for f in Path(folder).rglob("*.txt") if f.name != NAMES_FILE)
 
 
 def read_label_dir(directory: str | Path, *, with_scores: bool = False,

@@ -19,7 +19,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tecktrack.datasets.box_table import NAMES_FILE
+from tecktrack.datasets.box_table import label_files_under
 from tecktrack.datasets.coco import read_coco, read_coco_results_exact
 from tecktrack.datasets.data_yaml import read_data_yaml
 from tecktrack.datasets.images import image_size, list_images
@@ -125,12 +125,6 @@ def _by_stem(files: list[Path], what: str, where: Path) -> dict[str, Path]:
     return out
 
 
-def _label_files(folder: Path) -> list[Path]:
-    """The YOLO ``.txt`` files under ``folder``, sorted, without a class-name list
-    (:data:`~tecktrack.datasets.box_table.NAMES_FILE`) that labelling tools put beside them."""
-    return sorted(f for f in folder.rglob("*.txt") if f.name != NAMES_FILE)
-
-
 def _yolo_images(gt: Path, images: Path | None, names_yaml: Path | None, split: str
                  ) -> tuple[list[Path], dict[str, Path], list[str] | None]:
     """Image files, their ground-truth label files by stem, and names from a yaml if any."""
@@ -150,7 +144,7 @@ def _yolo_images(gt: Path, images: Path | None, names_yaml: Path | None, split: 
                                   "data.yaml", gt)
         source = sibling
     imgs = read_data_yaml(source).splits[split] if _is_yaml(source) else list_images(source)
-    labels = _by_stem(_label_files(gt), "label files", gt)
+    labels = _by_stem(label_files_under(gt), "label files", gt)
     stems = {p.stem for p in imgs}
     orphans = sorted(set(labels) - stems)
     if orphans:
@@ -209,7 +203,7 @@ def load_yolo(gt: str | Path, pred: str | Path, *, images: str | Path | None = N
         raise EvaluationError("no images to evaluate", images or gt)
     if not pred.is_dir():
         raise DatasetError("prediction folder not found", pred)
-    pred_files = _by_stem(_label_files(pred), "prediction files", pred)
+    pred_files = _by_stem(label_files_under(pred), "prediction files", pred)
     if not pred_files:
         raise EvaluationError("no prediction files (<image stem>.txt) in the folder", pred)
     stems = _by_stem(imgs, "images", gt)

@@ -13,7 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tecktrack.datasets.box_table import NAMES_FILE, BoxTable, list_label_files, read_label_files
+from tecktrack.datasets.box_table import (
+    BoxTable,
+    label_files_under,
+    list_label_files,
+    read_label_files,
+)
 from tecktrack.errors import DatasetError
 from tecktrack.mining.matching import align_tables
 
@@ -144,9 +149,8 @@ def load_aligned(prediction_dir: str | Path, annotations: str | Path
 
 def _label_tree(labels: Path) -> dict[str, str]:
     found: dict[str, str | None] = {}
-    for file in sorted(labels.rglob("*.txt")):
-        if file.name != NAMES_FILE:
-            _add_unique(found, file.stem, str(file), labels)
+    for file in label_files_under(labels):
+        _add_unique(found, file.stem, str(file), labels)
     return dict(sorted(found.items()))
 
 

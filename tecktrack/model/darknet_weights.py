@@ -15,7 +15,7 @@ import numpy as np
 from tecktrack.errors import ModelError
 from tecktrack.model.model_warning import ModelWarning
 
-__all__ = ["cfg_line", "check_darknet_weights", "darknet_weight_count"]
+__all__ = ["cfg_line", "cfg_sections", "check_darknet_weights", "darknet_weight_count"]
 
 # Layers that carry no weights and keep the channel count of their input.
 _PASS_THROUGH = frozenset({"shortcut", "maxpool", "upsample", "dropout", "yolo", "region",
@@ -41,7 +41,16 @@ class _Section(dict):
                              cfg, self.lines[key]) from None
 
 
-def _sections(text: str) -> list[_Section]:
+def cfg_sections(text: str) -> list[_Section]:
+    """The ``[kind]`` sections of a Darknet cfg's text, each ``key -> value`` with the line of
+    each key in ``lines`` (comments stripped; a repeated key keeps its last value and line).
+
+    Examples
+    --------
+    >>> net = cfg_sections("[net]\\n# size\\nwidth=32\\nheight = 16\\n")[0]
+    >>> net.kind, net["height"], net.lines["height"]
+    ('net', '16', 4)
+    """
     sections: list[_Section] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = re.split(r"[#;]", raw, maxsplit=1)[0].strip()
@@ -88,7 +97,7 @@ def darknet_weight_count(cfg: str | Path) -> int | None:
     266
     """
     cfg = Path(cfg)
-    sections = _sections(cfg.read_text(encoding="utf-8", errors="replace"))
+    sections = cfg_sections(cfg.read_text(encoding="utf-8", errors="replace"))
     if not sections or sections[0].kind not in ("net", "network"):
         return None
     channels = sections[0].number("channels", 3, cfg)

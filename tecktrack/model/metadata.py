@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from tecktrack.errors import FormatError, ModelError
+from tecktrack.model.darknet_weights import cfg_sections
 
 __all__ = [
     "LAYOUTS",
@@ -293,13 +294,5 @@ def read_darknet_input_size(cfg: str | Path) -> tuple[int, int] | None:
             size.append(int(values[key]))
         except ValueError:  # a typo (16O) would leave the default 640 in its place, silently
             raise ModelError(f"[net] {key}: expected a whole number, got {values[key]!r}", cfg,
-                             _line_of(text, key)) from None
+                             cfg_sections(text)[0].lines.get(key)) from None
     return size[0], size[1]
-
-
-def _line_of(text: str, key: str) -> int | None:
-    """The line of the first ``key=`` assignment in a cfg's text."""
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if raw.split("=", 1)[0].strip() == key and "=" in raw:
-            return number
-    return None
