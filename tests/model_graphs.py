@@ -64,6 +64,30 @@ def make_graph(path: Path, outputs: list[np.ndarray], *, input_hw: tuple = (64, 
     return path
 
 
+def brightness_graph(path: Path, batch: int | str, size: int = 64) -> Path:
+    """A YOLOv8-layout network with one box per image whose centre x is ``16 + 32 * mean``
+    of the image's blob (``mean`` in [0, 1]): each image's box shows which image it came
+    from, so batching, padding and reordering mistakes cannot hide."""
+    const = yolov8_output([[16.0, 32.0, 8.0, 8.0]], [[0.9]])[None]
+    gain = np.zeros_like(const)
+    gain[0, 0, 0] = 32.0
+    nodes = [helper.make_node("ReduceMean", ["images"], ["m"], axes=[1, 2, 3], keepdims=1),
+             helper.make_node("Reshape", ["m", "shape"], ["r"]),
+             helper.make_node("Mul", ["r", "gain"], ["g"]),
+             helper.make_node("Add", ["g", "const"], ["output0"])]
+    inits = [numpy_helper.from_array(np.array([-1, 1, 1], np.int64), "shape"),
+             numpy_helper.from_array(gain, "gain"), numpy_helper.from_array(const, "const")]
+    inp = helper.make_tensor_value_info("images", TensorProto.FLOAT, [batch, 3, size, size])
+    out = helper.make_tensor_value_info("output0", TensorProto.FLOAT, [batch, *const.shape[1:]])
+    model = helper.make_model(helper.make_graph(nodes, "brightness", [inp], [out], inits),
+                              opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
 def yolov8_output(boxes_cxcywh: list, class_scores: list, n_anchors: int = 16) -> np.ndarray:
     """A ``(4 + nc, n_anchors)`` tensor: the given boxes first, zero-score filler after."""
     scores = np.asarray(class_scores, np.float32)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from model_graphs import make_graph, yolov5_output, yolov8_output
+from model_graphs import brightness_graph, make_graph, yolov5_output, yolov8_output
 
 from tecktrack.errors import FormatError, ModelError
 from tecktrack.model import ModelWarning, load_model
@@ -141,6 +141,27 @@ def test_fixed_batch_model_still_predicts_batches(graphs):
     model = load_model(graphs["fixed"], backend="onnxruntime")
     assert not model.backend.batch_dynamic
     assert [len(d) for d in model.predict_batch([FRAME, FRAME])] == [2, 2]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_static_batch_export_runs_in_its_batch_padded_with_zeros(tmp_path, backend):
+    """``yolo export batch=3``: the network takes 3 images and nothing else. One frame and 5
+    frames (a batch and a short tail) go through in padded batches of 3, and each frame gets
+    its own box back (its centre x tells the frame's brightness), as Ultralytics runs it."""
+    model = load_model(brightness_graph(tmp_path / "b3.onnx", batch=3), backend=backend,
+                       conf=0.5)
+    assert (model.backend.fixed_batch, model.backend.batch_dynamic) == (3, False)
+    levels = [0, 51, 102, 153, 204]
+    frames = [np.full((64, 64, 3), v, np.uint8) for v in levels]
+    want = [16 + 32 * np.float32(v) / np.float32(255) - 4 for v in levels]  # box left edge
+    batched = model.predict_batch(frames, batch_size=8)    # the export's batch, not 8
+    assert [len(d) for d in batched] == [1] * 5
+    # 6.4 px apart: 0.01 px leaves room for the network's float32 mean, none for a mix-up
+    np.testing.assert_allclose([d.xyxy[0, 0] for d in batched], want, atol=0.01)
+    for frame, x1 in zip(frames, want, strict=True):
+        np.testing.assert_allclose(model.predict(frame).xyxy[0, 0], x1, atol=0.01)
+    blob, _ = model.preprocess_batch(frames[:4])
+    assert [o.shape[0] for o in model.forward(blob)] == [4]
 
 
 def test_generic_names_warn_when_nothing_names_the_classes(graphs):

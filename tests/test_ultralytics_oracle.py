@@ -99,3 +99,23 @@ def test_val_ultralytics_convention_reproduces_yolo_val(exports, tmp_path, famil
     coco = validate(model, data, convention="coco", quiet=True)
     assert coco.summary["map50"] != pytest.approx(ours.summary["map50"], abs=1e-3)
     assert not model.multi_label and model.clip  # validate leaves the model as it was
+
+
+def test_static_batch_export_matches_ultralytics(tmp_path, images):
+    """``yolo export batch=4`` takes 4 images and nothing else: loaded, and one frame
+    (``predict``) or five (``predict_batch``: a batch and a padded tail of one) give the boxes
+    Ultralytics' own predict gives on that export (it pads short batches with zero images)."""
+    path = build_onnx("yolov8n.yaml", tmp_path / "yolov8n-batch4.onnx", seed=1, batch=4)
+    model = load_model(path, conf=0.01)
+    assert (model.backend.fixed_batch, model.backend.batch_dynamic) == (4, False)
+    batched = model.predict_batch([*images, images[0]])
+    matched = total = 0
+    for image, det in zip(images, batched, strict=False):
+        ref_xyxy, _, ref_cls = ultralytics_boxes(path, image, conf=0.01)
+        for ours in (det, model.predict(image)):
+            m, t, diff = match_rate(ref_xyxy, ref_cls, ours.xyxy, ours.class_ids)
+            matched, total = matched + m, total + t
+            assert diff <= 0.01
+    assert total >= 8 * 100, f"only {total} boxes: the parity check needs many"
+    assert matched / total >= 0.999, f"{matched}/{total} boxes match Ultralytics"
+    np.testing.assert_array_equal(batched[4].xyxy, batched[0].xyxy)

@@ -37,7 +37,7 @@ from tecktrack.model.model_warning import ModelWarning
 _OPENCV_LOG_LOCK = threading.Lock()
 
 __all__ = ["BACKENDS", "Backend", "ModelWarning", "OnnxInfo", "OnnxRuntimeBackend",
-           "OpenCVBackend", "inspect_onnx", "open_backend"]
+           "OpenCVBackend", "export_batch", "in_fixed_batches", "inspect_onnx", "open_backend"]
 
 #: Accepted ``backend=`` values.
 BACKENDS = ("auto", "opencv", "onnxruntime")
@@ -109,6 +109,19 @@ def _info_from_session(session) -> OnnxInfo:
     return OnnxInfo(shape, dtype, meta)
 
 
+def export_batch(input_shape: tuple[int | None, ...]) -> int:
+    """The batch a static-batch network takes (``yolo export batch=4``: 4), or 1 when its batch
+    axis is dynamic or one.
+
+    Examples
+    --------
+    >>> export_batch((4, 3, 640, 640)), export_batch((None, 3, 640, 640))
+    (4, 1)
+    """
+    first = input_shape[0] if input_shape else None
+    return first if isinstance(first, int) and first > 1 else 1
+
+
 def inspect_onnx(path: str | Path) -> OnnxInfo:
     """Input shape, dtype and metadata of an ONNX file (via ONNX Runtime).
 
@@ -131,13 +144,63 @@ class Backend(ABC):
 
     name: str
     batch_dynamic: bool
+    #: The batch a static-batch export takes and nothing else (``yolo export batch=4``: 4);
+    #: 1 for dynamic-batch networks and the usual fixed batch of one.
+    fixed_batch: int = 1
     #: Where it runs (``cpu``, ``cuda:0``) and the provider / target that runs it.
     device: str = "cpu"
     provider: str = "CPU"
 
-    @abstractmethod
     def forward(self, blob: np.ndarray) -> list[np.ndarray]:
-        """Run the network on an NCHW float32 blob; outputs as float32 arrays."""
+        """Run the network on an NCHW float32 blob; outputs as float32 arrays, one row per
+        blob row.
+
+        A static-batch export (:attr:`fixed_batch` > 1) runs the blob in slices of its batch,
+        the last one padded with zero images whose rows are dropped, as Ultralytics'
+        ``AutoBackend`` runs such an export.
+
+        Examples
+        --------
+        >>> net = OnnxRuntimeBackend(Path("yolov8n-batch4.onnx"))        # doctest: +SKIP
+        >>> outputs = net.forward(np.zeros((1, 3, 640, 640), np.float32))  # doctest: +SKIP
+        >>> net.fixed_batch, [o.shape for o in outputs]                  # doctest: +SKIP
+        (4, [(1, 84, 8400)])
+        """
+        if self.fixed_batch == 1 or blob.shape[0] == self.fixed_batch:
+            return self._run(blob)
+        return in_fixed_batches(self._run, blob, self.fixed_batch)
+
+    @abstractmethod
+    def _run(self, blob: np.ndarray) -> list[np.ndarray]:
+        """The backend's own call on a blob of a batch the network takes."""
+
+
+def in_fixed_batches(run, blob: np.ndarray, batch: int) -> list[np.ndarray]:
+    """``run`` (a network taking exactly ``batch`` images) over ``blob`` of any length: slices
+    of ``batch`` rows, the last padded with zeros; the outputs cut back to ``len(blob)`` rows.
+
+    Examples
+    --------
+    >>> def run(b):                     # a network of batch 4: the mean of each image
+    ...     assert b.shape[0] == 4
+    ...     return [b.mean(axis=(1, 2, 3))[:, None]]
+    >>> blob = np.arange(6, dtype=np.float32)[:, None, None, None] * np.ones((6, 3, 2, 2))
+    >>> in_fixed_batches(run, blob, 4)[0].ravel().tolist()
+    [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    """
+    n = blob.shape[0]
+    pieces: list[list[np.ndarray]] = []
+    for start in range(0, n, batch):
+        part = blob[start:start + batch]
+        if part.shape[0] < batch:
+            part = np.concatenate([part, np.zeros((batch - part.shape[0], *part.shape[1:]),
+                                                  part.dtype)])
+        outputs = run(part)
+        keep = min(batch, n - start)
+        pieces.append([out[:keep] for out in outputs])
+    if len(pieces) == 1:
+        return pieces[0]
+    return [np.concatenate(parts) for parts in zip(*pieces, strict=True)]
 
 
 class OnnxRuntimeBackend(Backend):
@@ -176,8 +239,9 @@ class OnnxRuntimeBackend(Backend):
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.batch_dynamic = self.info.input_shape[0] is None
+        self.fixed_batch = export_batch(self.info.input_shape)
 
-    def forward(self, blob: np.ndarray) -> list[np.ndarray]:
+    def _run(self, blob: np.ndarray) -> list[np.ndarray]:
         feed = {self.input_name: blob.astype(self.info.input_dtype, copy=False)}
         try:
             outputs = self.session.run(self.output_names, feed)
@@ -246,6 +310,8 @@ class OpenCVBackend(Backend):
         ``cpu`` (default), ``auto``, ``cuda`` or ``cuda:N`` (OpenCV's CUDA DNN backend).
     half : bool
         float16 target (``DNN_TARGET_CUDA_FP16`` on a GPU, ``DNN_TARGET_CPU_FP16`` on the CPU).
+    fixed_batch : int
+        The batch of a static-batch ONNX export (:attr:`Backend.fixed_batch`).
 
     Examples
     --------
@@ -258,7 +324,7 @@ class OpenCVBackend(Backend):
 
     def __init__(self, paths: ModelPaths, threads: int | None = None,
                  batch_dynamic: bool = False, device: str | DeviceRequest = "cpu",
-                 half: bool = False):
+                 half: bool = False, fixed_batch: int = 1):
         import cv2
 
         self.path = paths.weights
@@ -288,6 +354,7 @@ class OpenCVBackend(Backend):
         self._set_target(cv2, request, gpu=problem is None and request.kind != "cpu", half=half)
         self.output_names = list(self.net.getUnconnectedOutLayersNames())
         self.batch_dynamic = paths.kind == "darknet" or batch_dynamic
+        self.fixed_batch = 1 if self.batch_dynamic else max(1, int(fixed_batch))
 
     def _set_target(self, cv2, request: DeviceRequest, *, gpu: bool, half: bool) -> None:
         if gpu:
@@ -304,7 +371,7 @@ class OpenCVBackend(Backend):
                              self.path)
         self.net.setPreferableTarget(cpu_fp16 if half else cv2.dnn.DNN_TARGET_CPU)
 
-    def forward(self, blob: np.ndarray) -> list[np.ndarray]:
+    def _run(self, blob: np.ndarray) -> list[np.ndarray]:
         import cv2
 
         try:
@@ -321,6 +388,7 @@ class _Settings:
     batch_dynamic: bool
     device: DeviceRequest
     half: bool
+    fixed_batch: int = 1
 
 
 def _open(kind: str, paths: ModelPaths, settings: _Settings) -> Backend:
@@ -330,7 +398,7 @@ def _open(kind: str, paths: ModelPaths, settings: _Settings) -> Backend:
                              "use --backend opencv", paths.weights)
         return OnnxRuntimeBackend(paths.weights, settings.threads, settings.device, settings.half)
     return OpenCVBackend(paths, settings.threads, settings.batch_dynamic, settings.device,
-                         settings.half)
+                         settings.half, settings.fixed_batch)
 
 
 def _opened_and_probed(kind: str, paths: ModelPaths, settings: _Settings,
@@ -341,8 +409,8 @@ def _opened_and_probed(kind: str, paths: ModelPaths, settings: _Settings,
 
 def open_backend(paths: ModelPaths, backend: str, probe: np.ndarray, *,
                  threads: int | None = None, batch_dynamic: bool = False,
-                 device: str | DeviceRequest = "cpu",
-                 half: bool = False) -> tuple[Backend, list[np.ndarray]]:
+                 device: str | DeviceRequest = "cpu", half: bool = False,
+                 fixed_batch: int = 1) -> tuple[Backend, list[np.ndarray]]:
     """Open ``backend`` for the model and run ``probe`` through it.
 
     Parameters
@@ -363,6 +431,8 @@ def open_backend(paths: ModelPaths, backend: str, probe: np.ndarray, *,
         first backend cannot use is an error, never a reason to fall back.
     half : bool
         Run in float16.
+    fixed_batch : int
+        The batch of a static-batch ONNX export, for OpenCV (ONNX Runtime reads it itself).
 
     Returns
     -------
@@ -383,7 +453,7 @@ def open_backend(paths: ModelPaths, backend: str, probe: np.ndarray, *,
     if backend not in BACKENDS:
         raise ModelError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     request = device if isinstance(device, DeviceRequest) else parse_device(device)
-    settings = _Settings(threads, batch_dynamic, request, bool(half))
+    settings = _Settings(threads, batch_dynamic, request, bool(half), fixed_batch)
     if backend != "auto":
         return _opened_and_probed(backend, paths, settings, probe)
     first, second = (("onnxruntime", "opencv") if paths.kind == "onnx"

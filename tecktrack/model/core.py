@@ -453,7 +453,9 @@ class Model:
                       conf: float | None = None) -> list[Detections]:
         """:meth:`predict` on several frames, batched when the network accepts batches.
 
-        Networks with a fixed batch of one run frame by frame. With :attr:`overlap` (the
+        Networks with a fixed batch of one run frame by frame; a static-batch export
+        (``yolo export batch=4``) runs its own batch whatever ``batch_size`` says, the last one
+        padded with zero images, as Ultralytics runs it. With :attr:`overlap` (the
         default on more than one core) the next batch is prepared and the last one finished
         on a helper thread while the network runs (:func:`~tecktrack.model.overlap.overlapped`):
         the same detections, and a run of batches costs little more than its forward passes.
@@ -463,7 +465,8 @@ class Model:
         --------
         >>> dets = model.predict_batch([frame_a, frame_b], batch_size=8)  # doctest: +SKIP
         """
-        step = max(1, int(batch_size)) if self.backend.batch_dynamic else 1
+        step = (max(1, int(batch_size)) if self.backend.batch_dynamic
+                else self.backend.fixed_batch)
         conf = self.conf if conf is None else float(conf)
         batches = [frames[start:start + step] for start in range(0, len(frames), step)]
         kept = self._kept_blobs()

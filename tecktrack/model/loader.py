@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from tecktrack.errors import ModelError
-from tecktrack.model.backends import ModelWarning, OnnxInfo, inspect_onnx, open_backend
+from tecktrack.model.backends import (
+    ModelWarning,
+    OnnxInfo,
+    export_batch,
+    inspect_onnx,
+    open_backend,
+)
 from tecktrack.model.core import Model
 from tecktrack.model.decoders import infer_layout
 from tecktrack.model.discovery import ModelPaths, set_model_paths
@@ -262,7 +268,8 @@ def load_model(name_or_path: str | Path, *, backend: str = "auto", conf: float =
     _check_max_det(max_det)
     net, outputs = open_backend(paths, backend, probe, threads=threads,
                                 batch_dynamic=bool(info and info.input_shape[0] is None),
-                                device=device, half=half)
+                                device=device, half=half,
+                                fixed_batch=export_batch(info.input_shape) if info else 1)
     if meta.nms_inside:  # its NMS is unrolled for the export batch: one frame at a time
         net.batch_dynamic = False
     names, source = _class_names(yaml_cfg, names_file, paths, meta)
