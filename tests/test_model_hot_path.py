@@ -398,7 +398,8 @@ def test_edge_inputs_of_the_compiled_paths(tmp_path):
     try:
         for got_det, want_det in zip(model.predict_batch(frames), want, strict=True):
             assert_same_bytes(got_det, want_det)
-        assert (3, 0) not in getattr(model._buffers, "blobs", {})
-        assert len(model.predict_batch(frames[:2])) == 2 and (2, 0) in model._buffers.blobs
+        assert (3, 0, (64, 64)) not in getattr(model._buffers, "blobs", {})
+        assert len(model.predict_batch(frames[:2])) == 2
+        assert (2, 0, (64, 64)) in model._buffers.blobs
     finally:
         core.MAX_KEPT_BYTES = old

@@ -164,6 +164,30 @@ def test_static_batch_export_runs_in_its_batch_padded_with_zeros(tmp_path, backe
     assert [o.shape[0] for o in model.forward(blob)] == [4]
 
 
+@pytest.mark.parametrize(("props", "rect"), [
+    ({"task": "detect", "args": "{'dynamic': True}"}, True),
+    ({"task": "detect"}, True),                   # no args: the dynamic batch axis decides
+    ({"task": "detect", "args": "{'dynamic': False}"}, False),
+    ({}, False),                                  # not an Ultralytics export: whole input
+])
+def test_dynamic_ultralytics_export_pads_to_the_stride_only(tmp_path, props, rect):
+    """Ultralytics' predict letterboxes a ``dynamic=True`` export to the next multiple of the
+    stride (``rect``): a 128x64 frame into a 64x64 model is a 64x32 input (scale 0.5, no
+    padding), and the boxes come back to the same frame pixels."""
+    meta = {"names": "{0: 'cat', 1: 'dog'}", "stride": "32", "imgsz": "[64, 64]", **props}
+    path = make_graph(tmp_path / "m.onnx", _layout_outputs("yolov8"),
+                      input_hw=("height", "width"), metadata=meta)
+    model = load_model(path, backend="onnxruntime")
+    assert (model.rect, model.stride) == (rect, 32)
+    blob, info = model.preprocess(FRAME)
+    assert blob.shape == ((1, 3, 32, 64) if rect else (1, 3, 64, 64))
+    assert info.pad_y == (0 if rect else 16)
+    # box A is at rows 28-36 of the input: 16 rows of padding less puts it 32 frame rows lower
+    det = _sorted(model.predict(FRAME))
+    np.testing.assert_allclose(det.xyxy[0], [48, 56, 80, 64] if rect else EXPECTED_XYXY[0],
+                               atol=1e-4)
+
+
 def test_generic_names_warn_when_nothing_names_the_classes(graphs):
     with pytest.warns(ModelWarning, match="class_0..class_1"):
         model = load_model(graphs["bare"])

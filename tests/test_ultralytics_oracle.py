@@ -33,6 +33,7 @@ FAMILIES = {
     "yolo11n": ("yolo11n.yaml", {}),
     "yolo26n-end2end": ("yolo26n.yaml", {"nms": False}),
     "yolo26n-raw": ("yolo26n.yaml", {}),
+    "yolov8n-dynamic": ("yolov8n.yaml", {"dynamic": True}),  # padded to the stride (rect)
 }
 
 
@@ -53,6 +54,7 @@ def images():
 def test_boxes_match_ultralytics_predict(exports, images, family, conf):
     model = load_model(exports[family], conf=conf)
     assert model.layout == ("end2end" if family.endswith("end2end") else "yolov8")
+    assert model.rect == family.endswith("dynamic")
     assert (model.iou, model.max_det) == (0.7, 300)
     matched = total = 0
     worst = 0.0
@@ -119,3 +121,19 @@ def test_static_batch_export_matches_ultralytics(tmp_path, images):
     assert total >= 8 * 100, f"only {total} boxes: the parity check needs many"
     assert matched / total >= 0.999, f"{matched}/{total} boxes match Ultralytics"
     np.testing.assert_array_equal(batched[4].xyxy, batched[0].xyxy)
+
+
+def test_dynamic_export_batches_give_what_predict_gives(exports, images):
+    """A ``dynamic=True`` export is padded only to the stride, per frame size (333x500 into
+    a 320x224 input): ``predict_batch`` of mixed sizes batches frames of one size together
+    and gives each frame ``predict``'s boxes."""
+    model = load_model(exports["yolov8n-dynamic"], conf=0.01)
+    blob, info = model.preprocess(images[1])
+    assert blob.shape == (1, 3, 224, 320) and info.pad_y == 5
+    frames = [images[0], images[0], images[1], images[0], images[2], images[2]]
+    for got, frame in zip(model.predict_batch(frames, batch_size=4), frames, strict=True):
+        want = model.predict(frame)
+        np.testing.assert_array_equal(got.xyxy, want.xyxy)
+        np.testing.assert_array_equal(got.class_ids, want.class_ids)
+    blob, _ = model.preprocess_batch(images[:2])  # mixed sizes in one blob: the whole input
+    assert blob.shape == (2, 3, 320, 320)

@@ -105,10 +105,17 @@ class Model:
         #: :meth:`predict_batch` prepares the next forward pass and finishes the last one on
         #: a helper thread while the network runs (default: when a second core is there).
         self.overlap = spare_core()
+        #: Pad a letterboxed frame only to the next multiple of :attr:`stride` across and down,
+        #: not to the whole :attr:`input_size` (:meth:`predict`, and batches whose frames all
+        #: have one size): what Ultralytics' predict does on a ``dynamic=True`` export, for
+        #: which :func:`~tecktrack.model.load_model` sets it.
+        self.rect = False
+        #: The network's largest stride (Ultralytics metadata; 32 otherwise), for :attr:`rect`.
+        self.stride = 32
         self._input_size = (int(input_size[0]), int(input_size[1]))
         self._nms = NMS(iou_threshold=float(iou), max_det=max_det, agnostic=bool(agnostic))
-        #: Frame geometry by (width, height, letterbox): a stream's frames share one.
-        self._fits: dict[tuple[int, int, bool], Fit] = {}
+        #: Frame geometry by (width, height, letterbox, rect): a stream's frames share one.
+        self._fits: dict[tuple[int, int, bool, bool], Fit] = {}
         #: Each thread's own input blob for :meth:`predict` / :meth:`predict_batch`.
         self._buffers = threading.local()
 
@@ -153,21 +160,30 @@ class Model:
                 f"layout={self.layout}, input={w}x{h}, classes={len(self.names)})")
 
     # -- stages -------------------------------------------------------------------------
-    def _fit(self, frame: np.ndarray) -> Fit:
-        """The (cached) geometry that maps ``frame`` into the network input."""
-        key = (frame.shape[1], frame.shape[0], self.letterbox)
+    def _fit(self, frame: np.ndarray, rect: bool = True) -> Fit:
+        """The (cached) geometry that maps ``frame`` into the network input; ``rect=False``
+        pads to the whole input even when :attr:`rect` is on (a batch of mixed sizes)."""
+        key = (frame.shape[1], frame.shape[0], self.letterbox,
+               bool(rect and self.rect and self.letterbox))
         fit = self._fits.get(key)
         if fit is None:
             if len(self._fits) >= MAX_FITS:  # a folder of many sizes: keep the memory bounded
                 self._fits.clear()
-            fit = self._fits[key] = plan_fit(key[0], key[1], self.input_size, key[2])
+            fit = self._fits[key] = plan_fit(key[0], key[1], self.input_size, key[2],
+                                             self.stride if key[3] else None)
         return fit
+
+    def _batch_rect(self, frames: Sequence[np.ndarray]) -> bool:
+        """Whether a batch's frames may be padded to the stride only: all of one size, as
+        Ultralytics' predict requires (mixed sizes share the whole input)."""
+        return len({f.shape[:2] for f in frames}) <= 1
 
     def _way_back(self, info: FrameInfo) -> Fit:
         """The :class:`Fit` whose arrays map boxes of ``info``'s frame back to it."""
-        fit = self._fits.get((info.width, info.height, self.letterbox))
-        if fit is not None and (fit.info is info or fit.info == info):
-            return fit
+        for rect in (True, False):
+            fit = self._fits.get((info.width, info.height, self.letterbox, rect))
+            if fit is not None and (fit.info is info or fit.info == info):
+                return fit
         # A FrameInfo made elsewhere: the way back needs only its own numbers.
         back = plan_fit(info.width, info.height, self.input_size, False)
         return Fit(info, back.size, back.new_size, 0, 0,
@@ -191,7 +207,7 @@ class Model:
         """
         frame = check_frame(frame)
         fit = self._fit(frame)
-        blob = self._empty_blob(1)
+        blob = self._empty_blob(1, fit.size)
         fill_blob(frame, fit, blob[0])
         return blob, fit.info
 
@@ -206,12 +222,15 @@ class Model:
         (2, 2)
         """
         frames = [check_frame(f) for f in frames]
-        blob = self._empty_blob(len(frames))
-        return blob, self._fill(frames, blob, [None] * len(frames))
+        rect = self.rect and self._batch_rect(frames)
+        size = self._fit(frames[0], rect).size if rect and frames else self.input_size
+        blob = self._empty_blob(len(frames), size)
+        return blob, self._fill(frames, blob, [None] * len(frames), rect)
 
-    def _empty_blob(self, n: int) -> np.ndarray:
-        """An uninitialised ``(n, 3, H, W)`` float32 input blob."""
-        width, height = self.input_size
+    def _empty_blob(self, n: int, size: tuple[int, int] | None = None) -> np.ndarray:
+        """An uninitialised ``(n, 3, H, W)`` float32 input blob (``size``: ``(W, H)``, by
+        default :attr:`input_size`)."""
+        width, height = size or self.input_size
         return np.empty((n, 3, height, width), np.float32)
 
     def _filled_blob(self, frames: Sequence[np.ndarray], buffer: int = 0,
@@ -228,30 +247,33 @@ class Model:
         frames = [check_frame(f) for f in frames]
         if kept is None:
             kept = self._kept_blobs()
-        blob, fits = kept.get((len(frames), buffer), (None, None))
-        if blob is None:  # one blob per batch length and buffer (whole arrays: ONNX Runtime
-            blob = self._empty_blob(len(frames))  # is slower on a view of a larger one)
+        rect = self.rect and self._batch_rect(frames)
+        size = self._fit(frames[0], rect).size if rect else self.input_size
+        blob, fits = kept.get((len(frames), buffer, size), (None, None))
+        if blob is None:  # one blob per batch length, buffer and input size (whole arrays:
+            blob = self._empty_blob(len(frames), size)  # ORT is slower on a view of a larger one)
             fits = [None] * len(frames)
             if blob.nbytes <= MAX_KEPT_BYTES:
                 if len(kept) >= MAX_BLOBS:
                     kept.clear()
-                kept[len(frames), buffer] = blob, fits
-        return blob, self._fill(frames, blob, fits)
+                kept[len(frames), buffer, size] = blob, fits
+        return blob, self._fill(frames, blob, fits, rect)
 
     def _kept_blobs(self) -> dict:
-        """This thread's kept blobs: ``{(batch length, buffer): (blob, fits)}``."""
+        """This thread's kept blobs: ``{(batch length, buffer, (W, H)): (blob, fits)}``."""
         kept = getattr(self._buffers, "blobs", None)
         if kept is None:
             kept = self._buffers.blobs = {}
         return kept
 
     def _fill(self, frames: list[np.ndarray], blob: np.ndarray,
-              fits: list[Fit | None]) -> list[FrameInfo]:
+              fits: list[Fit | None], rect: bool = True) -> list[FrameInfo]:
         """Write ``frames`` into ``blob``; ``fits`` holds the geometry each slot was last
-        written with (its grey borders are rewritten only when that changes) and is updated."""
+        written with (its grey borders are rewritten only when that changes) and is updated;
+        ``rect`` as for :meth:`_fit`."""
         infos = []
         for i, frame in enumerate(frames):
-            fit = self._fit(frame)
+            fit = self._fit(frame, rect)
             fill_blob(frame, fit, blob[i], borders=fits[i] is not fit)
             fits[i] = fit
             infos.append(fit.info)
@@ -449,13 +471,29 @@ class Model:
             return None if head is None else (darknet_kept, head, sum(map(len, head[0])))
         return None
 
+    def _batches(self, frames: Sequence[np.ndarray], step: int) -> list[Sequence[np.ndarray]]:
+        """``frames`` in batches of ``step``; with :attr:`rect`, a batch also ends where the
+        frame size changes, so each frame gets the input :meth:`predict` gives it."""
+        if not (self.rect and self.letterbox):
+            return [frames[start:start + step] for start in range(0, len(frames), step)]
+        batches: list[list[np.ndarray]] = []
+        for frame in frames:
+            last = batches[-1] if batches else None
+            if last and len(last) < step and np.shape(last[-1])[:2] == np.shape(frame)[:2]:
+                last.append(frame)
+            else:
+                batches.append([frame])
+        return batches
+
     def predict_batch(self, frames: Sequence[np.ndarray], batch_size: int = DEFAULT_BATCH,
                       conf: float | None = None) -> list[Detections]:
         """:meth:`predict` on several frames, batched when the network accepts batches.
 
         Networks with a fixed batch of one run frame by frame; a static-batch export
         (``yolo export batch=4``) runs its own batch whatever ``batch_size`` says, the last one
-        padded with zero images, as Ultralytics runs it. With :attr:`overlap` (the
+        padded with zero images, as Ultralytics runs it. With :attr:`rect` (dynamic
+        Ultralytics exports) a batch holds frames of one size only, so every frame gets the
+        boxes :meth:`predict` gives it. With :attr:`overlap` (the
         default on more than one core) the next batch is prepared and the last one finished
         on a helper thread while the network runs (:func:`~tecktrack.model.overlap.overlapped`):
         the same detections, and a run of batches costs little more than its forward passes.
@@ -468,7 +506,7 @@ class Model:
         step = (max(1, int(batch_size)) if self.backend.batch_dynamic
                 else self.backend.fixed_batch)
         conf = self.conf if conf is None else float(conf)
-        batches = [frames[start:start + step] for start in range(0, len(frames), step)]
+        batches = self._batches(frames, step)
         kept = self._kept_blobs()
 
         def prepare(k: int) -> tuple[np.ndarray, list[FrameInfo]]:

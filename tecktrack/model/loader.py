@@ -284,7 +284,18 @@ def load_model(name_or_path: str | Path, *, backend: str = "auto", conf: float =
                   classes=resolve_classes(classes, names),
                   class_offset=ULTRALYTICS_MAX_WH if meta.ultralytics else None)
     model.half = bool(half)
+    model.stride = meta.stride or _DEFAULT_STRIDE
+    model.rect = letterboxed and _ultralytics_dynamic(meta, info)
     return model
+
+
+def _ultralytics_dynamic(meta: ModelConfig, info: OnnxInfo | None) -> bool:
+    """An Ultralytics ``dynamic=True`` export (its ``args`` say so; without them, a dynamic
+    batch axis, as Ultralytics decides) whose height and width are free: Ultralytics' predict
+    pads such a network's input only to the stride (``rect``)."""
+    if not (meta.ultralytics and info) or info.input_shape[2:] != (None, None):
+        return False
+    return meta.dynamic if meta.dynamic is not None else info.input_shape[0] is None
 
 
 def _check_max_det(max_det: int) -> None:

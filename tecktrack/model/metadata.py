@@ -66,6 +66,8 @@ class ModelConfig:
         An ``nms=True`` export: its NMS is unrolled for the export batch, so even a dynamic
         batch axis takes one frame at a time (Ultralytics runs such a graph in chunks of its
         export batch; a batch of 4 through it gave the first frame's boxes and three empty).
+    dynamic : bool or None
+        The export's ``dynamic`` argument (``None`` when its ``args`` do not say).
     """
 
     names: list[str] | None = None
@@ -78,6 +80,7 @@ class ModelConfig:
     end2end: bool = False
     ultralytics: bool = False
     nms_inside: bool = False
+    dynamic: bool | None = None
 
 
 def parse_names(value: object, source: str | Path, field: str = "names") -> list[str]:
@@ -244,7 +247,8 @@ def parse_ultralytics_metadata(props: dict[str, str], source: str | Path) -> Mod
     ultralytics = "task" in props or "Ultralytics" in str(props.get("author", ""))
     return ModelConfig(names=names, names_source="ONNX metadata" if names else None,
                        input_size=size, stride=stride, task=props.get("task"), end2end=end2end,
-                       ultralytics=ultralytics, nms_inside=nms_inside)
+                       ultralytics=ultralytics, nms_inside=nms_inside,
+                       dynamic=bool(args["dynamic"]) if "dynamic" in args else None)
 
 
 def _export_args(props: dict[str, str]) -> dict:

@@ -162,11 +162,15 @@ class Fit:
         return self.new_size != self.size
 
 
-def plan_fit(width: int, height: int, size: tuple[int, int], letterboxed: bool) -> Fit:
+def plan_fit(width: int, height: int, size: tuple[int, int], letterboxed: bool,
+             stride: int | None = None) -> Fit:
     """The :class:`Fit` of a ``width x height`` frame into ``size = (width, height)``.
 
     Letterbox geometry as Ultralytics' ``LetterBox`` computes it (ratio ``r``, rounded new
-    size, padding split with its ``round(d -/+ 0.1)``); a stretched resize otherwise.
+    size, padding split with its ``round(d -/+ 0.1)``); a stretched resize otherwise. With
+    ``stride`` (a letterbox into a dynamic-input network, Ultralytics' ``auto``), each axis is
+    padded only up to the next multiple of ``stride``: the network input is then smaller than
+    ``size`` (:attr:`Fit.size`).
 
     Examples
     --------
@@ -175,11 +179,16 @@ def plan_fit(width: int, height: int, size: tuple[int, int], letterboxed: bool) 
     ((320, 240), 0, 40, 0.5)
     >>> plan_fit(200, 100, (64, 64), letterboxed=False).info.scale_y
     0.64
+    >>> fit = plan_fit(500, 333, (320, 320), letterboxed=True, stride=32)
+    >>> fit.size, fit.new_size, fit.top      # 213 rows padded by 11 to 224, not to 320
+    ((320, 224), (320, 213), 5)
     """
     w, h = int(width), int(height)
     if letterboxed:
         r = min(size[0] / w, size[1] / h)
         new_w, new_h = max(int(round(w * r)), 1), max(int(round(h * r)), 1)
+        if stride:
+            size = (new_w + (size[0] - new_w) % stride, new_h + (size[1] - new_h) % stride)
         left = int(round((size[0] - new_w) / 2 - 0.1))
         top = int(round((size[1] - new_h) / 2 - 0.1))
     else:
