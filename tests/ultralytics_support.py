@@ -183,10 +183,11 @@ def write_val_dataset(onnx_path: Path, root: Path, seed: int = 0) -> Path:
     """A small detection dataset labelled from Ultralytics' own predictions, perturbed.
 
     Boxes are jittered by ~3 px, 10 % change class, 20 % are dropped, so mAP lands in the
-    middle of its range. Images are PNG with their long side at :data:`IMGSZ`, so ``yolo
-    val``'s loader (long side resized with ``ceil``, letterbox without upscaling) and
-    ``predict`` (``round``) feed the network the same pixels. One image has no label file
-    (background). Returns the ``data.yaml``.
+    middle of its range. Images are PNG; three have their long side at :data:`IMGSZ`, three
+    do not (503x314, 335x503, 125x160), where ``yolo val``'s loader (long side resized with
+    ``ceil``, letterbox without upscaling) and ``predict``'s letterbox (``round``) feed the
+    network other pixels. One image has no label file (background). Returns the
+    ``data.yaml``.
     """
     import cv2
 
@@ -194,7 +195,7 @@ def write_val_dataset(onnx_path: Path, root: Path, seed: int = 0) -> Path:
     images_dir, labels_dir = root / "images" / "val", root / "labels" / "val"
     images_dir.mkdir(parents=True, exist_ok=True)
     labels_dir.mkdir(parents=True, exist_ok=True)
-    shapes = [(240, 320), (320, 213), (320, 320), (200, 320), (320, 250), (320, 320)]
+    shapes = [(240, 320), (503, 335), (320, 320), (314, 503), (160, 125), (320, 320)]
     names = None
     for i, (h, w) in enumerate(shapes):
         img = cv2.resize(synthetic_images(seed + i)[i % 4], (w, h))

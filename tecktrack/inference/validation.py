@@ -158,15 +158,15 @@ def validate(model: Model, data_yaml: str | Path, *, split: str = "val",
         raise EvaluationError(f"unknown convention {convention!r}; use {' or '.join(CONVENTIONS)}")
     dataset = Dataset.from_yaml(data_yaml)
     compare_class_names(model.names, dataset.names, source=str(data_yaml))
-    previous = model.multi_label, model.clip, model.rect
-    if convention == "ultralytics":  # yolo val: several classes a box, boxes left unclipped
+    previous = model.multi_label, model.clip, model.val_fit
+    if convention == "ultralytics":  # yolo val: several classes a box, boxes left unclipped,
         model.multi_label, model.clip = model.layout != "end2end", False
-    model.rect = False  # every image letterboxed to the whole input (see the README)
+        model.val_fit = True  # and its loader's resize and padding
     try:
         gt, preds, skipped, background, duplicates = _predict_split(model, dataset, split,
                                                                     quiet)
     finally:
-        model.multi_label, model.clip, model.rect = previous
+        model.multi_label, model.clip, model.val_fit = previous
     if convention == "coco":
         from tecktrack.metrics import evaluate
 

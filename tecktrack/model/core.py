@@ -21,6 +21,7 @@ from tecktrack.model.preprocess import (
     clip_boxes,
     fill_blob,
     plan_fit,
+    plan_val_fit,
     unmap_kept,
 )
 from tecktrack.model.trusted import trusted_detections
@@ -112,10 +113,16 @@ class Model:
         self.rect = False
         #: The network's largest stride (Ultralytics metadata; 32 otherwise), for :attr:`rect`.
         self.stride = 32
+        #: Fit frames as ``yolo val``'s loader does (long side rounded up, no upscaling in the
+        #: letterbox, rect shapes with :attr:`rect`: :func:`.preprocess.plan_val_fit`) instead
+        #: of as its predict does; square inputs only. ``validate`` sets it for the
+        #: ``ultralytics`` convention.
+        self.val_fit = False
         self._input_size = (int(input_size[0]), int(input_size[1]))
         self._nms = NMS(iou_threshold=float(iou), max_det=max_det, agnostic=bool(agnostic))
-        #: Frame geometry by (width, height, letterbox, rect): a stream's frames share one.
-        self._fits: dict[tuple[int, int, bool, bool], Fit] = {}
+        #: Frame geometry by (width, height, letterbox, rect, val_fit): a stream's frames
+        #: share one.
+        self._fits: dict[tuple[int, int, bool, bool, bool], Fit] = {}
         #: Each thread's own input blob for :meth:`predict` / :meth:`predict_batch`.
         self._buffers = threading.local()
 
@@ -164,14 +171,20 @@ class Model:
         """The (cached) geometry that maps ``frame`` into the network input; ``rect=False``
         pads to the whole input even when :attr:`rect` is on (a batch of mixed sizes)."""
         key = (frame.shape[1], frame.shape[0], self.letterbox,
-               bool(rect and self.rect and self.letterbox))
+               bool(rect and self.rect and self.letterbox), self.val_fit)
         fit = self._fits.get(key)
         if fit is None:
             if len(self._fits) >= MAX_FITS:  # a folder of many sizes: keep the memory bounded
                 self._fits.clear()
-            fit = self._fits[key] = plan_fit(key[0], key[1], self.input_size, key[2],
-                                             self.stride if key[3] else None)
+            fit = self._fits[key] = self._plan(*key)
         return fit
+
+    def _plan(self, width: int, height: int, letterbox: bool, rect: bool, val: bool) -> Fit:
+        stride = self.stride if rect else None
+        side, other = self.input_size
+        if val and letterbox and side == other:
+            return plan_val_fit(width, height, side, stride)
+        return plan_fit(width, height, self.input_size, letterbox, stride)
 
     def _batch_rect(self, frames: Sequence[np.ndarray]) -> bool:
         """Whether a batch's frames may be padded to the stride only: all of one size, as
@@ -180,8 +193,8 @@ class Model:
 
     def _way_back(self, info: FrameInfo) -> Fit:
         """The :class:`Fit` whose arrays map boxes of ``info``'s frame back to it."""
-        for rect in (True, False):
-            fit = self._fits.get((info.width, info.height, self.letterbox, rect))
+        for rect, val in ((True, False), (False, False), (True, True), (False, True)):
+            fit = self._fits.get((info.width, info.height, self.letterbox, rect, val))
             if fit is not None and (fit.info is info or fit.info == info):
                 return fit
         # A FrameInfo made elsewhere: the way back needs only its own numbers.

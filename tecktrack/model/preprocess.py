@@ -9,6 +9,7 @@ The forward mapping from original pixels to network-input pixels is
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ from tecktrack.model.blob_kernel import (
 )
 
 __all__ = ["LETTERBOX_GREY", "Fit", "FrameInfo", "check_frame", "clip_boxes", "fill_blob",
-           "letterbox", "make_blob", "plan_fit", "resize", "unmap_boxes", "unmap_kept"]
+           "letterbox", "make_blob", "plan_fit", "plan_val_fit", "resize", "unmap_boxes",
+           "unmap_kept"]
 
 #: Padding value Ultralytics uses for its letterbox.
 LETTERBOX_GREY = 114
@@ -193,11 +195,50 @@ def plan_fit(width: int, height: int, size: tuple[int, int], letterboxed: bool,
         top = int(round((size[1] - new_h) / 2 - 0.1))
     else:
         new_w, new_h, left, top = int(size[0]), int(size[1]), 0, 0
-    info = FrameInfo(w, h, new_w / w, new_h / h, float(left), float(top))
-    return Fit(info, (int(size[0]), int(size[1])), (new_w, new_h), left, top,
+    return _fit_of(w, h, (int(size[0]), int(size[1])), (new_w, new_h), left, top)
+
+
+def _fit_of(w: int, h: int, size: tuple[int, int], new_size: tuple[int, int], left: int,
+            top: int) -> Fit:
+    """The :class:`Fit` of a ``w x h`` frame resized to ``new_size`` at ``(left, top)`` of
+    an input of ``size``."""
+    info = FrameInfo(w, h, new_size[0] / w, new_size[1] / h, float(left), float(top))
+    return Fit(info, size, new_size, left, top,
                offset=np.array([left, top, left, top], np.float32),
                scale=np.array([info.scale_x, info.scale_y] * 2, np.float32),
                limit=np.array([w, h, w, h], np.float32))
+
+
+def plan_val_fit(width: int, height: int, side: int, stride: int | None = None) -> Fit:
+    """The :class:`Fit` ``yolo val``'s loader gives a ``width x height`` image for a square
+    input of ``side`` pixels.
+
+    Unlike predict's letterbox, the long side is resized to ``side`` with the other rounded
+    *up* (``ceil``, capped at ``side``), then padded without any further resize. With
+    ``stride`` (a dynamic export, which ``yolo val`` runs with rect shapes, one image a batch)
+    the canvas is the image's own rect shape: ``ceil(aspect * side / stride + 0.5) * stride``
+    down and across, half a stride more than the resized image; otherwise ``side x side``.
+
+    Examples
+    --------
+    >>> fit = plan_val_fit(500, 333, 320)   # predict's letterbox rounds 213.12 to 213
+    >>> fit.new_size, fit.size, fit.top
+    ((320, 214), (320, 320), 53)
+    >>> plan_val_fit(500, 333, 320, stride=32).size    # 320 wide + 16, 214 + 16 -> 352 x 256
+    (352, 256)
+    """
+    w, h = int(width), int(height)
+    r = side / max(w, h)
+    new_w, new_h = (w, h) if r == 1 else (min(math.ceil(w * r), side), min(math.ceil(h * r), side))
+    if stride:
+        aspect = h / w
+        shape = (aspect, 1.0) if aspect < 1 else (1.0, 1 / aspect) if aspect > 1 else (1.0, 1.0)
+        canvas_h, canvas_w = (int(math.ceil(v * side / stride + 0.5)) * stride for v in shape)
+    else:
+        canvas_w = canvas_h = side
+    left = int(round((canvas_w - new_w) / 2 - 0.1))
+    top = int(round((canvas_h - new_h) / 2 - 0.1))
+    return _fit_of(w, h, (canvas_w, canvas_h), (new_w, new_h), left, top)
 
 
 def fill_blob(frame: np.ndarray, fit: Fit, out: np.ndarray, borders: bool = True) -> None:
