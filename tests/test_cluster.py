@@ -477,6 +477,19 @@ def test_a_scheduler_that_does_not_answer_is_one_clear_error(monkeypatch):
             pass
 
 
+@pytest.mark.parametrize("address", ["processes:2", "lcoal:2", "tcp://no-such-host.invalid:8786"])
+def test_a_scheduler_host_that_does_not_resolve_is_refused_at_once(monkeypatch, address):
+    """``processes:2`` looks like ``host:port``: it was refused only after the 30 s connect
+    timeout. A host name that does not resolve is refused before any connection."""
+    def never(*args, **kwargs):
+        raise AssertionError("no connection should be tried")
+
+    monkeypatch.setattr("distributed.Client.__init__", never)
+    with pytest.raises(ClusterError, match=r"no host is called .*local:N"):
+        with cluster_session(address, quiet=True):
+            pass
+
+
 @pytest.mark.timeout(120)
 def test_cli_prints_the_dashboard_once_and_a_closing_line_stdout_as_local(world, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "TECKTRACK_CLUSTER": "local:1"}

@@ -234,11 +234,35 @@ def _local_cluster(address: ClusterAddress) -> Any:
 def _connect(address: ClusterAddress) -> Any:
     from distributed import Client
 
+    _check_host(str(address.address))
     try:
         return Client(address.address, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as exc:
         raise ClusterError(f"cannot reach the Dask scheduler at {address.address}: {exc}") \
             from None
+
+
+def _check_host(address: str) -> None:
+    """Refuse at once a ``tcp``/``tls`` scheduler address whose host name does not resolve
+    (``processes:2``, ``lcoal:2``), instead of waiting :data:`CONNECT_TIMEOUT` seconds for it."""
+    import socket
+
+    from distributed.comm.addressing import parse_address as dask_address
+    from distributed.comm.addressing import parse_host_port
+
+    try:
+        scheme, location = dask_address(address)
+        host, port = parse_host_port(location) if scheme in ("tcp", "tls") else (None, None)
+    except ValueError:
+        return  # Dask says what is wrong with it
+    if host is None:
+        return
+    try:
+        socket.getaddrinfo(host, port)
+    except (socket.gaierror, UnicodeError):
+        raise ClusterError(f"cannot reach the Dask scheduler at {address}: no host is called "
+                           f"{host!r} (a cluster on this machine is --cluster local or "
+                           "local:N)") from None
 
 
 @contextmanager
