@@ -80,6 +80,24 @@ def test_clean_label_files_do_not_warn(tmp_path: Path) -> None:
         read_label_files(["a"], [a])
 
 
+def test_dataset_check_warns_of_repeated_label_lines(dataset: Path, capsys) -> None:
+    """A line repeating an earlier one (as float32 numbers, ``.50`` = ``0.5``) is one object
+    to ``val`` and Ultralytics: ``check`` names it and its first line, a warning (exit 0)."""
+    label = dataset.parent / "labels/train/a.txt"
+    label.write_text("0 0.5 0.5 0.2 0.2\n1 0.5 0.5 0.2 0.2\n\n0 .50 0.5 0.2 0.20\n"
+                     "1 0.5 0.5 0.2 0.2\n")
+    assert main(["dataset", "check", str(dataset)]) == 0
+    out = capsys.readouterr().out
+    assert f"{label.resolve()}:4: warning: repeats line 1: one object" in out
+    assert f"{label.resolve()}:5: warning: repeats line 2: one object" in out
+    assert out.strip().splitlines()[-1] == (
+        "no problems in 2 images; 2 repeated label lines (one object each)")
+    label.write_text("0 0.5 0.5 0.2 0.2\n0 0.5 0.5 0.2 0.2\n0 0.5 0.5 x 0.2\n")
+    assert main(["dataset", "check", str(dataset)]) == 1   # the bad line, not the repeat
+    out = capsys.readouterr().out
+    assert ":3:" in out and "repeats" not in out
+
+
 def test_dataset_check_and_stats_count_box_notes(dataset: Path, capsys) -> None:
     label = dataset.parent / "labels/train/a.txt"
     label.write_text(LABELS)

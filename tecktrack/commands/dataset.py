@@ -113,7 +113,9 @@ def _check(args: argparse.Namespace) -> int:
     counts = found["kind"].value_counts()
     n_warnings = int(found["kind"].isin(WARNING_KINDS).sum())
     n_problems = len(found) - n_warnings
-    warned = f"; {n_warnings} box warnings (zero-size or clipped)" if n_warnings else ""
+    warned = "".join(f"; {counts[kind]} {what}" for kind, what in (
+        ("box", "box warnings (zero-size or clipped)"),
+        ("duplicate_label", "repeated label lines (one object each)")) if counts.get(kind, 0))
     background = dataset.background_images()
     if background:
         print(f"{background} images without a label file: background (no objects), as "

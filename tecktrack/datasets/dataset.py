@@ -19,6 +19,7 @@ from tecktrack.datasets.box_table import NAMES_FILE
 from tecktrack.datasets.coco import CocoDataset, CocoImage
 from tecktrack.datasets.data_yaml import read_data_yaml
 from tecktrack.datasets.images import image_size, list_images
+from tecktrack.datasets.label_text import read_label_bytes, repeated_rows
 from tecktrack.datasets.yolo import (
     CLIPPED,
     ZERO_SIZE,
@@ -39,7 +40,7 @@ SIZE_BUCKETS = ("small", "medium", "large")
 _BUCKET_EDGES = (32.0**2, 96.0**2)
 _PROBLEM_COLUMNS = ["kind", "path", "line", "message"]
 #: Kinds of :meth:`Dataset.check` rows that are warnings (the data loads), not problems.
-WARNING_KINDS = ("box",)
+WARNING_KINDS = ("box", "duplicate_label")
 
 
 def size_bucket(area: np.ndarray) -> pd.Categorical:
@@ -308,8 +309,9 @@ class Dataset:
         they share a label file, and ``mine`` / ``evaluate`` match files by stem),
         ``orphan_label`` (a label file beside the others with no image) or ``box`` (a box
         that loads but not as its line says: zero width or height, or clipped by more than
-        rounding; a warning, see :data:`WARNING_KINDS`). Images listed in several splits
-        are checked once.
+        rounding; a warning, see :data:`WARNING_KINDS`) or ``duplicate_label`` (a line that
+        repeats an earlier one of its file: one object, as ``val`` and Ultralytics read it; a
+        warning). Images listed in several splits are checked once.
 
         Examples
         --------
@@ -345,8 +347,12 @@ class Dataset:
         found: list[LabelProblem] = []
         noted: list[LabelProblem] = []
         self.load_labels(item, strict=False, problems=found, notes=noted)
+        repeats = [] if found else repeated_rows(read_label_bytes(item.label_path))
         return ([("label", str(p.path), p.line, p.message) for p in found]
-                + [("box", str(p.path), p.line, p.message) for p in noted])
+                + [("box", str(p.path), p.line, p.message) for p in noted]
+                + [("duplicate_label", str(item.label_path), line,
+                    f"repeats line {first}: one object (val and Ultralytics keep one)")
+                   for line, first in repeats])
 
     def stats(self, split: str | None = None, quiet: bool = True) -> DatasetStats:
         """Class, box and image statistics (bad label lines skipped, missing labels noted).

@@ -25,7 +25,8 @@ import numpy as np
 
 from tecktrack.errors import DatasetError
 
-__all__ = ["BOM", "label_line_numbers", "parse_label_texts", "parse_numbers", "read_label_bytes"]
+__all__ = ["BOM", "label_line_numbers", "parse_label_texts", "parse_numbers", "read_label_bytes",
+           "repeated_rows"]
 
 #: The UTF-8 byte order mark some editors write first; the readers skip it.
 BOM = b"\xef\xbb\xbf"
@@ -135,3 +136,23 @@ def parse_label_texts(texts: Sequence[bytes], ncols: int
     # the first broken text: one with a bad line, or before it one with a bad number
     stop = rows.index(None) if None in rows else len(texts)
     return next((i for i in range(stop) if parse_numbers(texts[i].split()) is None), stop)
+
+
+def repeated_rows(data: bytes, ncols: int = 5) -> list[tuple[int, int]]:
+    """``(line, first line)`` of every row of a label file that repeats an earlier row: the
+    same numbers in float32, as Ultralytics compares rows when it drops repeats (``0.50`` and
+    ``.5`` are one value). Empty when a line does not parse (the reader reports that).
+
+    Examples
+    --------
+    >>> repeated_rows(b"0 0.5 0.5 0.2 0.2\\n1 0.5 0.5 0.2 0.2\\n\\n0 .50 0.5 0.2 0.20\\n")
+    [(4, 1)]
+    """
+    parsed = parse_label_texts([data], ncols)
+    if isinstance(parsed, int):
+        return []
+    rows = parsed[0].astype(np.float32)
+    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    repeats = np.flatnonzero(first[inverse.ravel()] != np.arange(len(rows)))
+    lines = label_line_numbers(data)
+    return [(lines[i], lines[first[inverse.ravel()[i]]]) for i in repeats]
