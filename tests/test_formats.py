@@ -22,7 +22,7 @@ from tecktrack.datasets.coco import (
     write_coco_results,
 )
 from tecktrack.datasets.data_yaml import read_data_yaml
-from tecktrack.datasets.images import image_size, list_images
+from tecktrack.datasets.images import image_size, imread_or_none, list_images
 from tecktrack.datasets.yolo import (
     LabelProblem,
     label_path_for,
@@ -378,6 +378,35 @@ def test_list_images_is_recursive_sorted_and_filters_suffixes(dataset_dir):
     assert names == ["test/d.jpg", "train/a.jpg", "train/b.jpg", "val/c.jpg"]
     with pytest.raises(DatasetError, match="image folder not found"):
         list_images(dataset_dir / "missing")
+
+
+def test_ultralytics_image_formats_are_images_and_unreadable_ones_are_said(tmp_path):
+    """AVIF and JPEG 2000 images (Ultralytics' IMG_FORMATS) are listed and read; a HEIC this
+    install cannot decode is listed too, so the readers skip it by name instead of never
+    seeing it (it used to be left out of the folder without a word)."""
+    from PIL import Image
+
+    from tecktrack.cli import main
+
+    pixels = np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8)
+    for name in ("a.avif", "b.jp2"):
+        Image.fromarray(pixels).save(tmp_path / name)
+    (tmp_path / "c.heic").write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(32))
+    (tmp_path / "d.txt").write_text("not an image")
+    assert [p.name for p in list_images(tmp_path)] == ["a.avif", "b.jp2", "c.heic"]
+    for name in ("a.avif", "b.jp2"):
+        assert image_size(tmp_path / name) == (30, 20)
+        assert imread_or_none(tmp_path / name).shape == (20, 30, 3)
+    root = tmp_path / "ds"
+    (root / "images").mkdir(parents=True)
+    for name in ("a.avif", "b.jp2", "c.heic"):
+        (root / "images" / name).write_bytes((tmp_path / name).read_bytes())
+    (root / "data.yaml").write_text("path: .\ntrain: images\nval: images\nnames: [x]\n")
+    report = tmp_path / "stats.json"
+    assert main(["dataset", "stats", str(root / "data.yaml"), "--json", str(report),
+                 "--quiet"]) == 1                       # an image skipped: exit 1, as documented
+    stats = json.loads(report.read_text())
+    assert stats["unreadable_images"] == 1 and "c.heic" in stats["unreadable_examples"][0]
 
 
 # -- COCO JSON ----------------------------------------------------------------------------

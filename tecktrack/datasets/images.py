@@ -25,7 +25,10 @@ __all__ = ["IMAGE_SUFFIXES", "ImageWarning", "decode_image", "image_size", "imre
            "is_image_file", "list_images", "read_image"]
 
 #: Image file suffixes recognised in folders and list files (compared lower-case).
-IMAGE_SUFFIXES = frozenset({".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp"})
+#: Ultralytics' image formats (``IMG_FORMATS``), so a dataset lists the same images under both;
+#: one a decoder here cannot read (HEIC without a plugin) is skipped, counted and named.
+IMAGE_SUFFIXES = frozenset({".avif", ".bmp", ".dng", ".heic", ".heif", ".jp2", ".jpeg", ".jpg",
+                            ".mpo", ".png", ".tif", ".tiff", ".webp"})
 
 # EXIF orientations that rotate by 90 degrees, so decoders swap width and height.
 _EXIF_ORIENTATION_TAG = 0x0112
