@@ -80,6 +80,39 @@ def test_clean_label_files_do_not_warn(tmp_path: Path) -> None:
         read_label_files(["a"], [a])
 
 
+POLYGONS = ("2 0.25 0.5 0.375 0.25 0.625 0.25 0.75 0.5 0.625 0.75 0.375 0.75\n\n"
+            "0 0.1 0.1 0.3 0.1 0.2 0.4\n")     # a hexagon and a triangle (a -seg dataset)
+
+
+def test_polygon_rows_are_read_as_their_boxes_by_both_readers(tmp_path: Path) -> None:
+    """Ultralytics reads segment labels as the boxes of their points; so do both readers."""
+    a = _label(tmp_path / "a.txt", POLYGONS)
+    b = _label(tmp_path / "b.txt", "1 0.5 0.5 0.2 0.2\n")
+    det = read_yolo_labels(a, 100, 200)
+    np.testing.assert_allclose(det.xyxy, [[25, 50, 75, 150], [10, 20, 30, 80]], atol=1e-4)
+    assert det.class_ids.tolist() == [2, 0]
+    table = read_label_files(["a", "b"], [a, b])
+    assert table.counts().tolist() == [2, 1]
+    np.testing.assert_allclose(table.detections(0, 100, 200).xyxy, det.xyxy, atol=1e-4)
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ("1 0.5 0.5 0.2 0.2", r"a box row \(class cx cy w h\) among polygon rows"),
+    ("1 0.1 0.1 0.2 0.2 0.3 0.3 0.4", "three or more x y points, got 8 values"),
+    ("1 0.1 0.1 0.2 0.2 0.3 1.5", "h=1.4 outside"),    # the box of the points is checked
+])
+def test_a_bad_row_among_polygon_rows_names_its_line(tmp_path: Path, row, message) -> None:
+    a = _label(tmp_path / "a.txt", POLYGONS + row + "\n")
+    with pytest.raises(FormatError, match=message) as caught:
+        read_yolo_labels(a, 100, 100)
+    assert caught.value.line == 4
+    with pytest.raises(FormatError, match=message):
+        read_label_files(["a"], [a])
+    found: list = []
+    assert len(read_yolo_labels(a, 100, 100, strict=False, problems=found)) == 2
+    assert [f.line for f in found] == [4]
+
+
 def test_dataset_check_warns_of_repeated_label_lines(dataset: Path, capsys) -> None:
     """A line repeating an earlier one (as float32 numbers, ``.50`` = ``0.5``) is one object
     to ``val`` and Ultralytics: ``check`` names it and its first line, a warning (exit 0)."""

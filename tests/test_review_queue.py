@@ -227,6 +227,33 @@ def test_an_added_box_follows_the_files_own_line_ending(tmp_path):
                                    b"2 0.300000 0.300000 0.100000 0.100000\r\n")
 
 
+def test_an_apply_to_a_file_of_polygon_rows_keeps_it_polygons(tmp_path):
+    """A ``-seg`` dataset's label file: the card's polygon is found by its box (as the
+    readers take it), a changed box and an added one are written as rectangles of four
+    points (a box row among polygon rows makes Ultralytics refuse the whole file), a
+    deleted one goes, and the file still reads as the boxes the decisions asked for."""
+    from tecktrack.datasets.yolo import read_yolo_labels
+
+    labels = tmp_path / "a.txt"
+    original = (b"0 0.25 0.5 0.375 0.25 0.625 0.25 0.75 0.5 0.625 0.75 0.375 0.75\n"
+                b"1 0.1 0.1 0.3 0.1 0.2 0.4\n")
+    labels.write_bytes(original)
+    log = tmp_path / "review.jsonl"
+    log.write_text("\n".join([
+        _decision("a#1", labels, {"class": 0, "box": [0.5, 0.5, 0.5, 0.5]},
+                  {"class": 2, "box": [0.5, 0.5, 0.5, 0.5]}),
+        _decision("a#2", labels, {"class": 1, "box": [0.2, 0.25, 0.2, 0.3]}, None, "delete"),
+        _decision("a#3", labels, None, {"class": 1, "box": [0.8, 0.8, 0.2, 0.2]})]) + "\n")
+    record = apply_review(log)
+    assert labels.read_bytes() == (
+        b"2 0.250000 0.250000 0.750000 0.250000 0.750000 0.750000 0.250000 0.750000\n"
+        b"1 0.700000 0.700000 0.900000 0.700000 0.900000 0.900000 0.700000 0.900000\n")
+    det = read_yolo_labels(labels, 100, 100)
+    np.testing.assert_allclose(det.xyxy, [[25, 25, 75, 75], [70, 70, 90, 90]], atol=1e-4)
+    undo_review(record)
+    assert labels.read_bytes() == original
+
+
 @pytest.mark.parametrize("suggestion,message", [
     ({"class": -3, "box": [0.5, 0.5, 0.1, 0.1]}, "suggestion: class id -3"),
     ({"class": True, "box": [0.5, 0.5, 0.1, 0.1]}, "suggestion: expected null or"),

@@ -186,8 +186,9 @@ def write_val_dataset(onnx_path: Path, root: Path, seed: int = 0) -> Path:
     middle of its range. Images are PNG; three have their long side at :data:`IMGSZ`, three
     do not (503x314, 335x503, 125x160), where ``yolo val``'s loader (long side resized with
     ``ceil``, letterbox without upscaling) and ``predict``'s letterbox (``round``) feed the
-    network other pixels. One image has no label file (background). Returns the
-    ``data.yaml``.
+    network other pixels. Two label files are polygon rows (a hexagon touching each box's
+    four sides, as a ``-seg`` dataset writes objects), which Ultralytics reads as their boxes.
+    One image has no label file (background). Returns the ``data.yaml``.
     """
     import cv2
 
@@ -214,13 +215,25 @@ def write_val_dataset(onnx_path: Path, root: Path, seed: int = 0) -> Path:
         boxes = boxes[ok]
         cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2 / w, (boxes[:, 1] + boxes[:, 3]) / 2 / h
         bw, bh = (boxes[:, 2] - boxes[:, 0]) / w, (boxes[:, 3] - boxes[:, 1]) / h
-        lines = [f"{c} {a:.6f} {b:.6f} {d:.6f} {e:.6f}"
-                 for c, a, b, d, e in zip(labels, cx, cy, bw, bh, strict=True)]
+        row = _polygon_row if i in (1, 3) else _box_row
+        lines = [row(c, a, b, d, e) for c, a, b, d, e in zip(labels, cx, cy, bw, bh, strict=True)]
         (labels_dir / f"{i:03d}.txt").write_text("\n".join(lines) + "\n")
     data = root / "data.yaml"
     listed = "\n".join(f"  {k}: {v}" for k, v in names.items())
     data.write_text(f"path: {root}\ntrain: images/val\nval: images/val\nnames:\n{listed}\n")
     return data
+
+
+def _box_row(cls: int, cx: float, cy: float, w: float, h: float) -> str:
+    return f"{cls} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}"
+
+
+def _polygon_row(cls: int, cx: float, cy: float, w: float, h: float) -> str:
+    """A hexagon whose bounding box is the box ``cx cy w h`` (normalised), as a label row."""
+    x1, y1, x2, y2 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+    points = [(x1, cy), ((x1 + cx) / 2, y1), ((cx + x2) / 2, y1), (x2, cy),
+              ((cx + x2) / 2, y2), ((x1 + cx) / 2, y2)]
+    return f"{cls} " + " ".join(f"{x:.6f} {y:.6f}" for x, y in points)
 
 
 def ultralytics_val(onnx_path: Path, data_yaml: Path) -> dict[str, float]:

@@ -176,18 +176,32 @@ def latest_decisions(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def _parse_label_line(text: str) -> tuple[int, list[float]] | None:
+    """``(class, [cx, cy, w, h])`` of a box row, or of a polygon row's box (as the readers
+    take it: the least and greatest x and y of its points)."""
     parts = text.split()
     if len(parts) < 5:
         return None
     try:
-        return int(float(parts[0])), [float(v) for v in parts[1:5]]
+        values = [float(v) for v in parts[1:]]
+        cls = int(float(parts[0]))
     except ValueError:
         return None
+    if len(parts) <= 6:
+        return cls, values[:4]
+    xs, ys = values[0::2], values[1::2]
+    return cls, [(min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2, max(xs) - min(xs),
+                 max(ys) - min(ys)]
 
 
-def _format(box: Mapping[str, Any]) -> str:
+def _format(box: Mapping[str, Any], polygon: bool = False) -> str:
+    """A label row for ``box``; in a file of polygon rows, its rectangle as a polygon (a box
+    row there would make Ultralytics refuse the file)."""
     cx, cy, w, h = (float(v) for v in box["box"])
-    return f"{int(box['class'])} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}"
+    if not polygon:
+        return f"{int(box['class'])} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}"
+    x1, y1, x2, y2 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+    points = (x1, y1, x2, y1, x2, y2, x1, y2)
+    return f"{int(box['class'])} " + " ".join(f"{v:.6f}" for v in points)
 
 
 def _find_line(lines: list[str], taken: set[int], label: Mapping[str, Any]) -> int | None:
@@ -206,7 +220,9 @@ def edited_labels(path: str | Path, decisions: list[dict[str, Any]], review: Pat
 
     Unchanged lines keep their exact text and line ending (``\\r\\n`` too, and a last line
     without one), as does a leading byte-order mark; changed lines are written with six
-    decimals and their line's ending; added boxes go at the end, with the file's ending.
+    decimals and their line's ending; added boxes go at the end, with the file's ending. In
+    a file of polygon rows (a ``-seg`` dataset) a polygon is found by its box, and a new or
+    moved box is written as its rectangle's four points.
 
     Raises
     ------
@@ -224,20 +240,21 @@ def edited_labels(path: str | Path, decisions: list[dict[str, Any]], review: Pat
     ends = [line[len(bare):] for line, bare in zip(raw, lines, strict=True)]
     replaced: dict[int, str | None] = {}
     added: list[str] = []
+    polygons = any(len(line.split()) > 6 for line in lines)
     for d in decisions:
         label, suggestion = d.get("label"), d.get("suggestion")
         if label is None:
             if d["decision"] == "delete" or suggestion is None:
                 raise DatasetError(f"card {d['card']}: nothing to delete (the suspicion has no "
                                    f"label box)", review)
-            added.append(_format(suggestion))
+            added.append(_format(suggestion, polygons))
             continue
         i = _find_line(lines, set(replaced), label)
         if i is None:
             raise DatasetError(f"card {d['card']}: label line {_format(label)!r} is not in "
                                f"{path} any more (changed since the review?)", review)
         keep_box = d["decision"] == "apply" and suggestion is not None
-        replaced[i] = _format(suggestion) if keep_box else None
+        replaced[i] = _format(suggestion, polygons) if keep_box else None
     kept = [replaced[i] + ends[i] if i in replaced else raw[i] for i in range(len(lines))
             if replaced.get(i, "") is not None]
     if added:

@@ -28,6 +28,7 @@ from tecktrack.datasets.yolo import (
     box_notes,
     invalid_rows,
     notes_sentence,
+    polygon_box_text,
     read_yolo_labels,
 )
 from tecktrack.detections import Detections, cxcywh_to_xyxy, xyxy_to_cxcywh, xyxy_to_yolo
@@ -222,8 +223,9 @@ def read_label_files(stems: Sequence[str], paths: Sequence[str | Path | None], *
     """Read the given YOLO files (``None`` = image without a file, i.e. no boxes).
 
     Every number of every file is parsed in one NumPy call and checked vectorised with the
-    rules of :func:`tecktrack.datasets.read_yolo_labels` (values within
-    :data:`~tecktrack.datasets.COORD_TOLERANCE` of [0, 1] are clipped); a file that breaks
+    rules of :func:`tecktrack.datasets.read_yolo_labels` (polygon rows are their boxes;
+    values within :data:`~tecktrack.datasets.COORD_TOLERANCE` of [0, 1] are clipped); a file
+    that breaks
     them is re-read by ``read_yolo_labels``, which names the line. Boxes are clipped to the
     image, as ``read_yolo_labels`` clips them; zero-size boxes and boxes clipped by more than
     rounding are kept and counted in one :class:`~tecktrack.datasets.yolo.LabelWarning`.
@@ -248,6 +250,10 @@ def read_label_files(stems: Sequence[str], paths: Sequence[str | Path | None], *
              for path in progress(paths, total=len(paths), desc="reading labels", quiet=quiet,
                                   unit="file")]
     parsed = parse_label_texts(texts, ncols)
+    if isinstance(parsed, int) and not with_scores:  # polygon rows? read as their boxes
+        texts = [text if path is None else polygon_box_text(text, path, n_classes) or text
+                 for text, path in zip(texts, paths, strict=True)]
+        parsed = parse_label_texts(texts, ncols)
     if isinstance(parsed, int):
         _raise_from_file(paths[parsed], with_scores)
     values, counts = parsed

@@ -19,8 +19,9 @@ from tecktrack.detections import Detections, cxcywh_to_xyxy, xyxy_to_yolo
 from tecktrack.errors import FormatError
 
 __all__ = ["CLIPPED", "COORD_TOLERANCE", "ZERO_SIZE", "LabelProblem", "LabelWarning",
-           "box_notes", "count_notes", "invalid_rows", "label_path_for", "read_yolo_labels",
-           "row_problem", "rows_valid", "write_yolo_labels"]
+           "box_notes", "count_notes", "has_polygon_rows", "invalid_rows", "label_path_for",
+           "polygon_box_text", "read_yolo_labels", "row_problem", "rows_valid",
+           "write_yolo_labels"]
 
 #: How far outside [0, 1] a normalised coordinate may stray before it is an error (then clipped).
 COORD_TOLERANCE = 1e-3
@@ -125,6 +126,64 @@ def _parse_numbers(rows: list[list[str]], ncols: int) -> tuple[np.ndarray, dict[
         else:
             values[i] = parsed
     return values, bad
+
+
+#: The message of a box row in a file of polygon rows (Ultralytics refuses such a file).
+_MIXED = "a box row (class cx cy w h) among polygon rows"
+
+
+def has_polygon_rows(rows: list[list[str]]) -> bool:
+    """Whether a label file's rows are polygons (``class x1 y1 x2 y2 ...``): any row longer
+    than six values, Ultralytics' rule (its segment labels, read as their boxes)."""
+    return any(len(r) > 6 for r in rows)
+
+
+def _parse_polygons(rows: list[list[str]]) -> tuple[np.ndarray, dict[int, str]]:
+    """Polygon rows as ``class cx cy w h`` rows of their bounding boxes (the points' least and
+    greatest x and y, as Ultralytics' ``segments2boxes``); bad rows -> {row: message}."""
+    bad: dict[int, str] = {}
+    values = np.full((len(rows), 5), np.nan)
+    for i, tokens in enumerate(rows):
+        if len(tokens) == 5:
+            bad[i] = _MIXED
+            continue
+        if len(tokens) < 7 or len(tokens) % 2 == 0:
+            bad[i] = (f"a polygon row is a class and three or more x y points, got "
+                      f"{len(tokens)} values")
+            continue
+        parsed = _to_float(tokens)
+        if parsed is None:
+            bad[i] = f"non-number in {' '.join(tokens)!r}"
+            continue
+        points = np.array(parsed[1:]).reshape(-1, 2)
+        low, high = points.min(axis=0), points.max(axis=0)
+        values[i] = [parsed[0], *(low + high) / 2, *(high - low)]
+    return values, bad
+
+
+def polygon_box_text(data: bytes, path: str | Path, n_classes: int | None = None
+                     ) -> bytes | None:
+    """A label file of polygon rows rewritten as the ``class cx cy w h`` rows of their boxes
+    (one row per row, numbers written to round-trip), for the columnar reader; ``None`` when
+    the file has no polygon rows.
+
+    Raises
+    ------
+    FormatError
+        At the first row that is not a valid polygon, naming ``file:line``.
+
+    Examples
+    --------
+    >>> polygon_box_text(b"2 0.25 0.25 0.75 0.25 0.5 0.75\\n", "a.txt")
+    b'2.0 0.5 0.5 0.5 0.5\\n'
+    >>> polygon_box_text(b"2 0.5 0.5 0.1 0.1\\n", "a.txt") is None
+    True
+    """
+    numbers, rows = _split_rows(data)
+    if not has_polygon_rows(rows):
+        return None
+    values, _ = _read_lines(data, Path(path), 5, n_classes, True, None)
+    return "".join(" ".join(repr(v) for v in row) + "\n" for row in values.tolist()).encode()
 
 
 def row_problem(row: np.ndarray, n_classes: int | None = None,
@@ -357,7 +416,8 @@ def _read_lines(data: bytes, path: Path, ncols: int, n_classes: int | None, stri
     """The line-by-line reading of a file the fast parse refused: raise at the first bad line
     (``strict``) or drop bad lines into ``problems``; the good rows and their line numbers."""
     numbers, rows = _split_rows(data)
-    values, bad = _parse_numbers(rows, ncols)
+    polygons = ncols == 5 and has_polygon_rows(rows)
+    values, bad = _parse_polygons(rows) if polygons else _parse_numbers(rows, ncols)
     invalid = invalid_rows(values, n_classes, COORD_TOLERANCE)
     for i in np.flatnonzero(invalid) if invalid.any() else ():
         if int(i) not in bad:
