@@ -113,6 +113,26 @@ def test_a_bad_row_among_polygon_rows_names_its_line(tmp_path: Path, row, messag
     assert [f.line for f in found] == [4]
 
 
+@pytest.mark.parametrize(("row", "xyxy", "problem"), [
+    ("0 1.004 0.5 0.02 0.2", [99.4, 40, 101.4, 60], None),       # kept past the edge
+    ("0 -0.005 0.5 0.02 0.2", [-1.5, 40, 0.5, 60], None),
+    ("0 0.5 0.5 1.01 0.2", [-0.5, 40, 100.5, 60], None),
+    ("0 0.5 0.5 1.011 0.2", None, "w=1.011 outside"),
+    ("0 0.5 0.5 -0.002 0.2", None, "negative size w=-0.002"),    # no size below 0
+])
+def test_labels_read_as_ultralytics_reads_them(tmp_path: Path, row, xyxy, problem) -> None:
+    """``ultralytics=True`` (``val --convention ultralytics``): Ultralytics'
+    ``verify_image_label`` rule, values within 0.01 of [0, 1] and sizes not below 0, and
+    the box as written (not clipped to the image)."""
+    a = _label(tmp_path / "a.txt", row + "\n")
+    if problem is None:
+        det = read_yolo_labels(a, 100, 100, ultralytics=True)
+        np.testing.assert_allclose(det.xyxy, [xyxy], atol=1e-4)
+    else:
+        with pytest.raises(FormatError, match=problem):
+            read_yolo_labels(a, 100, 100, ultralytics=True)
+
+
 def test_dataset_check_warns_of_repeated_label_lines(dataset: Path, capsys) -> None:
     """A line repeating an earlier one (as float32 numbers, ``.50`` = ``0.5``) is one object
     to ``val`` and Ultralytics: ``check`` names it and its first line, a warning (exit 0)."""

@@ -108,6 +108,42 @@ def test_val_ultralytics_convention_reproduces_yolo_val(exports, tmp_path, famil
     assert not model.multi_label and model.clip and not model.val_fit
 
 
+def _past_the_edge(row: str) -> str:
+    """A box row touching the right or top edge made to overhang it by 0.008 (as written by
+    tools that do not clip); other rows as they are."""
+    cls, cx, cy, w, h = row.split()
+    cx, cy, w, h = map(float, (cx, cy, w, h))
+    if cx + w / 2 > 0.999 and w < 0.9:
+        cx, w = cx + 0.004, w + 0.008
+    if cy - h / 2 < 0.001 and h < 0.9:
+        cy, h = cy - 0.004, h + 0.008
+    return f"{cls} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}"
+
+
+def test_val_reads_labels_past_the_edge_as_yolo_val_does(exports, tmp_path):
+    """Ultralytics accepts label values up to 1.01 and keeps the boxes as written, past the
+    image edge; so does the ultralytics convention (clipping them moved every number by
+    ~1e-3 on these labels). The COCO convention refuses a value past 1e-3, naming the line."""
+    from ultralytics_support import ultralytics_val, write_val_dataset
+
+    from tecktrack.errors import FormatError
+    from tecktrack.inference.validation import validate
+
+    data = write_val_dataset(exports["yolo11n"], tmp_path / "data")
+    for label in sorted((tmp_path / "data" / "labels" / "val").glob("*.txt")):
+        rows = label.read_text().splitlines()
+        rows = [_past_the_edge(r) if len(r.split()) == 5 else r for r in rows]
+        label.write_text("\n".join(rows) + "\n")
+    label.write_text(label.read_text() + "0 1.004 0.5 0.05 0.05\n")
+    reference = ultralytics_val(exports["yolo11n"], data)
+    model = load_model(exports["yolo11n"], conf=0.001, iou=0.7)
+    ours = validate(model, data, convention="ultralytics", quiet=True)
+    for key, value in reference.items():
+        assert ours.summary[key] == pytest.approx(value, abs=1e-6), key
+    with pytest.raises(FormatError, match="cx=1.004 outside"):
+        validate(model, data, convention="coco", quiet=True)
+
+
 def test_static_batch_export_matches_ultralytics(tmp_path, images):
     """``yolo export batch=4`` takes 4 images and nothing else: loaded, and one frame
     (``predict``) or five (``predict_batch``: a batch and a padded tail of one) give the boxes

@@ -287,16 +287,19 @@ class Dataset:
 
     def load_labels(self, item: DatasetItem, strict: bool = True,
                     problems: list[LabelProblem] | None = None,
-                    notes: list[LabelProblem] | None = None) -> Detections:
+                    notes: list[LabelProblem] | None = None,
+                    ultralytics: bool = False) -> Detections:
         """Ground truth of one item in pixel corners (class ids checked against ``names``).
 
         Raises :class:`~tecktrack.errors.DatasetError` when the label file is missing and,
         with ``strict``, :class:`~tecktrack.errors.FormatError` at the first bad line.
-        ``notes`` collects zero-size and clipped boxes (see ``read_yolo_labels``).
+        ``notes`` collects zero-size and clipped boxes; ``ultralytics`` reads the file as
+        ``yolo val`` does (see ``read_yolo_labels``).
         """
         width, height = self.image_size(item)
         return read_yolo_labels(item.label_path, width, height, n_classes=self.nc,
-                                strict=strict, problems=problems, notes=notes)
+                                strict=strict, problems=problems, notes=notes,
+                                ultralytics=ultralytics)
 
     # -- checks and statistics ----------------------------------------------------------
     def check(self, quiet: bool = True) -> pd.DataFrame:

@@ -18,13 +18,16 @@ from tecktrack.datasets.label_text import label_line_numbers, parse_label_texts,
 from tecktrack.detections import Detections, cxcywh_to_xyxy, xyxy_to_yolo
 from tecktrack.errors import FormatError
 
-__all__ = ["CLIPPED", "COORD_TOLERANCE", "ZERO_SIZE", "LabelProblem", "LabelWarning",
-           "box_notes", "count_notes", "has_polygon_rows", "invalid_rows", "label_path_for",
-           "polygon_box_text", "read_yolo_labels", "row_problem", "rows_valid",
-           "write_yolo_labels"]
+__all__ = ["CLIPPED", "COORD_TOLERANCE", "ULTRALYTICS_TOLERANCE", "ZERO_SIZE", "LabelProblem",
+           "LabelWarning", "box_notes", "count_notes", "has_polygon_rows", "invalid_rows",
+           "label_path_for", "polygon_box_text", "read_yolo_labels", "row_problem",
+           "rows_valid", "write_yolo_labels"]
 
 #: How far outside [0, 1] a normalised coordinate may stray before it is an error (then clipped).
 COORD_TOLERANCE = 1e-3
+#: Ultralytics' own reading (``verify_image_label``): values up to 1.01 and down to -0.01,
+#: sizes not below 0, and the boxes kept as written (not clipped).
+ULTRALYTICS_TOLERANCE = 0.01
 
 _COLUMNS = ("class", "cx", "cy", "w", "h", "confidence")
 
@@ -187,7 +190,7 @@ def polygon_box_text(data: bytes, path: str | Path, n_classes: int | None = None
 
 
 def row_problem(row: np.ndarray, n_classes: int | None = None,
-                tol: float = COORD_TOLERANCE) -> str | None:
+                tol: float = COORD_TOLERANCE, min_size: float | None = None) -> str | None:
     """Why one parsed label row is invalid, or None: the message of :func:`invalid_rows`.
 
     Examples
@@ -206,7 +209,7 @@ def row_problem(row: np.ndarray, n_classes: int | None = None,
         limit = "2**53" if n_classes is None else str(n_classes)
         return f"class id {cls:g} out of range [0, {limit})"
     for name, value in zip(("w", "h"), row[3:5], strict=True):
-        if value < -tol:
+        if value < (-tol if min_size is None else min_size):
             return f"negative size {name}={value:g}"
     for name, value in zip(_COLUMNS[1:], row[1:], strict=False):
         if value < -tol or value > 1 + tol:
@@ -215,11 +218,12 @@ def row_problem(row: np.ndarray, n_classes: int | None = None,
 
 
 def invalid_rows(values: np.ndarray, n_classes: int | None = None,
-                 tol: float = COORD_TOLERANCE) -> np.ndarray:
+                 tol: float = COORD_TOLERANCE, min_size: float | None = None) -> np.ndarray:
     """The one label-row rule, vectorised: True where a parsed row breaks it.
 
     A row is ``class cx cy w h [conf]``: a finite integer class id in ``[0, n_classes)``
-    (``>= 0`` without ``n_classes``) and every other value in ``[0, 1]`` give or take ``tol``.
+    (``>= 0`` without ``n_classes``) and every other value in ``[0, 1]`` give or take ``tol``
+    (``w`` and ``h`` not below ``min_size`` when given: 0 in Ultralytics' reading).
     NaN and inf break it, since every comparison with NaN is False. Every reader of label rows
     uses this check, and :func:`row_problem` to explain a row it flags.
 
@@ -233,11 +237,13 @@ def invalid_rows(values: np.ndarray, n_classes: int | None = None,
     cls, rest = values[:, 0], values[:, 1:]
     ok = (cls >= 0) & (cls <= top_class) & (cls == np.floor(cls))
     ok &= ((rest >= -tol) & (rest <= 1 + tol)).all(axis=1)
+    if min_size is not None:
+        ok &= (values[:, 3:5] >= min_size).all(axis=1)
     return ~ok
 
 
 def rows_valid(values: np.ndarray, n_classes: int | None = None,
-               tol: float = COORD_TOLERANCE) -> bool:
+               tol: float = COORD_TOLERANCE, min_size: float | None = None) -> bool:
     """``not invalid_rows(values, n_classes, tol).any()``, in a few whole-table reductions:
     the check of a good file (the common case) builds no per-row masks.
 
@@ -255,6 +261,8 @@ def rows_valid(values: np.ndarray, n_classes: int | None = None,
     # a NaN makes its column's min and max NaN, and every comparison with NaN is False
     if not (low[0] >= 0 and high[0] <= top_class and all(v >= -tol for v in low[1:])
             and all(v <= 1 + tol for v in high[1:])):
+        return False
+    if min_size is not None and not (low[3] >= min_size and low[4] >= min_size):
         return False
     cls = values[:, 0]
     return not (cls - np.floor(cls)).any()
@@ -330,7 +338,8 @@ def read_yolo_labels(path: str | Path, width: float, height: float, *,
                      strict: bool = True,
                      problems: list[LabelProblem] | None = None,
                      notes: list[LabelProblem] | None = None,
-                     exact: list[np.ndarray] | None = None) -> Detections:
+                     exact: list[np.ndarray] | None = None,
+                     ultralytics: bool = False) -> Detections:
     """Read one YOLO label file (``class cx cy w h``) or prediction file (``... conf``).
 
     Parameters
@@ -355,6 +364,10 @@ def read_yolo_labels(path: str | Path, width: float, height: float, *,
         Where one float64 array is appended: the returned boxes as COCO ``x, y, w, h`` in
         pixels before the float32 cast (plus the score column with ``with_scores``), for
         metrics that keep float64 (see :class:`tecktrack.metrics.ExactBoxes`).
+    ultralytics : bool
+        Read as Ultralytics reads labels (``yolo val``): values within
+        :data:`ULTRALYTICS_TOLERANCE` of [0, 1], sizes not below 0, boxes kept as written
+        (neither the values nor the corners clipped; no notes).
 
     Returns
     -------
@@ -393,17 +406,21 @@ def read_yolo_labels(path: str | Path, width: float, height: float, *,
     parsed = parse_label_texts([data], ncols)
     values = None if isinstance(parsed, int) else parsed[0]
     numbers = None  # line numbers of the rows, found when a message needs them
-    if values is None or not rows_valid(values, n_classes, COORD_TOLERANCE):
-        values, numbers = _read_lines(data, Path(path), ncols, n_classes, strict, problems)
-    clipped = values[:, 1:].clip(0.0, 1.0)
-    if notes is not None:
+    rule = (ULTRALYTICS_TOLERANCE, 0.0) if ultralytics else (COORD_TOLERANCE, None)
+    if values is None or not rows_valid(values, n_classes, *rule):
+        values, numbers = _read_lines(data, Path(path), ncols, n_classes, strict, problems,
+                                      rule)
+    clipped = values[:, 1:] if ultralytics else values[:, 1:].clip(0.0, 1.0)
+    if notes is not None and not ultralytics:
         for mask, message in zip(box_notes(clipped[:, :4]), (ZERO_SIZE, CLIPPED), strict=True):
             if mask.any():
                 numbers = label_line_numbers(data) if numbers is None else numbers
                 notes.extend(LabelProblem(Path(path), numbers[i], message)
                              for i in np.flatnonzero(mask))
     size = np.array([width, height, width, height], dtype=np.float64)
-    xyxy = cxcywh_to_xyxy(clipped[:, :4] * size).clip(0.0, size)
+    xyxy = cxcywh_to_xyxy(clipped[:, :4] * size)
+    if not ultralytics:
+        xyxy = xyxy.clip(0.0, size)
     if exact is not None:
         xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
         exact.append(np.concatenate([xywh, clipped[:, 4:]], axis=1))
@@ -412,16 +429,18 @@ def read_yolo_labels(path: str | Path, width: float, height: float, *,
 
 
 def _read_lines(data: bytes, path: Path, ncols: int, n_classes: int | None, strict: bool,
-                problems: list[LabelProblem] | None) -> tuple[np.ndarray, list[int]]:
+                problems: list[LabelProblem] | None,
+                rule: tuple[float, float | None] = (COORD_TOLERANCE, None)
+                ) -> tuple[np.ndarray, list[int]]:
     """The line-by-line reading of a file the fast parse refused: raise at the first bad line
     (``strict``) or drop bad lines into ``problems``; the good rows and their line numbers."""
     numbers, rows = _split_rows(data)
     polygons = ncols == 5 and has_polygon_rows(rows)
     values, bad = _parse_polygons(rows) if polygons else _parse_numbers(rows, ncols)
-    invalid = invalid_rows(values, n_classes, COORD_TOLERANCE)
+    invalid = invalid_rows(values, n_classes, *rule)
     for i in np.flatnonzero(invalid) if invalid.any() else ():
         if int(i) not in bad:
-            bad[int(i)] = row_problem(values[i], n_classes, COORD_TOLERANCE)
+            bad[int(i)] = row_problem(values[i], n_classes, *rule)
     if bad:
         first = min(bad)
         if strict:

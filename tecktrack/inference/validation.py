@@ -71,12 +71,14 @@ class ValResult:
     duplicates: int = 0
 
 
-def _ground_truth(dataset: Dataset, item) -> tuple[Detections, int]:
+def _ground_truth(dataset: Dataset, item, ultralytics: bool = False
+                  ) -> tuple[Detections, int]:
     """An image's labels and how many repeated rows were left out: Ultralytics keeps one of
-    each (``np.unique`` of the rows, with a warning), so a repeated box is one object."""
+    each (``np.unique`` of the rows, with a warning), so a repeated box is one object. With
+    ``ultralytics`` the file is read as ``yolo val`` reads it (values up to 1.01, unclipped)."""
     if not item.label_path.exists():  # Ultralytics: an image without label file is background
         return Detections.empty(), 0
-    labels = dataset.load_labels(item)
+    labels = dataset.load_labels(item, ultralytics=ultralytics)
     rows = np.column_stack([labels.class_ids.astype(np.float64), labels.xyxy])
     _, first = np.unique(rows, axis=0, return_index=True)
     if len(first) == len(labels):
@@ -84,8 +86,8 @@ def _ground_truth(dataset: Dataset, item) -> tuple[Detections, int]:
     return labels[np.sort(first)], len(labels) - len(first)
 
 
-def _predict_split(model: Model, dataset: Dataset, split: str, quiet: bool
-                   ) -> tuple[dict, dict, list[str], int, int]:
+def _predict_split(model: Model, dataset: Dataset, split: str, quiet: bool,
+                   ultralytics: bool = False) -> tuple[dict, dict, list[str], int, int]:
     """Ground truth and predictions of every image of ``split`` (each path once), the images
     that cannot be decoded, how many have no label file (background) and how many repeated
     label rows were left out.
@@ -121,7 +123,7 @@ def _predict_split(model: Model, dataset: Dataset, split: str, quiet: bool
             skipped.append(f"{key}: cannot decode image")
             return
         background[0] += not item.label_path.exists()
-        gt[key], repeated = _ground_truth(dataset, item)
+        gt[key], repeated = _ground_truth(dataset, item, ultralytics)
         duplicates[0] += repeated
         preds[key] = det
 
@@ -163,8 +165,8 @@ def validate(model: Model, data_yaml: str | Path, *, split: str = "val",
         model.multi_label, model.clip = model.layout != "end2end", False
         model.val_fit = True  # and its loader's resize and padding
     try:
-        gt, preds, skipped, background, duplicates = _predict_split(model, dataset, split,
-                                                                    quiet)
+        gt, preds, skipped, background, duplicates = _predict_split(
+            model, dataset, split, quiet, ultralytics=convention == "ultralytics")
     finally:
         model.multi_label, model.clip, model.val_fit = previous
     if convention == "coco":
