@@ -188,6 +188,23 @@ def test_dynamic_ultralytics_export_pads_to_the_stride_only(tmp_path, props, rec
                                atol=1e-4)
 
 
+def test_a_workers_copy_keeps_the_clients_rect(tmp_path):
+    """``ModelSpec`` (how a Dask worker loads the client's model) carries :attr:`Model.rect`,
+    so a client that turned it off gets the same inputs on the workers."""
+    from tecktrack.model.spec import ModelSpec
+
+    meta = {"names": "{0: 'cat', 1: 'dog'}", "stride": "32", "imgsz": "[64, 64]",
+            "task": "detect", "args": "{'dynamic': True}"}
+    path = make_graph(tmp_path / "m.onnx", _layout_outputs("yolov8"),
+                      input_hw=("height", "width"), metadata=meta)
+    model = load_model(path, backend="onnxruntime")
+    assert ModelSpec.of(model).load().rect
+    model.rect = False
+    again = ModelSpec.of(model).load()
+    assert not again.rect
+    assert again.preprocess(FRAME)[0].shape == model.preprocess(FRAME)[0].shape == (1, 3, 64, 64)
+
+
 def test_generic_names_warn_when_nothing_names_the_classes(graphs):
     with pytest.warns(ModelWarning, match="class_0..class_1"):
         model = load_model(graphs["bare"])

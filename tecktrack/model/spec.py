@@ -21,7 +21,8 @@ class ModelSpec:
     """How a worker loads the client's detector: the model file and the load options.
 
     ``threads`` is the backend's thread count on a worker (default 1: a Dask worker per
-    core, one thread each).
+    core, one thread each). ``rect`` is the client model's :attr:`~Model.rect` (set on
+    the worker's copy when the client changed it from what the file gives).
 
     Examples
     --------
@@ -40,6 +41,7 @@ class ModelSpec:
     agnostic: bool = False
     classes: tuple[int, ...] | None = None
     half: bool = False
+    rect: bool | None = None
 
     @classmethod
     def of(cls, model: Model, threads: int | None = 1) -> ModelSpec:
@@ -48,21 +50,25 @@ class ModelSpec:
         source = paths.config if paths.kind == "darknet" else paths.weights
         return cls(str(Path(source).resolve()), model.backend_name, model.conf, model.iou,
                    tuple(model.input_size), model.max_det, threads, model.agnostic,
-                   model.classes, model.half)
+                   model.classes, model.half, model.rect)
 
     def key(self) -> tuple:
         """Cache key: the model file's identity (path, size, mtime) and every option."""
         return ("tecktrack.model", file_key(self.source), self.backend, self.conf, self.iou,
-                self.imgsz, self.max_det, self.threads, self.agnostic, self.classes, self.half)
+                self.imgsz, self.max_det, self.threads, self.agnostic, self.classes, self.half,
+                self.rect)
 
     def load(self) -> Model:
         """Load the model (on a worker, via :func:`tecktrack.cluster.worker_cache`)."""
         from tecktrack.model.loader import load_model
 
         kwargs = {} if self.max_det is None else {"max_det": self.max_det}
-        return load_model(self.source, backend=self.backend, conf=self.conf, iou=self.iou,
-                          imgsz=self.imgsz, threads=self.threads, agnostic=self.agnostic,
-                          classes=self.classes, half=self.half, **kwargs)
+        model = load_model(self.source, backend=self.backend, conf=self.conf, iou=self.iou,
+                           imgsz=self.imgsz, threads=self.threads, agnostic=self.agnostic,
+                           classes=self.classes, half=self.half, **kwargs)
+        if self.rect is not None:
+            model.rect = self.rect
+        return model
 
     def cached(self) -> Model:
         """This worker thread's copy of the model, loaded on first use.
