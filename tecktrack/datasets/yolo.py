@@ -137,7 +137,15 @@ _MIXED = "a box row (class cx cy w h) among polygon rows"
 
 def has_polygon_rows(rows: list[list[str]]) -> bool:
     """Whether a label file's rows are polygons (``class x1 y1 x2 y2 ...``): any row longer
-    than six values, Ultralytics' rule (its segment labels, read as their boxes)."""
+    than six values, Ultralytics' rule (its segment labels, read as their boxes).
+
+    Examples
+    --------
+    >>> has_polygon_rows([["0", "0.5", "0.5", "0.1", "0.1"]])
+    False
+    >>> has_polygon_rows([["0", "0.1", "0.1", "0.2", "0.1", "0.2", "0.2"]])
+    True
+    """
     return any(len(r) > 6 for r in rows)
 
 
@@ -182,8 +190,7 @@ def polygon_box_text(data: bytes, path: str | Path, n_classes: int | None = None
     >>> polygon_box_text(b"2 0.5 0.5 0.1 0.1\\n", "a.txt") is None
     True
     """
-    numbers, rows = _split_rows(data)
-    if not has_polygon_rows(rows):
+    if not has_polygon_rows(_split_rows(data)[1]):
         return None
     values, _ = _read_lines(data, Path(path), 5, n_classes, True, None)
     return "".join(" ".join(repr(v) for v in row) + "\n" for row in values.tolist()).encode()
