@@ -178,3 +178,66 @@ def test_dynamic_export_batches_give_what_predict_gives(exports, images):
         np.testing.assert_array_equal(got.class_ids, want.class_ids)
     blob, _ = model.preprocess_batch(images[:2])  # mixed sizes in one blob: the whole input
     assert blob.shape == (2, 3, 320, 320)
+
+
+def test_rect_letterbox_geometry_is_ultralytics_letterbox_on_many_sizes():
+    """``plan_fit`` with a stride against Ultralytics' own ``LetterBox(auto=True)`` on 2,000
+    frame sizes from 1 px to 4,000 px, thin and wide, at three input sizes: the same input
+    size, resized size and padding for every one."""
+    from ultralytics_support import import_ultralytics
+
+    from tecktrack.model.preprocess import plan_fit
+
+    import_ultralytics()  # offline, and the process settings it changes put back
+    from ultralytics.data.augment import LetterBox
+
+    rng = np.random.default_rng(0)
+    sizes = np.concatenate([rng.integers(1, 4000, (1900, 2)), rng.integers(1, 40, (100, 2))])
+    for side in (320, 640, 416):
+        letterbox = LetterBox((side, side), auto=True, stride=32)
+        for w, h in sizes.tolist():
+            theirs = letterbox.get_params({"img": np.empty((h, w, 3), np.uint8)})
+            fit = plan_fit(w, h, (side, side), letterboxed=True, stride=32)
+            height = theirs["new_unpad"][1] + theirs["top"] + theirs["bottom"]
+            width = theirs["new_unpad"][0] + theirs["left"] + theirs["right"]
+            assert (fit.size, fit.new_size, fit.left, fit.top) == (
+                (width, height), theirs["new_unpad"], theirs["left"], theirs["top"]), (w, h)
+
+
+def test_val_geometry_is_yolo_vals_loader_on_many_sizes(tmp_path):
+    """``plan_val_fit`` against Ultralytics' own val loader on 120 image sizes (1 px to 1,500 px,
+    thin, wide, up- and downscaled): ``BaseDataset.load_image`` (long side to the input,
+    rounded up), ``set_rectangle`` (a dynamic export's rect shape, batch of one, pad 0.5) and
+    ``LetterBox(scaleup=False)``: the same resized size, input size and padding."""
+    from types import SimpleNamespace
+
+    import cv2
+    from ultralytics_support import import_ultralytics
+
+    from tecktrack.model.preprocess import plan_val_fit
+
+    import_ultralytics()
+    from ultralytics.data.augment import LetterBox
+    from ultralytics.data.base import BaseDataset
+
+    rng = np.random.default_rng(1)
+    sizes = np.concatenate([rng.integers(1, 1500, (100, 2)), rng.integers(1, 30, (20, 2))])
+    side = 320
+    for k, (w, h) in enumerate(sizes.tolist()):
+        path = tmp_path / f"{k}.png"
+        cv2.imwrite(str(path), np.zeros((h, w, 3), np.uint8))
+        loader = SimpleNamespace(ims=[None], im_files=[str(path)], npy_files=[tmp_path / "-.npy"],
+                                 cache=None, cv2_flag=cv2.IMREAD_COLOR, channels=3, imgsz=side,
+                                 augment=False)
+        resized = BaseDataset.load_image(loader, 0)[0]
+        rect = SimpleNamespace(ni=1, batch_size=1, labels=[{"shape": (h, w)}], im_files=["-"],
+                               imgsz=side, stride=32, pad=0.5)
+        BaseDataset.set_rectangle(rect)
+        for stride, canvas in ((None, (side, side)), (32, tuple(rect.batch_shapes[0]))):
+            theirs = LetterBox((side, side), scaleup=False).get_params(
+                {"img": resized, "rect_shape": canvas})
+            fit = plan_val_fit(w, h, side, stride)
+            assert theirs["new_unpad"] == (resized.shape[1], resized.shape[0]), (w, h)
+            assert (fit.size, fit.new_size, fit.left, fit.top) == (
+                (canvas[1], canvas[0]), theirs["new_unpad"], theirs["left"], theirs["top"]), (
+                w, h, stride)
