@@ -241,3 +241,58 @@ def test_val_geometry_is_yolo_vals_loader_on_many_sizes(tmp_path):
             assert (fit.size, fit.new_size, fit.left, fit.top) == (
                 (canvas[1], canvas[0]), theirs["new_unpad"], theirs["left"], theirs["top"]), (
                 w, h, stride)
+
+
+def _random_label_file(rng: np.random.Generator) -> str:
+    """Rows Ultralytics may or may not take: boxes and polygons near and past [0, 1],
+    negative sizes, a class past the names, a polygon of an odd count, mixed files."""
+    kind = rng.choice(["boxes", "polygons", "mixed"], p=[0.45, 0.45, 0.1])
+    rows = []
+    for _ in range(int(rng.integers(1, 5))):
+        cls = int(rng.integers(0, 4))  # 3 is past the 3 names
+        polygon = kind == "polygons" or (kind == "mixed" and rng.random() < 0.5)
+        if polygon:
+            n = int(rng.integers(3, 7)) * 2 + int(rng.random() < 0.05)
+            values = rng.uniform(-0.012, 1.012, n)
+        else:
+            values = np.concatenate([rng.uniform(-0.012, 1.012, 2), rng.uniform(-0.003, 1.012, 2)])
+        rows.append(" ".join([str(cls), *(f"{v:.4f}" for v in values)]))
+    return "\n".join(rows) + "\n"
+
+
+def test_label_rules_are_ultralytics_verify_image_label_on_random_files(tmp_path):
+    """``read_yolo_labels(ultralytics=True)`` against Ultralytics' own ``verify_image_label``
+    on 400 random label files (boxes and polygons near and past [0, 1], negative sizes, a
+    class past the names, odd polygons, files mixing boxes and polygons): the same files
+    refused, and the same boxes from the rest."""
+    import cv2
+    from ultralytics_support import import_ultralytics
+
+    from tecktrack.datasets.yolo import read_yolo_labels
+    from tecktrack.errors import TeckTrackError
+
+    import_ultralytics()
+    from ultralytics.data.utils import verify_image_label
+
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), np.zeros((40, 50, 3), np.uint8))
+    rng = np.random.default_rng(2)
+    refused = 0
+    for k in range(400):
+        label = tmp_path / f"{k}.txt"
+        label.write_text(_random_label_file(rng))
+        result = verify_image_label((str(image), str(label), "", False, 3, 0, 0, False))
+        theirs = None if result[0] is None else result[1]
+        try:
+            ours = read_yolo_labels(label, 50, 40, n_classes=3, ultralytics=True)
+        except TeckTrackError:
+            ours = None
+        assert (theirs is None) == (ours is None), (label.read_text(), result[-1])
+        if ours is None:
+            refused += 1
+            continue
+        xyxy = np.column_stack([theirs[:, 1] - theirs[:, 3] / 2, theirs[:, 2] - theirs[:, 4] / 2,
+                                theirs[:, 1] + theirs[:, 3] / 2, theirs[:, 2] + theirs[:, 4] / 2])
+        np.testing.assert_allclose(ours.xyxy, xyxy * [50, 40, 50, 40], atol=1e-4)
+        np.testing.assert_array_equal(ours.class_ids, theirs[:, 0].astype(int))
+    assert 50 < refused < 350, refused  # both outcomes well represented
