@@ -144,6 +144,34 @@ def test_val_reads_labels_past_the_edge_as_yolo_val_does(exports, tmp_path):
         validate(model, data, convention="coco", quiet=True)
 
 
+def test_val_leaves_out_the_images_yolo_val_leaves_out(exports, tmp_path):
+    """``yolo val`` drops an image whose label file breaks its rules, and one under 10 px a
+    side, from the whole evaluation; the ultralytics convention does too and names each in
+    ``skipped`` (the exit status is then 1). The COCO convention refuses the bad line."""
+    import cv2
+    from ultralytics_support import ultralytics_val, write_val_dataset
+
+    from tecktrack.errors import FormatError
+    from tecktrack.inference.validation import LEFT_OUT, validate
+
+    data = write_val_dataset(exports["yolo11n"], tmp_path / "data")
+    root = tmp_path / "data"
+    bad = root / "labels" / "val" / "002.txt"
+    bad.write_text(bad.read_text() + "0 1.02 0.5 0.1 0.1\n")
+    cv2.imwrite(str(root / "images" / "val" / "006.png"), np.full((9, 40, 3), 90, np.uint8))
+    (root / "labels" / "val" / "006.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+    reference = ultralytics_val(exports["yolo11n"], data)
+    model = load_model(exports["yolo11n"], conf=0.001, iou=0.7)
+    ours = validate(model, data, convention="ultralytics", quiet=True)
+    for key, value in reference.items():
+        assert ours.summary[key] == pytest.approx(value, abs=1e-6), key
+    assert len(ours.skipped) == 2 and all(LEFT_OUT in line for line in ours.skipped)
+    assert f"{bad}:" in ours.skipped[0] or f"{bad}:" in ours.skipped[1]
+    assert len(ours.gt) == 5
+    with pytest.raises(FormatError, match="cx=1.02 outside"):
+        validate(model, data, convention="coco", quiet=True)
+
+
 def test_static_batch_export_matches_ultralytics(tmp_path, images):
     """``yolo export batch=4`` takes 4 images and nothing else: loaded, and one frame
     (``predict``) or five (``predict_batch``: a batch and a padded tail of one) give the boxes

@@ -20,7 +20,7 @@ from tecktrack.datasets import Dataset
 from tecktrack.datasets.class_names import compare_class_names
 from tecktrack.datasets.images import imread_or_none
 from tecktrack.detections import Detections
-from tecktrack.errors import EvaluationError
+from tecktrack.errors import EvaluationError, FormatError
 from tecktrack.model import Model
 from tecktrack.model.overlap import overlapped
 from tecktrack.progress import progress
@@ -69,6 +69,13 @@ class ValResult:
     background: int = 0
     evaluation: object = None
     duplicates: int = 0
+
+
+#: ``yolo val``'s loader drops an image under 10 px a side, or whose label file breaks its
+#: rules (``check_image``, ``verify_image_label``): the ultralytics convention leaves it out
+#: too, and says so.
+MIN_ULTRALYTICS_SIDE = 10
+LEFT_OUT = "the image is left out, as yolo val leaves it out"
 
 
 def _ground_truth(dataset: Dataset, item, ultralytics: bool = False
@@ -122,8 +129,18 @@ def _predict_split(model: Model, dataset: Dataset, split: str, quiet: bool,
         if det is None:
             skipped.append(f"{key}: cannot decode image")
             return
+        if ultralytics and min(frame.shape[:2]) < MIN_ULTRALYTICS_SIDE:
+            skipped.append(f"{key}: {frame.shape[1]}x{frame.shape[0]} px, under "
+                           f"{MIN_ULTRALYTICS_SIDE} px a side: {LEFT_OUT}")
+            return
+        try:
+            gt[key], repeated = _ground_truth(dataset, item, ultralytics)
+        except FormatError as exc:
+            if not ultralytics:
+                raise
+            skipped.append(f"{exc}: {LEFT_OUT}")
+            return
         background[0] += not item.label_path.exists()
-        gt[key], repeated = _ground_truth(dataset, item, ultralytics)
         duplicates[0] += repeated
         preds[key] = det
 
