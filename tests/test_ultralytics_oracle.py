@@ -9,6 +9,8 @@ boxes must match at IoU 0.9 with the same class, coordinates within 0.01 px.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from ultralytics_support import (
@@ -97,7 +99,7 @@ def test_val_ultralytics_convention_reproduces_yolo_val(exports, tmp_path, famil
     data = write_val_dataset(exports[family], tmp_path / "data")
     reference = ultralytics_val(exports[family], data)
     model = load_model(exports[family], conf=0.001, iou=0.7)
-    ours = validate(model, data, convention="ultralytics", quiet=True)
+    ours = validate(model, data, convention="ultralytics", quiet=True, batch=1)  # as reference
     assert ours.background == 1
     assert 0.02 < reference["map50"] < 0.9  # labels that can show a difference
     for key, value in reference.items():
@@ -118,6 +120,35 @@ def _past_the_edge(row: str) -> str:
     if cy - h / 2 < 0.001 and h < 0.9:
         cy, h = cy - 0.004, h + 0.008
     return f"{cls} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}"
+
+
+def test_val_of_a_dynamic_export_shares_rect_shapes_per_batch_as_yolo_val(exports, tmp_path):
+    """``yolo val`` on a dynamic export sorts the images by aspect ratio and pads each batch
+    of ``batch`` (16 by default) to one rect shape, so its numbers depend on ``batch``;
+    ``validate(batch=...)`` reproduces them (to 1e-6 at 4 and 16; 1 is the family test)."""
+    from ultralytics_support import ultralytics_val, write_val_dataset
+
+    from tecktrack.inference.validation import validate
+
+    data = write_val_dataset(exports["yolov8n-dynamic"], tmp_path / "data")
+    model = load_model(exports["yolov8n-dynamic"], conf=0.001, iou=0.7)
+    single = validate(model, data, convention="ultralytics", quiet=True, batch=1)
+    for batch in (4, 16):
+        reference = ultralytics_val(exports["yolov8n-dynamic"], data, batch=batch)
+        ours = validate(model, data, convention="ultralytics", quiet=True, batch=batch)
+        for key, value in reference.items():
+            assert ours.summary[key] == pytest.approx(value, abs=1e-6), (batch, key)
+        assert ours.summary["map50"] != pytest.approx(single.summary["map50"], abs=1e-3)
+    assert model.val_canvas is None  # validate leaves the model as it was
+    from tecktrack.cli import main
+
+    report = tmp_path / "val.json"
+    argv = ["val", "--model", str(exports["yolov8n-dynamic"]), "--data", str(data), "--quiet",
+            "--convention", "ultralytics", "--json", str(report), "--out", str(tmp_path / "o")]
+    assert main(argv) == 0                              # yolo val's default batch: 16
+    written = json.loads(report.read_text())
+    assert written["params"]["batch"] == 16
+    assert written["summary"]["map50"] == pytest.approx(ours.summary["map50"], abs=1e-9)
 
 
 def test_val_reads_labels_past_the_edge_as_yolo_val_does(exports, tmp_path):

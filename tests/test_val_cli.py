@@ -43,7 +43,8 @@ def test_val_prints_writes_json_and_plots(setup, tmp_path, capsys, convention):
     assert "1 image(s) without a label file counted as background" in text
     report = json.loads((out / "val.json").read_text())
     assert report["convention"] == convention and report["images"] == 2
-    assert report["params"] == {"conf": 0.001, "iou": 0.7, "max_det": 300, "device": "cpu"}
+    assert report["params"] == {"conf": 0.001, "iou": 0.7, "max_det": 300, "device": "cpu",
+                                "batch": 16}
     # the one car is found first (score 0.9): AP 1 in COCO's 101 points, 0.995 in Ultralytics'
     expected = 1.0 if convention == "coco" else 0.995
     assert report["summary"]["map50"] == pytest.approx(expected, abs=1e-3)

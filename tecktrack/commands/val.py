@@ -36,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="most detections per image (300)")
     parser.add_argument("--imgsz", default=None, metavar="N|WxH",
                         help="input size for models with dynamic input shape")
+    parser.add_argument("--batch", type=int, default=16, metavar="N",
+                        help="yolo val's batch (16): with --convention ultralytics on a dynamic "
+                             "export the images of a batch share a rect shape, as in yolo val")
     parser.add_argument("--backend", choices=("auto", "opencv", "onnxruntime"), default="auto",
                         help="inference backend (auto)")
     add_device_option(parser)
@@ -68,6 +71,7 @@ def _val(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
+    from tecktrack.errors import EvaluationError
     from tecktrack.inference.validation import validate
     from tecktrack.metrics.report import frame_records, write_report
     from tecktrack.model import load_model
@@ -78,8 +82,10 @@ def _val(args: argparse.Namespace) -> int:
                        half=args.half)
     print(f"{model} on {model.device} ({model.backend.provider}), conf {model.conf:g}, "
           f"IoU {model.iou:g}, {args.convention} convention")
+    if args.batch < 1:
+        raise EvaluationError(f"--batch must be at least 1, got {args.batch}")
     result = validate(model, args.data, split=args.split, convention=args.convention,
-                      quiet=args.quiet)
+                      quiet=args.quiet, batch=args.batch)
     for problem in result.skipped:
         print(f"skipped: {problem}")
     if result.background:
@@ -100,7 +106,7 @@ def _val(args: argparse.Namespace) -> int:
                   "data": str(args.data), "split": args.split, "summary": result.summary,
                   "per_class": frame_records(result.per_class.reset_index(drop=True), "row"),
                   "params": {"conf": model.conf, "iou": model.iou, "max_det": model.max_det,
-                             "device": model.device},
+                             "device": model.device, "batch": args.batch},
                   "images": len(result.gt), "background_images": result.background,
                   "duplicate_labels": result.duplicates,
                   "skipped": result.skipped}

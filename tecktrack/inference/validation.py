@@ -20,9 +20,10 @@ from tecktrack.datasets import Dataset
 from tecktrack.datasets.class_names import compare_class_names
 from tecktrack.datasets.images import imread_or_none
 from tecktrack.detections import Detections
-from tecktrack.errors import EvaluationError, FormatError
+from tecktrack.errors import EvaluationError, FormatError, TeckTrackError
 from tecktrack.model import Model
 from tecktrack.model.overlap import overlapped
+from tecktrack.model.preprocess import rect_shapes
 from tecktrack.progress import progress
 
 __all__ = ["CONVENTIONS", "VAL_CONF", "VAL_IOU", "ValResult", "validate"]
@@ -76,6 +77,9 @@ class ValResult:
 #: too, and says so.
 MIN_ULTRALYTICS_SIDE = 10
 LEFT_OUT = "the image is left out, as yolo val leaves it out"
+#: ``yolo val``'s default ``batch`` (its ``default.yaml``), which a dynamic export's rect
+#: shapes depend on.
+YOLO_VAL_BATCH = 16
 
 
 def _ground_truth(dataset: Dataset, item, ultralytics: bool = False
@@ -93,15 +97,42 @@ def _ground_truth(dataset: Dataset, item, ultralytics: bool = False
     return labels[np.sort(first)], len(labels) - len(first)
 
 
+def _yolo_val_canvases(model: Model, dataset: Dataset, unique: list, batch: int
+                       ) -> dict[str, tuple[int, int]] | None:
+    """The input ``(width, height)`` ``yolo val`` gives each image of a dynamic export
+    (:func:`~tecktrack.model.preprocess.rect_shapes`): its loader's order (sorted paths), the
+    images it keeps (readable, 10 px a side or more, labels within its rules), ``batch`` a
+    batch. ``None`` where no rect shape applies (a fixed input, a non-square one)."""
+    side, other = model.input_size
+    if not (model.rect and model.letterbox and side == other):
+        return None
+    kept, sizes = [], []
+    for item in sorted(unique, key=lambda it: str(it.image_path)):
+        try:
+            width, height = dataset.image_size(item)
+            if min(width, height) >= MIN_ULTRALYTICS_SIDE:
+                _ground_truth(dataset, item, ultralytics=True)
+                kept.append(str(item.image_path))
+                sizes.append((height, width))
+        except TeckTrackError:  # left out by yolo val: no share in any batch's shape
+            continue
+    if not kept:
+        return {}
+    shapes = rect_shapes(np.array(sizes), side, model.stride, max(1, int(batch)))
+    return {key: (int(w), int(h)) for key, (h, w) in zip(kept, shapes.tolist(), strict=True)}
+
+
 def _predict_split(model: Model, dataset: Dataset, split: str, quiet: bool,
-                   ultralytics: bool = False) -> tuple[dict, dict, list[str], int, int]:
+                   ultralytics: bool = False, batch: int = 1
+                   ) -> tuple[dict, dict, list[str], int, int]:
     """Ground truth and predictions of every image of ``split`` (each path once), the images
     that cannot be decoded, how many have no label file (background) and how many repeated
     label rows were left out.
 
     With :attr:`Model.overlap` the next image is decoded and the last one's labels read on a
     helper thread while the network runs (:func:`~tecktrack.model.overlap.overlapped`); the
-    same results in the same order.
+    same results in the same order. With ``ultralytics`` a dynamic export's images get
+    ``yolo val``'s rect shapes for batches of ``batch``.
     """
     items = dataset.items(split)
     if not items:
@@ -115,15 +146,22 @@ def _predict_split(model: Model, dataset: Dataset, split: str, quiet: bool,
     preds: dict[str, Detections] = {}
     skipped: list[str] = []
     background, duplicates = [0], [0]
+    canvases = _yolo_val_canvases(model, dataset, unique, batch) if ultralytics else None
 
-    def read(k: int) -> np.ndarray | None:
-        return imread_or_none(unique[k].image_path)
+    def read(k: int) -> tuple[int, np.ndarray | None]:
+        return k, imread_or_none(unique[k].image_path)
 
-    def detect(frame: np.ndarray | None) -> Detections | None:
+    def detect(read_k: tuple[int, np.ndarray | None]) -> Detections | None:
+        k, frame = read_k
         bar.update(1)  # the progress bar advances on the calling thread
-        return None if frame is None else model.predict(frame)
+        if frame is None:
+            return None
+        if canvases is not None:
+            model.val_canvas = canvases.get(str(unique[k].image_path))
+        return model.predict(frame)
 
-    def keep(k: int, frame: np.ndarray | None, det: Detections | None) -> None:
+    def keep(k: int, read_k: tuple[int, np.ndarray | None], det: Detections | None) -> None:
+        frame = read_k[1]
         item = unique[k]
         key = str(item.image_path)
         if det is None:
@@ -159,13 +197,16 @@ def _drop_inverted(preds: dict[str, Detections]) -> tuple[dict[str, Detections],
 
 
 def validate(model: Model, data_yaml: str | Path, *, split: str = "val",
-             convention: str = "coco", quiet: bool = False) -> ValResult:
+             convention: str = "coco", quiet: bool = False,
+             batch: int = YOLO_VAL_BATCH) -> ValResult:
     """Predict every image of ``split`` with ``model`` and score it in ``convention``.
 
     The model's class names are compared with the dataset's first
     (:func:`~tecktrack.datasets.class_names.compare_class_names`: a warning for renamed
     classes, an error where the order would mis-score). ``model``'s own ``conf``/``iou``
-    are used: load it at conf 0.001 / IoU 0.7 for ``yolo val``'s numbers.
+    are used: load it at conf 0.001 / IoU 0.7 for ``yolo val``'s numbers. ``batch`` is
+    ``yolo val``'s ``batch`` (16 by default there): on a dynamic export it decides which
+    images share a rect shape, so it changes the numbers; elsewhere it changes nothing.
 
     Examples
     --------
@@ -177,15 +218,15 @@ def validate(model: Model, data_yaml: str | Path, *, split: str = "val",
         raise EvaluationError(f"unknown convention {convention!r}; use {' or '.join(CONVENTIONS)}")
     dataset = Dataset.from_yaml(data_yaml)
     compare_class_names(model.names, dataset.names, source=str(data_yaml))
-    previous = model.multi_label, model.clip, model.val_fit
+    previous = model.multi_label, model.clip, model.val_fit, model.val_canvas
     if convention == "ultralytics":  # yolo val: several classes a box, boxes left unclipped,
         model.multi_label, model.clip = model.layout != "end2end", False
         model.val_fit = True  # and its loader's resize and padding
     try:
         gt, preds, skipped, background, duplicates = _predict_split(
-            model, dataset, split, quiet, ultralytics=convention == "ultralytics")
+            model, dataset, split, quiet, ultralytics=convention == "ultralytics", batch=batch)
     finally:
-        model.multi_label, model.clip, model.val_fit = previous
+        model.multi_label, model.clip, model.val_fit, model.val_canvas = previous
     if convention == "coco":
         from tecktrack.metrics import evaluate
 

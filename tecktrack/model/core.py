@@ -118,11 +118,16 @@ class Model:
         #: of as its predict does; square inputs only. ``validate`` sets it for the
         #: ``ultralytics`` convention.
         self.val_fit = False
+        #: With :attr:`val_fit`: the input ``(width, height)`` of the next frame's rect batch
+        #: in ``yolo val`` (:func:`.preprocess.rect_shapes`); ``validate`` sets it frame by
+        #: frame. ``None``: the frame's own rect shape (a batch of one).
+        self.val_canvas: tuple[int, int] | None = None
         self._input_size = (int(input_size[0]), int(input_size[1]))
         self._nms = NMS(iou_threshold=float(iou), max_det=max_det, agnostic=bool(agnostic))
-        #: Frame geometry by (width, height, letterbox, rect, val_fit): a stream's frames
-        #: share one.
-        self._fits: dict[tuple[int, int, bool, bool, bool], Fit] = {}
+        #: Frame geometry by (width, height, letterbox, rect, val_fit, val_canvas): a
+        #: stream's frames share one; and each by its FrameInfo, for the way back.
+        self._fits: dict[tuple, Fit] = {}
+        self._ways: dict[FrameInfo, Fit] = {}
         #: Each thread's own input blob for :meth:`predict` / :meth:`predict_batch`.
         self._buffers = threading.local()
 
@@ -171,19 +176,23 @@ class Model:
         """The (cached) geometry that maps ``frame`` into the network input; ``rect=False``
         pads to the whole input even when :attr:`rect` is on (a batch of mixed sizes)."""
         key = (frame.shape[1], frame.shape[0], self.letterbox,
-               bool(rect and self.rect and self.letterbox), self.val_fit)
+               bool(rect and self.rect and self.letterbox), self.val_fit,
+               self.val_canvas if self.val_fit else None)
         fit = self._fits.get(key)
         if fit is None:
             if len(self._fits) >= MAX_FITS:  # a folder of many sizes: keep the memory bounded
                 self._fits.clear()
+                self._ways.clear()
             fit = self._fits[key] = self._plan(*key)
+            self._ways.setdefault(fit.info, fit)
         return fit
 
-    def _plan(self, width: int, height: int, letterbox: bool, rect: bool, val: bool) -> Fit:
+    def _plan(self, width: int, height: int, letterbox: bool, rect: bool, val: bool,
+              canvas: tuple[int, int] | None) -> Fit:
         stride = self.stride if rect else None
         side, other = self.input_size
         if val and letterbox and side == other:
-            return plan_val_fit(width, height, side, stride)
+            return plan_val_fit(width, height, side, stride, canvas if rect else None)
         return plan_fit(width, height, self.input_size, letterbox, stride)
 
     def _batch_rect(self, frames: Sequence[np.ndarray]) -> bool:
@@ -193,10 +202,9 @@ class Model:
 
     def _way_back(self, info: FrameInfo) -> Fit:
         """The :class:`Fit` whose arrays map boxes of ``info``'s frame back to it."""
-        for rect, val in ((True, False), (False, False), (True, True), (False, True)):
-            fit = self._fits.get((info.width, info.height, self.letterbox, rect, val))
-            if fit is not None and (fit.info is info or fit.info == info):
-                return fit
+        fit = self._ways.get(info)  # the way back needs only the info's numbers: any fit with
+        if fit is not None:         # an equal FrameInfo has the same offset, scale and limit
+            return fit
         # A FrameInfo made elsewhere: the way back needs only its own numbers.
         back = plan_fit(info.width, info.height, self.input_size, False)
         return Fit(info, back.size, back.new_size, 0, 0,

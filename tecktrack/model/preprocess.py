@@ -26,8 +26,8 @@ from tecktrack.model.blob_kernel import (
 )
 
 __all__ = ["LETTERBOX_GREY", "Fit", "FrameInfo", "check_frame", "clip_boxes", "fill_blob",
-           "letterbox", "make_blob", "plan_fit", "plan_val_fit", "resize", "unmap_boxes",
-           "unmap_kept"]
+           "letterbox", "make_blob", "plan_fit", "plan_val_fit", "rect_shapes", "resize",
+           "unmap_boxes", "unmap_kept"]
 
 #: Padding value Ultralytics uses for its letterbox.
 LETTERBOX_GREY = 114
@@ -209,15 +209,49 @@ def _fit_of(w: int, h: int, size: tuple[int, int], new_size: tuple[int, int], le
                limit=np.array([w, h, w, h], np.float32))
 
 
-def plan_val_fit(width: int, height: int, side: int, stride: int | None = None) -> Fit:
+def rect_shapes(sizes: np.ndarray, side: int, stride: int, batch: int) -> np.ndarray:
+    """The input ``(height, width)`` ``yolo val`` gives each image of a dynamic export: its
+    loader sorts the images by aspect ratio (height / width, NumPy's ``argsort``), cuts them
+    into batches of ``batch`` and pads every image of a batch to one rect shape, from the
+    batch's extreme ratios: ``ceil(shape * side / stride + 0.5) * stride``.
+
+    ``sizes`` are ``(height, width)`` rows in the loader's order (its sorted image paths).
+
+    Examples
+    --------
+    >>> sizes = np.array([[333, 500], [480, 640], [200, 640]])
+    >>> rect_shapes(sizes, 320, 32, 1).tolist()    # each its own: 200 rows pad to 128
+    [[256, 352], [256, 352], [128, 352]]
+    >>> rect_shapes(sizes, 320, 32, 2).tolist()    # 200x640 shares 333x500's batch
+    [[256, 352], [256, 352], [256, 352]]
+    """
+    sizes = np.asarray(sizes, np.float64).reshape(-1, 2)
+    which = np.arange(len(sizes)) // batch
+    order = (sizes[:, 0] / sizes[:, 1]).argsort()
+    ratios = (sizes[:, 0] / sizes[:, 1])[order]
+    shapes = np.ones((which[-1] + 1 if len(sizes) else 0, 2))
+    for b in range(len(shapes)):
+        low, high = ratios[which == b].min(), ratios[which == b].max()
+        if high < 1:
+            shapes[b] = high, 1
+        elif low > 1:
+            shapes[b] = 1, 1 / low
+    padded = np.ceil(shapes * side / stride + 0.5).astype(np.int64) * stride
+    out = np.empty((len(sizes), 2), np.int64)
+    out[order] = padded[which]
+    return out
+
+
+def plan_val_fit(width: int, height: int, side: int, stride: int | None = None,
+                 canvas: tuple[int, int] | None = None) -> Fit:
     """The :class:`Fit` ``yolo val``'s loader gives a ``width x height`` image for a square
     input of ``side`` pixels.
 
     Unlike predict's letterbox, the long side is resized to ``side`` with the other rounded
-    *up* (``ceil``, capped at ``side``), then padded without any further resize. With
-    ``stride`` (a dynamic export, which ``yolo val`` runs with rect shapes, one image a batch)
-    the canvas is the image's own rect shape: ``ceil(aspect * side / stride + 0.5) * stride``
-    down and across, half a stride more than the resized image; otherwise ``side x side``.
+    *up* (``ceil``, capped at ``side``), then padded without any further resize, into
+    ``canvas`` (``(width, height)``: the image's batch's rect shape, :func:`rect_shapes`), or
+    with ``stride`` alone into its own rect shape (a batch of one: half a stride more than the
+    resized image), or else into ``side x side``.
 
     Examples
     --------
@@ -230,10 +264,10 @@ def plan_val_fit(width: int, height: int, side: int, stride: int | None = None) 
     w, h = int(width), int(height)
     r = side / max(w, h)
     new_w, new_h = (w, h) if r == 1 else (min(math.ceil(w * r), side), min(math.ceil(h * r), side))
-    if stride:
-        aspect = h / w
-        shape = (aspect, 1.0) if aspect < 1 else (1.0, 1 / aspect) if aspect > 1 else (1.0, 1.0)
-        canvas_h, canvas_w = (int(math.ceil(v * side / stride + 0.5)) * stride for v in shape)
+    if canvas is not None:
+        canvas_w, canvas_h = int(canvas[0]), int(canvas[1])
+    elif stride:
+        canvas_h, canvas_w = rect_shapes(np.array([[h, w]]), side, stride, 1)[0].tolist()
     else:
         canvas_w = canvas_h = side
     left = int(round((canvas_w - new_w) / 2 - 0.1))
