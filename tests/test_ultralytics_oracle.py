@@ -355,3 +355,31 @@ def test_label_rules_are_ultralytics_verify_image_label_on_random_files(tmp_path
         np.testing.assert_allclose(ours.xyxy, xyxy * [50, 40, 50, 40], atol=1e-4)
         np.testing.assert_array_equal(ours.class_ids, theirs[:, 0].astype(int))
     assert 50 < refused < 350, refused  # both outcomes well represented
+
+
+@pytest.mark.parametrize("batch", [1, 4, 16])
+def test_rect_shapes_are_ultralytics_set_rectangle(batch):
+    """``rect_shapes`` against Ultralytics' own ``set_rectangle`` on 300 images, a third of
+    them sharing an aspect ratio (640x480: ties across batch boundaries): every image gets the
+    shape of the batch Ultralytics puts it in."""
+    from types import SimpleNamespace
+
+    from ultralytics_support import import_ultralytics
+
+    from tecktrack.model.preprocess import rect_shapes
+
+    import_ultralytics()
+    from ultralytics.data.base import BaseDataset
+
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(10, 2000, (300, 2))
+    sizes[rng.random(300) < 0.33] = (480, 640)
+    names = [f"{k:03d}" for k in range(len(sizes))]
+    loader = SimpleNamespace(ni=len(sizes), batch_size=batch, im_files=list(names),
+                             labels=[{"shape": tuple(s)} for s in sizes.tolist()], imgsz=320,
+                             stride=32, pad=0.5)
+    BaseDataset.set_rectangle(loader)
+    theirs = {name: tuple(loader.batch_shapes[b])
+              for name, b in zip(loader.im_files, loader.batch, strict=True)}
+    ours = rect_shapes(sizes, 320, 32, batch)
+    assert [theirs[name] for name in names] == [tuple(s) for s in ours.tolist()]
