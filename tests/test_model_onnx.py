@@ -188,6 +188,17 @@ def test_dynamic_ultralytics_export_pads_to_the_stride_only(tmp_path, props, rec
                                atol=1e-4)
 
 
+def test_rect_is_refused_for_a_fixed_input(graphs):
+    """A network fixed at 64x64 cannot take the smaller rect input (ONNX Runtime refused
+    the blob with a dimension error): turning rect on names the fixed size instead."""
+    model = load_model(graphs["fixed"], backend="onnxruntime")
+    assert not (model.rect or model.free_size)
+    with pytest.raises(ModelError, match="fixed at 64x64"):
+        model.rect = True
+    model.rect = False
+    assert len(model.predict(FRAME)) == 2
+
+
 def test_a_workers_copy_keeps_the_clients_rect(tmp_path):
     """``ModelSpec`` (how a Dask worker loads the client's model) carries :attr:`Model.rect`,
     so a client that turned it off gets the same inputs on the workers."""

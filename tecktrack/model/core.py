@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tecktrack.detections import Detections
+from tecktrack.errors import ModelError
 from tecktrack.model.backends import Backend
 from tecktrack.model.decoders import darknet_inputs, decode, split_batch, yolov8_inputs
 from tecktrack.model.discovery import ModelPaths
@@ -106,11 +107,10 @@ class Model:
         #: :meth:`predict_batch` prepares the next forward pass and finishes the last one on
         #: a helper thread while the network runs (default: when a second core is there).
         self.overlap = spare_core()
-        #: Pad a letterboxed frame only to the next multiple of :attr:`stride` across and down,
-        #: not to the whole :attr:`input_size` (:meth:`predict`, and batches whose frames all
-        #: have one size): what Ultralytics' predict does on a ``dynamic=True`` export, for
-        #: which :func:`~tecktrack.model.load_model` sets it.
-        self.rect = False
+        #: The network takes any input height and width (set by
+        #: :func:`~tecktrack.model.load_model`); :attr:`rect` needs it.
+        self.free_size = False
+        self._rect = False
         #: The network's largest stride (Ultralytics metadata; 32 otherwise), for :attr:`rect`.
         self.stride = 32
         #: Fit frames as ``yolo val``'s loader does (long side rounded up, no upscaling in the
@@ -130,6 +130,30 @@ class Model:
         self._ways: dict[FrameInfo, Fit] = {}
         #: Each thread's own input blob for :meth:`predict` / :meth:`predict_batch`.
         self._buffers = threading.local()
+
+    @property
+    def rect(self) -> bool:
+        """Pad a letterboxed frame only to the next multiple of :attr:`stride` across and
+        down, not to the whole :attr:`input_size` (:meth:`predict`, and batches whose frames
+        all have one size): what Ultralytics' predict does on a ``dynamic=True`` export, for
+        which :func:`~tecktrack.model.load_model` turns it on. Only a network that takes any
+        height and width (:attr:`free_size`) can have it.
+
+        Raises
+        ------
+        ModelError
+            Turned on for a network whose input size is fixed.
+        """
+        return self._rect
+
+    @rect.setter
+    def rect(self, value: bool) -> None:
+        if value and not self.free_size:
+            w, h = self.input_size
+            raise ModelError(f"rect needs a network that takes any input height and width; "
+                             f"this one's input is fixed at {w}x{h} (export with dynamic=True)",
+                             self.paths.weights)
+        self._rect = bool(value)
 
     @property
     def iou(self) -> float:

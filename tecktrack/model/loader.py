@@ -285,6 +285,7 @@ def load_model(name_or_path: str | Path, *, backend: str = "auto", conf: float =
                   class_offset=ULTRALYTICS_MAX_WH if meta.ultralytics else None)
     model.half = bool(half)
     model.stride = meta.stride or _DEFAULT_STRIDE
+    model.free_size = bool(info and info.input_shape[2:] == (None, None))
     model.rect = letterboxed and _ultralytics_dynamic(meta, info)
     return model
 
