@@ -62,7 +62,7 @@ from tecktrack.cleaning.moves import (
     write_manifest,
     write_new,
 )
-from tecktrack.datasets.yolo import invalid_rows, row_problem
+from tecktrack.datasets.yolo import has_polygon_rows, invalid_rows, polygon_box, row_problem
 from tecktrack.errors import DatasetError, FormatError
 
 __all__ = ["ACCEPTED", "DECISIONS", "REVIEW_VERSION", "append_decision", "apply_review",
@@ -183,14 +183,9 @@ def _parse_label_line(text: str) -> tuple[int, list[float]] | None:
         return None
     try:
         values = [float(v) for v in parts[1:]]
-        cls = int(float(parts[0]))
-    except ValueError:
+        return int(float(parts[0])), values[:4] if len(parts) <= 6 else polygon_box(values)
+    except ValueError:  # not numbers, or a polygon with an odd count of coordinates
         return None
-    if len(parts) <= 6:
-        return cls, values[:4]
-    xs, ys = values[0::2], values[1::2]
-    return cls, [(min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2, max(xs) - min(xs),
-                 max(ys) - min(ys)]
 
 
 def _format(box: Mapping[str, Any], polygon: bool = False) -> str:
@@ -240,7 +235,7 @@ def edited_labels(path: str | Path, decisions: list[dict[str, Any]], review: Pat
     ends = [line[len(bare):] for line, bare in zip(raw, lines, strict=True)]
     replaced: dict[int, str | None] = {}
     added: list[str] = []
-    polygons = any(len(line.split()) > 6 for line in lines)
+    polygons = has_polygon_rows([line.split() for line in lines])
     for d in decisions:
         label, suggestion = d.get("label"), d.get("suggestion")
         if label is None:

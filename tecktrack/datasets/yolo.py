@@ -9,6 +9,7 @@ they accept and refuse the same lines.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from tecktrack.errors import FormatError
 
 __all__ = ["CLIPPED", "COORD_TOLERANCE", "ULTRALYTICS_TOLERANCE", "ZERO_SIZE", "LabelProblem",
            "LabelWarning", "box_notes", "count_notes", "has_polygon_rows", "invalid_rows",
-           "label_path_for", "polygon_box_text", "read_yolo_labels", "row_problem",
+           "label_path_for", "polygon_box", "polygon_box_text", "read_yolo_labels", "row_problem",
            "rows_valid", "write_yolo_labels"]
 
 #: How far outside [0, 1] a normalised coordinate may stray before it is an error (then clipped).
@@ -149,6 +150,25 @@ def has_polygon_rows(rows: list[list[str]]) -> bool:
     return any(len(r) > 6 for r in rows)
 
 
+def polygon_box(coords: Sequence[float]) -> list[float]:
+    """``[cx, cy, w, h]`` of the box of a polygon's points ``x1 y1 x2 y2 ...``: their least and
+    greatest x and y, as Ultralytics' ``segments2boxes`` (how every reader takes a polygon row).
+
+    Raises
+    ------
+    ValueError
+        An odd count of coordinates.
+
+    Examples
+    --------
+    >>> polygon_box([0.25, 0.25, 0.75, 0.25, 0.5, 0.75])
+    [0.5, 0.5, 0.5, 0.5]
+    """
+    points = np.asarray(coords, np.float64).reshape(-1, 2)
+    low, high = points.min(axis=0), points.max(axis=0)
+    return [*((low + high) / 2).tolist(), *(high - low).tolist()]
+
+
 def _parse_polygons(rows: list[list[str]]) -> tuple[np.ndarray, dict[int, str]]:
     """Polygon rows as ``class cx cy w h`` rows of their bounding boxes (the points' least and
     greatest x and y, as Ultralytics' ``segments2boxes``); bad rows -> {row: message}."""
@@ -166,9 +186,7 @@ def _parse_polygons(rows: list[list[str]]) -> tuple[np.ndarray, dict[int, str]]:
         if parsed is None:
             bad[i] = f"non-number in {' '.join(tokens)!r}"
             continue
-        points = np.array(parsed[1:]).reshape(-1, 2)
-        low, high = points.min(axis=0), points.max(axis=0)
-        values[i] = [parsed[0], *(low + high) / 2, *(high - low)]
+        values[i] = [parsed[0], *polygon_box(parsed[1:])]
     return values, bad
 
 
