@@ -219,10 +219,12 @@ class Model:
             return plan_val_fit(width, height, side, stride, canvas if rect else None)
         return plan_fit(width, height, self.input_size, letterbox, stride)
 
-    def _batch_rect(self, frames: Sequence[np.ndarray]) -> bool:
-        """Whether a batch's frames may be padded to the stride only: all of one size, as
-        Ultralytics' predict requires (mixed sizes share the whole input)."""
-        return len({f.shape[:2] for f in frames}) <= 1
+    def _batch_input(self, frames: Sequence[np.ndarray]) -> tuple[bool, tuple[int, int]]:
+        """Whether a batch's frames are padded to the stride only (:attr:`rect`, and all of
+        one size, as Ultralytics' predict requires: mixed sizes share the whole input), and
+        the batch's input ``(width, height)``."""
+        rect = self.rect and len({f.shape[:2] for f in frames}) == 1
+        return rect, self._fit(frames[0], rect).size if rect else self.input_size
 
     def _way_back(self, info: FrameInfo) -> Fit:
         """The :class:`Fit` whose arrays map boxes of ``info``'s frame back to it."""
@@ -267,8 +269,7 @@ class Model:
         (2, 2)
         """
         frames = [check_frame(f) for f in frames]
-        rect = self.rect and self._batch_rect(frames)
-        size = self._fit(frames[0], rect).size if rect and frames else self.input_size
+        rect, size = self._batch_input(frames)
         blob = self._empty_blob(len(frames), size)
         return blob, self._fill(frames, blob, [None] * len(frames), rect)
 
@@ -292,8 +293,7 @@ class Model:
         frames = [check_frame(f) for f in frames]
         if kept is None:
             kept = self._kept_blobs()
-        rect = self.rect and self._batch_rect(frames)
-        size = self._fit(frames[0], rect).size if rect else self.input_size
+        rect, size = self._batch_input(frames)
         blob, fits = kept.get((len(frames), buffer, size), (None, None))
         if blob is None:  # one blob per batch length, buffer and input size (whole arrays:
             blob = self._empty_blob(len(frames), size)  # ORT is slower on a view of a larger one)
