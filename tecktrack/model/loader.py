@@ -286,15 +286,15 @@ def load_model(name_or_path: str | Path, *, backend: str = "auto", conf: float =
     model.half = bool(half)
     model.stride = meta.stride or _DEFAULT_STRIDE
     model.free_size = bool(info and info.input_shape[2:] == (None, None))
-    model.rect = letterboxed and _ultralytics_dynamic(meta, info)
+    model.rect = letterboxed and model.free_size and _ultralytics_dynamic(meta, info)
     return model
 
 
-def _ultralytics_dynamic(meta: ModelConfig, info: OnnxInfo | None) -> bool:
+def _ultralytics_dynamic(meta: ModelConfig, info: OnnxInfo) -> bool:
     """An Ultralytics ``dynamic=True`` export (its ``args`` say so; without them, a dynamic
-    batch axis, as Ultralytics decides) whose height and width are free: Ultralytics' predict
-    pads such a network's input only to the stride (``rect``)."""
-    if not (meta.ultralytics and info) or info.input_shape[2:] != (None, None):
+    batch axis, as Ultralytics decides): Ultralytics' predict pads such a network's input
+    only to the stride (``rect``) when its height and width are free."""
+    if not meta.ultralytics:
         return False
     return meta.dynamic if meta.dynamic is not None else info.input_shape[0] is None
 

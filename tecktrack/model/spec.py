@@ -21,8 +21,8 @@ class ModelSpec:
     """How a worker loads the client's detector: the model file and the load options.
 
     ``threads`` is the backend's thread count on a worker (default 1: a Dask worker per
-    core, one thread each). ``rect`` is the client model's :attr:`~Model.rect` (set on
-    the worker's copy when the client changed it from what the file gives).
+    core, one thread each). ``rect`` is the client model's :attr:`~Model.rect`, set on the
+    worker's copy (the client may have turned it off).
 
     Examples
     --------
