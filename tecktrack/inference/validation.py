@@ -98,28 +98,30 @@ def _ground_truth(dataset: Dataset, item, ultralytics: bool = False
 
 
 def _yolo_val_canvases(model: Model, dataset: Dataset, unique: list, batch: int
-                       ) -> dict[str, tuple[int, int]] | None:
+                       ) -> tuple[dict[str, tuple[int, int]] | None, dict[str, tuple]]:
     """The input ``(width, height)`` ``yolo val`` gives each image of a dynamic export
     (:func:`~tecktrack.model.preprocess.rect_shapes`): its loader's order (sorted paths), the
     images it keeps (readable, 10 px a side or more, labels within its rules), ``batch`` a
-    batch. ``None`` where no rect shape applies (a fixed input, a non-square one)."""
+    batch; ``None`` where no rect shape applies (a fixed input, a non-square one). And the
+    ground truth read on the way (:func:`_ground_truth` of each image kept), not to be read
+    twice."""
     side, other = model.input_size
     if not (model.rect and model.letterbox and side == other):
-        return None
-    kept, sizes = [], []
+        return None, {}
+    truths, sizes = {}, []
     for item in sorted(unique, key=lambda it: str(it.image_path)):
         try:
             width, height = dataset.image_size(item)
             if min(width, height) >= MIN_ULTRALYTICS_SIDE:
-                _ground_truth(dataset, item, ultralytics=True)
-                kept.append(str(item.image_path))
+                truths[str(item.image_path)] = _ground_truth(dataset, item, ultralytics=True)
                 sizes.append((height, width))
         except TeckTrackError:  # left out by yolo val: no share in any batch's shape
             continue
-    if not kept:
-        return {}
+    if not truths:
+        return {}, truths
     shapes = rect_shapes(np.array(sizes), side, model.stride, max(1, int(batch)))
-    return {key: (int(w), int(h)) for key, (h, w) in zip(kept, shapes.tolist(), strict=True)}
+    return ({key: (int(w), int(h)) for key, (h, w) in zip(truths, shapes.tolist(), strict=True)},
+            truths)
 
 
 def _predict_split(model: Model, dataset: Dataset, split: str, quiet: bool,
@@ -146,7 +148,8 @@ def _predict_split(model: Model, dataset: Dataset, split: str, quiet: bool,
     preds: dict[str, Detections] = {}
     skipped: list[str] = []
     background, duplicates = [0], [0]
-    canvases = _yolo_val_canvases(model, dataset, unique, batch) if ultralytics else None
+    canvases, truths = (_yolo_val_canvases(model, dataset, unique, batch) if ultralytics
+                        else (None, {}))
 
     def read(k: int) -> tuple[int, np.ndarray | None]:
         return k, imread_or_none(unique[k].image_path)
@@ -172,12 +175,13 @@ def _predict_split(model: Model, dataset: Dataset, split: str, quiet: bool,
                            f"{MIN_ULTRALYTICS_SIDE} px a side: {LEFT_OUT}")
             return
         try:
-            gt[key], repeated = _ground_truth(dataset, item, ultralytics)
+            truth = truths.pop(key, None) or _ground_truth(dataset, item, ultralytics)
         except FormatError as exc:
             if not ultralytics:
                 raise
             skipped.append(f"{exc}: {LEFT_OUT}")
             return
+        gt[key], repeated = truth
         background[0] += not item.label_path.exists()
         duplicates[0] += repeated
         preds[key] = det
